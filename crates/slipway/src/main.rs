@@ -1,0 +1,85 @@
+//! The `slipway` binary: parses flags, resolves settings, runs one command, and maps the
+//! result to a documented exit code.
+
+mod cli;
+mod commands;
+mod settings;
+
+use std::io::Write;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, Output, RegistryCommand};
+use crate::settings::Settings;
+
+/// Lists the exit codes documented in the README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// The command succeeded (for checks: the verdict is `ok`).
+    Ok = 0,
+    /// A check ran and found a problem (e.g. the probe's verdict is not `ok`).
+    CheckFailed = 1,
+    /// Bad usage or bad input: flags, files, config. Nothing was changed.
+    BadInput = 2,
+    /// The command failed while working.
+    Failed = 3,
+}
+
+fn main() {
+    // Both rustls providers can end up in one dependency tree; choose aws-lc-rs explicitly.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitCode::BadInput as i32
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let output = cli.global.output;
+    let code = match run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                ExitCode::Ok
+            } else {
+                let code = if err.downcast_ref::<slipway_trust::Error>().is_some() {
+                    ExitCode::BadInput
+                } else {
+                    ExitCode::Failed
+                };
+                eprintln!("error: {err:#}");
+                if output == Output::Json {
+                    let obj = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code as i32 });
+                    println!("{obj}");
+                }
+                code
+            }
+        }
+    };
+    std::process::exit(code as i32);
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&cli.global)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = match &cli.command {
+        Command::Registry(RegistryCommand::Probe(args)) => {
+            commands::probe::run(&settings, args, cli.global.output, &mut out)?
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

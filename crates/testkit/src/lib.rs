@@ -1,0 +1,515 @@
+//! Test kit for slipway: starts the real Docker Distribution registry (Debian's
+//! `docker-registry`) on 127.0.0.1, on a free port, with certificates made at test time.
+//!
+//! What it is for: integration tests and the demo, against real components. What it is not
+//! for: production certificates (see the `pki` crate) or mocking a registry.
+//!
+//! ```no_run
+//! use slipway_testkit::{LeafKind, Registry, TestPki};
+//! let pki = TestPki::new();
+//! let server = pki.server_cert(LeafKind::CaSigned);
+//! let registry = Registry::builder().tls(&server).start();
+//! println!("{} trusts {}", registry.host(), server.trust.display());
+//! ```
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SerialNumber,
+};
+use time::OffsetDateTime;
+
+/// Names the server certificates the kit can make, one per TLS failure a registry can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafKind {
+    /// A leaf for `localhost` and `127.0.0.1`, signed by the kit's CA.
+    CaSigned,
+    /// The seed's case: `openssl req -x509` with SANs, marked CA:TRUE by openssl.
+    SelfSignedOpenssl,
+    /// A CA-signed leaf whose validity ended 30 days ago.
+    Expired,
+    /// A CA-signed leaf valid only from 30 days from now.
+    NotYetValid,
+    /// A CA-signed leaf for `wrong.example` only.
+    WrongHost,
+    /// A CA-signed leaf with `CN=localhost` and no subjectAltName.
+    CnOnly,
+    /// A leaf signed by an intermediate under the kit's CA; the server sends leaf + intermediate.
+    WithIntermediate,
+    /// As `WithIntermediate`, but the server sends only the leaf; `trust` is then a bundle of
+    /// the intermediate and the root.
+    MissingIntermediate,
+}
+
+/// Holds one server certificate's files.
+#[derive(Clone, Debug)]
+pub struct ServerCert {
+    /// The chain the server presents (leaf first), for Distribution's `http.tls.certificate`.
+    pub chain: PathBuf,
+    /// The leaf's private key.
+    pub key: PathBuf,
+    /// The file a client should trust to accept this server: the root CA, or for the
+    /// self-signed kind, the certificate itself.
+    pub trust: PathBuf,
+}
+
+/// Holds a client certificate pair and the CA that issued it, for mTLS.
+#[derive(Clone, Debug)]
+pub struct ClientCert {
+    /// The client certificate.
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The CA the registry checks client certificates against (`clientcas`).
+    pub ca: PathBuf,
+}
+
+/// Makes certificates at test time in a temporary folder: one root CA, and leaves of every
+/// [`LeafKind`].
+pub struct TestPki {
+    dir: tempfile::TempDir,
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
+    ca_file: PathBuf,
+}
+
+fn serial() -> SerialNumber {
+    let mut b = [0u8; 16];
+    let nanos = OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .to_be_bytes();
+    b.copy_from_slice(&nanos);
+    b[0] = 0x01;
+    // Mix in a counter so two certificates made in the same nanosecond still differ.
+    static COUNTER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    b[15] ^= COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    SerialNumber::from_slice(&b)
+}
+
+fn ca_params(cn: &str, path_len: Option<u8>) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let now = OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = now + time::Duration::days(365);
+    p.serial_number = Some(serial());
+    p
+}
+
+fn leaf_params(cn: &str, sans: &[&str], eku: ExtendedKeyUsagePurpose) -> CertificateParams {
+    let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .expect("valid SANs");
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![eku];
+    p.use_authority_key_identifier_extension = true;
+    let now = OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(1);
+    p.not_after = now + time::Duration::days(90);
+    p.serial_number = Some(serial());
+    p
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestPki {
+    /// Creates a root CA (`CN=slipway test CA`) in a new temporary folder.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_key = KeyPair::generate().expect("CA key");
+        let ca_params = ca_params("slipway test CA", None);
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+        let ca_file = dir.path().join("ca.crt");
+        write(&ca_file, &ca_cert.pem());
+        TestPki {
+            dir,
+            ca_params,
+            ca_key,
+            ca_file,
+        }
+    }
+
+    /// Returns the folder the files are written to.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Returns the root CA certificate file.
+    pub fn ca(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// Makes a server certificate of the given kind, for `localhost` / `127.0.0.1`.
+    pub fn server_cert(&self, kind: LeafKind) -> ServerCert {
+        let name = format!("{kind:?}").to_lowercase();
+        let chain = self.dir.path().join(format!("{name}.chain.pem"));
+        let key = self.dir.path().join(format!("{name}.key"));
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let sans = ["localhost", "127.0.0.1"];
+        let now = OffsetDateTime::now_utc();
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let mut p = leaf_params("localhost", &sans, ExtendedKeyUsagePurpose::ServerAuth);
+        let pem = match kind {
+            LeafKind::SelfSignedOpenssl => {
+                openssl_self_signed(&chain, &key);
+                return ServerCert {
+                    trust: chain.clone(),
+                    chain,
+                    key,
+                };
+            }
+            LeafKind::CaSigned => p.signed_by(&leaf_key, &issuer).expect("sign").pem(),
+            LeafKind::Expired => {
+                p.not_before = now - time::Duration::days(60);
+                p.not_after = now - time::Duration::days(30);
+                p.signed_by(&leaf_key, &issuer).expect("sign").pem()
+            }
+            LeafKind::NotYetValid => {
+                p.not_before = now + time::Duration::days(30);
+                p.not_after = now + time::Duration::days(60);
+                p.signed_by(&leaf_key, &issuer).expect("sign").pem()
+            }
+            LeafKind::WrongHost => leaf_params(
+                "wrong.example",
+                &["wrong.example"],
+                ExtendedKeyUsagePurpose::ServerAuth,
+            )
+            .signed_by(&leaf_key, &issuer)
+            .expect("sign")
+            .pem(),
+            LeafKind::CnOnly => leaf_params("localhost", &[], ExtendedKeyUsagePurpose::ServerAuth)
+                .signed_by(&leaf_key, &issuer)
+                .expect("sign")
+                .pem(),
+            LeafKind::WithIntermediate | LeafKind::MissingIntermediate => {
+                let int_key = KeyPair::generate().expect("intermediate key");
+                let int_params = ca_params("slipway test intermediate", Some(0));
+                let int_cert = int_params
+                    .signed_by(&int_key, &issuer)
+                    .expect("sign intermediate");
+                let int_issuer = Issuer::new(int_params, int_key);
+                let leaf = p.signed_by(&leaf_key, &int_issuer).expect("sign leaf");
+                if kind == LeafKind::WithIntermediate {
+                    format!("{}{}", leaf.pem(), int_cert.pem())
+                } else {
+                    // The server omits the intermediate, so clients must hold it themselves.
+                    let bundle = self.dir.path().join(format!("{name}.trust.pem"));
+                    let root = std::fs::read_to_string(&self.ca_file).expect("read CA");
+                    write(&bundle, &format!("{}{root}", int_cert.pem()));
+                    write(&chain, &leaf.pem());
+                    write(&key, &leaf_key.serialize_pem());
+                    return ServerCert {
+                        chain,
+                        key,
+                        trust: bundle,
+                    };
+                }
+            }
+        };
+        write(&chain, &pem);
+        write(&key, &leaf_key.serialize_pem());
+        ServerCert {
+            chain,
+            key,
+            trust: self.ca_file.clone(),
+        }
+    }
+
+    /// Makes a client CA and a client certificate it issued, for mTLS.
+    pub fn client_cert(&self) -> ClientCert {
+        let ca_key = KeyPair::generate().expect("client CA key");
+        let ca_p = ca_params("slipway test client CA", Some(0));
+        let ca_cert = ca_p.self_signed(&ca_key).expect("client CA");
+        let issuer = Issuer::new(ca_p, ca_key);
+        let key = KeyPair::generate().expect("client key");
+        let cert = leaf_params("slipway-client", &[], ExtendedKeyUsagePurpose::ClientAuth)
+            .signed_by(&key, &issuer)
+            .expect("client cert");
+        let d = self.dir.path();
+        write(&d.join("client-ca.crt"), &ca_cert.pem());
+        write(&d.join("client.cert"), &cert.pem());
+        write(&d.join("client.key"), &key.serialize_pem());
+        ClientCert {
+            cert: d.join("client.cert"),
+            key: d.join("client.key"),
+            ca: d.join("client-ca.crt"),
+        }
+    }
+}
+
+fn openssl_self_signed(cert: &Path, key: &Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("the openssl CLI must be installed (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "openssl req -x509 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a registry. See [`Registry::builder`].
+#[derive(Default)]
+pub struct RegistryBuilder {
+    tls: Option<ServerCert>,
+    client_ca: Option<PathBuf>,
+    htpasswd: Option<(String, String)>,
+}
+
+impl RegistryBuilder {
+    /// Serves TLS with this certificate (otherwise plain HTTP).
+    pub fn tls(mut self, cert: &ServerCert) -> Self {
+        self.tls = Some(cert.clone());
+        self
+    }
+
+    /// Requires client certificates issued by this CA (`http.tls.clientcas`).
+    pub fn client_ca(mut self, ca: &Path) -> Self {
+        self.client_ca = Some(ca.into());
+        self
+    }
+
+    /// Requires Basic auth with this user (bcrypt htpasswd, made with `htpasswd -B`).
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.htpasswd = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Starts `docker-registry serve` on 127.0.0.1 and a free port, and waits until it accepts.
+    ///
+    /// # Panics
+    /// When `docker-registry` is not installed or does not come up: the test cannot run, and
+    /// says so loudly rather than skipping.
+    pub fn start(self) -> Registry {
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            match self.try_start() {
+                Ok(r) => return r,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("docker-registry did not start: {last_err}");
+    }
+
+    fn try_start(&self) -> Result<Registry, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = free_port();
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-testkit-secret\n",
+            dir.path().join("data").display()
+        );
+        if let Some(tls) = &self.tls {
+            cfg += &format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                tls.chain.display(),
+                tls.key.display()
+            );
+            if let Some(ca) = &self.client_ca {
+                cfg += &format!("    clientcas:\n      - {}\n", ca.display());
+            }
+        }
+        if let Some((user, pass)) = &self.htpasswd {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .map_err(|e| format!("htpasswd (apache2-utils) is needed for basic auth: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "htpasswd failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
+            cfg += &format!(
+                "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
+                file.display()
+            );
+        }
+        let config = dir.path().join("config.yml");
+        std::fs::write(&config, cfg).map_err(|e| e.to_string())?;
+        let log = dir.path().join("registry.log");
+        let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("cannot run docker-registry (Debian package docker-registry; scripts/setup installs it): {e}"))?;
+        let mut reg = Registry {
+            child,
+            dir,
+            port,
+            tls: self.tls.is_some(),
+            log,
+        };
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = reg.child.try_wait() {
+                return Err(format!(
+                    "docker-registry exited with {status}: {}",
+                    reg.log_text()
+                ));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(reg);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "docker-registry did not listen on {addr} within 15 s: {}",
+                    reg.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A running `docker-registry` process; stopped and cleaned up when dropped.
+pub struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    tls: bool,
+    log: PathBuf,
+}
+
+impl Registry {
+    /// Starts building a registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// Returns `localhost:PORT`, the name the test certificates are issued for.
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    /// Returns the port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Returns whether the registry serves TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Returns the registry's state folder.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Returns what the registry has logged so far.
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Returns a port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Listens on 127.0.0.1 and accepts connections but never answers, to produce timeouts.
+pub struct SilentServer {
+    listener: TcpListener,
+    held: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl SilentServer {
+    /// Starts accepting on a free port.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let accept = listener.try_clone().expect("clone listener");
+        let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let h = held.clone();
+        let thread = std::thread::spawn(move || {
+            for s in accept.incoming().flatten() {
+                h.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+            }
+        });
+        SilentServer {
+            listener,
+            held,
+            _thread: thread,
+        }
+    }
+
+    /// Returns `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!(
+            "127.0.0.1:{}",
+            self.listener.local_addr().expect("addr").port()
+        )
+    }
+
+    /// Returns how many connections were accepted.
+    pub fn accepted(&self) -> usize {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

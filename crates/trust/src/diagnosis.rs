@@ -1,0 +1,294 @@
+//! The diagnosis vocabulary shared by the build side (`registry probe`, pushes) and the
+//! deploy side (pod events). One name per failure, each with a concrete fix.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Names the outcome of talking to a registry, in the words both stages use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The registry was reached and its certificate verified (or the host is configured
+    /// for plain HTTP and the port speaks HTTP).
+    Ok,
+    /// The chain does not lead to a trusted root (Go: `x509: certificate signed by unknown authority`).
+    UnknownAuthority,
+    /// The certificate does not name the host (Go: `x509: certificate is valid for X, not Y`).
+    HostnameMismatch,
+    /// The certificate has expired.
+    Expired,
+    /// The certificate is not valid yet.
+    NotYetValid,
+    /// The name appears only in the CN, with no subjectAltName; Go clients reject that.
+    LegacyCommonName,
+    /// The port speaks plain HTTP, but TLS was expected.
+    PlainHttp,
+    /// Plain HTTP was sent to a port that speaks TLS.
+    TlsRequired,
+    /// The server wants a client certificate (mTLS) and none, or a refused one, was sent.
+    ClientCertRequired,
+    /// Nothing listens on the port.
+    ConnectionRefused,
+    /// The name does not resolve.
+    Dns,
+    /// No answer in time.
+    Timeout,
+    /// The registry refused the credentials.
+    Unauthorized,
+    /// The registry API, repository or tag does not exist.
+    NotFound,
+    /// A failure outside this vocabulary; the detail says what happened.
+    Other,
+}
+
+impl Verdict {
+    /// Returns the kebab-case name used in output and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::UnknownAuthority => "unknown-authority",
+            Verdict::HostnameMismatch => "hostname-mismatch",
+            Verdict::Expired => "expired",
+            Verdict::NotYetValid => "not-yet-valid",
+            Verdict::LegacyCommonName => "legacy-common-name",
+            Verdict::PlainHttp => "plain-http",
+            Verdict::TlsRequired => "tls-required",
+            Verdict::ClientCertRequired => "client-cert-required",
+            Verdict::ConnectionRefused => "connection-refused",
+            Verdict::Dns => "dns",
+            Verdict::Timeout => "timeout",
+            Verdict::Unauthorized => "unauthorized",
+            Verdict::NotFound => "not-found",
+            Verdict::Other => "other",
+        }
+    }
+
+    /// Returns every verdict, in documentation order.
+    pub fn all() -> &'static [Verdict] {
+        &[
+            Verdict::Ok,
+            Verdict::UnknownAuthority,
+            Verdict::HostnameMismatch,
+            Verdict::Expired,
+            Verdict::NotYetValid,
+            Verdict::LegacyCommonName,
+            Verdict::PlainHttp,
+            Verdict::TlsRequired,
+            Verdict::ClientCertRequired,
+            Verdict::ConnectionRefused,
+            Verdict::Dns,
+            Verdict::Timeout,
+            Verdict::Unauthorized,
+            Verdict::NotFound,
+            Verdict::Other,
+        ]
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Holds the fix for each stage: what to do on the build machine, and on the nodes.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Fixes {
+    /// Steps for the machine that builds and pushes (flags, files).
+    pub build_machine: Vec<String>,
+    /// Steps for every Kubernetes node's container runtime.
+    pub nodes: Vec<String>,
+}
+
+/// Describes what the fix text may refer to.
+#[derive(Clone, Debug, Default)]
+pub struct FixContext {
+    /// The registry, as `host[:port]`.
+    pub registry: String,
+    /// The names the served leaf certificate holds (SANs), if one was seen.
+    pub cert_names: Vec<String>,
+    /// The served chain is a single self-signed certificate (the `openssl req -x509` case).
+    pub self_signed: bool,
+    /// SHA-256 fingerprint of the served leaf, if seen.
+    pub leaf_sha256: Option<String>,
+    /// Issuer of the served leaf, if seen.
+    pub leaf_issuer: Option<String>,
+}
+
+impl Verdict {
+    /// Returns the concrete fix for this verdict, for the build machine and for the nodes.
+    pub fn fixes(self, cx: &FixContext) -> Fixes {
+        let r = &cx.registry;
+        let file = format!("{}.crt", r.replace(':', "_"));
+        let node_ca = format!("slipway node trust install --registry {r} --ca {file}");
+        let all_nodes = format!(
+            "on every node at once: slipway cluster trust apply --registry {r} --ca {file}"
+        );
+        let (build_machine, nodes): (Vec<String>, Vec<String>) = match self {
+            Verdict::Ok => (vec![], vec![]),
+            Verdict::UnknownAuthority => {
+                let mut b = Vec::new();
+                if cx.self_signed {
+                    b.push(format!(
+                        "the server's certificate is self-signed; after checking its SHA-256 fingerprint {} with the registry's owner, save it: openssl s_client -connect {r} -showcerts </dev/null | openssl x509 -out {file}",
+                        cx.leaf_sha256.as_deref().unwrap_or("(not seen)")
+                    ));
+                } else if let Some(issuer) = &cx.leaf_issuer {
+                    b.push(format!("get the CA certificate that issued the registry's certificate ({issuer}) as PEM, saved as {file}"));
+                }
+                b.push(format!("pass it: --registry-ca {r}={file}  (or put it in /etc/containers/certs.d/{r}/ca.crt, or configs.\"{r}\".tls.ca_file in --registries-config)"));
+                (b, vec![node_ca, all_nodes])
+            }
+            Verdict::HostnameMismatch => {
+                let names = if cx.cert_names.is_empty() { "no names".to_string() } else { cx.cert_names.join(", ") };
+                (
+                    vec![
+                        format!("the certificate is for {names}: use one of those names, or re-issue it with the name you use: slipway pki issue --dns {} ...", host_only(r)),
+                    ],
+                    vec!["nodes pull by the name in the image reference; it must be in the certificate's SANs. No node setting fixes a wrong name.".into()],
+                )
+            }
+            Verdict::Expired => (
+                vec![format!("renew the registry's certificate (slipway pki renew) and restart the registry: Distribution never reloads its certificate")],
+                vec!["nothing to change on the nodes while the CA stays the same; they fail the same way until the registry serves a valid certificate".into()],
+            ),
+            Verdict::NotYetValid => (
+                vec!["check the clocks of this machine and of the machine that issued the certificate; re-issue it with a start time in the past".into()],
+                vec!["check the nodes' clocks (timedatectl); nodes fail the same way until the certificate's start time has passed".into()],
+            ),
+            Verdict::LegacyCommonName => (
+                vec![format!("re-issue the certificate with a subjectAltName for {}: slipway pki issue --dns {} ...; restart the registry", host_only(r), host_only(r))],
+                vec!["containerd, Docker and CRI-O are Go programs and have rejected names found only in the CN since Go 1.15 (\"x509: certificate relies on legacy Common Name field, use SANs instead\"); no node setting brings it back".into()],
+            ),
+            Verdict::PlainHttp => (
+                vec![
+                    format!("best: enable TLS on the registry (slipway pki init / issue)"),
+                    format!("or, knowingly: --registry-plain-http {r} (announced on every run)"),
+                ],
+                vec![format!("test environments only: slipway node trust install --registry {r} --insecure")],
+            ),
+            Verdict::TlsRequired => (
+                vec![format!("the port speaks TLS: drop --registry-plain-http {r} / --insecure-registry, and trust its CA with --registry-ca {r}=FILE if needed")],
+                vec!["nodes use HTTPS by default; remove any insecure-registries or http:// entry for this registry".into()],
+            ),
+            Verdict::ClientCertRequired => (
+                vec![format!("--registry-client-cert {r}=client.cert,client.key  (or client.cert + client.key in /etc/containers/certs.d/{r}/)")],
+                vec![format!("{node_ca} --client-cert client.cert --client-key client.key")],
+            ),
+            Verdict::ConnectionRefused => (
+                vec![format!("nothing listens on {r}: check that the registry runs and the port is right")],
+                vec![],
+            ),
+            Verdict::Dns => (vec![format!("the name {} does not resolve here: check DNS or /etc/hosts", host_only(r))], vec!["the nodes must resolve the same name".into()]),
+            Verdict::Timeout => (vec![format!("{r} did not answer in time: check firewalls and the port; raise --timeout for slow links")], vec![]),
+            Verdict::Unauthorized => (vec![format!("log in: slipway login {r}")], vec!["give the pods an imagePullSecret for this registry".into()]),
+            Verdict::NotFound => (vec![format!("{r} answered, but not as a registry API (GET /v2/ was 404): check the port or the path prefix")], vec![]),
+            Verdict::Other => (vec![], vec![]),
+        };
+        Fixes {
+            build_machine,
+            nodes,
+        }
+    }
+}
+
+fn host_only(r: &str) -> &str {
+    if r.starts_with('[') {
+        return r
+            .split(']')
+            .next()
+            .map(|s| s.trim_start_matches('['))
+            .unwrap_or(r);
+    }
+    r.rsplit_once(':').map(|(h, _)| h).unwrap_or(r)
+}
+
+/// Maps a rustls certificate error to a verdict, given the served leaf and the host.
+pub fn classify_certificate_error(
+    e: &rustls::CertificateError,
+    leaf: Option<&[u8]>,
+    host: &str,
+) -> Verdict {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer | C::BadSignature => Verdict::UnknownAuthority,
+        C::Expired | C::ExpiredContext { .. } => Verdict::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => Verdict::NotYetValid,
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            let cn = leaf.and_then(crate::inspect::common_name_without_sans);
+            if cn.is_some_and(|cn| cn.eq_ignore_ascii_case(host)) {
+                Verdict::LegacyCommonName
+            } else {
+                Verdict::HostnameMismatch
+            }
+        }
+        C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            // A self-signed CA:TRUE certificate served as the leaf, not pinned for this host.
+            Some(webpki::Error::CaUsedAsEndEntity) => Verdict::UnknownAuthority,
+            _ => Verdict::Other,
+        },
+        _ => Verdict::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kebab_case_and_unique() {
+        let names: std::collections::HashSet<_> =
+            Verdict::all().iter().map(|v| v.as_str()).collect();
+        assert_eq!(names.len(), Verdict::all().len());
+        let json = serde_json_like(Verdict::LegacyCommonName);
+        assert_eq!(json, "legacy-common-name");
+    }
+
+    fn serde_json_like(v: Verdict) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn every_failure_has_a_build_machine_fix() {
+        let cx = FixContext {
+            registry: "r.test:5000".into(),
+            ..Default::default()
+        };
+        for v in Verdict::all() {
+            let f = v.fixes(&cx);
+            let expect_fix = !matches!(v, Verdict::Ok | Verdict::Other);
+            assert_eq!(!f.build_machine.is_empty(), expect_fix, "{v}");
+        }
+    }
+
+    #[test]
+    fn unknown_authority_fix_names_flag_and_node_command() {
+        let cx = FixContext {
+            registry: "r.test:5000".into(),
+            self_signed: true,
+            leaf_sha256: Some("AB:CD".into()),
+            ..Default::default()
+        };
+        let f = Verdict::UnknownAuthority.fixes(&cx);
+        assert!(
+            f.build_machine
+                .iter()
+                .any(|s| s.contains("--registry-ca r.test:5000=r.test_5000.crt")),
+            "{f:?}"
+        );
+        assert!(f.build_machine.iter().any(|s| s.contains("AB:CD")), "{f:?}");
+        assert!(
+            f.nodes[0].starts_with("slipway node trust install --registry r.test:5000 --ca"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn host_only_handles_ports_and_ipv6() {
+        assert_eq!(host_only("r.test:5000"), "r.test");
+        assert_eq!(host_only("[::1]:5000"), "::1");
+        assert_eq!(host_only("r.test"), "r.test");
+    }
+}
