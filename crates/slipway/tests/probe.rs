@@ -208,12 +208,11 @@ fn expired_leaf_stays_expired_with_its_ca_and_only_skip_verify_hides_it() {
     let r = probe(d.path(), &host, &["--registry-skip-verify", &host]);
     assert_verdict(&r, "ok");
     assert_eq!(r.json["tls"]["verification"], "skipped");
-    assert!(
-        r.stderr.contains(&format!(
+    assert_stderr_has(
+        &r,
+        &[&format!(
             "certificate verification is OFF for registry {host}"
-        )),
-        "{}",
-        r.stderr
+        )],
     );
 }
 
@@ -335,11 +334,7 @@ fn werf_insecure_registry_falls_back_to_http_and_names_the_host() {
     let r = probe(d.path(), &host, &["--insecure-registry"]);
     assert_verdict(&r, "ok");
     assert_eq!(r.json["scheme"], "http");
-    assert!(
-        r.stderr.contains("--insecure-registry") && r.stderr.contains(&host),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["--insecure-registry", &host]);
     let r = probe_env(d.path(), &host, &[], &[("WERF_INSECURE_REGISTRY", "true")]);
     assert_verdict(&r, "ok");
     let r = probe_env(d.path(), &host, &[], &[("WERF_INSECURE_REGISTRY", "false")]);
@@ -560,11 +555,7 @@ fn werf_skip_tls_verify_registry_warns_naming_the_host() {
         assert_verdict(&r, "ok");
         assert_eq!(r.json["tls"]["verification"], "skipped");
         assert_eq!(r.json["tls"]["would_fail"], "unknown-authority");
-        assert!(
-            r.stderr.contains("--skip-tls-verify-registry") && r.stderr.contains(&host),
-            "{}",
-            r.stderr
-        );
+        assert_stderr_has(&r, &["--skip-tls-verify-registry", &host]);
         // The fix for what skip-verify hides is still printed.
         assert!(
             r.json["fixes"]["build_machine"]
@@ -596,11 +587,9 @@ fn config_insecure_skip_verify_is_announced() {
         &["--registries-config", cfg.to_str().unwrap()],
     );
     assert_verdict(&r, "ok");
-    assert!(
-        r.stderr.contains("certificate verification is OFF")
-            && r.stderr.contains("insecure_skip_verify"),
-        "{}",
-        r.stderr
+    assert_stderr_has(
+        &r,
+        &["certificate verification is OFF", "insecure_skip_verify"],
     );
 }
 
@@ -619,6 +608,12 @@ fn bad_input(args: &[&str]) -> Run {
     r
 }
 
+fn assert_stderr_has(r: &Run, needles: &[&str]) {
+    for n in needles {
+        assert!(r.stderr.contains(n), "stderr lacks {n:?}: {}", r.stderr);
+    }
+}
+
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -634,13 +629,7 @@ fn malformed_pem_ca_is_refused_naming_file_and_host() {
         b"-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n",
     );
     let r = bad_input(&[&ca_flag("registry.test:5000", &f)]);
-    assert!(
-        r.stderr.contains("bad.crt")
-            && r.stderr.contains("registry.test:5000")
-            && r.stderr.contains("not valid PEM"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["bad.crt", "registry.test:5000", "not valid PEM"]);
 }
 
 #[test]
@@ -655,13 +644,7 @@ fn der_given_as_pem_is_refused_with_a_conversion_hint() {
         .stdout;
     let f = write_file(d.path(), "ca.der", &der);
     let r = bad_input(&[&ca_flag("registry.test:5000", &f)]);
-    assert!(
-        r.stderr.contains("ca.der")
-            && r.stderr.contains("DER")
-            && r.stderr.contains("openssl x509 -inform der"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["ca.der", "DER", "openssl x509 -inform der"]);
 }
 
 #[test]
@@ -669,21 +652,13 @@ fn empty_ca_file_is_refused() {
     let d = empty_dir();
     let f = write_file(d.path(), "empty.crt", b"");
     let r = bad_input(&[&ca_flag("registry.test:5000", &f)]);
-    assert!(
-        r.stderr.contains("empty.crt") && r.stderr.contains("no PEM certificate"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["empty.crt", "no PEM certificate"]);
 }
 
 #[test]
 fn missing_ca_file_is_refused() {
     let r = bad_input(&["--registry-ca", "registry.test:5000=/nonexistent/ca.crt"]);
-    assert!(
-        r.stderr.contains("/nonexistent/ca.crt") && r.stderr.contains("registry.test:5000"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["/nonexistent/ca.crt", "registry.test:5000"]);
 }
 
 #[test]
@@ -698,21 +673,13 @@ fn client_key_that_does_not_match_its_cert_is_refused() {
         b.key.display()
     );
     let r = bad_input(&[&flag]);
-    assert!(
-        r.stderr.contains("does not match") && r.stderr.contains("registry.test:5000"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["does not match", "registry.test:5000"]);
 }
 
 #[test]
 fn host_file_without_equals_is_refused() {
     let r = bad_input(&["--registry-ca", "registry.test:5000"]);
-    assert!(
-        r.stderr.contains("--registry-ca") && r.stderr.contains("no `=`"),
-        "{}",
-        r.stderr
-    );
+    assert_stderr_has(&r, &["--registry-ca", "no `=`"]);
 }
 
 #[test]
@@ -720,7 +687,7 @@ fn registries_config_that_is_not_yaml_is_refused() {
     let d = empty_dir();
     let f = write_file(d.path(), "registries.yaml", b"configs: [unclosed\n");
     let r = bad_input(&["--registries-config", f.to_str().unwrap()]);
-    assert!(r.stderr.contains("registries.yaml"), "{}", r.stderr);
+    assert_stderr_has(&r, &["registries.yaml"]);
 }
 
 #[test]
@@ -733,4 +700,38 @@ fn bad_input_in_json_mode_prints_an_error_object() {
             .unwrap()
             .contains("/nonexistent/ca.crt")
     );
+}
+
+#[test]
+fn human_output_shows_verdict_chain_sources_api_and_fix() {
+    let pki = TestPki::new();
+    let reg = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .start();
+    let d = empty_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .env_remove("SLIPWAY_OUTPUT")
+        .arg("--certs-d")
+        .arg(d.path())
+        .args(["registry", "probe", &reg.host()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    for needle in [
+        "verdict    unknown-authority",
+        "chain sent by the server",
+        "issuer   CN=slipway test CA",
+        "trust sources",
+        "GET /v2/ not reached",
+        "build machine: ",
+        &format!(
+            "nodes:         slipway node trust install --registry {}",
+            reg.host()
+        ),
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
 }

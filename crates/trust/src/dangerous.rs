@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, Error as TlsError, SignatureScheme};
 
@@ -18,21 +17,12 @@ use crate::tls::{PinningVerifier, Recorder, record_chain};
 #[derive(Debug)]
 pub(crate) struct SkipVerify {
     strict: Arc<PinningVerifier>,
-    algs: WebPkiSupportedAlgorithms,
     recorder: Option<Arc<Recorder>>,
 }
 
 impl SkipVerify {
-    pub(crate) fn new(
-        strict: Arc<PinningVerifier>,
-        provider: &Arc<CryptoProvider>,
-        recorder: Option<Arc<Recorder>>,
-    ) -> Self {
-        SkipVerify {
-            strict,
-            algs: provider.signature_verification_algorithms,
-            recorder,
-        }
+    pub(crate) fn new(strict: Arc<PinningVerifier>, recorder: Option<Arc<Recorder>>) -> Self {
+        SkipVerify { strict, recorder }
     }
 }
 
@@ -56,13 +46,14 @@ impl ServerCertVerifier for SkipVerify {
         Ok(ServerCertVerified::assertion())
     }
 
+    // The server must still prove it holds the key of the certificate it sent.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+        self.strict.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -71,10 +62,10 @@ impl ServerCertVerifier for SkipVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+        self.strict.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
+        self.strict.supported_verify_schemes()
     }
 }

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 /// Represents an error that can occur while resolving or building a registry's trust.
+///
+/// `Display` gives the context; the cause is the error's `source()`, so print the whole
+/// chain (anyhow's `{:#}`, or [`Error::chain`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,7 +29,7 @@ pub enum Error {
         why: String,
     },
     /// A file could not be read.
-    #[error("{purpose}: cannot read {}: {source}", path.display())]
+    #[error("{purpose}: cannot read {}", path.display())]
     ReadFile {
         /// What the file was for, naming the registry and the trust source.
         purpose: String,
@@ -99,7 +102,7 @@ pub enum Error {
         why: String,
     },
     /// rustls refused to build a configuration for a registry.
-    #[error("cannot build the TLS configuration for registry {host}: {source}")]
+    #[error("cannot build the TLS configuration for registry {host}")]
     Tls {
         /// The registry.
         host: String,
@@ -107,4 +110,18 @@ pub enum Error {
         #[source]
         source: rustls::Error,
     },
+}
+
+impl Error {
+    /// Returns this error and its causes on one line, separated by `: `.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut cur = std::error::Error::source(self);
+        while let Some(e) = cur {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            cur = e.source();
+        }
+        out
+    }
 }

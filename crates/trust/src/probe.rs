@@ -293,7 +293,7 @@ fn probe_tls(
     let recorder = Arc::new(Recorder::default());
     let config = match trust.client_config_recording(Some(recorder.clone())) {
         Ok(c) => Arc::new(c),
-        Err(e) => return Outcome::fail(Verdict::Other, e.to_string(), Some(addr)),
+        Err(e) => return Outcome::fail(Verdict::Other, e.chain(), Some(addr)),
     };
     let name = match ServerName::try_from(trust.host.host().to_string()) {
         Ok(n) => n,

@@ -57,11 +57,7 @@ impl HostTrust {
             Arc::new(PinningVerifier::new(self, &provider, recorder.clone()).map_err(tls_err)?);
         let verifier: Arc<dyn ServerCertVerifier> = match &self.skip_verify {
             None => strict,
-            Some(_) => Arc::new(crate::dangerous::SkipVerify::new(
-                strict,
-                &provider,
-                recorder.clone(),
-            )),
+            Some(_) => Arc::new(crate::dangerous::SkipVerify::new(strict, recorder.clone())),
         };
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
