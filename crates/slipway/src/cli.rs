@@ -131,6 +131,184 @@ pub enum Command {
     /// Talk to registries: check how this machine connects to them.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Run an internal PKI for the registry: CA, certificates, expiry checks, rotation.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+/// Lists the `pki` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create a CA in --dir: ca.crt, ca.key (0600) and bundle.pem (what nodes trust).
+    ///
+    /// ECDSA P-256 by default, CA:TRUE with path length 1, key usage critical. Name
+    /// constraints (--permit-dns, --permit-ip) limit what it can ever issue; Go clients
+    /// (containerd, Docker) enforce them. An existing CA is never overwritten.
+    #[command(
+        after_help = "Example:\n  slipway pki init --dir /srv/pki --permit-dns corp.test --permit-ip 10.0.0.0/8"
+    )]
+    Init(PkiInitArgs),
+    /// Issue the registry's server certificate: PREFIX.crt, .key (0600), .chain.pem, .fullchain.pem.
+    ///
+    /// Names go in the subjectAltName (Go clients reject names found only in the CN), with
+    /// serverAuth and a random serial. PREFIX.fullchain.pem is ready for Distribution's
+    /// http.tls.certificate. Names outside the CA's constraints are refused.
+    #[command(
+        after_help = "Example:\n  slipway pki issue --dir /srv/pki --dns registry.corp.test --ip 10.0.0.5 --out /srv/pki/registry"
+    )]
+    Issue(PkiIssueArgs),
+    /// Show what a certificate file holds, or what a registry serves (--remote).
+    ///
+    /// With --warn-within, exits 1 when any certificate expires sooner than that, so it can
+    /// run from cron or as a probe.
+    Inspect(PkiInspectArgs),
+    /// Re-issue a leaf from the current CA once 2/3 of its lifetime has passed (or --force),
+    /// keeping its names.
+    Renew(PkiRenewArgs),
+    /// Rotate the CA in stages without failed pulls: prepare, switch, retire.
+    ///
+    /// The stage is read from the certificates in --dir, so the command resumes after an
+    /// interruption. Without STEP it runs the next stage. Each stage prints exactly what
+    /// the nodes must trust and what the registry must be restarted with.
+    #[command(after_help = "\
+Stages:
+  prepare  new CA (ca-new.crt); bundle.pem = old + new. Distribute bundle.pem to every node.
+  switch   re-issue --leaf from the new CA, which becomes ca.crt. Needs --confirm-nodes-trust
+           or --nodes-trust FILE (a CA file as a node has it, checked to hold the new CA).
+           Restart the registry with the new fullchain.
+  retire   bundle.pem = new CA only; the old CA's key is deleted.")]
+    Rotate(PkiRotateArgs),
+}
+
+/// Chooses a key algorithm on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyArg {
+    /// ECDSA P-256.
+    Ecdsa,
+    /// RSA 2048.
+    Rsa,
+}
+
+/// Holds `pki init` arguments.
+#[derive(Debug, Args)]
+pub struct PkiInitArgs {
+    /// The PKI folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The CA's common name.
+    #[arg(
+        long = "cn",
+        value_name = "NAME",
+        default_value = "slipway registry CA"
+    )]
+    pub common_name: String,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyArg::Ecdsa)]
+    pub key: KeyArg,
+    /// Only names equal to or under SUFFIX may be issued. Repeatable.
+    #[arg(long = "permit-dns", value_name = "SUFFIX")]
+    pub permit_dns: Vec<String>,
+    /// Only IP addresses in CIDR may be issued. Repeatable.
+    #[arg(long = "permit-ip", value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
+    /// How long the CA is valid (e.g. 10y, 365d).
+    #[arg(long, value_name = "DURATION", default_value = "10y", value_parser = parse_validity)]
+    pub validity: Duration,
+}
+
+/// Holds `pki issue` arguments.
+#[derive(Debug, Args)]
+pub struct PkiIssueArgs {
+    /// The PKI folder holding ca.crt and ca.key.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// A DNS name for the certificate. Repeatable.
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// An IP address for the certificate. Repeatable.
+    #[arg(long = "ip", value_name = "ADDR")]
+    pub ip: Vec<String>,
+    /// Where to write: PREFIX.crt, PREFIX.key, PREFIX.chain.pem, PREFIX.fullchain.pem.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+    /// Validity (397d keeps every client, browsers included, happy).
+    #[arg(long, value_name = "DURATION", default_value = "397d", value_parser = parse_validity)]
+    pub validity: Duration,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyArg::Ecdsa)]
+    pub key: KeyArg,
+}
+
+/// Holds `pki inspect` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["file", "remote"])))]
+pub struct PkiInspectArgs {
+    /// A PEM file of one or more certificates.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Inspect what a registry serves instead.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub remote: Option<RegistryHost>,
+    /// Exit 1 if any certificate expires within this time (e.g. 30d).
+    #[arg(long = "warn-within", value_name = "DURATION", value_parser = parse_validity)]
+    pub warn_within: Option<Duration>,
+    /// Time allowed for --remote.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Holds `pki renew` arguments.
+#[derive(Debug, Args)]
+pub struct PkiRenewArgs {
+    /// The PKI folder holding the CA.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The leaf, as the --out PREFIX it was issued with.
+    #[arg(long, value_name = "PREFIX")]
+    pub leaf: PathBuf,
+    /// Renew now, whatever its age.
+    #[arg(long)]
+    pub force: bool,
+    /// Key algorithm of the new key.
+    #[arg(long, value_enum, default_value_t = KeyArg::Ecdsa)]
+    pub key: KeyArg,
+}
+
+/// Names a rotation stage on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StepArg {
+    /// Make the new CA and the old + new bundle.
+    Prepare,
+    /// Re-issue the leaf from the new CA.
+    Switch,
+    /// Drop the old CA.
+    Retire,
+}
+
+/// Holds `pki rotate` arguments.
+#[derive(Debug, Args)]
+pub struct PkiRotateArgs {
+    /// The stage to run; the next one when omitted.
+    #[arg(value_enum, value_name = "STEP")]
+    pub step: Option<StepArg>,
+    /// The PKI folder.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The registry's leaf, as its --out PREFIX (needed by switch; checked by retire).
+    #[arg(long, value_name = "PREFIX")]
+    pub leaf: Option<PathBuf>,
+    /// Confirm every node already trusts bundle.pem (switch).
+    #[arg(long = "confirm-nodes-trust")]
+    pub confirm_nodes_trust: bool,
+    /// A CA file as a node has it; switch checks it holds the new CA.
+    #[arg(long = "nodes-trust", value_name = "FILE")]
+    pub nodes_trust: Option<PathBuf>,
+    /// The registry's HOST[:PORT], so the printed commands are exact.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: Option<RegistryHost>,
+    /// Only print the current stage.
+    #[arg(long)]
+    pub status: bool,
 }
 
 /// Lists the `registry` subcommands.
@@ -218,6 +396,27 @@ fn parse_host_pair(s: &str) -> Result<HostPair, String> {
     })
 }
 
+fn parse_validity(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 397d, 10y or 24h"))?;
+    let secs = match unit {
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "y" => n * 365 * 86_400,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use h, d or y")),
+    };
+    if secs == 0 || n > 100 * 365 * 24 {
+        return Err(format!(
+            "`{s}` must be more than zero and at most 100 years"
+        ));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s
@@ -256,6 +455,20 @@ mod tests {
         assert!(parse_host_pair("r.test=/c,").is_err());
         let p = parse_host_pair("r.test=/c,/k").unwrap();
         assert_eq!((p.cert.to_str(), p.key.to_str()), (Some("/c"), Some("/k")));
+    }
+
+    #[test]
+    fn validities_take_hours_days_and_years() {
+        assert_eq!(
+            parse_validity("397d").unwrap(),
+            Duration::from_secs(397 * 86_400)
+        );
+        assert_eq!(
+            parse_validity("10y").unwrap(),
+            Duration::from_secs(3650 * 86_400)
+        );
+        assert!(parse_validity("10").is_err());
+        assert!(parse_validity("0d").is_err());
     }
 
     #[test]

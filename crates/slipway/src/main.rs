@@ -11,6 +11,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, Output, RegistryCommand};
 use crate::settings::Settings;
+use slipway_pki::Error as PkiError;
 
 /// Lists the exit codes documented in the README.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,11 +48,7 @@ fn main() {
             if is_broken_pipe(&err) {
                 ExitCode::Ok
             } else {
-                let code = if err.downcast_ref::<slipway_trust::Error>().is_some() {
-                    ExitCode::BadInput
-                } else {
-                    ExitCode::Failed
-                };
+                let code = exit_code_for(&err);
                 eprintln!("error: {err:#}");
                 if output == Output::Json {
                     let obj = serde_json::json!({ "error": format!("{err:#}"), "exit_code": code as i32 });
@@ -69,12 +66,28 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = match &cli.command {
+        Command::Pki(cmd) => commands::pki::run(&settings, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
             commands::probe::run(&settings, args, cli.global.output, &mut out)?
         }
     };
     out.flush()?;
     Ok(code)
+}
+
+/// Bad input (files, names, config, a refused rotation step) is 2; failures while working
+/// (writing files, talking to a server) are 3.
+fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+    if err.downcast_ref::<slipway_trust::Error>().is_some() {
+        return ExitCode::BadInput;
+    }
+    match err.downcast_ref::<PkiError>() {
+        Some(PkiError::Io { source, .. }) if source.kind() != std::io::ErrorKind::NotFound => {
+            ExitCode::Failed
+        }
+        Some(_) => ExitCode::BadInput,
+        None => ExitCode::Failed,
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

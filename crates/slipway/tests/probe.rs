@@ -8,43 +8,15 @@ use std::process::Command;
 use serde_json::Value;
 use slipway_testkit::{LeafKind, Registry, SilentServer, TestPki, free_port};
 
-/// The result of one slipway run.
-struct Run {
-    code: i32,
-    json: Value,
-    stderr: String,
-}
+mod common;
 
-/// Runs slipway with a clean environment: no SSL_CERT_* or WERF_* from the caller, and an
-/// empty certs.d root, so only what the test passes is trusted.
+use common::{Run, assert_stderr_has};
+
+/// Runs slipway with `--output json` and a clean environment; see [`common::slipway`].
 fn slipway(certs_d: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
-    for k in [
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "WERF_SKIP_TLS_VERIFY_REGISTRY",
-        "WERF_INSECURE_REGISTRY",
-        "WERF_REPO",
-        "SLIPWAY_REGISTRIES_CONFIG",
-        "SLIPWAY_CERTS_D",
-        "SLIPWAY_OUTPUT",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.arg("--output")
-        .arg("json")
-        .arg("--certs-d")
-        .arg(certs_d)
-        .args(args);
-    let out = cmd.output().expect("run slipway");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        json,
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    let mut a = vec!["--output", "json"];
+    a.extend_from_slice(args);
+    common::slipway(certs_d, &a, env)
 }
 
 fn probe(certs_d: &Path, host: &str, flags: &[&str]) -> Run {
@@ -606,12 +578,6 @@ fn bad_input(args: &[&str]) -> Run {
         "no probe may run on bad input"
     );
     r
-}
-
-fn assert_stderr_has(r: &Run, needles: &[&str]) {
-    for n in needles {
-        assert!(r.stderr.contains(n), "stderr lacks {n:?}: {}", r.stderr);
-    }
 }
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

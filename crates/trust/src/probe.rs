@@ -51,6 +51,9 @@ pub struct ProbeReport {
     pub tls: Option<TlsFacts>,
     /// The certificates the server sent, leaf first.
     pub chain: Vec<CertSummary>,
+    /// The same certificates as DER, for callers that inspect them further.
+    #[serde(skip)]
+    pub chain_der: Vec<Vec<u8>>,
     /// The trust sources that applied to this host.
     pub trust_sources: Vec<SourceUse>,
     /// Sources that were found but shadowed, and other remarks.
@@ -132,6 +135,7 @@ pub fn probe(trust: &HostTrust, opts: &ProbeOptions) -> ProbeReport {
         address: None,
         tls: None,
         chain: Vec::new(),
+        chain_der: Vec::new(),
         trust_sources: trust.sources.clone(),
         notes: trust.notes.clone(),
         findings: Vec::new(),
@@ -330,6 +334,7 @@ fn probe_tls(
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     report.chain = chain.iter().filter_map(|c| summarize(c)).collect();
+    report.chain_der = chain.iter().map(|c| c.to_vec()).collect();
     *leaf = chain.first().cloned();
     let requested = *recorder
         .client_cert_requested
@@ -452,6 +457,12 @@ fn classify_tls_io(
                 ),
                 Verdict::Expired => format!("the certificate of {host} has expired"),
                 Verdict::NotYetValid => format!("the certificate of {host} is not valid yet"),
+                _ if matches!(ce, rustls::CertificateError::Other(o) if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::NameConstraintViolation))) =>
+                {
+                    format!(
+                        "the certificate of {host} names something its CA's name constraints do not permit (Go: \"x509: a root or intermediate certificate is not authorized to sign for this name\")"
+                    )
+                }
                 _ => format!("the certificate of {host} was refused"),
             };
             let ca_as_leaf = matches!(ce, rustls::CertificateError::Other(o) if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)));

@@ -1,0 +1,660 @@
+//! `slipway pki`: certificates it issues are accepted by independent clients (openssl, and
+//! the real registry serving them to slipway's probe), constraints hold, renewal keeps
+//! names, bad input changes nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{Run, assert_stderr_has, openssl, slipway};
+use slipway_testkit::{Registry, ServerCert};
+
+fn pki(dir: &Path, args: &[&str]) -> Run {
+    let mut a = vec!["--output", "json", "pki"];
+    a.extend_from_slice(args);
+    slipway(dir, &a, &[])
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Lists every file under `dir` with its contents, to prove a failed command wrote nothing.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(snapshot(&p));
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn init(dir: &Path, extra: &[&str]) -> Run {
+    let mut a = vec!["init", "--dir", s(dir)];
+    a.extend_from_slice(extra);
+    let r = pki(dir, &a);
+    assert_eq!(r.code, 0, "pki init failed: {}", r.stderr);
+    r
+}
+
+fn issue(dir: &Path, names: &[&str], out: &str) -> Run {
+    let prefix = dir.join(out);
+    let mut a = vec!["issue", "--dir", s(dir), "--out", s(&prefix)];
+    for n in names {
+        a.push(if n.parse::<std::net::IpAddr>().is_ok() {
+            "--ip"
+        } else {
+            "--dns"
+        });
+        a.push(n);
+    }
+    pki(dir, &a)
+}
+
+fn served(dir: &Path, prefix: &str) -> ServerCert {
+    ServerCert {
+        chain: dir.join(format!("{prefix}.fullchain.pem")),
+        key: dir.join(format!("{prefix}.key")),
+        trust: dir.join("bundle.pem"),
+    }
+}
+
+#[test]
+fn init_writes_a_p256_ca_with_path_length_one_critical_key_usage_and_a_0600_key() {
+    let d = tempfile::tempdir().unwrap();
+    let r = init(
+        d.path(),
+        &["--permit-dns", "corp.test", "--permit-ip", "10.0.0.0/8"],
+    );
+    assert_eq!(r.json["certificate"]["path_len"], 1);
+    assert_eq!(r.json["certificate"]["key"], "ECDSA 256-bit");
+    let mode = std::fs::metadata(d.path().join("ca.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let (ok, text) = openssl(
+        &[
+            "x509",
+            "-noout",
+            "-text",
+            "-in",
+            s(&d.path().join("ca.crt")),
+        ],
+        None,
+    );
+    assert!(ok);
+    for needle in [
+        "CA:TRUE, pathlen:1",
+        "X509v3 Key Usage: critical",
+        "Certificate Sign",
+        "Permitted:",
+        "DNS:corp.test",
+        "IP:10.0.0.0/255.0.0.0",
+        "prime256v1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+    assert_eq!(
+        std::fs::read(d.path().join("bundle.pem")).unwrap(),
+        std::fs::read(d.path().join("ca.crt")).unwrap()
+    );
+}
+
+#[test]
+fn init_says_that_dns_constraints_alone_leave_ips_open() {
+    let d = tempfile::tempdir().unwrap();
+    let r = init(d.path(), &["--permit-dns", "corp.test"]);
+    assert_stderr_has(&r, &["ANY IP address", "--permit-ip"]);
+}
+
+#[test]
+fn init_with_rsa_makes_an_rsa_ca() {
+    let d = tempfile::tempdir().unwrap();
+    let r = init(d.path(), &["--key", "rsa", "--validity", "1y"]);
+    assert_eq!(r.json["certificate"]["key"], "RSA 2048");
+}
+
+#[test]
+fn init_never_overwrites_an_existing_ca() {
+    let d = tempfile::tempdir().unwrap();
+    init(d.path(), &[]);
+    let before = snapshot(d.path());
+    let r = pki(d.path(), &["init", "--dir", s(d.path())]);
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["already exists", "never overwrites"]);
+    assert_eq!(snapshot(d.path()), before);
+}
+
+#[test]
+fn issued_leaf_verifies_with_openssl_and_a_real_registry_serves_it_to_openssl_and_slipway() {
+    let d = tempfile::tempdir().unwrap();
+    init(
+        d.path(),
+        &["--permit-dns", "localhost", "--permit-ip", "127.0.0.0/8"],
+    );
+    let r = issue(d.path(), &["localhost", "127.0.0.1"], "registry");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json["certificate"]["sans"],
+        serde_json::json!(["DNS:localhost", "IP:127.0.0.1"])
+    );
+    assert_eq!(
+        r.json["certificate"]["extended_key_usage"],
+        serde_json::json!(["serverAuth"])
+    );
+    let key_mode = std::fs::metadata(d.path().join("registry.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(key_mode, 0o600);
+    let days = r.json["certificate"]["days_left"].as_i64().unwrap();
+    assert!(
+        (395..=397).contains(&days),
+        "default validity is 397 days, got {days}"
+    );
+
+    let ca = d.path().join("ca.crt");
+    let (ok, out) = openssl(
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslserver",
+            "-CAfile",
+            s(&ca),
+            s(&d.path().join("registry.crt")),
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+
+    let reg = Registry::builder()
+        .tls(&served(d.path(), "registry"))
+        .start();
+    let connect = format!("127.0.0.1:{}", reg.port());
+    let (ok, out) = openssl(
+        &[
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "localhost",
+            "-verify_hostname",
+            "localhost",
+            "-verify_return_error",
+            "-CAfile",
+            s(&ca),
+        ],
+        Some(b""),
+    );
+    assert!(ok && out.contains("Verify return code: 0 (ok)"), "{out}");
+
+    let flag = format!(
+        "--registry-ca={}={}",
+        reg.host(),
+        s(&d.path().join("bundle.pem"))
+    );
+    let r = slipway(
+        d.path(),
+        &["--output", "json", &flag, "registry", "probe", &reg.host()],
+        &[],
+    );
+    assert_eq!(r.json["verdict"], "ok", "{}", r.stdout);
+    assert_eq!(
+        r.json["chain"].as_array().unwrap().len(),
+        2,
+        "fullchain serves leaf + CA"
+    );
+}
+
+#[test]
+fn issuing_outside_the_constraints_is_refused_and_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    init(
+        d.path(),
+        &["--permit-dns", "corp.test", "--permit-ip", "10.0.0.0/8"],
+    );
+    let before = snapshot(d.path());
+    for names in [
+        &["evil.example"][..],
+        &["registry.corp.test", "192.168.1.1"][..],
+        &["notcorp.test"][..],
+    ] {
+        let r = issue(d.path(), names, "registry");
+        assert_eq!(r.code, 2, "{names:?} must be refused");
+        assert_stderr_has(&r, &["outside the name constraints"]);
+    }
+    assert_eq!(snapshot(d.path()), before);
+    let r = issue(d.path(), &["registry.corp.test", "10.1.2.3"], "registry");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn a_hand_made_leaf_outside_the_constraints_is_rejected_by_verifiers() {
+    let d = tempfile::tempdir().unwrap();
+    init(d.path(), &["--permit-dns", "corp.test"]);
+    // Sign a leaf for `localhost` with the CA key, bypassing slipway's check, as an
+    // attacker holding the key (or a careless operator with openssl) would.
+    let p = d.path();
+    let (ok, out) = openssl(
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            s(&p.join("evil.key")),
+            "-out",
+            s(&p.join("evil.csr")),
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            s(&p.join("evil.csr")),
+            "-CA",
+            s(&p.join("ca.crt")),
+            "-CAkey",
+            s(&p.join("ca.key")),
+            "-copy_extensions",
+            "copyall",
+            "-days",
+            "30",
+            "-out",
+            s(&p.join("evil.crt")),
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    // openssl enforces the constraint ...
+    let (ok, out) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            s(&p.join("ca.crt")),
+            s(&p.join("evil.crt")),
+        ],
+        None,
+    );
+    assert!(!ok && out.contains("permitted subtree violation"), "{out}");
+    // ... and so does slipway's probe against a real registry serving it.
+    std::fs::write(
+        p.join("evil.fullchain.pem"),
+        [
+            std::fs::read(p.join("evil.crt")).unwrap(),
+            std::fs::read(p.join("ca.crt")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let reg = Registry::builder().tls(&served(p, "evil")).start();
+    let flag = format!("--registry-ca={}={}", reg.host(), s(&p.join("ca.crt")));
+    let r = slipway(
+        p,
+        &["--output", "json", &flag, "registry", "probe", &reg.host()],
+        &[],
+    );
+    assert_ne!(r.json["verdict"], "ok", "{}", r.stdout);
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("name constraints"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    init(p, &[]);
+    // Wrong --dir.
+    let r = issue(&p.join("nope"), &["localhost"], "x");
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["nope"]);
+    // Invalid IP and CIDR.
+    let before = snapshot(p);
+    let r = issue(p, &["localhost", "300.1.1.1"], "registry");
+    assert_eq!(r.code, 2);
+    let r = pki(
+        p,
+        &[
+            "issue",
+            "--dir",
+            s(p),
+            "--ip",
+            "300.1.1.1",
+            "--out",
+            s(&p.join("registry")),
+        ],
+    );
+    assert_stderr_has(&r, &["invalid IP address `300.1.1.1`"]);
+    let other = tempfile::tempdir().unwrap();
+    let r = pki(
+        other.path(),
+        &[
+            "init",
+            "--dir",
+            s(other.path()),
+            "--permit-ip",
+            "10.0.0.0/40",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["invalid CIDR `10.0.0.0/40`"]);
+    assert!(
+        snapshot(other.path()).is_empty(),
+        "a refused init writes nothing"
+    );
+    // No names at all.
+    let r = pki(
+        p,
+        &["issue", "--dir", s(p), "--out", s(&p.join("registry"))],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["--dns", "SANs"]);
+    assert_eq!(snapshot(p), before);
+
+    // Corrupt key.
+    let key = std::fs::read(p.join("ca.key")).unwrap();
+    std::fs::write(
+        p.join("ca.key"),
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let before = snapshot(p);
+    let r = issue(p, &["localhost"], "registry");
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["ca.key", "not a usable private key"]);
+    assert_eq!(snapshot(p), before);
+
+    // A key that does not match the certificate.
+    let stranger = tempfile::tempdir().unwrap();
+    init(stranger.path(), &[]);
+    std::fs::copy(stranger.path().join("ca.key"), p.join("ca.key")).unwrap();
+    let before = snapshot(p);
+    let r = issue(p, &["localhost"], "registry");
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["does not match"]);
+    assert_eq!(snapshot(p), before);
+    std::fs::write(p.join("ca.key"), key).unwrap();
+}
+
+#[test]
+fn an_expired_ca_refuses_to_issue() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(800);
+    params.not_after = now - time::Duration::days(1);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(p.join("ca.crt"), cert.pem()).unwrap();
+    std::fs::write(p.join("ca.key"), key.serialize_pem()).unwrap();
+    let before = snapshot(p);
+    let r = issue(p, &["localhost"], "registry");
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["ca.crt", "expired"]);
+    assert_eq!(snapshot(p), before);
+}
+
+#[test]
+fn inspect_reports_files_and_served_chains_and_warns_before_expiry() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    init(p, &["--permit-dns", "localhost"]);
+    assert_eq!(issue(p, &["localhost", "127.0.0.1"], "registry").code, 0);
+    let r = pki(p, &["inspect", s(&p.join("registry.fullchain.pem"))]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let certs = r.json["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!(certs[1]["permitted"], serde_json::json!(["DNS:localhost"]));
+    assert_eq!(certs[0]["is_ca"], false);
+
+    let r = pki(
+        p,
+        &[
+            "inspect",
+            s(&p.join("registry.crt")),
+            "--warn-within",
+            "30d",
+        ],
+    );
+    assert_eq!(r.code, 0, "397 days left is not within 30 days");
+    let r = pki(
+        p,
+        &[
+            "inspect",
+            s(&p.join("registry.crt")),
+            "--warn-within",
+            "400d",
+        ],
+    );
+    assert_eq!(r.code, 1, "397 days left is within 400 days");
+    assert_eq!(r.json["expiring"], serde_json::json!(["CN=localhost"]));
+
+    let reg = Registry::builder().tls(&served(p, "registry")).start();
+    let r = pki(p, &["inspect", "--remote", &reg.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json["certificates"][0]["sans"],
+        serde_json::json!(["DNS:localhost", "IP:127.0.0.1"])
+    );
+    assert_eq!(
+        r.json["certificates"][1]["subject"],
+        "CN=slipway registry CA"
+    );
+}
+
+#[test]
+fn renew_waits_for_two_thirds_of_the_lifetime_unless_forced_and_keeps_the_names() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    init(p, &[]);
+    assert_eq!(issue(p, &["registry.test", "10.0.0.5"], "registry").code, 0);
+    let before = snapshot(p);
+    let prefix = p.join("registry");
+    let r = pki(p, &["renew", "--dir", s(p), "--leaf", s(&prefix)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["renewed"], false);
+    assert_eq!(
+        snapshot(p),
+        before,
+        "a renewal that is not due writes nothing"
+    );
+
+    let r = pki(
+        p,
+        &["renew", "--dir", s(p), "--leaf", s(&prefix), "--force"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["renewed"], true);
+    let new = &r.json["issued"]["certificate"];
+    assert_ne!(new["serial"], r.json["old_serial"]);
+    assert_eq!(
+        new["sans"],
+        serde_json::json!(["DNS:registry.test", "IP:10.0.0.5"])
+    );
+    let (ok, out) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            s(&p.join("ca.crt")),
+            s(&p.join("registry.crt")),
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+}
+
+fn rotate(p: &Path, args: &[&str]) -> Run {
+    let mut a = vec!["rotate", "--dir", s(p)];
+    a.extend_from_slice(args);
+    pki(p, &a)
+}
+
+fn stage(p: &Path) -> String {
+    rotate(p, &["--status"]).json["stage"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn bundle_subjects(p: &Path) -> Vec<String> {
+    let r = pki(p, &["inspect", s(&p.join("bundle.pem"))]);
+    r.json["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn rotation_goes_prepare_switch_retire_reading_its_stage_from_the_certificates() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    init(p, &["--permit-dns", "localhost"]);
+    assert_eq!(issue(p, &["localhost"], "registry").code, 0);
+    std::fs::copy(p.join("ca.crt"), p.join("node-has-old.crt")).unwrap();
+    let leaf = p.join("registry");
+    assert_eq!(stage(p), "idle");
+
+    // prepare (the next stage when none is named)
+    let r = rotate(p, &["--registry", "registry.test:5000"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        (r.json["was"].as_str(), r.json["now"].as_str()),
+        (Some("idle"), Some("prepared"))
+    );
+    assert!(
+        r.json["distribute_to_nodes"]
+            .to_string()
+            .contains("slipway node trust install --registry registry.test:5000 --ca")
+    );
+    assert_eq!(bundle_subjects(p).len(), 2);
+    assert_eq!(stage(p), "prepared");
+
+    // switch refuses until node trust is confirmed or checked
+    let before = snapshot(p);
+    let r = rotate(p, &["switch", "--leaf", s(&leaf)]);
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["refusing to switch", "bundle.pem"]);
+    let r = rotate(
+        p,
+        &[
+            "switch",
+            "--leaf",
+            s(&leaf),
+            "--nodes-trust",
+            s(&p.join("node-has-old.crt")),
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["does not contain the new CA"]);
+    assert_eq!(snapshot(p), before, "refused switches write nothing");
+
+    let r = rotate(
+        p,
+        &[
+            "switch",
+            "--leaf",
+            s(&leaf),
+            "--nodes-trust",
+            s(&p.join("bundle.pem")),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json["registry"]
+            .to_string()
+            .contains("registry.fullchain.pem"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(stage(p), "switched");
+    let leaf_issuer =
+        pki(p, &["inspect", s(&p.join("registry.crt"))]).json["certificates"][0]["issuer"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert!(
+        leaf_issuer.contains("rotated"),
+        "the leaf must come from the new CA: {leaf_issuer}"
+    );
+    let (ok, out) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            s(&p.join("bundle.pem")),
+            s(&p.join("registry.crt")),
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let (ok, _) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            s(&p.join("node-has-old.crt")),
+            s(&p.join("registry.crt")),
+        ],
+        None,
+    );
+    assert!(!ok, "the old CA alone no longer verifies the new leaf");
+
+    // retire
+    let r = rotate(p, &["retire", "--leaf", s(&leaf)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(stage(p), "idle");
+    let subjects = bundle_subjects(p);
+    assert_eq!(subjects.len(), 1);
+    assert!(subjects[0].contains("rotated"));
+    assert!(!p.join("ca-old.key").exists(), "the old CA key is deleted");
+    assert_eq!(std::fs::read_dir(p.join("retired")).unwrap().count(), 1);
+    let r = rotate(p, &["retire"]);
+    assert_eq!(r.code, 2, "retire twice is refused");
+    assert_stderr_has(&r, &["needs `prepare` next"]);
+}
+
+#[test]
+fn an_interrupted_switch_is_finished_from_what_is_on_disk() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    init(p, &[]);
+    assert_eq!(rotate(p, &["prepare"]).code, 0);
+    let new_ca = std::fs::read(p.join("ca-new.crt")).unwrap();
+    // The process died after moving the old CA aside, before promoting the new one.
+    std::fs::rename(p.join("ca.crt"), p.join("ca-old.crt")).unwrap();
+    std::fs::rename(p.join("ca.key"), p.join("ca-old.key")).unwrap();
+    assert_eq!(stage(p), "switched");
+    assert_eq!(std::fs::read(p.join("ca.crt")).unwrap(), new_ca);
+    assert!(!p.join("ca-new.crt").exists());
+}
