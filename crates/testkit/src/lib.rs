@@ -11,6 +11,18 @@
 //! let registry = Registry::builder().tls(&server).start();
 //! println!("{} trusts {}", registry.host(), server.trust.display());
 //! ```
+//!
+//! It also writes small OCI image layouts ([`oci_layout`]) and runs the real `skopeo`
+//! ([`Skopeo`]) to push them, and can restart a registry on the same port with the same
+//! storage and a new certificate ([`Registry::restart`]).
+
+mod image;
+mod skopeo;
+
+pub use image::{
+    ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
+};
+pub use skopeo::{Skopeo, SkopeoError, cert_dir};
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -166,7 +178,19 @@ impl TestPki {
 
     /// Makes a server certificate of the given kind, for `localhost` / `127.0.0.1`.
     pub fn server_cert(&self, kind: LeafKind) -> ServerCert {
-        let name = format!("{kind:?}").to_lowercase();
+        // A second certificate of the same kind gets its own files (`casigned-2.chain.pem`),
+        // so that one already served by a registry is never overwritten in place.
+        let base = format!("{kind:?}").to_lowercase();
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                }
+            })
+            .find(|n| !self.dir.path().join(format!("{n}.chain.pem")).exists())
+            .expect("a free file name");
         let chain = self.dir.path().join(format!("{name}.chain.pem"));
         let key = self.dir.path().join(format!("{name}.key"));
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
@@ -340,78 +364,128 @@ impl RegistryBuilder {
     fn try_start(&self) -> Result<Registry, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
-        let mut cfg = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-testkit-secret\n",
-            dir.path().join("data").display()
-        );
-        if let Some(tls) = &self.tls {
-            cfg += &format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                tls.chain.display(),
-                tls.key.display()
-            );
-            if let Some(ca) = &self.client_ca {
-                cfg += &format!("    clientcas:\n      - {}\n", ca.display());
+        let htpasswd = match &self.htpasswd {
+            Some((user, pass)) => {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", user, pass])
+                    .output()
+                    .map_err(|e| {
+                        format!("htpasswd (apache2-utils) is needed for basic auth: {e}")
+                    })?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "htpasswd failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                }
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
+                Some(file)
             }
-        }
-        if let Some((user, pass)) = &self.htpasswd {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", user, pass])
-                .output()
-                .map_err(|e| format!("htpasswd (apache2-utils) is needed for basic auth: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "htpasswd failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
-            cfg += &format!(
-                "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
-                file.display()
-            );
-        }
-        let config = dir.path().join("config.yml");
-        std::fs::write(&config, cfg).map_err(|e| e.to_string())?;
+            None => None,
+        };
+        let settings = Settings {
+            tls: self.tls.clone(),
+            client_ca: self.client_ca.clone(),
+            htpasswd,
+        };
         let log = dir.path().join("registry.log");
-        let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("cannot run docker-registry (Debian package docker-registry; scripts/setup installs it): {e}"))?;
-        let mut reg = Registry {
+        let child = spawn_registry(dir.path(), port, &settings, &log)?;
+        Ok(Registry {
             child,
             dir,
             port,
-            tls: self.tls.is_some(),
+            settings,
             log,
-        };
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = reg.child.try_wait() {
-                return Err(format!(
-                    "docker-registry exited with {status}: {}",
-                    reg.log_text()
-                ));
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(reg);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "docker-registry did not listen on {addr} within 15 s: {}",
-                    reg.log_text()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        })
+    }
+}
+
+/// What a registry serves with; kept so that [`Registry::restart`] can rewrite the config.
+#[derive(Clone, Debug)]
+struct Settings {
+    tls: Option<ServerCert>,
+    client_ca: Option<PathBuf>,
+    /// The htpasswd file, already written in the registry's folder.
+    htpasswd: Option<PathBuf>,
+}
+
+/// Renders Distribution's `config.yml` for a registry in `dir` on `port`.
+fn registry_config(dir: &Path, port: u16, settings: &Settings) -> String {
+    // `draintimeout` makes SIGTERM a graceful shutdown (exit status 0 within milliseconds
+    // when no request is in flight) instead of Go's default death by signal.
+    let mut cfg = format!(
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-testkit-secret\n  draintimeout: 2s\n",
+        dir.join("data").display()
+    );
+    if let Some(tls) = &settings.tls {
+        cfg += &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            tls.chain.display(),
+            tls.key.display()
+        );
+        if let Some(ca) = &settings.client_ca {
+            cfg += &format!("    clientcas:\n      - {}\n", ca.display());
         }
     }
+    if let Some(file) = &settings.htpasswd {
+        cfg += &format!(
+            "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
+            file.display()
+        );
+    }
+    cfg
+}
+
+/// Writes the config, starts `docker-registry serve` and waits until it accepts
+/// connections on `port`. On failure the process is killed and reaped.
+fn spawn_registry(dir: &Path, port: u16, settings: &Settings, log: &Path) -> Result<Child, String> {
+    let config = dir.join("config.yml");
+    std::fs::write(&config, registry_config(dir, port, settings)).map_err(|e| e.to_string())?;
+    // Appended, so that the log of a restarted registry keeps what came before.
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| e.to_string())?;
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| format!("cannot run docker-registry (Debian package docker-registry; scripts/setup installs it): {e}"))?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "docker-registry exited with {status}: {}",
+                read_text(log)
+            ));
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "docker-registry did not listen on {addr} within 15 s: {}",
+                read_text(log)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_text(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
 }
 
 /// A running `docker-registry` process; stopped and cleaned up when dropped.
@@ -419,7 +493,7 @@ pub struct Registry {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
-    tls: bool,
+    settings: Settings,
     log: PathBuf,
 }
 
@@ -441,7 +515,12 @@ impl Registry {
 
     /// Returns whether the registry serves TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.settings.tls.is_some()
+    }
+
+    /// Returns the certificate the registry serves, if it serves TLS.
+    pub fn server_cert(&self) -> Option<&ServerCert> {
+        self.settings.tls.as_ref()
     }
 
     /// Returns the registry's state folder.
@@ -449,13 +528,78 @@ impl Registry {
         self.dir.path()
     }
 
-    /// Returns what the registry has logged so far.
+    /// Returns what the registry has logged so far (across restarts).
     pub fn log_text(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut s);
+        read_text(&self.log)
+    }
+
+    /// Stops the registry and starts it again on the same port with the same storage, so
+    /// pushed images survive, and waits until it accepts connections again.
+    ///
+    /// With `Some(cert)` it then serves TLS with that certificate (also when it served plain
+    /// HTTP before); with `None` it keeps its TLS setting and certificate files (which it
+    /// reads again, so a certificate rewritten in place is picked up). Client CA and basic
+    /// auth stay as they were.
+    ///
+    /// The stop is gentle: SIGTERM (the registry drains its connections and exits), then
+    /// after 5 s a kill.
+    ///
+    /// # Panics
+    /// When the registry does not come up again (for example because another process took
+    /// the port in between); the message holds the registry's log.
+    pub fn restart(&mut self, tls: Option<&ServerCert>) {
+        self.stop();
+        if let Some(cert) = tls {
+            self.settings.tls = Some(cert.clone());
         }
-        s
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, b"--- slipway-testkit: registry restarted ---\n")
+            });
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            match spawn_registry(self.dir.path(), self.port, &self.settings, &self.log) {
+                Ok(child) => {
+                    self.child = child;
+                    return;
+                }
+                Err(e) => last_err = e,
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "docker-registry did not restart on port {}: {last_err}",
+            self.port
+        );
+    }
+
+    /// Sends SIGTERM and waits up to 5 s for the process to exit, then kills it.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // The child is not reaped yet, so its pid cannot have been reused.
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if sent {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
