@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{Run, assert_stderr_has, openssl, slipway};
-use slipway_testkit::{Registry, ServerCert};
+use slipway_testkit::{Registry, ServerCert, Skopeo, cert_dir, oci_layout};
 
 fn pki(dir: &Path, args: &[&str]) -> Run {
     let mut a = vec!["--output", "json", "pki"];
@@ -216,6 +216,17 @@ fn issued_leaf_verifies_with_openssl_and_a_real_registry_serves_it_to_openssl_an
         2,
         "fullchain serves leaf + CA"
     );
+
+    // skopeo (Go, like containerd and Docker) pushes and reads back through the same trust.
+    let certs = cert_dir(&d.path().join("skopeo-certs"), &[&ca], None);
+    let layout = oci_layout(&d.path().join("layout"), "v1", &[("hello.txt", b"hello\n")]);
+    let skopeo = Skopeo::new().cert_dir(&certs);
+    let image = format!("docker://{}/app:1", reg.host());
+    skopeo.copy(&layout.reference(), &image).unwrap();
+    assert_eq!(
+        skopeo.manifest_digest(&image).unwrap(),
+        layout.manifest_digest
+    );
 }
 
 #[test]
@@ -324,6 +335,17 @@ fn a_hand_made_leaf_outside_the_constraints_is_rejected_by_verifiers() {
             .contains("name constraints"),
         "{}",
         r.stdout
+    );
+    // ... and so does the Go client.
+    let certs = cert_dir(&p.join("skopeo-certs"), &[&p.join("ca.crt")], None);
+    let err = Skopeo::new()
+        .cert_dir(&certs)
+        .inspect(&format!("docker://{}/app:1", reg.host()))
+        .unwrap_err();
+    assert!(
+        err.stderr.contains("not authorized to sign for this name"),
+        "{}",
+        err.stderr
     );
 }
 
@@ -657,4 +679,127 @@ fn an_interrupted_switch_is_finished_from_what_is_on_disk() {
     assert_eq!(stage(p), "switched");
     assert_eq!(std::fs::read(p.join("ca.crt")).unwrap(), new_ca);
     assert!(!p.join("ca-new.crt").exists());
+}
+
+/// Writes `from` over `to` atomically, as `node trust install` will on a node.
+fn distribute(from: &Path, to: &Path) {
+    let tmp = to.with_extension("tmp");
+    std::fs::copy(from, &tmp).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+#[test]
+fn rotating_the_ca_under_a_live_registry_fails_no_pull() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().to_path_buf();
+    init(
+        &p,
+        &["--permit-dns", "localhost", "--permit-ip", "127.0.0.0/8"],
+    );
+    assert_eq!(issue(&p, &["localhost", "127.0.0.1"], "registry").code, 0);
+    let mut reg = Registry::builder().tls(&served(&p, "registry")).start();
+    let image = format!("docker://{}/app:1", reg.host());
+
+    // The "node": a Go client whose trust is whatever file the operator distributed.
+    let node = cert_dir(&p.join("node"), &[&p.join("bundle.pem")], None);
+    let node_ca = node.join("ca.crt");
+    let layout = oci_layout(&p.join("layout"), "v1", &[("hello.txt", b"hello\n")]);
+    Skopeo::new()
+        .cert_dir(&node)
+        .copy(&layout.reference(), &image)
+        .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let pulls = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let puller = {
+        let (stop, pulls, failures, node, image, out) = (
+            stop.clone(),
+            pulls.clone(),
+            failures.clone(),
+            node.clone(),
+            image.clone(),
+            p.join("pulled"),
+        );
+        std::fs::create_dir_all(&out).unwrap();
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                // Like the kubelet, retry connection errors; a certificate error would stay.
+                let dest = format!("dir:{}", out.join(i.to_string()).display());
+                if let Err(e) = Skopeo::new()
+                    .cert_dir(&node)
+                    .retry_times(3)
+                    .copy(&image, &dest)
+                {
+                    failures.lock().unwrap().push(e.stderr);
+                }
+                pulls.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let wait_for_pulls = |n: usize| {
+        let target = pulls.load(Ordering::SeqCst) + n;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while pulls.load(Ordering::SeqCst) < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the pull loop stalled"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    wait_for_pulls(2);
+    let r = rotate(&p, &["prepare"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    distribute(&p.join("bundle.pem"), &node_ca);
+    wait_for_pulls(2);
+
+    let r = rotate(
+        &p,
+        &[
+            "switch",
+            "--leaf",
+            s(&p.join("registry")),
+            "--nodes-trust",
+            s(&node_ca),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    reg.restart(Some(&served(&p, "registry")));
+    wait_for_pulls(3);
+
+    let r = rotate(&p, &["retire", "--leaf", s(&p.join("registry"))]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    distribute(&p.join("bundle.pem"), &node_ca);
+    wait_for_pulls(2);
+    stop.store(true, Ordering::SeqCst);
+    puller.join().unwrap();
+
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} pulls failed: {:#?}",
+        failures.len(),
+        pulls.load(Ordering::SeqCst),
+        *failures
+    );
+    // The registry now serves a leaf of the new CA: the old CA alone no longer works.
+    let retired = std::fs::read_dir(p.join("retired"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let old_only = cert_dir(&p.join("old-only"), &[&retired], None);
+    let err = Skopeo::new()
+        .cert_dir(&old_only)
+        .inspect(&image)
+        .unwrap_err();
+    assert!(err.stderr.contains("x509"), "{}", err.stderr);
 }
