@@ -131,9 +131,83 @@ pub enum Command {
     /// Talk to registries: check how this machine connects to them.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Copy an image between registries and OCI layouts (oci:PATH[:TAG]).
+    ///
+    /// Blobs stream from source to destination with their digests verified, several at a
+    /// time; blobs the destination has are skipped, and blobs in another repository of the
+    /// same registry are mounted. The manifest is written only after all its blobs.
+    #[command(after_help = "\
+Examples:
+  slipway copy oci:./build:v1 registry.internal:5000/app:v1
+  slipway copy registry.internal:5000/app:v1 oci:/tmp/app:v1 --platform linux/amd64
+  slipway copy docker://registry-a:5000/app:v1 registry-b:5000/app:v1")]
+    Copy(CopyArgs),
+    /// Show an image's manifest digest, media type, platforms, layers and config.
+    Inspect(InspectArgs),
+    /// List a repository's tags (registry REPO or oci:PATH).
+    Tags(TagsArgs),
+    /// Check credentials against a registry and store them as docker does.
+    ///
+    /// Stores in the credential helper docker's config.json names for the host
+    /// (credHelpers/credsStore), else in config.json's auths ($DOCKER_CONFIG or ~/.docker),
+    /// keeping every other setting. The password is read from stdin.
+    #[command(
+        after_help = "Example:\n  echo \"$TOKEN\" | slipway login registry.internal:5000 -u ci --password-stdin"
+    )]
+    Login(LoginArgs),
     /// Run an internal PKI for the registry: CA, certificates, expiry checks, rotation.
     #[command(subcommand)]
     Pki(PkiCommand),
+}
+
+/// Holds `copy` arguments.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source: oci:PATH[:TAG], or a registry reference (docker:// optional).
+    #[arg(value_name = "SRC")]
+    pub src: String,
+    /// Destination: oci:PATH[:TAG], or a registry reference.
+    #[arg(value_name = "DST")]
+    pub dst: String,
+    /// Copy only this platform of a multi-platform image (os/arch[/variant]).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Blobs in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// Holds `inspect` arguments.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The image: oci:PATH[:TAG], or a registry reference.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// For a multi-platform image, show this platform's manifest and config.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+}
+
+/// Holds `tags` arguments.
+#[derive(Debug, Args)]
+pub struct TagsArgs {
+    /// The repository: HOST[:PORT]/NAME, or oci:PATH.
+    #[arg(value_name = "REPO")]
+    pub repo: String,
+}
+
+/// Holds `login` arguments.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry, HOST[:PORT].
+    #[arg(value_name = "HOST")]
+    pub host: RegistryHost,
+    /// The user name.
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub username: String,
+    /// Read the password (or token) from stdin. Required: passwords never go on the command line.
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
 }
 
 /// Lists the `pki` subcommands.

@@ -66,6 +66,18 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = match &cli.command {
+        Command::Copy(a) => {
+            commands::transfer::run_copy(&settings, a, cli.global.output, &mut out)?
+        }
+        Command::Inspect(a) => {
+            commands::transfer::run_inspect(&settings, a, cli.global.output, &mut out)?
+        }
+        Command::Tags(a) => {
+            commands::transfer::run_tags(&settings, a, cli.global.output, &mut out)?
+        }
+        Command::Login(a) => {
+            commands::transfer::run_login(&settings, a, cli.global.output, &mut out)?
+        }
         Command::Pki(cmd) => commands::pki::run(&settings, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
             commands::probe::run(&settings, args, cli.global.output, &mut out)?

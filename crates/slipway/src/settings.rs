@@ -2,6 +2,7 @@
 //! runs, and announces every setting that weakens verification.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Result;
 use slipway_trust::{HostTrust, RegistryHost, TrustPolicy};
@@ -11,7 +12,7 @@ use crate::cli::GlobalArgs;
 /// Holds the resolved settings every command works from.
 pub struct Settings {
     /// The trust policy for every registry.
-    pub policy: TrustPolicy,
+    pub policy: Arc<TrustPolicy>,
     werf_skip_verify: bool,
     werf_insecure: bool,
 }
@@ -57,7 +58,7 @@ impl Settings {
         }
         let policy = b.build()?;
         Ok(Settings {
-            policy,
+            policy: Arc::new(policy),
             werf_skip_verify: g.skip_tls_verify_registry == Some(true),
             werf_insecure: g.insecure_registry == Some(true),
         })

@@ -549,6 +549,21 @@ impl Registry {
     /// the port in between); the message holds the registry's log.
     pub fn restart(&mut self, tls: Option<&ServerCert>) {
         self.stop();
+        self.start_again(tls);
+    }
+
+    /// Kills the registry with SIGKILL (no draining: in-flight requests break, as in a
+    /// crash) and starts it again on the same port and storage.
+    ///
+    /// # Panics
+    /// As [`Registry::restart`].
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.start_again(None);
+    }
+
+    fn start_again(&mut self, tls: Option<&ServerCert>) {
         if let Some(cert) = tls {
             self.settings.tls = Some(cert.clone());
         }

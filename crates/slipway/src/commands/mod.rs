@@ -1,4 +1,4 @@
 //! One module per command.
-
 pub mod pki;
 pub mod probe;
+pub mod transfer;

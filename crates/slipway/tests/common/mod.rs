@@ -35,13 +35,34 @@ const SCRUBBED: &[&str] = &[
 /// Runs slipway with `args`, a scrubbed environment plus `env`, and `--certs-d certs_d` so
 /// nothing on the machine is trusted by accident.
 pub fn slipway(certs_d: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    slipway_stdin(certs_d, args, env, None)
+}
+
+/// Like [`slipway`], feeding `stdin` to the process.
+pub fn slipway_stdin(
+    certs_d: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
     for k in SCRUBBED {
         cmd.env_remove(k);
     }
     cmd.envs(env.iter().copied());
     cmd.arg("--certs-d").arg(certs_d).args(args);
-    let out = cmd.output().expect("run slipway");
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run slipway");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("run slipway");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     Run {
         code: out.status.code().unwrap_or(-1),

@@ -1,0 +1,653 @@
+//! The copy engine: a function of a source and a sink, not of formats. Sources and sinks
+//! are an OCI image layout or a registry; blobs stream from one to the other with their
+//! digest checked on the way, several at a time, and a manifest is written only after
+//! everything it references is in place.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode, header};
+use slipway_oci::{Descriptor, Digest, Hasher, Layout, Manifest, Platform, Reference};
+
+use crate::client::{BlobOutcome, Registry, push_scope};
+use crate::error::{Error, redact};
+
+/// A stream of blob bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// Names where an image is read from.
+#[derive(Clone)]
+pub enum Source {
+    /// An OCI image layout and an optional tag.
+    Layout(Arc<Layout>, Option<String>),
+    /// A registry and a reference.
+    Registry(Arc<Registry>, Reference),
+}
+
+/// Names where an image is written to.
+#[derive(Clone)]
+pub enum Sink {
+    /// An OCI image layout and the tag to set.
+    Layout(Arc<Layout>, String),
+    /// A registry and a reference (its tag, or digest).
+    Registry(Arc<Registry>, Reference),
+}
+
+/// Receives progress, for bars on a terminal.
+pub trait Progress: Send + Sync {
+    /// A blob transfer starts.
+    fn start(&self, digest: &Digest, size: u64);
+    /// `n` more bytes of a blob went through.
+    fn advance(&self, digest: &Digest, n: u64);
+    /// A blob is done.
+    fn done(&self, digest: &Digest, outcome: BlobOutcome);
+}
+
+/// Ignores progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &Digest, _: u64) {}
+    fn advance(&self, _: &Digest, _: u64) {}
+    fn done(&self, _: &Digest, _: BlobOutcome) {}
+}
+
+/// Sets how a copy runs.
+#[derive(Clone, Debug)]
+pub struct CopyOptions {
+    /// Copy only this platform of a multi-platform index; `None` copies all of it.
+    pub platform: Option<Platform>,
+    /// Blobs in flight at once.
+    pub jobs: usize,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            platform: None,
+            jobs: 4,
+        }
+    }
+}
+
+/// Reports one blob of a copy.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BlobReport {
+    /// The blob.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
+    /// How it reached the destination.
+    pub outcome: BlobOutcome,
+}
+
+/// Reports a finished copy.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CopyReport {
+    /// The digest of the manifest (or index) written under the destination tag.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// How many manifests were written (an index and its children count separately).
+    pub manifests: usize,
+    /// Every blob, once.
+    pub blobs: Vec<BlobReport>,
+    /// Bytes actually sent (skipped and mounted blobs do not count).
+    pub bytes_transferred: u64,
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::Layout(l, t) => format!(
+                "oci:{}{}",
+                l.path().display(),
+                t.as_deref().map(|t| format!(":{t}")).unwrap_or_default()
+            ),
+            Source::Registry(_, r) => r.to_string(),
+        }
+    }
+
+    /// Returns the root manifest: bytes verbatim, media type and digest.
+    ///
+    /// # Errors
+    /// A missing tag, auth, transport, or a digest mismatch.
+    pub async fn root(&self) -> Result<(Vec<u8>, String, Digest), Error> {
+        match self {
+            Source::Layout(l, tag) => {
+                let desc = l.resolve(tag.as_deref())?;
+                let bytes = l.read_blob(&desc.digest)?;
+                Ok((bytes, desc.media_type.clone(), desc.digest))
+            }
+            Source::Registry(reg, r) => {
+                let (bytes, ct, digest) =
+                    reg.get_manifest(&r.repository, &r.reference_str()).await?;
+                let mt = Manifest::parse(&bytes, ct.as_deref())?.media_type(ct.as_deref());
+                Ok((bytes, mt, digest))
+            }
+        }
+    }
+
+    /// Returns a manifest by digest, verified.
+    ///
+    /// # Errors
+    /// As [`Source::root`].
+    pub async fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>, Error> {
+        match self {
+            Source::Layout(l, _) => Ok(l.read_blob(&desc.digest)?),
+            Source::Registry(reg, r) => Ok(reg
+                .get_manifest(&r.repository, desc.digest.as_ref())
+                .await?
+                .0),
+        }
+    }
+
+    /// Returns a small blob (an image config), verified.
+    ///
+    /// # Errors
+    /// As [`Source::blob`], or a digest mismatch.
+    pub async fn small_blob(&self, desc: &Descriptor) -> Result<Vec<u8>, Error> {
+        let mut s = self.blob(desc, Arc::new(NoProgress)).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    /// Streams a blob; the stream fails at its end if the digest or size is wrong.
+    ///
+    /// # Errors
+    /// A missing blob, auth, or transport.
+    pub async fn blob(
+        &self,
+        desc: &Descriptor,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ByteStream, Error> {
+        let raw: ByteStream = match self {
+            Source::Layout(l, _) => {
+                let file = tokio::fs::File::from_std(l.open_blob(&desc.digest)?);
+                Box::pin(file_stream(file, l.blob_path(&desc.digest)))
+            }
+            Source::Registry(reg, r) => {
+                let resp = reg.get_blob(&r.repository, &desc.digest).await?;
+                let url = redact(resp.url());
+                Box::pin(resp.bytes_stream().map_err(move |source| Error::Transport {
+                    method: "GET".into(),
+                    url: url.clone(),
+                    source,
+                }))
+            }
+        };
+        Ok(verify(
+            raw,
+            desc.clone(),
+            format!("{}@{}", self.name(), desc.digest),
+            progress,
+        ))
+    }
+}
+
+fn file_stream(
+    file: tokio::fs::File,
+    path: PathBuf,
+) -> impl Stream<Item = Result<Bytes, Error>> + Send {
+    futures_util::stream::try_unfold((file, path), |(mut file, path)| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 256 * 1024];
+        let n = file.read(&mut buf).await.map_err(|source| Error::Io {
+            what: format!("read {}", path.display()),
+            source,
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), (file, path))))
+    })
+}
+
+/// Hashes bytes as they pass and fails the stream at its end on a digest or size mismatch.
+fn verify(
+    inner: ByteStream,
+    desc: Descriptor,
+    subject: String,
+    progress: Arc<dyn Progress>,
+) -> ByteStream {
+    struct State {
+        inner: ByteStream,
+        hasher: Option<Hasher>,
+        seen: u64,
+        desc: Descriptor,
+        subject: String,
+        progress: Arc<dyn Progress>,
+    }
+    let st = State {
+        inner,
+        hasher: Some(Hasher::new()),
+        seen: 0,
+        desc,
+        subject,
+        progress,
+    };
+    Box::pin(futures_util::stream::try_unfold(st, |mut st| async move {
+        match st.inner.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                st.seen += chunk.len() as u64;
+                if st.seen > st.desc.size {
+                    return Err(Error::Protocol {
+                        subject: st.subject.clone(),
+                        why: format!("more than the {} bytes its descriptor says", st.desc.size),
+                    });
+                }
+                if let Some(h) = st.hasher.as_mut() {
+                    h.update(&chunk);
+                }
+                st.progress.advance(&st.desc.digest, chunk.len() as u64);
+                Ok(Some((chunk, st)))
+            }
+            None => {
+                let actual = st.hasher.take().map(Hasher::finish);
+                if st.seen != st.desc.size {
+                    return Err(Error::Protocol {
+                        subject: st.subject.clone(),
+                        why: format!(
+                            "got {} bytes, its descriptor says {}",
+                            st.seen, st.desc.size
+                        ),
+                    });
+                }
+                match actual {
+                    Some(a) if a != st.desc.digest => Err(Error::DigestMismatch {
+                        subject: st.subject.clone(),
+                        expected: st.desc.digest.to_string(),
+                        actual: a.to_string(),
+                    }),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }))
+}
+
+impl Sink {
+    async fn has_blob(&self, desc: &Descriptor) -> Result<bool, Error> {
+        match self {
+            Sink::Layout(l, _) => Ok(l.has_blob(&desc.digest, Some(desc.size))),
+            Sink::Registry(reg, r) => {
+                reg.has_blob(
+                    &r.repository,
+                    &desc.digest,
+                    &push_scope(&r.repository, None),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn put_blob(
+        &self,
+        src: &Source,
+        desc: &Descriptor,
+        progress: Arc<dyn Progress>,
+    ) -> Result<BlobOutcome, Error> {
+        if self.has_blob(desc).await? {
+            return Ok(BlobOutcome::Existed);
+        }
+        match self {
+            Sink::Layout(l, _) => {
+                let mut stream = src.blob(desc, progress).await?;
+                let mut w = l.blob_writer(&desc.digest, Some(desc.size))?;
+                while let Some(chunk) = stream.next().await {
+                    std::io::Write::write_all(&mut w, &chunk?).map_err(|source| Error::Io {
+                        what: format!("write blob {}", desc.digest),
+                        source,
+                    })?;
+                }
+                w.commit()?;
+                Ok(BlobOutcome::Uploaded)
+            }
+            Sink::Registry(reg, r) => {
+                let from = match src {
+                    Source::Registry(sreg, sref)
+                        if sreg.host() == reg.host() && sref.repository != r.repository =>
+                    {
+                        Some(sref.repository.as_str())
+                    }
+                    _ => None,
+                };
+                upload(reg, &r.repository, desc, from, src, progress).await
+            }
+        }
+    }
+
+    async fn put_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        digest: &Digest,
+        tag: Option<&str>,
+    ) -> Result<(), Error> {
+        match self {
+            Sink::Layout(l, _) => {
+                let written = l.write_blob(bytes)?;
+                if written != *digest {
+                    return Err(Error::DigestMismatch {
+                        subject: "manifest".into(),
+                        expected: digest.to_string(),
+                        actual: written.to_string(),
+                    });
+                }
+                if let Some(t) = tag {
+                    let desc = Descriptor {
+                        media_type: media_type.into(),
+                        digest: digest.clone(),
+                        size: bytes.len() as u64,
+                        urls: None,
+                        annotations: None,
+                        platform: None,
+                        artifact_type: None,
+                    };
+                    l.set_tag(t, &desc)?;
+                }
+                Ok(())
+            }
+            Sink::Registry(reg, r) => {
+                let reference = tag
+                    .map(str::to_string)
+                    .unwrap_or_else(|| digest.to_string());
+                reg.put_manifest(&r.repository, &reference, bytes, media_type)
+                    .await
+            }
+        }
+    }
+
+    fn root_tag(&self) -> Option<String> {
+        match self {
+            Sink::Layout(_, t) => Some(t.clone()),
+            Sink::Registry(_, r) => r.tag.clone(),
+        }
+    }
+}
+
+/// Uploads one blob: mount when the source is another repository on the same registry,
+/// else POST, one streaming PATCH, then PUT `?digest=`. Retries the whole blob on
+/// transient failures.
+async fn upload(
+    reg: &Registry,
+    repo: &str,
+    desc: &Descriptor,
+    from: Option<&str>,
+    src: &Source,
+    progress: Arc<dyn Progress>,
+) -> Result<BlobOutcome, Error> {
+    let scopes = push_scope(repo, from);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match upload_once(reg, repo, desc, from, src, progress.clone(), &scopes).await {
+            Err(e) if e.is_retryable() && attempt < reg.retry.attempts => {
+                tokio::time::sleep(reg.retry.backoff * 2u32.pow(attempt - 1)).await;
+                // A restarted registry may already hold the blob.
+                if reg
+                    .has_blob(repo, &desc.digest, &scopes)
+                    .await
+                    .unwrap_or(false)
+                {
+                    return Ok(BlobOutcome::Uploaded);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn upload_once(
+    reg: &Registry,
+    repo: &str,
+    desc: &Descriptor,
+    from: Option<&str>,
+    src: &Source,
+    progress: Arc<dyn Progress>,
+    scopes: &[String],
+) -> Result<BlobOutcome, Error> {
+    let mut start = reg.url(&format!("/v2/{repo}/blobs/uploads/"))?;
+    if let Some(f) = from {
+        start
+            .query_pairs_mut()
+            .append_pair("mount", desc.digest.as_ref())
+            .append_pair("from", f);
+    }
+    let resp = reg
+        .send(Method::POST, start, scopes, |rb| {
+            rb.header(header::CONTENT_LENGTH, "0")
+        })
+        .await?;
+    if resp.status() == StatusCode::CREATED && from.is_some() {
+        return Ok(BlobOutcome::Mounted);
+    }
+    let resp = Registry::check("POST", resp).await?;
+    let location = reg.location(&resp)?;
+
+    let stream = src.blob(desc, progress).await?;
+    let body = reqwest::Body::wrap_stream(stream);
+    let rb = reg
+        .http()
+        .patch(location.clone())
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, desc.size.to_string())
+        .body(body);
+    let rb = reg.authorize_pub(rb, &location, scopes);
+    let resp = rb.send().await.map_err(|source| Error::Transport {
+        method: "PATCH".into(),
+        url: redact(&location),
+        source,
+    })?;
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        // The token expired mid-copy: learn a new one and let the caller retry the blob.
+        reg.reauth(&resp, scopes).await?;
+        return Err(Error::Status {
+            method: "PATCH".into(),
+            url: redact(&location),
+            status: 503,
+            codes: vec!["TOKEN_EXPIRED".into()],
+            message: None,
+        });
+    }
+    let resp = Registry::check("PATCH", resp).await?;
+    let mut done = reg.location(&resp)?;
+    done.query_pairs_mut()
+        .append_pair("digest", desc.digest.as_ref());
+    let resp = reg
+        .send(Method::PUT, done, scopes, |rb| {
+            rb.header(header::CONTENT_LENGTH, "0")
+        })
+        .await?;
+    Registry::check("PUT", resp).await?;
+    Ok(BlobOutcome::Uploaded)
+}
+
+/// Copies an image (or a whole index) from `src` to `dst`.
+///
+/// # Errors
+/// Any source, sink or verification error. The destination's root manifest is never
+/// written unless every manifest and blob below it is in place.
+pub async fn copy(
+    src: &Source,
+    dst: &Sink,
+    opts: &CopyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<CopyReport, Error> {
+    // A failed copy into a layout leaves it as it was: blobs it added are removed again.
+    let before = match dst {
+        Sink::Layout(l, _) => Some(blob_names(l)),
+        Sink::Registry(..) => None,
+    };
+    let result = copy_inner(src, dst, opts, progress).await;
+    if let (Err(_), Sink::Layout(l, _), Some(before)) = (&result, dst, before) {
+        for name in blob_names(l).difference(&before) {
+            let _ = std::fs::remove_file(l.path().join("blobs/sha256").join(name));
+        }
+    }
+    result
+}
+
+fn blob_names(l: &Layout) -> BTreeSet<String> {
+    std::fs::read_dir(l.path().join("blobs/sha256"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn copy_inner(
+    src: &Source,
+    dst: &Sink,
+    opts: &CopyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<CopyReport, Error> {
+    let (bytes, media_type, digest) = src.root().await?;
+    let manifest = Manifest::parse(&bytes, Some(&media_type))?;
+    let mut report = CopyReport {
+        digest: digest.clone(),
+        media_type: media_type.clone(),
+        manifests: 0,
+        blobs: vec![],
+        bytes_transferred: 0,
+    };
+    let tag = dst.root_tag();
+    match (&manifest, &opts.platform) {
+        (Manifest::Index(index), Some(want)) => {
+            let child = index
+                .manifests
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)))
+                .ok_or_else(|| Error::PlatformNotFound {
+                    reference: src.name(),
+                    platform: want.to_string(),
+                    available: index
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let child_bytes = src.manifest(child).await?;
+            copy_image(
+                src,
+                dst,
+                &child_bytes,
+                &child.media_type,
+                &child.digest,
+                tag.as_deref(),
+                opts,
+                &progress,
+                &mut report,
+            )
+            .await?;
+            report.digest = child.digest.clone();
+            report.media_type = child.media_type.clone();
+        }
+        (Manifest::Index(index), None) => {
+            for child in &index.manifests {
+                let child_bytes = src.manifest(child).await?;
+                copy_image(
+                    src,
+                    dst,
+                    &child_bytes,
+                    &child.media_type,
+                    &child.digest,
+                    None,
+                    opts,
+                    &progress,
+                    &mut report,
+                )
+                .await?;
+            }
+            dst.put_manifest(&bytes, &media_type, &digest, tag.as_deref())
+                .await?;
+            report.manifests += 1;
+        }
+        (Manifest::Image(_), _) => {
+            copy_image(
+                src,
+                dst,
+                &bytes,
+                &media_type,
+                &digest,
+                tag.as_deref(),
+                opts,
+                &progress,
+                &mut report,
+            )
+            .await?;
+        }
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_image(
+    src: &Source,
+    dst: &Sink,
+    bytes: &[u8],
+    media_type: &str,
+    digest: &Digest,
+    tag: Option<&str>,
+    opts: &CopyOptions,
+    progress: &Arc<dyn Progress>,
+    report: &mut CopyReport,
+) -> Result<(), Error> {
+    let manifest = Manifest::parse(bytes, Some(media_type))?;
+    let Manifest::Image(image) = &manifest else {
+        return Err(Error::Protocol {
+            subject: format!("{}@{digest}", src.name()),
+            why: "nested indexes are not supported".into(),
+        });
+    };
+    let mut seen = BTreeSet::new();
+    let mut blobs: Vec<Descriptor> = std::iter::once(&image.config)
+        .chain(&image.layers)
+        .filter(|d| seen.insert(d.digest.clone()))
+        .cloned()
+        .collect();
+    // Largest first, so the long pole starts early.
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
+    let results: Vec<Result<BlobReport, Error>> =
+        futures_util::stream::iter(blobs.into_iter().map(|desc| {
+            let progress = progress.clone();
+            async move {
+                progress.start(&desc.digest, desc.size);
+                let outcome = dst.put_blob(src, &desc, progress.clone()).await?;
+                progress.done(&desc.digest, outcome);
+                Ok(BlobReport {
+                    digest: desc.digest.clone(),
+                    size: desc.size,
+                    outcome,
+                })
+            }
+        }))
+        .buffer_unordered(opts.jobs.max(1))
+        .collect()
+        .await;
+    for r in results {
+        let r = r?;
+        if r.outcome == BlobOutcome::Uploaded {
+            report.bytes_transferred += r.size;
+        }
+        if !report.blobs.iter().any(|b| b.digest == r.digest) {
+            report.blobs.push(r);
+        }
+    }
+    // Only now, with every blob in place, the manifest.
+    dst.put_manifest(bytes, media_type, digest, tag).await?;
+    report.manifests += 1;
+    Ok(())
+}

@@ -1,0 +1,1771 @@
+//! Registry credentials, read and stored the way docker and podman do.
+//!
+//! Reading tries, for one host: the credential helper the docker `config.json` names for it
+//! (`credHelpers[host]`, else `credsStore`), then that file's `auths`, then the `auths` of
+//! podman's `auth.json` files in order. Storing follows `docker login`: a configured helper
+//! gets the secret; otherwise `config.json` does, written atomically with mode 0600 and with
+//! every other key kept, in its place.
+//!
+//! Secrets never reach `Debug`, `Display` or an error message: errors name the file, the
+//! entry or the helper, and the output of a helper that was given a secret is redacted.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The key docker uses for Docker Hub in `auths`, and the server URL it gives helpers.
+const HUB_KEY: &str = "https://index.docker.io/v1/";
+/// The name Docker Hub's host names normalise to.
+const HUB_HOST: &str = "docker.io";
+/// The user name docker pairs with an identity token.
+const TOKEN_USER: &str = "<token>";
+/// How a helper says it holds nothing for a server (docker's full text continues with
+/// " in native keychain").
+const NOT_FOUND: &str = "credentials not found";
+/// The most of a helper's output an error quotes.
+const MAX_MESSAGE: usize = 400;
+/// How many characters in a row of a secret make a helper's output line suspect.
+const SECRET_WINDOW: usize = 4;
+
+/// A credential for one registry host. Its `Debug` and `Display` never print secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A user name and password (or an access token used as a password).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password. Never printed.
+        password: String,
+    },
+    /// A docker `identitytoken`: a refresh token to exchange at the registry's token
+    /// endpoint. Never printed.
+    IdentityToken(String),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            Credential::IdentityToken(_) => {
+                f.debug_tuple("IdentityToken").field(&"<redacted>").finish()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { username, .. } => write!(f, "user `{username}` with a password"),
+            Credential::IdentityToken(_) => f.write_str("an identity token"),
+        }
+    }
+}
+
+/// Where a credential came from, for messages. Never holds the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The `auths` of a docker `config.json`.
+    DockerConfig(PathBuf),
+    /// The helper `credHelpers` names for the host, e.g. `pass` for
+    /// `docker-credential-pass`.
+    CredHelper(String),
+    /// The helper `credsStore` names for every host.
+    CredsStore(String),
+    /// The `auths` of a podman `auth.json`.
+    PodmanAuth(PathBuf),
+    /// Given on the command line or by the caller.
+    Explicit,
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialSource::DockerConfig(p) => write!(f, "docker config {}", p.display()),
+            CredentialSource::CredHelper(n) => {
+                write!(f, "credential helper docker-credential-{n} (credHelpers)")
+            }
+            CredentialSource::CredsStore(n) => {
+                write!(f, "credential helper docker-credential-{n} (credsStore)")
+            }
+            CredentialSource::PodmanAuth(p) => write!(f, "podman auth file {}", p.display()),
+            CredentialSource::Explicit => f.write_str("explicit credentials"),
+        }
+    }
+}
+
+/// Represents an error that can occur while reading or storing credentials. Every variant
+/// names its file or helper; none carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host asked for is empty or not `host[:port]`.
+    #[error("invalid registry host `{host}` for credentials: {why}")]
+    InvalidHost {
+        /// What the caller passed.
+        host: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// No docker config location is known, so there is nowhere to store a credential.
+    #[error("no docker config file to store credentials in: set DOCKER_CONFIG or HOME")]
+    NoDockerConfig,
+    /// A credential file exists but could not be read.
+    #[error("cannot read {what} {}", path.display())]
+    Read {
+        /// `docker config` or `podman auth file`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A credential file is not valid JSON, or not in the docker/podman shape.
+    #[error("{what} {} is not valid: {why}", path.display())]
+    Invalid {
+        /// `docker config` or `podman auth file`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key but never a value.
+        why: String,
+    },
+    /// The docker config could not be written; the old file, if any, is unchanged.
+    #[error("cannot write docker config {}: {step}", path.display())]
+    Write {
+        /// The config file.
+        path: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The credential cannot be written in the docker config format.
+    #[error("cannot store the credential for {host} in docker config {}: {why}", path.display())]
+    Unstorable {
+        /// The registry.
+        host: String,
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A configured credential helper is not installed.
+    #[error("credential helper {program}, named by {setting}, was not found in {searched}")]
+    HelperNotFound {
+        /// The program, e.g. `docker-credential-pass`.
+        program: String,
+        /// The setting that names it, with its file.
+        setting: String,
+        /// Where it was looked for: `PATH` or a folder.
+        searched: String,
+    },
+    /// A credential helper could not be started or talked to.
+    #[error("cannot run credential helper `{program} {action}` for {host}")]
+    HelperRun {
+        /// The program.
+        program: String,
+        /// `get`, `store` or `erase`.
+        action: &'static str,
+        /// The registry.
+        host: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A credential helper failed. The message is its output, with any secret it was given
+    /// redacted.
+    #[error("credential helper `{program} {action}` for {host} failed ({status}){}",
+        if message.is_empty() { String::new() } else { format!(": {message}") })]
+    HelperFailed {
+        /// The program.
+        program: String,
+        /// `get`, `store` or `erase`.
+        action: &'static str,
+        /// The registry.
+        host: String,
+        /// How it exited.
+        status: String,
+        /// What it printed, shortened and redacted.
+        message: String,
+    },
+    /// A credential helper answered with something other than the expected JSON.
+    #[error("credential helper `{program} {action}` for {host}: {why}")]
+    HelperOutput {
+        /// The program.
+        program: String,
+        /// `get`, `store` or `erase`.
+        action: &'static str,
+        /// The registry.
+        host: String,
+        /// What is wrong, never quoting the answer.
+        why: String,
+    },
+}
+
+/// Locations to read credentials from and store them in. [`CredentialStore::from_env`]
+/// fills them like docker and podman do; tests set them explicitly.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialStore {
+    /// The docker `config.json` file (not its folder).
+    pub docker_config: Option<PathBuf>,
+    /// Podman `auth.json` files, read in order after the docker config.
+    pub podman_auth: Vec<PathBuf>,
+    /// The folder holding `docker-credential-<name>` helpers; `None` searches `PATH`.
+    pub helper_dir: Option<PathBuf>,
+}
+
+impl CredentialStore {
+    /// Returns the locations docker and podman use, from the environment.
+    ///
+    /// docker: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`. podman, in
+    /// order: `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, then
+    /// `containers/auth.json` under `$XDG_CONFIG_HOME`, else under `$HOME/.config`. Unset or
+    /// empty variables are skipped. Helpers are searched in `PATH`.
+    pub fn from_env() -> Self {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Self {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = var("HOME");
+        let docker_config = var("DOCKER_CONFIG")
+            .or_else(|| home.as_ref().map(|h| h.join(".docker")))
+            .map(|d| d.join("config.json"));
+        let mut podman_auth = Vec::new();
+        podman_auth.extend(var("REGISTRY_AUTH_FILE"));
+        podman_auth.extend(var("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
+        podman_auth.extend(
+            var("XDG_CONFIG_HOME")
+                .or_else(|| home.map(|h| h.join(".config")))
+                .map(|d| d.join("containers/auth.json")),
+        );
+        CredentialStore {
+            docker_config,
+            podman_auth,
+            helper_dir: None,
+        }
+    }
+
+    /// Finds the credential for `host` (`host[:port]`), with where it came from.
+    ///
+    /// Tries the helper the docker config names for the host (`credHelpers[host]`, else
+    /// `credsStore`), then its `auths`, then each podman auth file's `auths`. Keys in
+    /// `auths` match when they normalise to the host: `host:port`, `https://host:port/v2/`,
+    /// `http://host`, and for Docker Hub `https://index.docker.io/v1/`. Entries with no
+    /// credential (docker writes `{}` when a helper holds the secret) are skipped.
+    ///
+    /// # Errors
+    /// A file that exists but cannot be read, is not JSON or has a malformed entry for the
+    /// host; a configured helper that is missing, fails, or answers with something other
+    /// than its JSON. A missing file or a helper's "credentials not found" is not an error.
+    pub fn get(&self, host: &str) -> Result<Option<(Credential, CredentialSource)>, Error> {
+        let target = Target::parse(host)?;
+        if let Some(path) = &self.docker_config
+            && let Some(config) = read_file(path, Kind::Docker)?
+        {
+            if let Some(helper) = Helper::configured(&config, path, &target)?
+                && let Some(cred) = self.helper_get(&helper, &target)?
+            {
+                return Ok(Some((cred, helper.source)));
+            }
+            if let Some(cred) = find_in_auths(&config, path, Kind::Docker, &target)? {
+                return Ok(Some((cred, CredentialSource::DockerConfig(path.clone()))));
+            }
+        }
+        for path in &self.podman_auth {
+            if let Some(auth) = read_file(path, Kind::Podman)?
+                && let Some(cred) = find_in_auths(&auth, path, Kind::Podman, &target)?
+            {
+                return Ok(Some((cred, CredentialSource::PodmanAuth(path.clone()))));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores a credential for `host` like `docker login`, and returns where it went.
+    ///
+    /// When the docker config names a helper for the host (`credHelpers[host]`, else
+    /// `credsStore`), runs `docker-credential-<name> store`; an identity token is stored
+    /// with the user name `<token>`. Otherwise sets `auths[host]` to `{"auth":
+    /// base64(user:password)}` in the docker config, creating it (and its folder, mode
+    /// 0700) when missing, keeping every other key in its place, and replacing the file
+    /// atomically with mode 0600. Docker Hub is stored under `https://index.docker.io/v1/`.
+    ///
+    /// # Errors
+    /// No docker config location, an unreadable or invalid config (left untouched), an empty
+    /// user name or one containing `:` (which the `auth` field cannot carry), a failing
+    /// helper, or an I/O error while writing.
+    pub fn store(&self, host: &str, cred: &Credential) -> Result<CredentialSource, Error> {
+        let target = Target::parse(host)?;
+        let path = self.docker_config.as_ref().ok_or(Error::NoDockerConfig)?;
+        let config = read_file(path, Kind::Docker)?;
+        if let Some(config) = &config
+            && let Some(helper) = Helper::configured(config, path, &target)?
+        {
+            let (username, secret) = match cred {
+                Credential::Basic { username, password } => (username.as_str(), password.as_str()),
+                Credential::IdentityToken(token) => (TOKEN_USER, token.as_str()),
+            };
+            let input = serde_json::to_vec(&HelperCredentials {
+                server_url: &target.server,
+                username,
+                secret,
+            })
+            .map_err(|e| helper.run_error("store", &target, io::Error::other(e)))?;
+            self.run_helper(&helper, "store", &input, &target, Some(secret), false)?;
+            return Ok(helper.source);
+        }
+        let auth = match cred {
+            Credential::Basic { username, .. } if username.is_empty() || username.contains(':') => {
+                return Err(Error::Unstorable {
+                    host: target.host.clone(),
+                    path: path.clone(),
+                    why: "the `auth` field cannot carry an empty user name or one with `:`".into(),
+                });
+            }
+            Credential::Basic { username, password } => vec![(
+                "auth".to_string(),
+                Json::String(STANDARD.encode(format!("{username}:{password}"))),
+            )],
+            Credential::IdentityToken(token) => vec![
+                (
+                    "auth".to_string(),
+                    Json::String(STANDARD.encode(format!("{TOKEN_USER}:"))),
+                ),
+                ("identitytoken".to_string(), Json::String(token.clone())),
+            ],
+        };
+        let mut config = config.unwrap_or(Json::Object(Vec::new()));
+        let fields = config.fields_mut().ok_or_else(|| not_object(path))?;
+        let auths = match fields.iter().position(|(k, _)| k == "auths") {
+            Some(i) => {
+                if matches!(fields[i].1, Json::Null) {
+                    fields[i].1 = Json::Object(Vec::new());
+                }
+                &mut fields[i].1
+            }
+            None => {
+                fields.push(("auths".to_string(), Json::Object(Vec::new())));
+                &mut fields.last_mut().expect("just pushed").1
+            }
+        };
+        let auths = auths
+            .fields_mut()
+            .ok_or_else(|| invalid(path, Kind::Docker, "`auths` is not an object".into()))?;
+        match auths.iter_mut().find(|(k, _)| *k == target.server) {
+            Some(entry) => entry.1 = Json::Object(auth),
+            None => auths.push((target.server.clone(), Json::Object(auth))),
+        }
+        write_config(path, &config)?;
+        Ok(CredentialSource::DockerConfig(path.clone()))
+    }
+
+    /// Removes the credential for `host` like `docker logout`, and returns whether one
+    /// existed.
+    ///
+    /// Runs the configured helper's `erase` (if any), then removes every `auths` entry of
+    /// the docker config that normalises to the host, rewriting the file only when one was
+    /// there. Podman auth files are left alone.
+    ///
+    /// # Errors
+    /// As [`CredentialStore::store`].
+    pub fn erase(&self, host: &str) -> Result<bool, Error> {
+        let target = Target::parse(host)?;
+        let Some(path) = &self.docker_config else {
+            return Ok(false);
+        };
+        let Some(mut config) = read_file(path, Kind::Docker)? else {
+            return Ok(false);
+        };
+        let mut existed = false;
+        if let Some(helper) = Helper::configured(&config, path, &target)? {
+            existed = self
+                .run_helper(
+                    &helper,
+                    "erase",
+                    target.server.as_bytes(),
+                    &target,
+                    None,
+                    true,
+                )?
+                .is_some();
+        }
+        object_field(&config, "auths", path, Kind::Docker)?;
+        let Some(auths) = config.field_mut("auths").and_then(Json::fields_mut) else {
+            return Ok(existed);
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(auths)
+            .into_iter()
+            .partition(|(k, _)| target.matches(k, Kind::Docker));
+        *auths = kept;
+        if gone.is_empty() {
+            return Ok(existed);
+        }
+        existed |= gone.iter().any(|(k, v)| {
+            // A malformed entry counts as one: it is removed all the same.
+            !matches!(decode_entry(k, v, path, Kind::Docker), Ok(None))
+        });
+        write_config(path, &config)?;
+        Ok(existed)
+    }
+
+    fn helper_get(&self, helper: &Helper, target: &Target) -> Result<Option<Credential>, Error> {
+        let Some(stdout) =
+            self.run_helper(helper, "get", target.server.as_bytes(), target, None, true)?
+        else {
+            return Ok(None);
+        };
+        let reply: HelperReply = serde_json::from_slice(&stdout).map_err(|e| {
+            // serde's message may quote a value, and the value may be the secret.
+            let what = if e.is_data() {
+                "a field has the wrong type"
+            } else {
+                "it is not JSON"
+            };
+            Error::HelperOutput {
+                program: helper.program(),
+                action: "get",
+                host: target.host.clone(),
+                why: format!(
+                    "its answer is not {{\"ServerURL\", \"Username\", \"Secret\"}}: {what} (line {} column {})",
+                    e.line(),
+                    e.column()
+                ),
+            }
+        })?;
+        Ok(match (reply.username, reply.secret) {
+            (_, secret) if secret.is_empty() => None,
+            (user, secret) if user == TOKEN_USER => Some(Credential::IdentityToken(secret)),
+            (username, password) => Some(Credential::Basic { username, password }),
+        })
+    }
+
+    /// Runs `docker-credential-<name> <action>` with `input` on stdin. Returns its stdout,
+    /// or `None` when it says "credentials not found" and `not_found_ok`. `secret` is what
+    /// `input` carries that must not appear in an error.
+    fn run_helper(
+        &self,
+        helper: &Helper,
+        action: &'static str,
+        input: &[u8],
+        target: &Target,
+        secret: Option<&str>,
+        not_found_ok: bool,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let program = helper.program();
+        let path = match &self.helper_dir {
+            Some(dir) => dir.join(&program),
+            None => PathBuf::from(&program),
+        };
+        let mut cmd = Command::new(&path);
+        cmd.arg(action)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut cmd).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                Error::HelperNotFound {
+                    program: program.clone(),
+                    setting: helper.setting.clone(),
+                    searched: match &self.helper_dir {
+                        Some(dir) => dir.display().to_string(),
+                        None => "PATH".into(),
+                    },
+                }
+            } else {
+                helper.run_error(action, target, source)
+            }
+        })?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let (output, written) = std::thread::scope(|s| {
+            // Writing on a thread while reading on this one: neither side can fill a pipe
+            // and wait for the other.
+            let writer = s.spawn(move || stdin.write_all(input));
+            let output = child.wait_with_output();
+            (output, writer.join())
+        });
+        let output = output.map_err(|e| helper.run_error(action, target, e))?;
+        match written {
+            Ok(Ok(())) => {}
+            // A helper may exit without reading; its exit status tells what happened.
+            Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Ok(Err(e)) => return Err(helper.run_error(action, target, e)),
+            Err(_) => {
+                return Err(helper.run_error(action, target, io::Error::other("writer panicked")));
+            }
+        }
+        if output.status.success() {
+            return Ok(Some(output.stdout));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let said_not_found = [stdout.trim(), stderr.trim()]
+            .iter()
+            .any(|t| t.to_ascii_lowercase().starts_with(NOT_FOUND));
+        if said_not_found && not_found_ok {
+            return Ok(None);
+        }
+        let message = [stdout.trim(), stderr.trim()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(Error::HelperFailed {
+            program,
+            action,
+            host: target.host.clone(),
+            status: output.status.to_string(),
+            message: shorten(scrub(&message, secret).trim()),
+        })
+    }
+}
+
+/// Spawns a command, retrying while the executable is busy: a script just written by one
+/// thread can be held open for writing by a child another thread is forking (ETXTBSY).
+fn spawn(cmd: &mut Command) -> io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Joins a helper's output lines with `; `, keeping only those that cannot carry `secret`. A helper may echo
+/// its input in some altered form (a shell's `echo` undoes backslashes), so rather than
+/// replacing known forms, a line is left out when it names the `Secret` field or holds any
+/// [`SECRET_WINDOW`] characters in a row of the secret or of its base64.
+fn scrub(text: &str, secret: Option<&str>) -> String {
+    let secret = secret.unwrap_or_default();
+    let mut windows = Vec::new();
+    for form in [secret.to_string(), STANDARD_NO_PAD.encode(secret)] {
+        if form.is_empty() {
+            continue;
+        }
+        let chars: Vec<char> = form.chars().collect();
+        if chars.len() <= SECRET_WINDOW {
+            windows.push(form);
+        } else {
+            windows.extend(
+                chars
+                    .windows(SECRET_WINDOW)
+                    .map(|w| w.iter().collect::<String>()),
+            );
+        }
+    }
+    let (kept, dropped): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .partition(|line| {
+            secret.is_empty()
+                || !line.contains("Secret") && !windows.iter().any(|w| line.contains(w.as_str()))
+        });
+    let mut out = kept.join("; ");
+    if !dropped.is_empty() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!(
+            "({} line(s) left out: they may echo the secret)",
+            dropped.len()
+        ));
+    }
+    out
+}
+
+/// Cuts a message to [`MAX_MESSAGE`] characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// The JSON a helper reads on `store`.
+#[derive(Serialize)]
+struct HelperCredentials<'a> {
+    #[serde(rename = "ServerURL")]
+    server_url: &'a str,
+    #[serde(rename = "Username")]
+    username: &'a str,
+    #[serde(rename = "Secret")]
+    secret: &'a str,
+}
+
+/// The JSON a helper writes on `get`.
+#[derive(Deserialize)]
+struct HelperReply {
+    #[serde(rename = "Username", default)]
+    username: String,
+    #[serde(rename = "Secret", default)]
+    secret: String,
+}
+
+/// A helper the docker config names for a host.
+struct Helper {
+    /// The part after `docker-credential-`.
+    name: String,
+    /// The setting and file naming it, for messages.
+    setting: String,
+    source: CredentialSource,
+}
+
+impl Helper {
+    /// Returns the helper for the host: `credHelpers` (exact key, then normalised), else
+    /// `credsStore`. Empty names count as unset, as in docker.
+    fn configured(config: &Json, path: &Path, target: &Target) -> Result<Option<Helper>, Error> {
+        if let Some(helpers) = object_field(config, "credHelpers", path, Kind::Docker)? {
+            let hit = helpers
+                .iter()
+                .find(|(k, _)| *k == target.server || *k == target.host)
+                .or_else(|| {
+                    helpers
+                        .iter()
+                        .find(|(k, _)| target.matches(k, Kind::Docker))
+                });
+            if let Some((key, value)) = hit {
+                let setting = format!("credHelpers[\"{key}\"]");
+                if let Some(name) = helper_name(value, &setting, path)? {
+                    return Ok(Some(Helper {
+                        setting: format!("{setting} in {}", path.display()),
+                        source: CredentialSource::CredHelper(name.clone()),
+                        name,
+                    }));
+                }
+            }
+        }
+        if let Some(value) = config.field("credsStore")
+            && let Some(name) = helper_name(value, "credsStore", path)?
+        {
+            return Ok(Some(Helper {
+                setting: format!("credsStore in {}", path.display()),
+                source: CredentialSource::CredsStore(name.clone()),
+                name,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn program(&self) -> String {
+        format!("docker-credential-{}", self.name)
+    }
+
+    fn run_error(&self, action: &'static str, target: &Target, source: io::Error) -> Error {
+        Error::HelperRun {
+            program: self.program(),
+            action,
+            host: target.host.clone(),
+            source,
+        }
+    }
+}
+
+/// Reads a helper name; refuses anything that would make `docker-credential-<name>` a path.
+fn helper_name(value: &Json, setting: &str, path: &Path) -> Result<Option<String>, Error> {
+    match value {
+        Json::Null => Ok(None),
+        Json::String(s) if s.is_empty() => Ok(None),
+        Json::String(s) if s.contains(['/', '\\', '\0']) => Err(invalid(
+            path,
+            Kind::Docker,
+            format!("`{setting}` is not a helper name (docker-credential-NAME)"),
+        )),
+        Json::String(s) => Ok(Some(s.clone())),
+        _ => Err(invalid(
+            path,
+            Kind::Docker,
+            format!("`{setting}` is not a string"),
+        )),
+    }
+}
+
+/// The kind of a credential file, which decides how its keys normalise.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A docker `config.json`: every key is cut at its first `/`.
+    Docker,
+    /// A podman `auth.json`: only URL keys are cut; `host/namespace` keys are scoped to a
+    /// namespace and do not match a bare host.
+    Podman,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Docker => "docker config",
+            Kind::Podman => "podman auth file",
+        }
+    }
+}
+
+/// The host asked for, normalised, and the key docker stores it under.
+struct Target {
+    /// `host[:port]`, lowercased; `docker.io` for every Docker Hub name.
+    host: String,
+    /// The `auths` key and helper server URL: the host, or [`HUB_KEY`].
+    server: String,
+}
+
+impl Target {
+    fn parse(input: &str) -> Result<Target, Error> {
+        let bad = |why: &str| Error::InvalidHost {
+            host: input.to_string(),
+            why: why.to_string(),
+        };
+        let host = normalise_key(input.trim(), Kind::Docker).unwrap_or_default();
+        if host.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if host.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(bad("it contains a space or control character"));
+        }
+        let server = if host == HUB_HOST {
+            HUB_KEY.to_string()
+        } else {
+            host.clone()
+        };
+        Ok(Target { host, server })
+    }
+
+    fn matches(&self, key: &str, kind: Kind) -> bool {
+        key == self.server || normalise_key(key, kind).is_some_and(|k| k == self.host)
+    }
+}
+
+/// Normalises an `auths` key to `host[:port]` like docker's `ConvertToHostname` and
+/// podman's `normalizeAuthFileKey`. Returns `None` for a podman namespace-scoped key.
+fn normalise_key(key: &str, kind: Kind) -> Option<String> {
+    let host = match key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+    {
+        Some(rest) => rest.split('/').next().unwrap_or_default(),
+        None if kind == Kind::Docker => key.split('/').next().unwrap_or_default(),
+        None if key.contains('/') => return None,
+        None => key,
+    };
+    let host = host.to_ascii_lowercase();
+    Some(match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => HUB_HOST.to_string(),
+        _ => host,
+    })
+}
+
+/// Finds the host's credential in a file's `auths`: the exact key first, then any key that
+/// normalises to the host; entries without a credential are skipped.
+fn find_in_auths(
+    file: &Json,
+    path: &Path,
+    kind: Kind,
+    target: &Target,
+) -> Result<Option<Credential>, Error> {
+    let Some(auths) = object_field(file, "auths", path, kind)? else {
+        return Ok(None);
+    };
+    let exact = auths
+        .iter()
+        .filter(|(k, _)| *k == target.server || *k == target.host);
+    let normalised = auths.iter().filter(|(k, _)| target.matches(k, kind));
+    for (key, entry) in exact.chain(normalised) {
+        if let Some(cred) = decode_entry(key, entry, path, kind)? {
+            return Ok(Some(cred));
+        }
+    }
+    Ok(None)
+}
+
+/// Decodes one `auths` entry: `identitytoken`, else `auth` (base64 `user:password`), else
+/// `username`/`password`. Returns `None` for an entry without any.
+fn decode_entry(
+    key: &str,
+    entry: &Json,
+    path: &Path,
+    kind: Kind,
+) -> Result<Option<Credential>, Error> {
+    let bad = |why: String| invalid(path, kind, format!("auths[\"{key}\"]{why}"));
+    let Json::Object(_) = entry else {
+        return Err(bad(" is not an object".into()));
+    };
+    let text = |name: &str| match entry.field(name) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) if s.is_empty() => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(bad(format!(".{name} is not a string"))),
+    };
+    if let Some(token) = text("identitytoken")? {
+        return Ok(Some(Credential::IdentityToken(token.to_string())));
+    }
+    if let Some(auth) = text("auth")? {
+        let auth = auth.trim();
+        let decoded = STANDARD
+            .decode(auth)
+            .or_else(|_| STANDARD_NO_PAD.decode(auth))
+            .map_err(|_| bad(".auth is not base64".into()))?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| bad(".auth does not decode to UTF-8 text".into()))?;
+        let Some((username, password)) = decoded.split_once(':') else {
+            return Err(bad(".auth does not decode to `user:password`".into()));
+        };
+        if username.is_empty() {
+            return Err(bad(".auth holds an empty user name".into()));
+        }
+        return Ok(Some(Credential::Basic {
+            username: username.to_string(),
+            password: password.trim_matches('\0').to_string(),
+        }));
+    }
+    if let Some(username) = text("username")? {
+        return Ok(Some(Credential::Basic {
+            username: username.to_string(),
+            password: text("password")?.unwrap_or_default().to_string(),
+        }));
+    }
+    Ok(None)
+}
+
+fn invalid(path: &Path, kind: Kind, why: String) -> Error {
+    Error::Invalid {
+        what: kind.label(),
+        path: path.to_path_buf(),
+        why,
+    }
+}
+
+fn not_object(path: &Path) -> Error {
+    invalid(
+        path,
+        Kind::Docker,
+        "the top level is not a JSON object".into(),
+    )
+}
+
+/// Returns a top-level object field; absent or `null` is `None`, anything else an error.
+fn object_field<'a>(
+    file: &'a Json,
+    name: &str,
+    path: &Path,
+    kind: Kind,
+) -> Result<Option<&'a [(String, Json)]>, Error> {
+    match file.field(name) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Object(fields)) => Ok(Some(fields)),
+        Some(_) => Err(invalid(path, kind, format!("`{name}` is not an object"))),
+    }
+}
+
+/// Reads a credential file. A missing file is `None`; an empty one is `{}`, as in docker.
+fn read_file(path: &Path, kind: Kind) -> Result<Option<Json>, Error> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Read {
+                what: kind.label(),
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Some(Json::Object(Vec::new())));
+    }
+    let json: Json = serde_json::from_slice(&bytes).map_err(|e| {
+        // Syntax messages never quote the text; other kinds might, so only place them.
+        let why = if e.is_syntax() || e.is_eof() {
+            format!("not JSON: {e}")
+        } else {
+            format!("not JSON (line {} column {})", e.line(), e.column())
+        };
+        invalid(path, kind, why)
+    })?;
+    if !matches!(json, Json::Object(_)) {
+        return Err(invalid(
+            path,
+            kind,
+            "the top level is not a JSON object".into(),
+        ));
+    }
+    Ok(Some(json))
+}
+
+/// Writes the docker config atomically: a 0600 temp file in the same folder, synced, then
+/// renamed over the file (over a symlink's target, keeping the link). The folder is created
+/// with mode 0700 when missing. An existing file's owner is kept when possible.
+fn write_config(path: &Path, config: &Json) -> Result<(), Error> {
+    let fail = |step: &'static str| {
+        move |source: io::Error| Error::Write {
+            path: path.to_path_buf(),
+            step,
+            source,
+        }
+    };
+    let target = resolve_symlink(path);
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(fail("creating its folder"))?;
+
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut text,
+        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+    );
+    config
+        .serialize(&mut ser)
+        .map_err(|e| fail("encoding JSON")(io::Error::other(e)))?;
+    text.push(b'\n');
+
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config.json".into());
+    let prefix = format!(".{name}.");
+    let mut tmp = tempfile::Builder::new();
+    tmp.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    tmp.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    let mut tmp = tmp
+        .tempfile_in(&dir)
+        .map_err(fail("creating a temporary file beside it"))?;
+    tmp.write_all(&text)
+        .map_err(fail("writing a temporary file"))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(fail("syncing a temporary file"))?;
+    #[cfg(unix)]
+    keep_owner(&target, tmp.as_file());
+    tmp.persist(&target)
+        .map_err(|e| fail("renaming the temporary file over it")(e.error))?;
+    if let Ok(d) = fs::File::open(&dir) {
+        // Makes the rename durable; best effort, some file systems refuse.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Returns the file a symlink points to (so the link survives the rename), else `path`.
+fn resolve_symlink(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).unwrap_or_else(|_| {
+            // A dangling link: write where it points.
+            match fs::read_link(path) {
+                Ok(to) if to.is_relative() => path.parent().unwrap_or(Path::new("")).join(to),
+                Ok(to) => to,
+                Err(_) => path.to_path_buf(),
+            }
+        }),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Gives the new file the old file's owner, as docker does, so `sudo` with a user's HOME
+/// does not leave a root-owned config behind. Best effort: only root may give files away.
+#[cfg(unix)]
+fn keep_owner(old: &Path, new: &fs::File) {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(old), Ok(cur)) = (fs::metadata(old), new.metadata())
+        && (old.uid(), old.gid()) != (cur.uid(), cur.gid())
+    {
+        let _ = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()));
+    }
+}
+
+/// A JSON value whose objects keep their key order, so a rewritten config keeps its layout
+/// (`serde_json::Value` sorts keys unless its `preserve_order` feature is on). It has no
+/// `Debug`: it holds secrets.
+#[derive(Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn field(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn field_mut(&mut self, name: &str) -> Option<&mut Json> {
+        self.fields_mut()?
+            .iter_mut()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    fn fields_mut(&mut self) -> Option<&mut Vec<(String, Json)>> {
+        match self {
+            Json::Object(fields) => Some(fields),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        serde_json::Number::from_f64(v)
+            .map(Json::Number)
+            .ok_or_else(|| E::custom("a number is not finite"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        Json::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut fields: Vec<(String, Json)> = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, Json>()? {
+            // A repeated key keeps its first place and its last value, as Go's decoder does.
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((key, value)),
+            }
+        }
+        Ok(Json::Object(fields))
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Number(n) => n.serialize(s),
+            Json::String(v) => s.serialize_str(v),
+            Json::Array(items) => items.serialize(s),
+            Json::Object(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A docker credential helper keeping one file per server URL beside itself, logging
+    /// each call (action and server, never the secret) to `calls.log`.
+    const FAKE_HELPER: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+input=$(cat)
+case "$1" in
+get|erase) server=$input ;;
+store) server=$(printf '%s' "$input" | sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p') ;;
+*) echo "unknown action $1" >&2; exit 2 ;;
+esac
+echo "$1 $server" >> "$dir/calls.log"
+file="$dir/creds/$(printf '%s' "$server" | tr -c 'A-Za-z0-9.-' '_')"
+case "$1" in
+get) if [ -f "$file" ]; then cat "$file"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+store) mkdir -p "$dir/creds" && printf '%s' "$input" > "$file" ;;
+erase) if [ -f "$file" ]; then rm "$file"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+esac
+"#;
+
+    /// A helper that fails, echoing what it was given on both outputs.
+    const ECHO_HELPER: &str = "#!/bin/sh\ninput=$(cat)\necho \"bad input: $input\"\necho \"stderr: $input\" >&2\necho \"keyring is locked\" >&2\nexit 3\n";
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        store: CredentialStore,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let bin = dir.path().join("bin");
+            fs::create_dir(&bin).unwrap();
+            for (name, text) in [("fake", FAKE_HELPER), ("echo", ECHO_HELPER)] {
+                let path = bin.join(format!("docker-credential-{name}"));
+                fs::write(&path, text).unwrap();
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let store = CredentialStore {
+                docker_config: Some(dir.path().join("docker/config.json")),
+                podman_auth: vec![
+                    dir.path().join("run/containers/auth.json"),
+                    dir.path().join("config/containers/auth.json"),
+                ],
+                helper_dir: Some(bin),
+            };
+            Fixture { dir, store }
+        }
+
+        fn config_path(&self) -> PathBuf {
+            self.store.docker_config.clone().unwrap()
+        }
+
+        fn docker(&self, json: &str) {
+            write(&self.config_path(), json);
+        }
+
+        fn config_text(&self) -> String {
+            fs::read_to_string(self.config_path()).unwrap()
+        }
+
+        fn config(&self) -> serde_json::Value {
+            serde_json::from_str(&self.config_text()).unwrap()
+        }
+
+        /// Puts a credential in the fake helper's store, as its `store` would.
+        fn helper_has(&self, server: &str, user: &str, secret: &str) {
+            let name: String = server
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let json = serde_json::json!({"ServerURL": server, "Username": user, "Secret": secret});
+            write(
+                &self.dir.path().join("bin/creds").join(name),
+                &json.to_string(),
+            );
+        }
+
+        fn calls(&self) -> String {
+            fs::read_to_string(self.dir.path().join("bin/calls.log")).unwrap_or_default()
+        }
+
+        fn get(&self, host: &str) -> Option<(Credential, CredentialSource)> {
+            self.store.get(host).unwrap()
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn basic(user: &str, password: &str) -> Credential {
+        Credential::Basic {
+            username: user.into(),
+            password: password.into(),
+        }
+    }
+
+    fn b64(text: &str) -> String {
+        STANDARD.encode(text)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn reads_base64_auth_from_the_docker_config() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test:5000":{{"auth":"{}"}}}}}}"#,
+            b64("alice:s3cr:et")
+        ));
+        let (cred, source) = f.get("r.test:5000").unwrap();
+        assert_eq!(cred, basic("alice", "s3cr:et"));
+        assert_eq!(source, CredentialSource::DockerConfig(f.config_path()));
+    }
+
+    #[test]
+    fn reads_username_and_password_fields() {
+        let f = Fixture::new();
+        f.docker(r#"{"auths":{"r.test":{"username":"bob","password":"pw"}}}"#);
+        assert_eq!(f.get("r.test").unwrap().0, basic("bob", "pw"));
+    }
+
+    #[test]
+    fn reads_an_identity_token_in_preference_to_its_token_user() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test":{{"auth":"{}","identitytoken":"refresh-1"}}}}}}"#,
+            b64("<token>:")
+        ));
+        assert_eq!(
+            f.get("r.test").unwrap().0,
+            Credential::IdentityToken("refresh-1".into())
+        );
+    }
+
+    #[test]
+    fn matches_url_keys_by_their_host_and_port() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"https://r.test:5000/v2/":{{"auth":"{}"}},"http://plain.test":{{"auth":"{}"}}}}}}"#,
+            b64("a:1"),
+            b64("b:2")
+        ));
+        assert_eq!(f.get("r.test:5000").unwrap().0, basic("a", "1"));
+        assert_eq!(f.get("R.Test:5000").unwrap().0, basic("a", "1"));
+        assert_eq!(f.get("plain.test").unwrap().0, basic("b", "2"));
+        assert!(f.get("r.test").is_none(), "the port is part of the host");
+        assert!(f.get("r.test:5001").is_none());
+    }
+
+    #[test]
+    fn maps_every_docker_hub_name_to_the_index_key() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}}}}}}"#,
+            b64("hub:pw")
+        ));
+        for host in ["docker.io", "registry-1.docker.io", "index.docker.io"] {
+            assert_eq!(f.get(host).unwrap().0, basic("hub", "pw"), "{host}");
+        }
+    }
+
+    #[test]
+    fn prefers_the_exact_key_over_a_normalised_one() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"https://r.test":{{"auth":"{}"}},"r.test":{{"auth":"{}"}}}}}}"#,
+            b64("old:1"),
+            b64("new:2")
+        ));
+        assert_eq!(f.get("r.test").unwrap().0, basic("new", "2"));
+    }
+
+    #[test]
+    fn skips_the_empty_entries_docker_writes_for_helpers() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test":{{}},"https://r.test/":{{"auth":"{}"}}}}}}"#,
+            b64("u:p")
+        ));
+        assert_eq!(f.get("r.test").unwrap().0, basic("u", "p"));
+    }
+
+    #[test]
+    fn cred_helpers_take_precedence_over_auths_and_creds_store() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test":{{"auth":"{}"}}}},"credHelpers":{{"r.test":"fake"}},"credsStore":"missing"}}"#,
+            b64("file:pw")
+        ));
+        f.helper_has("r.test", "helper-user", "helper-pw");
+        let (cred, source) = f.get("r.test").unwrap();
+        assert_eq!(cred, basic("helper-user", "helper-pw"));
+        assert_eq!(source, CredentialSource::CredHelper("fake".into()));
+        assert_eq!(f.calls(), "get r.test\n");
+    }
+
+    #[test]
+    fn creds_store_serves_hosts_no_cred_helper_names() {
+        let f = Fixture::new();
+        f.docker(r#"{"credHelpers":{"other.test":"missing"},"credsStore":"fake"}"#);
+        f.helper_has("r.test:5000", "u", "p");
+        let (cred, source) = f.get("r.test:5000").unwrap();
+        assert_eq!(cred, basic("u", "p"));
+        assert_eq!(source, CredentialSource::CredsStore("fake".into()));
+    }
+
+    #[test]
+    fn a_helper_token_user_means_an_identity_token() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"fake"}"#);
+        f.helper_has(HUB_KEY, "<token>", "refresh-2");
+        let (cred, _) = f.get("docker.io").unwrap();
+        assert_eq!(cred, Credential::IdentityToken("refresh-2".into()));
+        assert_eq!(f.calls(), format!("get {HUB_KEY}\n"));
+    }
+
+    #[test]
+    fn credentials_not_found_from_a_helper_falls_back_to_auths_then_podman() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"credsStore":"fake","auths":{{"r.test":{{"auth":"{}"}}}}}}"#,
+            b64("file:pw")
+        ));
+        let (cred, source) = f.get("r.test").unwrap();
+        assert_eq!(cred, basic("file", "pw"));
+        assert_eq!(source, CredentialSource::DockerConfig(f.config_path()));
+        assert!(f.get("nothing.test").is_none());
+        assert_eq!(f.calls(), "get r.test\nget nothing.test\n");
+    }
+
+    #[test]
+    fn a_missing_helper_is_an_error_naming_it_and_its_setting() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"desktop"}"#);
+        let err = f.store.get("r.test").unwrap_err().to_string();
+        assert!(err.contains("docker-credential-desktop"), "{err}");
+        assert!(err.contains("credsStore in"), "{err}");
+        assert!(err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn a_helper_name_that_is_a_path_is_refused() {
+        let f = Fixture::new();
+        f.docker(r#"{"credHelpers":{"r.test":"../../bin/sh"}}"#);
+        let err = f.store.get("r.test").unwrap_err().to_string();
+        assert!(err.contains("credHelpers[\"r.test\"]"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_helper_get_is_an_error_with_its_message() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"echo"}"#);
+        let err = f.store.get("r.test").unwrap_err();
+        assert!(matches!(err, Error::HelperFailed { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("docker-credential-echo get"), "{text}");
+        assert!(text.contains("bad input: r.test"), "{text}");
+    }
+
+    #[test]
+    fn a_helper_answer_that_is_not_json_is_an_error_without_its_text() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"fake"}"#);
+        write(
+            &f.dir.path().join("bin/creds/r.test"),
+            r#"{"Username":"u","Secret":"hunter2""#,
+        );
+        let text = f.store.get("r.test").unwrap_err().to_string();
+        assert!(text.contains("docker-credential-fake"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn podman_auth_is_used_when_docker_has_nothing() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"other.test":{{"auth":"{}"}}}}}}"#,
+            b64("d:1")
+        ));
+        let podman = f.store.podman_auth[1].clone();
+        write(
+            &podman,
+            &format!(
+                r#"{{"auths":{{"r.test/team":{{"auth":"{}"}},"r.test":{{"auth":"{}"}},"docker.io":{{"auth":"{}"}}}}}}"#,
+                b64("scoped:1"),
+                b64("p:2"),
+                b64("hub:3")
+            ),
+        );
+        let (cred, source) = f.get("r.test").unwrap();
+        assert_eq!(cred, basic("p", "2"));
+        assert_eq!(source, CredentialSource::PodmanAuth(podman));
+        assert_eq!(f.get("registry-1.docker.io").unwrap().0, basic("hub", "3"));
+    }
+
+    #[test]
+    fn a_podman_namespace_key_does_not_match_the_bare_host() {
+        let f = Fixture::new();
+        write(
+            &f.store.podman_auth[0],
+            &format!(
+                r#"{{"auths":{{"r.test/team":{{"auth":"{}"}}}}}}"#,
+                b64("scoped:1")
+            ),
+        );
+        assert!(f.get("r.test").is_none());
+    }
+
+    #[test]
+    fn missing_files_mean_no_credential() {
+        let f = Fixture::new();
+        assert!(f.get("r.test").is_none());
+        assert!(CredentialStore::default().get("r.test").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_empty_config_file_is_an_empty_config() {
+        let f = Fixture::new();
+        f.docker("\n");
+        assert!(f.get("r.test").is_none());
+    }
+
+    #[test]
+    fn invalid_json_is_an_error_naming_the_file() {
+        let f = Fixture::new();
+        f.docker(r#"{"auths": {"r.test": {"auth": "c2VjcmV0"}"#);
+        let err = f.store.get("r.test").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&f.config_path().display().to_string()),
+            "{text}"
+        );
+        assert!(text.starts_with("docker config"), "{text}");
+        assert!(!text.contains("c2VjcmV0"), "{text}");
+
+        let f = Fixture::new();
+        write(&f.store.podman_auth[0], "not json");
+        let text = f.store.get("r.test").unwrap_err().to_string();
+        assert!(
+            text.contains(&f.store.podman_auth[0].display().to_string()),
+            "{text}"
+        );
+        assert!(text.starts_with("podman auth file"), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_auth_field_is_an_error_naming_the_entry_not_its_content() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test":{{"auth":"{}"}}}}}}"#,
+            b64("no-colon-secret")
+        ));
+        let text = f.store.get("r.test").unwrap_err().to_string();
+        assert!(text.contains("auths[\"r.test\"].auth"), "{text}");
+        assert!(!text.contains("no-colon-secret"), "{text}");
+        assert!(!text.contains(&b64("no-colon-secret")), "{text}");
+    }
+
+    #[test]
+    fn an_empty_host_is_refused() {
+        let f = Fixture::new();
+        assert!(matches!(f.store.get(" "), Err(Error::InvalidHost { .. })));
+    }
+
+    #[test]
+    fn store_keeps_every_other_key_in_place_and_writes_mode_0600() {
+        let f = Fixture::new();
+        f.docker(
+            r#"{
+  "proxies": {"default": {"httpProxy": "http://proxy:3128"}},
+  "auths": {"zeta.test": {"auth": "eg=="}, "alpha.test": {}, "r.test": {"auth": "b2xkOm9sZA==", "identitytoken": "old"}},
+  "HttpHeaders": {"User-Agent": "x"},
+  "detachKeys": "ctrl-e,e",
+  "experimental": 1.5
+}"#,
+        );
+        fs::set_permissions(f.config_path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let source = f.store.store("r.test", &basic("alice", "pw")).unwrap();
+        assert_eq!(source, CredentialSource::DockerConfig(f.config_path()));
+
+        let text = f.config_text();
+        let order = [
+            "proxies",
+            "auths",
+            "zeta.test",
+            "alpha.test",
+            "r.test",
+            "HttpHeaders",
+            "detachKeys",
+        ];
+        let at: Vec<usize> = order
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "key order changed:\n{text}"
+        );
+        let v = f.config();
+        assert_eq!(v["proxies"]["default"]["httpProxy"], "http://proxy:3128");
+        assert_eq!(v["auths"]["zeta.test"]["auth"], "eg==");
+        assert_eq!(v["auths"]["alpha.test"], serde_json::json!({}));
+        assert_eq!(
+            v["auths"]["r.test"],
+            serde_json::json!({"auth": b64("alice:pw")})
+        );
+        assert_eq!(v["HttpHeaders"]["User-Agent"], "x");
+        assert_eq!(v["detachKeys"], "ctrl-e,e");
+        assert_eq!(v["experimental"], 1.5);
+
+        assert_eq!(mode(&f.config_path()), 0o600);
+        let names: Vec<_> = fs::read_dir(f.config_path().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["config.json"], "a temporary file was left behind");
+        assert_eq!(f.get("r.test").unwrap().0, basic("alice", "pw"));
+    }
+
+    #[test]
+    fn store_creates_the_config_and_its_folder_privately() {
+        let f = Fixture::new();
+        f.store.store("r.test:5000", &basic("u", "p")).unwrap();
+        assert_eq!(mode(f.config_path().parent().unwrap()), 0o700);
+        assert_eq!(mode(&f.config_path()), 0o600);
+        assert_eq!(
+            f.config(),
+            serde_json::json!({"auths": {"r.test:5000": {"auth": b64("u:p")}}})
+        );
+    }
+
+    #[test]
+    fn store_writes_docker_hub_under_the_index_key() {
+        let f = Fixture::new();
+        f.store
+            .store("registry-1.docker.io", &basic("u", "p"))
+            .unwrap();
+        assert_eq!(f.config()["auths"][HUB_KEY]["auth"], b64("u:p"));
+        assert_eq!(f.get("docker.io").unwrap().0, basic("u", "p"));
+    }
+
+    #[test]
+    fn store_writes_an_identity_token_that_reads_back() {
+        let f = Fixture::new();
+        let token = Credential::IdentityToken("refresh-3".into());
+        f.store.store("r.test", &token).unwrap();
+        assert_eq!(f.config()["auths"]["r.test"]["identitytoken"], "refresh-3");
+        assert_eq!(f.get("r.test").unwrap().0, token);
+    }
+
+    #[test]
+    fn store_refuses_an_empty_user_name_or_one_with_a_colon() {
+        let f = Fixture::new();
+        for user in ["a:b", ""] {
+            let err = f
+                .store
+                .store("r.test", &basic(user, "secret-pw"))
+                .unwrap_err();
+            assert!(matches!(err, Error::Unstorable { .. }), "{err}");
+            assert!(!err.to_string().contains("secret-pw"));
+        }
+        assert!(!f.config_path().exists());
+    }
+
+    #[test]
+    fn store_leaves_an_invalid_config_untouched() {
+        let f = Fixture::new();
+        f.docker("{broken");
+        assert!(matches!(
+            f.store.store("r.test", &basic("u", "p")),
+            Err(Error::Invalid { .. })
+        ));
+        assert_eq!(f.config_text(), "{broken");
+    }
+
+    #[test]
+    fn store_writes_through_a_symlinked_config() {
+        let f = Fixture::new();
+        let real = f.dir.path().join("dotfiles/docker.json");
+        write(&real, r#"{"auths":{}}"#);
+        fs::create_dir_all(f.config_path().parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&real, f.config_path()).unwrap();
+        f.store.store("r.test", &basic("u", "p")).unwrap();
+        assert!(
+            fs::symlink_metadata(f.config_path())
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::read_to_string(&real).unwrap().contains(&b64("u:p")));
+    }
+
+    #[test]
+    fn store_uses_the_configured_helper_and_leaves_the_config_alone() {
+        let f = Fixture::new();
+        let config = r#"{"credsStore":"fake","auths":{}}"#;
+        f.docker(config);
+        let source = f.store.store("r.test", &basic("u", "p")).unwrap();
+        assert_eq!(source, CredentialSource::CredsStore("fake".into()));
+        assert_eq!(f.config_text(), config);
+        assert_eq!(f.calls(), "store r.test\n");
+        assert_eq!(f.get("r.test"), Some((basic("u", "p"), source)));
+
+        let f = Fixture::new();
+        f.docker(r#"{"credHelpers":{"r.test":"fake"}}"#);
+        let token = Credential::IdentityToken("refresh-4".into());
+        let source = f.store.store("r.test", &token).unwrap();
+        assert_eq!(source, CredentialSource::CredHelper("fake".into()));
+        assert_eq!(f.get("r.test").unwrap().0, token);
+    }
+
+    #[test]
+    fn a_failing_helper_store_never_shows_the_secret() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"echo"}"#);
+        let secret = "pa\"ss\\wo rd";
+        let err = f.store.store("r.test", &basic("u", secret)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("docker-credential-echo store"), "{text}");
+        assert!(text.contains("keyring is locked"), "{text}");
+        assert!(text.contains("2 line(s) left out"), "{text}");
+        for part in ["pa\"ss", "wo rd", "Secret", &b64(secret)] {
+            assert!(!text.contains(part), "{text}");
+        }
+    }
+
+    #[test]
+    fn erase_removes_every_matching_entry_and_reports_whether_one_existed() {
+        let f = Fixture::new();
+        f.docker(&format!(
+            r#"{{"auths":{{"r.test":{{"auth":"{}"}},"https://r.test/v2/":{{}},"keep.test":{{"auth":"{}"}}}},"x":1}}"#,
+            b64("u:p"),
+            b64("k:p")
+        ));
+        assert!(f.store.erase("r.test").unwrap());
+        let v = f.config();
+        assert_eq!(
+            v["auths"],
+            serde_json::json!({"keep.test": {"auth": b64("k:p")}})
+        );
+        assert_eq!(v["x"], 1);
+        assert_eq!(mode(&f.config_path()), 0o600);
+        assert!(f.get("r.test").is_none());
+        assert!(!f.store.erase("r.test").unwrap());
+        assert!(!Fixture::new().store.erase("r.test").unwrap());
+    }
+
+    #[test]
+    fn erase_goes_through_the_helper_and_clears_auths_too() {
+        let f = Fixture::new();
+        f.docker(r#"{"credsStore":"fake","auths":{"r.test":{}}}"#);
+        f.helper_has("r.test", "u", "p");
+        assert!(f.store.erase("r.test").unwrap());
+        assert_eq!(f.config()["auths"], serde_json::json!({}));
+        assert!(f.get("r.test").is_none());
+        assert!(!f.store.erase("r.test").unwrap());
+        assert_eq!(f.calls(), "erase r.test\nget r.test\nerase r.test\n");
+    }
+
+    #[test]
+    fn debug_and_display_of_a_credential_hide_the_secret() {
+        let cred = basic("alice", "hunter2");
+        for text in [format!("{cred:?}"), format!("{cred:#?}"), cred.to_string()] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("alice"), "{text}");
+        }
+        let token = Credential::IdentityToken("refresh-5".into());
+        for text in [format!("{token:?}"), token.to_string()] {
+            assert!(!text.contains("refresh-5"), "{text}");
+        }
+    }
+
+    #[test]
+    fn from_env_follows_docker_and_podman_locations() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let s = CredentialStore::from_vars(vars(&[("HOME", "/h"), ("DOCKER_CONFIG", "")]));
+        assert_eq!(
+            s.docker_config.as_deref(),
+            Some(Path::new("/h/.docker/config.json"))
+        );
+        assert_eq!(
+            s.podman_auth,
+            [PathBuf::from("/h/.config/containers/auth.json")]
+        );
+        assert_eq!(s.helper_dir, None);
+
+        let s = CredentialStore::from_vars(vars(&[
+            ("HOME", "/h"),
+            ("DOCKER_CONFIG", "/d"),
+            ("REGISTRY_AUTH_FILE", "/a.json"),
+            ("XDG_RUNTIME_DIR", "/run/user/1"),
+        ]));
+        assert_eq!(
+            s.docker_config.as_deref(),
+            Some(Path::new("/d/config.json"))
+        );
+        assert_eq!(
+            s.podman_auth,
+            [
+                PathBuf::from("/a.json"),
+                PathBuf::from("/run/user/1/containers/auth.json"),
+                PathBuf::from("/h/.config/containers/auth.json"),
+            ]
+        );
+
+        let s = CredentialStore::from_vars(vars(&[]));
+        assert!(s.docker_config.is_none() && s.podman_auth.is_empty());
+    }
+
+    #[test]
+    fn a_credential_source_displays_without_secrets() {
+        assert_eq!(
+            CredentialSource::CredsStore("pass".into()).to_string(),
+            "credential helper docker-credential-pass (credsStore)"
+        );
+        assert_eq!(
+            CredentialSource::DockerConfig("/h/.docker/config.json".into()).to_string(),
+            "docker config /h/.docker/config.json"
+        );
+    }
+}

@@ -1,0 +1,773 @@
+//! `slipway copy`, `inspect`, `tags` and `login` against the real registry, through every
+//! trust mode, cross-checked by skopeo; faults; and the credential rules.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use common::{Run, slipway};
+use slipway_testkit::{
+    ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout, sha256_digest,
+};
+
+const FILES: &[(&str, &[u8])] = &[
+    ("etc/app.conf", b"greeting = hello\n"),
+    ("bin/app", b"#!/bin/sh\necho hello\n"),
+];
+
+fn json(certs_d: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut a = vec!["--output", "json"];
+    a.extend_from_slice(args);
+    slipway(certs_d, &a, env)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// One way of trusting (or authenticating to) a registry, with what slipway and skopeo need.
+struct Mode {
+    reg: Registry,
+    flags: Vec<String>,
+    env: Vec<(String, String)>,
+    skopeo: Skopeo,
+    tmp: tempfile::TempDir,
+    _pki: TestPki,
+}
+
+impl Mode {
+    fn new(name: &str) -> Mode {
+        let pki = TestPki::new();
+        let tmp = tempfile::tempdir().unwrap();
+        let certs = tmp.path().join("certs");
+        let mut env = vec![(
+            "DOCKER_CONFIG".to_string(),
+            tmp.path().join("docker").display().to_string(),
+        )];
+        let (reg, flags, skopeo) = match name {
+            "ca-file" => {
+                let reg = Registry::builder()
+                    .tls(&pki.server_cert(LeafKind::CaSigned))
+                    .start();
+                let flags = vec![format!(
+                    "--registry-ca={}={}",
+                    reg.host(),
+                    pki.ca().display()
+                )];
+                (
+                    reg,
+                    flags,
+                    Skopeo::new().cert_dir(&cert_dir(&certs, &[pki.ca()], None)),
+                )
+            }
+            "pinned-self-signed" => {
+                let cert = pki.server_cert(LeafKind::SelfSignedOpenssl);
+                let reg = Registry::builder().tls(&cert).start();
+                let flags = vec![format!(
+                    "--registry-ca={}={}",
+                    reg.host(),
+                    cert.trust.display()
+                )];
+                (
+                    reg,
+                    flags,
+                    Skopeo::new().cert_dir(&cert_dir(&certs, &[&cert.trust], None)),
+                )
+            }
+            "mtls" => {
+                let client = pki.client_cert();
+                let reg = Registry::builder()
+                    .tls(&pki.server_cert(LeafKind::CaSigned))
+                    .client_ca(&client.ca)
+                    .start();
+                let flags = vec![
+                    format!("--registry-ca={}={}", reg.host(), pki.ca().display()),
+                    format!(
+                        "--registry-client-cert={}={},{}",
+                        reg.host(),
+                        client.cert.display(),
+                        client.key.display()
+                    ),
+                ];
+                (
+                    reg,
+                    flags,
+                    Skopeo::new().cert_dir(&cert_dir(&certs, &[pki.ca()], Some(&client))),
+                )
+            }
+            "basic-auth" => {
+                let reg = Registry::builder()
+                    .tls(&pki.server_cert(LeafKind::CaSigned))
+                    .basic_auth("alice", "s3cret-pw")
+                    .start();
+                let flags = vec![format!(
+                    "--registry-ca={}={}",
+                    reg.host(),
+                    pki.ca().display()
+                )];
+                (
+                    reg,
+                    flags,
+                    Skopeo::new()
+                        .cert_dir(&cert_dir(&certs, &[pki.ca()], None))
+                        .creds("alice", "s3cret-pw"),
+                )
+            }
+            "plain-http" => {
+                let reg = Registry::builder().start();
+                let flags = vec![format!("--registry-plain-http={}", reg.host())];
+                (reg, flags, Skopeo::new().plain_http())
+            }
+            other => panic!("unknown mode {other}"),
+        };
+        env.push(("SLIPWAY_TEST_MODE".into(), name.into()));
+        Mode {
+            reg,
+            flags,
+            env,
+            skopeo,
+            tmp,
+            _pki: pki,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_stdin(args, None)
+    }
+
+    fn run_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut a: Vec<&str> = vec!["--output", "json"];
+        a.extend(self.flags.iter().map(String::as_str));
+        a.extend_from_slice(args);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        common::slipway_stdin(self.tmp.path(), &a, &env, stdin)
+    }
+
+    fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.reg.host())
+    }
+}
+
+/// Lists every blob file of a layout with its bytes.
+fn blobs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with('.') {
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// Lists every file under `dir` with its contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(snapshot(&p));
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn round_trip(name: &str) {
+    let m = Mode::new(name);
+    if name == "basic-auth" {
+        let host = m.reg.host();
+        let r = m.run_stdin(
+            &["login", &host, "-u", "alice", "--password-stdin"],
+            Some("s3cret-pw\n"),
+        );
+        assert_eq!(r.code, 0, "[{name}] login: {}", r.stderr);
+    }
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
+    let image = m.image("app:v1");
+    let r = m.run(&["copy", &layout.reference(), &image]);
+    assert_eq!(r.code, 0, "[{name}] push: {}", r.stderr);
+    assert_eq!(r.json["digest"], layout.manifest_digest, "[{name}]");
+    assert_eq!(
+        r.json["blobs"].as_array().unwrap().len(),
+        2,
+        "[{name}] config + layer"
+    );
+
+    // skopeo, an independent client, sees the digest slipway reported.
+    assert_eq!(
+        m.skopeo
+            .manifest_digest(&format!("docker://{image}"))
+            .unwrap(),
+        layout.manifest_digest,
+        "[{name}]"
+    );
+
+    // Pull back into a new layout: identical digests and bytes.
+    let dst = m.tmp.path().join("dst");
+    let r = m.run(&["copy", &image, &format!("oci:{}:v1", dst.display())]);
+    assert_eq!(r.code, 0, "[{name}] pull: {}", r.stderr);
+    assert_eq!(r.json["digest"], layout.manifest_digest, "[{name}]");
+    let src_blobs = blobs(&layout.dir);
+    let dst_blobs = blobs(&dst);
+    assert_eq!(
+        src_blobs, dst_blobs,
+        "[{name}] layout -> registry -> layout keeps every blob"
+    );
+    for (hex, bytes) in &dst_blobs {
+        assert_eq!(
+            sha256_digest(bytes),
+            format!("sha256:{hex}"),
+            "[{name}] blob named by its digest"
+        );
+    }
+    // skopeo reads the pulled layout back to the same digest.
+    assert_eq!(
+        Skopeo::new()
+            .manifest_digest(&format!("oci:{}:v1", dst.display()))
+            .unwrap(),
+        layout.manifest_digest
+    );
+
+    // A second push skips what the registry has.
+    let r = m.run(&["copy", &layout.reference(), &image]);
+    assert_eq!(r.code, 0, "[{name}] {}", r.stderr);
+    assert!(
+        r.json["blobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["outcome"] == "existed"),
+        "[{name}] {}",
+        r.stdout
+    );
+    assert_eq!(r.json["bytes_transferred"], 0);
+
+    // inspect and tags agree.
+    let r = m.run(&["inspect", &image]);
+    assert_eq!(r.code, 0, "[{name}] inspect: {}", r.stderr);
+    assert_eq!(r.json["digest"], layout.manifest_digest);
+    assert_eq!(r.json["layers"][0]["digest"], layout.layer_digest);
+    assert_eq!(r.json["os"], "linux");
+    let r = m.run(&["tags", &m.image("app")]);
+    assert_eq!(r.code, 0, "[{name}] tags: {}", r.stderr);
+    assert_eq!(r.json["tags"], serde_json::json!(["v1"]));
+}
+
+#[test]
+fn round_trips_through_a_registry_trusted_by_ca_file() {
+    round_trip("ca-file");
+}
+
+#[test]
+fn round_trips_through_a_registry_with_a_pinned_self_signed_certificate() {
+    round_trip("pinned-self-signed");
+}
+
+#[test]
+fn round_trips_through_a_registry_that_requires_mtls() {
+    round_trip("mtls");
+}
+
+#[test]
+fn round_trips_through_a_registry_with_basic_auth_after_login() {
+    round_trip("basic-auth");
+}
+
+#[test]
+fn round_trips_through_an_explicitly_plain_http_registry() {
+    round_trip("plain-http");
+}
+
+#[test]
+fn copies_between_two_repositories_of_one_registry_by_mounting() {
+    let m = Mode::new("ca-file");
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
+    assert_eq!(
+        m.run(&["copy", &layout.reference(), &m.image("one:v1")])
+            .code,
+        0
+    );
+    let r = m.run(&["copy", &m.image("one:v1"), &m.image("two:v1")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json["blobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["outcome"] == "mounted"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        m.skopeo
+            .manifest_digest(&format!("docker://{}", m.image("two:v1")))
+            .unwrap(),
+        layout.manifest_digest
+    );
+}
+
+/// Builds a two-platform index in `a`'s layout from two single-image layouts.
+fn multi_arch(dir: &Path) -> (ImageLayout, ImageLayout, String) {
+    let amd = oci_layout(&dir.join("multi"), "amd", FILES);
+    let arm = oci_layout(&dir.join("arm"), "arm", &[("etc/arch", b"arm64\n")]);
+    for (hex, bytes) in blobs(&arm.dir) {
+        std::fs::write(amd.dir.join("blobs/sha256").join(hex), bytes).unwrap();
+    }
+    let size = |d: &str| {
+        std::fs::metadata(amd.dir.join("blobs/sha256").join(&d[7..]))
+            .unwrap()
+            .len()
+    };
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}}]}}"#,
+        amd.manifest_digest,
+        size(&amd.manifest_digest),
+        arm.manifest_digest,
+        size(&arm.manifest_digest)
+    );
+    let digest = sha256_digest(index.as_bytes());
+    std::fs::write(amd.dir.join("blobs/sha256").join(&digest[7..]), &index).unwrap();
+    let entry = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"multi"}}}}]}}"#,
+        index.len()
+    );
+    std::fs::write(amd.dir.join("index.json"), entry).unwrap();
+    (amd, arm, digest)
+}
+
+#[test]
+fn a_multi_arch_index_copies_whole_or_by_platform() {
+    let m = Mode::new("ca-file");
+    let (amd, arm, index_digest) = multi_arch(m.tmp.path());
+    let src = format!("oci:{}:multi", amd.dir.display());
+    let image = m.image("multi:1");
+    let r = m.run(&["copy", &src, &image]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], index_digest);
+    assert_eq!(r.json["manifests"], 3, "two images and the index");
+    let raw = m
+        .skopeo
+        .run(&[
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            s(&m.tmp.path().join("certs")),
+            &format!("docker://{image}"),
+        ])
+        .unwrap();
+    assert_eq!(
+        sha256_digest(raw.as_bytes()),
+        index_digest,
+        "skopeo reads the same index bytes"
+    );
+
+    let r = m.run(&["inspect", &image]);
+    assert_eq!(
+        r.json["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64/v8"])
+    );
+
+    let whole = m.tmp.path().join("whole");
+    let r = m.run(&["copy", &image, &format!("oci:{}:multi", whole.display())]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], index_digest);
+    assert_eq!(blobs(&whole), blobs(&amd.dir));
+
+    let one = m.tmp.path().join("one");
+    let r = m.run(&[
+        "copy",
+        &image,
+        &format!("oci:{}:arm", one.display()),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], arm.manifest_digest);
+    let r = m.run(&[
+        "copy",
+        &image,
+        &format!("oci:{}:x", one.display()),
+        "--platform",
+        "windows/amd64",
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("no manifest for platform windows/amd64"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_blob_corrupted_at_the_source_fails_the_pull_and_leaves_the_layout_unchanged() {
+    let m = Mode::new("ca-file");
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
+    let image = m.image("app:v1");
+    assert_eq!(m.run(&["copy", &layout.reference(), &image]).code, 0);
+    // Flip the layer's bytes inside the registry's own storage.
+    let hex = &layout.layer_digest[7..];
+    let data = m
+        .reg
+        .dir()
+        .join("data/docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data, bytes).unwrap();
+
+    let other = oci_layout(&m.tmp.path().join("dst"), "keep", &[("x", b"y")]);
+    let before = snapshot(&other.dir);
+    let r = m.run(&["copy", &image, &format!("oci:{}:v1", other.dir.display())]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("digest mismatch") && r.stderr.contains(&layout.layer_digest),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        snapshot(&other.dir),
+        before,
+        "a failed pull changes nothing in the destination layout"
+    );
+}
+
+#[test]
+fn a_registry_crash_during_upload_never_leaves_a_manifest_without_its_blobs() {
+    let m = Mode::new("ca-file");
+    let mut big = vec![0u8; 48 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", &[("big.bin", &big)]);
+    let image = m.image("big:v1");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"));
+    cmd.env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .arg("--output")
+        .arg("json")
+        .arg("--certs-d")
+        .arg(m.tmp.path());
+    cmd.args(&m.flags)
+        .args(["copy", &layout.reference(), &image]);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let mut reg = m.reg;
+    reg.crash_and_restart();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match m.skopeo.manifest_digest(&format!("docker://{image}")) {
+        Ok(digest) => {
+            // The manifest is there: so is every blob, and the image pulls whole.
+            assert_eq!(digest, layout.manifest_digest);
+            let dir = m.tmp.path().join("pulled");
+            m.skopeo
+                .copy(
+                    &format!("docker://{image}"),
+                    &format!("dir:{}", dir.display()),
+                )
+                .expect("a manifest in the registry must have all its blobs");
+            assert!(
+                out.status.success(),
+                "the manifest was written, so the copy succeeded: {stderr}"
+            );
+        }
+        Err(e) => {
+            assert!(e.stderr.contains("manifest unknown"), "{}", e.stderr);
+            assert!(
+                !out.status.success(),
+                "no manifest, so the copy must have failed"
+            );
+            assert!(
+                stderr.contains("error:"),
+                "a failed copy says why: {stderr}"
+            );
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 server for the credential tests: answers with `handler` and records
+/// every request head.
+struct Fake {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    fn start(
+        handler: impl Fn(&str) -> (String, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
+    ) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (seen2, handler) = (seen.clone(), Arc::new(handler));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (seen, handler) = (seen2.clone(), handler.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    // Like any HTTP server, answer a TLS hello with a plain 400.
+                    if reader.fill_buf().is_ok_and(|b| b.first() == Some(&0x16)) {
+                        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        return;
+                    }
+                    loop {
+                        let mut head = String::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            head.push_str(&line);
+                        }
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        let mut body = vec![0; len];
+                        let _ = reader.read_exact(&mut body);
+                        seen.lock().unwrap().push(head.clone());
+                        let (status, headers, body) = handler(&head);
+                        let mut resp =
+                            format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+                        for (k, v) in headers {
+                            resp.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        resp.push_str("\r\n");
+                        if stream
+                            .write_all(resp.as_bytes())
+                            .and_then(|_| stream.write_all(&body))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Fake { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn docker_config(dir: &Path, host: &str, user: &str, password: &str) -> PathBuf {
+    use base64::Engine;
+    let d = dir.join("docker");
+    std::fs::create_dir_all(&d).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        d.join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    d
+}
+
+/// A fake server's answer: status line, headers, body.
+type Answer = (String, Vec<(String, String)>, Vec<u8>);
+
+fn challenge_unless_authorized(head: &str) -> Option<Answer> {
+    if head.to_ascii_lowercase().contains("\nauthorization:") {
+        None
+    } else {
+        Some((
+            "401 Unauthorized".into(),
+            vec![("WWW-Authenticate".into(), "Basic realm=\"fake\"".into())],
+            vec![],
+        ))
+    }
+}
+
+#[test]
+fn basic_credentials_go_over_plain_http_only_to_a_host_named_plain_http() {
+    let fake = Fake::start(|head| {
+        challenge_unless_authorized(head).unwrap_or((
+            "200 OK".into(),
+            vec![],
+            br#"{"name":"app","tags":["v1"]}"#.to_vec(),
+        ))
+    });
+    let host = format!("127.0.0.1:{}", fake.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = docker_config(tmp.path(), &host, "alice", "pw-never-in-clear");
+    let env = [("DOCKER_CONFIG", s(&cfg))];
+
+    // werf's --insecure-registry allows HTTP, but is not an explicit per-host choice.
+    let r = json(
+        tmp.path(),
+        &["--insecure-registry", "tags", &format!("{host}/app")],
+        &env,
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("refusing to send credentials over plain HTTP"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|h| !h.to_ascii_lowercase().contains("authorization:")),
+        "{:?}",
+        fake.requests()
+    );
+    assert!(!r.stderr.contains("pw-never-in-clear"));
+
+    // Named with --registry-plain-http, the host gets them.
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            "tags",
+            &format!("{host}/app"),
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["tags"], serde_json::json!(["v1"]));
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains("authorization: basic"))
+    );
+}
+
+#[test]
+fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let blob = |d: &str| std::fs::read(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap();
+    let (manifest, config, layer) = (
+        blob(&layout.manifest_digest),
+        blob(&layout.config_digest),
+        blob(&layout.layer_digest),
+    );
+    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    let storage_port = storage.port;
+    let (md, cd, ld) = (
+        layout.manifest_digest.clone(),
+        layout.config_digest.clone(),
+        layout.layer_digest.clone(),
+    );
+    let registry = Fake::start(move |head| {
+        if let Some(r) = challenge_unless_authorized(head) {
+            return r;
+        }
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        if path.contains("/manifests/") {
+            (
+                "200 OK".into(),
+                vec![
+                    (
+                        "Content-Type".into(),
+                        "application/vnd.oci.image.manifest.v1+json".into(),
+                    ),
+                    ("Docker-Content-Digest".into(), md.clone()),
+                ],
+                manifest.clone(),
+            )
+        } else if path.ends_with(&cd) {
+            ("200 OK".into(), vec![], config.clone())
+        } else if path.ends_with(&ld) {
+            let to = format!("http://localhost:{storage_port}/bucket/blob?X-Signature=secret-sig");
+            (
+                "307 Temporary Redirect".into(),
+                vec![("Location".into(), to)],
+                vec![],
+            )
+        } else {
+            ("200 OK".into(), vec![], b"{}".to_vec())
+        }
+    });
+    let host = format!("127.0.0.1:{}", registry.port);
+    let cfg = docker_config(tmp.path(), &host, "alice", "pw-for-registry-only");
+    let dst = tmp.path().join("dst");
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            &format!("--registry-plain-http=localhost:{storage_port}"),
+            "copy",
+            &format!("{host}/app:v1"),
+            &format!("oci:{}:v1", dst.display()),
+        ],
+        &[("DOCKER_CONFIG", s(&cfg))],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], layout.manifest_digest);
+    assert!(
+        registry
+            .requests()
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains("authorization: basic")),
+        "the registry itself gets the credentials"
+    );
+    let at_storage = storage.requests();
+    assert_eq!(at_storage.len(), 1, "{at_storage:?}");
+    assert!(
+        !at_storage[0].to_ascii_lowercase().contains("authorization"),
+        "{at_storage:?}"
+    );
+}
+
+#[test]
+fn login_with_a_wrong_password_fails_without_printing_it_and_stores_nothing() {
+    let m = Mode::new("basic-auth");
+    let r = m.run_stdin(
+        &["login", &m.reg.host(), "-u", "alice", "--password-stdin"],
+        Some("wrong-password-123\n"),
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("refused"), "{}", r.stderr);
+    assert!(!r.stderr.contains("wrong-password-123") && !r.stdout.contains("wrong-password-123"));
+    assert!(!m.tmp.path().join("docker/config.json").exists());
+    // Without credentials, a push says how to log in.
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
+    let r = m.run(&["copy", &layout.reference(), &m.image("app:v1")]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains(&format!("slipway login {}", m.reg.host())),
+        "{}",
+        r.stderr
+    );
+}
