@@ -151,7 +151,7 @@ impl Source {
     /// # Errors
     /// As [`Source::blob`], or a digest mismatch.
     pub async fn small_blob(&self, desc: &Descriptor) -> Result<Vec<u8>, Error> {
-        let mut s = self.blob(desc, Arc::new(NoProgress)).await?;
+        let mut s = self.blob(desc, Arc::new(NoProgress), true).await?;
         let mut out = Vec::new();
         while let Some(chunk) = s.next().await {
             out.extend_from_slice(&chunk?);
@@ -159,7 +159,10 @@ impl Source {
         Ok(out)
     }
 
-    /// Streams a blob; the stream fails at its end if the digest or size is wrong.
+    /// Streams a blob; the stream fails as soon as it runs past the size, and at its end if
+    /// the size (or, with `hash`, the digest) is wrong. Consumers that verify the digest
+    /// themselves pass `hash = false`: a layout's blob writer checks it before renaming, and
+    /// a registry checks it on the final `PUT ?digest=`, so hashing twice only costs CPU.
     ///
     /// # Errors
     /// A missing blob, auth, or transport.
@@ -167,6 +170,7 @@ impl Source {
         &self,
         desc: &Descriptor,
         progress: Arc<dyn Progress>,
+        hash: bool,
     ) -> Result<ByteStream, Error> {
         let raw: ByteStream = match self {
             Source::Layout(l, _) => {
@@ -188,6 +192,7 @@ impl Source {
             desc.clone(),
             format!("{}@{}", self.name(), desc.digest),
             progress,
+            hash,
         ))
     }
 }
@@ -217,6 +222,7 @@ fn verify(
     desc: Descriptor,
     subject: String,
     progress: Arc<dyn Progress>,
+    hash: bool,
 ) -> ByteStream {
     struct State {
         inner: ByteStream,
@@ -228,7 +234,7 @@ fn verify(
     }
     let st = State {
         inner,
-        hasher: Some(Hasher::new()),
+        hasher: hash.then(Hasher::new),
         seen: 0,
         desc,
         subject,
@@ -301,15 +307,22 @@ impl Sink {
         }
         match self {
             Sink::Layout(l, _) => {
-                let mut stream = src.blob(desc, progress).await?;
-                let mut w = l.blob_writer(&desc.digest, Some(desc.size))?;
+                let mut stream = src.blob(desc, progress, false).await?;
+                let io_err = |source| Error::Io {
+                    what: format!("write blob {}", desc.digest),
+                    source,
+                };
+                let mut w = std::io::BufWriter::with_capacity(
+                    1 << 20,
+                    l.blob_writer(&desc.digest, Some(desc.size))?,
+                );
                 while let Some(chunk) = stream.next().await {
-                    std::io::Write::write_all(&mut w, &chunk?).map_err(|source| Error::Io {
-                        what: format!("write blob {}", desc.digest),
-                        source,
-                    })?;
+                    std::io::Write::write_all(&mut w, &chunk?).map_err(io_err)?;
                 }
-                w.commit()?;
+                // The writer hashes what it stores and refuses to commit on a mismatch.
+                w.into_inner()
+                    .map_err(|e| io_err(e.into_error()))?
+                    .commit()?;
                 Ok(BlobOutcome::Uploaded)
             }
             Sink::Registry(reg, r) => {
@@ -434,7 +447,8 @@ async fn upload_once(
     let resp = Registry::check("POST", resp).await?;
     let location = reg.location(&resp)?;
 
-    let stream = src.blob(desc, progress).await?;
+    // The registry verifies the digest on the final PUT; no need to hash here too.
+    let stream = src.blob(desc, progress, false).await?;
     let body = reqwest::Body::wrap_stream(stream);
     let rb = reg
         .http()

@@ -131,7 +131,7 @@ pub fn run_copy(
             writeln!(out, "  digest    {} ({})", report.digest, report.media_type)?;
             writeln!(
                 out,
-                "  blobs     {} uploaded, {} already there, {} mounted; {:.1} MB in {secs:.2} s",
+                "  blobs     {} copied, {} already there, {} mounted; {:.1} MB in {secs:.2} s",
                 count(BlobOutcome::Uploaded),
                 count(BlobOutcome::Existed),
                 count(BlobOutcome::Mounted),
