@@ -447,8 +447,15 @@ async fn upload_once(
     let resp = Registry::check("POST", resp).await?;
     let location = reg.location(&resp)?;
 
+    let min_chunk = resp
+        .headers()
+        .get("oci-chunk-min-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+
     // The registry verifies the digest on the final PUT; no need to hash here too.
-    let stream = src.blob(desc, progress, false).await?;
+    let stream = src.blob(desc, progress.clone(), false).await?;
     let body = reqwest::Body::wrap_stream(stream);
     let rb = reg
         .http()
@@ -457,11 +464,24 @@ async fn upload_once(
         .header(header::CONTENT_LENGTH, desc.size.to_string())
         .body(body);
     let rb = reg.authorize_pub(rb, &location, scopes);
-    let resp = rb.send().await.map_err(|source| Error::Transport {
-        method: "PATCH".into(),
-        url: redact(&location),
-        source,
-    })?;
+    let resp = match rb.send().await {
+        Ok(resp) => resp,
+        // The connection broke mid-upload: ask the registry how much it kept, and send
+        // only the rest (distribution-spec "get blob upload status", `Range: 0-<end>`).
+        Err(source) => {
+            let broken = Error::Transport {
+                method: "PATCH".into(),
+                url: redact(&location),
+                source,
+            };
+            let (resumed_at, at) = match upload_status(reg, &location, scopes).await {
+                Ok(Some(s)) => s,
+                _ => return Err(broken),
+            };
+            let done = chunked(reg, desc, src, progress, resumed_at, at, min_chunk, scopes).await?;
+            return finish(reg, done, desc, scopes).await;
+        }
+    };
     if resp.status() == StatusCode::UNAUTHORIZED {
         // The token expired mid-copy: learn a new one and let the caller retry the blob.
         reg.reauth(&resp, scopes).await?;
@@ -473,8 +493,24 @@ async fn upload_once(
             message: None,
         });
     }
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // A proxy in front of the registry limits request bodies (nginx
+        // client_max_body_size): only now fall back to chunks.
+        let done = chunked(reg, desc, src, progress, location, 0, min_chunk, scopes).await?;
+        return finish(reg, done, desc, scopes).await;
+    }
     let resp = Registry::check("PATCH", resp).await?;
-    let mut done = reg.location(&resp)?;
+    let done = reg.location(&resp)?;
+    finish(reg, done, desc, scopes).await
+}
+
+/// Completes an upload: `PUT <location>?digest=`.
+async fn finish(
+    reg: &Registry,
+    mut done: reqwest::Url,
+    desc: &Descriptor,
+    scopes: &[String],
+) -> Result<BlobOutcome, Error> {
     done.query_pairs_mut()
         .append_pair("digest", desc.digest.as_ref());
     let resp = reg
@@ -484,6 +520,116 @@ async fn upload_once(
         .await?;
     Registry::check("PUT", resp).await?;
     Ok(BlobOutcome::Uploaded)
+}
+
+/// Asks an upload session how many bytes it holds. Returns the session's new location and
+/// the offset to continue from, or `None` when the session is gone.
+async fn upload_status(
+    reg: &Registry,
+    location: &reqwest::Url,
+    scopes: &[String],
+) -> Result<Option<(reqwest::Url, u64)>, Error> {
+    let mut resp = reg
+        .send(Method::GET, location.clone(), scopes, |rb| rb)
+        .await?;
+    if resp.status() == StatusCode::NOT_FOUND && location.query().is_some() {
+        // Distribution signs the upload's offset into `_state`; after a lost answer ours
+        // is stale and refused, but the session itself is still known by its UUID.
+        let mut bare = location.clone();
+        bare.set_query(None);
+        resp = reg.send(Method::GET, bare, scopes, |rb| rb).await?;
+    }
+    if resp.status() != StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
+    let next = match reg.location(&resp) {
+        Ok(u) => u,
+        Err(_) => location.clone(),
+    };
+    let end = resp
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.trim_start_matches("bytes=")
+                .split_once('-')
+                .map(|(_, e)| e.to_string())
+        })
+        .and_then(|e| e.parse::<u64>().ok());
+    // "0-0" means nothing was kept (the spec cannot say "empty" otherwise).
+    Ok(Some((
+        next,
+        end.map_or(0, |e| if e == 0 { 0 } else { e + 1 }),
+    )))
+}
+
+/// Sends the blob from `offset` as `PATCH`es with `Content-Range`, halving the chunk when a
+/// proxy says 413. Returns the location to `PUT` to.
+#[allow(clippy::too_many_arguments)]
+async fn chunked(
+    reg: &Registry,
+    desc: &Descriptor,
+    src: &Source,
+    progress: Arc<dyn Progress>,
+    mut location: reqwest::Url,
+    offset: u64,
+    min_chunk: u64,
+    scopes: &[String],
+) -> Result<reqwest::Url, Error> {
+    let mut chunk = (8u64 << 20).max(min_chunk);
+    let mut stream = src.blob(desc, progress, false).await?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut skipped = 0u64;
+    let mut sent = offset;
+    let mut exhausted = false;
+    while sent < desc.size {
+        // Fill `pending` up to one chunk, dropping what the registry already holds.
+        while !exhausted && (pending.len() as u64) < chunk {
+            match stream.next().await {
+                Some(bytes) => {
+                    let bytes = bytes?;
+                    let skip = (offset - skipped).min(bytes.len() as u64) as usize;
+                    skipped += skip as u64;
+                    pending.extend_from_slice(&bytes[skip..]);
+                }
+                None => exhausted = true,
+            }
+        }
+        let len = (pending.len() as u64).min(chunk);
+        if len == 0 {
+            return Err(Error::Protocol {
+                subject: desc.digest.to_string(),
+                why: "the source ended before the blob's size".into(),
+            });
+        }
+        let body: Vec<u8> = pending[..len as usize].to_vec();
+        let range = format!("{}-{}", sent, sent + len - 1);
+        let rb = reg
+            .http()
+            .patch(location.clone())
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_RANGE, range)
+            .header(header::CONTENT_LENGTH, len.to_string())
+            .body(body);
+        let rb = reg.authorize_pub(rb, &location, scopes);
+        let resp = rb.send().await.map_err(|source| Error::Transport {
+            method: "PATCH".into(),
+            url: redact(&location),
+            source,
+        })?;
+        if resp.status() == StatusCode::PAYLOAD_TOO_LARGE
+            && chunk > 256 << 10
+            && chunk / 2 >= min_chunk
+        {
+            chunk /= 2;
+            continue;
+        }
+        let resp = Registry::check("PATCH", resp).await?;
+        location = reg.location(&resp)?;
+        pending.drain(..len as usize);
+        sent += len;
+    }
+    Ok(location)
 }
 
 /// Copies an image (or a whole index) from `src` to `dst`.

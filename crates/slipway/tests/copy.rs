@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use common::{Run, slipway};
+use common::{Run, slipway, snapshot};
 use slipway_testkit::{
     ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout, sha256_digest,
 };
@@ -166,22 +166,6 @@ fn blobs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         let name = e.file_name().to_string_lossy().to_string();
         if !name.starts_with('.') {
             out.insert(name, std::fs::read(e.path()).unwrap());
-        }
-    }
-    out
-}
-
-/// Lists every file under `dir` with its contents.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(snapshot(&p));
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
         }
     }
     out
@@ -769,5 +753,259 @@ fn login_with_a_wrong_password_fails_without_printing_it_and_stores_nothing() {
             .contains(&format!("slipway login {}", m.reg.host())),
         "{}",
         r.stderr
+    );
+}
+
+/// What the test proxy does to uploads on their way to the registry.
+#[derive(Clone, Copy)]
+enum Meddle {
+    /// Answer 413 to any request body over this many bytes, as nginx's
+    /// `client_max_body_size` does.
+    LimitBodies(usize),
+    /// Forward the first streaming PATCH whole, then drop the connection instead of
+    /// passing on the registry's answer (a reset after the body was sent).
+    DropFirstPatchAnswer,
+}
+
+/// A plain-HTTP proxy in front of a real registry that records request lines and meddles
+/// with uploads.
+struct Proxy {
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16, meddle: Meddle) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let cut_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (log, cut_done) = (log2.clone(), cut_done.clone());
+                std::thread::spawn(move || {
+                    let _ = proxy_connection(client, upstream, meddle, &log, &cut_done);
+                });
+            }
+        });
+        Proxy { port, log }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn read_head(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            return Ok(Some(head));
+        }
+    }
+}
+
+fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+fn proxy_connection(
+    client: std::net::TcpStream,
+    upstream: u16,
+    meddle: Meddle,
+    log: &Mutex<Vec<String>>,
+    cut_done: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    let server = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let mut from_server = BufReader::new(server.try_clone()?);
+    let mut to_server = server;
+    while let Some(head) = read_head(&mut from_client)? {
+        let line = head.lines().next().unwrap_or("").to_string();
+        let len: usize = header(&head, "content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let range = header(&head, "content-range");
+        log.lock().unwrap().push(format!(
+            "{line} len={len} range={}",
+            range.as_deref().unwrap_or("-")
+        ));
+        let mut body = vec![0; len];
+        match meddle {
+            Meddle::LimitBodies(max) if len > max => {
+                from_client.read_exact(&mut body)?;
+                to_client.write_all(
+                    b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n\r\n",
+                )?;
+                continue;
+            }
+            Meddle::DropFirstPatchAnswer
+                if line.starts_with("PATCH")
+                    && range.is_none()
+                    && !cut_done.swap(true, std::sync::atomic::Ordering::SeqCst) =>
+            {
+                from_client.read_exact(&mut body)?;
+                to_server.write_all(head.as_bytes())?;
+                to_server.write_all(&body)?;
+                let resp = read_head(&mut from_server)?.unwrap_or_default();
+                log.lock().unwrap().push(format!(
+                    "  -> (dropped) {}",
+                    resp.lines().next().unwrap_or("")
+                ));
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
+            _ => {}
+        }
+        from_client.read_exact(&mut body)?;
+        to_server.write_all(head.as_bytes())?;
+        to_server.write_all(&body)?;
+        let resp = read_head(&mut from_server)?.unwrap_or_default();
+        let status = resp.lines().next().unwrap_or("").to_string();
+        log.lock().unwrap().push(format!(
+            "  -> {status} range={}",
+            header(&resp, "range").as_deref().unwrap_or("-")
+        ));
+        let rlen: usize = if line.starts_with("HEAD") {
+            0
+        } else {
+            header(&resp, "content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let mut rbody = vec![0; rlen];
+        from_server.read_exact(&mut rbody)?;
+        to_client.write_all(resp.as_bytes())?;
+        to_client.write_all(&rbody)?;
+    }
+    Ok(())
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn falls_back_to_chunked_uploads_only_when_a_proxy_limits_bodies() {
+    let reg = Registry::builder().start();
+    let proxy = Proxy::start(reg.port(), Meddle::LimitBodies(1 << 20));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = noise(3 << 20, 7);
+    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("data.bin", &data)]);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let image = format!("{host}/chunky:v1");
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            "copy",
+            &layout.reference(),
+            &image,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = proxy.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PATCH") && l.ends_with("range=-")),
+        "a streaming PATCH came first: {lines:#?}"
+    );
+    let ranged: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("PATCH") && !l.ends_with("range=-"))
+        .collect();
+    assert!(
+        ranged.len() >= 3,
+        "then chunks of at most 1 MiB: {lines:#?}"
+    );
+    let direct = Skopeo::new()
+        .plain_http()
+        .manifest_digest(&format!("docker://{}/chunky:v1", reg.host()))
+        .unwrap();
+    assert_eq!(direct, layout.manifest_digest);
+    let back = tmp.path().join("back");
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &reg.host(),
+            "copy",
+            &format!("{}/chunky:v1", reg.host()),
+            &format!("oci:{}:v1", back.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(blobs(&back), blobs(&layout.dir));
+}
+
+#[test]
+fn an_upload_whose_answer_was_lost_asks_for_its_range_then_restarts_cleanly() {
+    // slipway first asks the registry how much of the upload it holds (GET on the upload,
+    // `Range: 0-<end>`) to resume from there. Distribution 2.8 answers 404 once the
+    // client's `_state` is stale (it signs the offset into it), so against it the blob is
+    // uploaded again in a fresh session, and the copy still completes.
+    let reg = Registry::builder().start();
+    let proxy = Proxy::start(reg.port(), Meddle::DropFirstPatchAnswer);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = noise(4 << 20, 11);
+    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("data.bin", &data)]);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let image = format!("{host}/resumed:v1");
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            "copy",
+            &layout.reference(),
+            &image,
+            "--jobs",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = proxy.lines();
+    let status = lines
+        .iter()
+        .position(|l| l.starts_with("GET") && l.contains("/blobs/uploads/"))
+        .unwrap_or_else(|| panic!("asked the upload's status: {lines:#?}"));
+    assert!(
+        lines[status + 1].contains("404"),
+        "Distribution forgot the session: {lines:#?}"
+    );
+    let posts = lines.iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(
+        posts, 3,
+        "the layer got a second session, the config one: {lines:#?}"
+    );
+    let direct = format!("docker://{}/resumed:v1", reg.host());
+    assert_eq!(
+        Skopeo::new().plain_http().manifest_digest(&direct).unwrap(),
+        layout.manifest_digest
     );
 }

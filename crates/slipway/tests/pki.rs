@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Run, assert_stderr_has, openssl, slipway};
+use common::{Run, assert_stderr_has, openssl, slipway, snapshot};
 use slipway_testkit::{Registry, ServerCert, Skopeo, cert_dir, oci_layout};
 
 fn pki(dir: &Path, args: &[&str]) -> Run {
@@ -19,22 +18,6 @@ fn pki(dir: &Path, args: &[&str]) -> Run {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Lists every file under `dir` with its contents, to prove a failed command wrote nothing.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(snapshot(&p));
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn init(dir: &Path, extra: &[&str]) -> Run {
