@@ -155,6 +155,9 @@ Examples:
         after_help = "Example:\n  echo \"$TOKEN\" | slipway login registry.internal:5000 -u ci --password-stdin"
     )]
     Login(LoginArgs),
+    /// Make this node's container runtimes (and OS) trust a registry.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Run an internal PKI for the registry: CA, certificates, expiry checks, rotation.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -208,6 +211,99 @@ pub struct LoginArgs {
     /// Read the password (or token) from stdin. Required: passwords never go on the command line.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
+}
+
+/// Lists the `node` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Trust settings for this node's container runtimes.
+    #[command(subcommand)]
+    Trust(NodeTrustCommand),
+}
+
+/// Lists the `node trust` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NodeTrustCommand {
+    /// Write what each runtime needs to trust the registry; idempotent and atomic.
+    ///
+    /// containerd: certs.d/HOST/hosts.toml + ca.crt (enabling config_path in config.toml
+    /// if unset, which needs a restart). Docker: /etc/docker/certs.d/HOST/ (no restart).
+    /// CRI-O/podman: /etc/containers/certs.d/HOST/. --system-store adds the CA to the OS
+    /// trust store (runtimes must restart: Go caches system roots).
+    #[command(after_help = "\
+Examples:
+  slipway node trust install --registry registry.internal:5000 --ca ca.crt
+  slipway node trust install --registry registry.internal:5000 --ca ca.crt --dry-run
+  slipway node trust install --registry registry.internal:5000 --ca ca.crt --host-root /host")]
+    Install(NodeTrustArgs),
+    /// Check the files, then handshake with the registry using exactly the runtime's trust.
+    Verify(NodeTrustArgs),
+    /// Undo install for a registry: remove created files, restore edited ones from backup.
+    Remove(NodeRemoveArgs),
+}
+
+/// Chooses runtimes on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// Every runtime found under the host root.
+    Auto,
+    /// containerd.
+    Containerd,
+    /// Docker Engine.
+    Docker,
+    /// CRI-O and podman.
+    Crio,
+    /// containerd, Docker and CRI-O, found or not.
+    All,
+}
+
+/// Holds `node trust install|verify` arguments.
+#[derive(Debug, Args)]
+pub struct NodeTrustArgs {
+    /// The registry, HOST[:PORT], exactly as image references name it.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: RegistryHost,
+    /// The registry's CA (or its own self-signed certificate), PEM.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate for mTLS, PEM.
+    #[arg(long = "client-cert", value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Key of --client-cert, PEM.
+    #[arg(long = "client-key", value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// DANGEROUS, test environments only: skip verification for this registry.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Which runtimes to configure.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
+    /// Also add the CA to the OS trust store.
+    #[arg(long = "system-store")]
+    pub system_store: bool,
+    /// The node's root, for a DaemonSet that mounts the host (default /).
+    #[arg(long = "host-root", value_name = "DIR", default_value = "/")]
+    pub host_root: PathBuf,
+    /// Print the exact diff, change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Time allowed for verify's handshake.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Holds `node trust remove` arguments.
+#[derive(Debug, Args)]
+pub struct NodeRemoveArgs {
+    /// The registry whose trust install wrote.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub registry: RegistryHost,
+    /// The node's root (default /).
+    #[arg(long = "host-root", value_name = "DIR", default_value = "/")]
+    pub host_root: PathBuf,
+    /// Print the exact diff, change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 /// Lists the `pki` subcommands.

@@ -78,6 +78,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Login(a) => {
             commands::transfer::run_login(&settings, a, cli.global.output, &mut out)?
         }
+        Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&settings, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
             commands::probe::run(&settings, args, cli.global.output, &mut out)?
@@ -91,6 +92,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// (writing files, talking to a server) are 3.
 fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     if err.downcast_ref::<slipway_trust::Error>().is_some() {
+        return ExitCode::BadInput;
+    }
+    if err
+        .downcast_ref::<slipway_node::Error>()
+        .is_some_and(|e| !matches!(e, slipway_node::Error::Io { .. }))
+    {
         return ExitCode::BadInput;
     }
     match err.downcast_ref::<PkiError>() {

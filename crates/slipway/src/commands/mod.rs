@@ -1,4 +1,5 @@
 //! One module per command.
+pub mod node;
 pub mod pki;
 pub mod probe;
 pub mod transfer;

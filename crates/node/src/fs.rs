@@ -1,0 +1,122 @@
+//! Every read and write of the node's files goes through [`HostFs`], rooted at the node's
+//! root (`/`, or the host filesystem mounted into a DaemonSet pod).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::Error;
+
+/// Reads and writes a node's files under a root folder.
+#[derive(Clone, Debug)]
+pub struct HostFs {
+    root: PathBuf,
+}
+
+impl HostFs {
+    /// Opens the node whose `/` is `root`.
+    ///
+    /// # Errors
+    /// The root is not a folder.
+    pub fn new(root: impl Into<PathBuf>) -> Result<HostFs, Error> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(Error::Io {
+                what: "the host root (--host-root) is not a folder:".into(),
+                path: root,
+                source: std::io::ErrorKind::NotFound.into(),
+            });
+        }
+        Ok(HostFs { root })
+    }
+
+    /// Returns the root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Maps a node path such as `/etc/containerd/config.toml` to the real path under the root.
+    pub fn real(&self, node_path: &Path) -> PathBuf {
+        let rel: PathBuf = node_path
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        self.root.join(rel)
+    }
+
+    /// Reads a file, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// Any other I/O error.
+    pub fn read(&self, node_path: &Path) -> Result<Option<Vec<u8>>, Error> {
+        match std::fs::read(self.real(node_path)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io {
+                what: "cannot read".into(),
+                path: node_path.into(),
+                source,
+            }),
+        }
+    }
+
+    /// Returns whether a node path exists.
+    pub fn exists(&self, node_path: &Path) -> bool {
+        self.real(node_path).exists()
+    }
+
+    /// Writes a file atomically: a temp file in the same folder, fsync, rename. Parent
+    /// folders are created (0755).
+    ///
+    /// # Errors
+    /// Any I/O error; the old file is then untouched.
+    pub fn write_atomic(&self, node_path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+        let real = self.real(node_path);
+        let dir = real.parent().unwrap_or(&self.root).to_path_buf();
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| Error::Io {
+                what,
+                path: node_path.into(),
+                source,
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(io("cannot create the folder of"))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".slipway-")
+            .permissions(std::fs::Permissions::from_mode(mode))
+            .tempfile_in(&dir)
+            .map_err(io("cannot create a temp file beside"))?;
+        tmp.write_all(bytes).map_err(io("cannot write"))?;
+        tmp.as_file().sync_all().map_err(io("cannot sync"))?;
+        tmp.persist(&real).map_err(|e| Error::Io {
+            what: "cannot rename into".into(),
+            path: node_path.into(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Removes a file if it exists, and then its folder if that is left empty.
+    ///
+    /// # Errors
+    /// Any I/O error other than "not found".
+    pub fn remove(&self, node_path: &Path) -> Result<(), Error> {
+        let real = self.real(node_path);
+        match std::fs::remove_file(&real) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    what: "cannot remove".into(),
+                    path: node_path.into(),
+                    source,
+                });
+            }
+        }
+        if let Some(dir) = real.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        Ok(())
+    }
+}

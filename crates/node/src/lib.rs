@@ -1,0 +1,390 @@
+//! Node trust for slipway: make a node's container runtimes (containerd, Docker, CRI-O)
+//! and, on request, its OS trust store trust a registry; verify it with a real handshake;
+//! and undo it.
+//!
+//! What it is for: the deploy stage of the seed's problem, where each node's runtime pulls
+//! and verifies the registry itself. Every change is planned first (`--dry-run` prints the
+//! diff), written atomically through one [`HostFs`] rooted at the node's `/` (or the host
+//! root a DaemonSet mounts), recorded with backups so `remove` restores the node, and
+//! idempotent. What it is not for: distributing to many nodes (`cluster trust`) or
+//! restarting services on its own in tests.
+//!
+//! ```no_run
+//! use slipway_node::{HostFs, Request, Runtime, install};
+//! use slipway_trust::RegistryHost;
+//! let fs = HostFs::new("/")?;
+//! let req = Request::new(RegistryHost::parse("registry.internal:5000")?, Some(std::fs::read("ca.crt").unwrap()));
+//! let report = install(&fs, &req, &[Runtime::Containerd], false)?;
+//! println!("{} changes", report.changes.len());
+//! # Ok::<(), slipway_node::Error>(())
+//! ```
+
+mod error;
+mod fs;
+mod plan;
+mod runtimes;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use slipway_trust::RegistryHost;
+
+pub use error::Error;
+pub use fs::HostFs;
+pub use plan::Change;
+pub use runtimes::{Effects, OsStore, Runtime, detect_os, hosts_toml};
+
+/// Holds what to trust: the registry, its CA (or pinned certificate), an optional client
+/// pair, and whether verification is skipped (test environments only).
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The registry, `host[:port]` exactly as images name it.
+    pub registry: RegistryHost,
+    /// PEM CA certificates (validated by [`Request::new_checked`]).
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate and key.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+    /// Skip verification (containerd `skip_verify`, Docker/CRI-O insecure registries).
+    pub insecure: bool,
+    /// Also add the CA to the OS trust store.
+    pub system_store: bool,
+}
+
+impl Request {
+    /// Makes a request from raw parts (no validation).
+    pub fn new(registry: RegistryHost, ca_pem: Option<Vec<u8>>) -> Request {
+        Request {
+            registry,
+            ca_pem,
+            client: None,
+            insecure: false,
+            system_store: false,
+        }
+    }
+
+    /// Reads and validates the CA and client files: PEM certificates, a key that matches.
+    ///
+    /// # Errors
+    /// Missing files, DER or malformed PEM, no certificate, a key that does not match.
+    pub fn new_checked(
+        registry: RegistryHost,
+        ca: Option<&Path>,
+        client: Option<(&Path, &Path)>,
+    ) -> Result<Request, Error> {
+        let purpose = format!("CA for registry {registry} (--ca)");
+        let ca_pem = match ca {
+            Some(p) => {
+                slipway_trust::read_certificates(p, &purpose)?;
+                Some(std::fs::read(p).map_err(|source| Error::Io {
+                    what: "cannot read".into(),
+                    path: p.into(),
+                    source,
+                })?)
+            }
+            None => None,
+        };
+        let client = match client {
+            Some((c, k)) => {
+                slipway_trust::load_identity(
+                    c,
+                    k,
+                    &format!(
+                        "client certificate for registry {registry} (--client-cert/--client-key)"
+                    ),
+                )?;
+                let read = |p: &Path| {
+                    std::fs::read(p).map_err(|source| Error::Io {
+                        what: "cannot read".into(),
+                        path: p.into(),
+                        source,
+                    })
+                };
+                Some((read(c)?, read(k)?))
+            }
+            None => None,
+        };
+        Ok(Request {
+            registry,
+            ca_pem,
+            client,
+            insecure: false,
+            system_store: false,
+        })
+    }
+}
+
+/// Finds the runtimes present under the root, from their config folders, sockets and binaries.
+pub fn detect(fs: &HostFs) -> Vec<Runtime> {
+    let any = |paths: &[&str]| paths.iter().any(|p| fs.exists(Path::new(p)));
+    let mut found = Vec::new();
+    if any(&[
+        "/etc/containerd",
+        "/run/containerd/containerd.sock",
+        "/usr/bin/containerd",
+        "/usr/local/bin/containerd",
+    ]) {
+        found.push(Runtime::Containerd);
+    }
+    if any(&[
+        "/etc/docker",
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/usr/bin/dockerd",
+    ]) {
+        found.push(Runtime::Docker);
+    }
+    if any(&[
+        "/etc/crio",
+        "/var/run/crio/crio.sock",
+        "/usr/bin/crio",
+        "/usr/bin/podman",
+        "/etc/containers",
+    ]) {
+        found.push(Runtime::Crio);
+    }
+    found
+}
+
+/// Reports an install, verify or remove.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// The registry.
+    pub registry: String,
+    /// The runtimes acted on.
+    pub runtimes: Vec<Runtime>,
+    /// Every file change (empty: nothing to do).
+    pub changes: Vec<Change>,
+    /// What each runtime needs beyond the files.
+    pub effects: BTreeMap<String, Effects>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// `verify` only: the verdict per runtime.
+    pub verdicts: BTreeMap<String, String>,
+}
+
+const STATE_DIR: &str = "/var/lib/slipway/node-trust";
+
+/// Records what install created and what it edited, so remove can restore.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    created: Vec<PathBuf>,
+    /// Edited path -> backup path.
+    backups: BTreeMap<PathBuf, PathBuf>,
+}
+
+fn state_path(req: &RegistryHost) -> PathBuf {
+    Path::new(STATE_DIR)
+        .join(req.to_string().replace([':', '[', ']'], "_"))
+        .join("state.json")
+}
+
+fn plan(
+    fs: &HostFs,
+    req: &Request,
+    runtimes: &[Runtime],
+) -> Result<(Vec<Change>, BTreeMap<String, Effects>), Error> {
+    let mut changes = Vec::new();
+    let mut effects = BTreeMap::new();
+    let mut all: Vec<Runtime> = runtimes.to_vec();
+    if req.system_store && !all.contains(&Runtime::OsStore) {
+        all.push(Runtime::OsStore);
+    }
+    if req.ca_pem.is_none() && !req.insecure && req.client.is_none() {
+        return Err(Error::Request(format!(
+            "give --ca FILE for registry {} (or --insecure, for test environments only)",
+            req.registry
+        )));
+    }
+    for rt in all {
+        let fx = match rt {
+            Runtime::Containerd => runtimes::containerd(fs, req, &mut changes)?,
+            Runtime::Docker => runtimes::docker(fs, req, &mut changes)?,
+            Runtime::Crio => runtimes::crio(fs, req, &mut changes)?,
+            Runtime::OsStore => runtimes::os_store(fs, req, &mut changes)?,
+        };
+        effects.insert(rt.name().to_string(), fx);
+    }
+    Ok((changes, effects))
+}
+
+/// Plans and (unless `dry_run`) applies the trust for `runtimes`.
+///
+/// # Errors
+/// A config that does not parse or cannot be edited safely, or an I/O error. Planning
+/// happens before any write, so a bad config changes nothing.
+pub fn install(
+    fs: &HostFs,
+    req: &Request,
+    runtimes: &[Runtime],
+    dry_run: bool,
+) -> Result<Report, Error> {
+    let (changes, effects) = plan(fs, req, runtimes)?;
+    let mut report = Report {
+        registry: req.registry.to_string(),
+        runtimes: runtimes.to_vec(),
+        changes,
+        effects,
+        dry_run,
+        ..Default::default()
+    };
+    if dry_run || report.changes.is_empty() {
+        return Ok(report);
+    }
+    let sp = state_path(&req.registry);
+    let mut state: State = fs
+        .read(&sp)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    for c in &report.changes {
+        match (&c.before, c.action) {
+            (Some(before), "update")
+                if !state.created.contains(&c.path) && !state.backups.contains_key(&c.path) =>
+            {
+                // Back up the user's file once, before slipway first touches it.
+                let backup = sp
+                    .with_file_name("backup")
+                    .join(c.path.strip_prefix("/").unwrap_or(&c.path));
+                fs.write_atomic(&backup, before, 0o600)?;
+                state.backups.insert(c.path.clone(), backup);
+            }
+            (None, _) if !state.created.contains(&c.path) => state.created.push(c.path.clone()),
+            _ => {}
+        }
+    }
+    // The state goes down first, so an interrupted install can still be removed.
+    fs.write_atomic(
+        &sp,
+        &serde_json::to_vec_pretty(&state).unwrap_or_default(),
+        0o600,
+    )?;
+    for c in &report.changes {
+        if let Some(after) = &c.after {
+            fs.write_atomic(&c.path, after, c.mode)?;
+        }
+    }
+    for fx in report.effects.values_mut() {
+        for cmd in std::mem::take(&mut fx.commands) {
+            let status = run_in_root(fs, &cmd);
+            fx.notes.push(format!("ran `{}`: {status}", cmd.join(" ")));
+        }
+    }
+    Ok(report)
+}
+
+fn run_in_root(fs: &HostFs, cmd: &[String]) -> String {
+    let mut c = if fs.root() == Path::new("/") {
+        let mut c = std::process::Command::new(&cmd[0]);
+        c.args(&cmd[1..]);
+        c
+    } else {
+        let mut c = std::process::Command::new("chroot");
+        c.arg(fs.root()).args(cmd);
+        c
+    };
+    match c.output() {
+        Ok(o) if o.status.success() => "ok".into(),
+        Ok(o) => format!(
+            "failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("could not run: {e}"),
+    }
+}
+
+/// Undoes what install did for a registry: removes the files it created and restores the
+/// files it edited from their backups.
+///
+/// # Errors
+/// I/O errors; a registry install never touched is not an error (nothing to do).
+pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Report, Error> {
+    let sp = state_path(registry);
+    let mut report = Report {
+        registry: registry.to_string(),
+        dry_run,
+        ..Default::default()
+    };
+    let Some(bytes) = fs.read(&sp)? else {
+        return Ok(report);
+    };
+    let state: State = serde_json::from_slice(&bytes).map_err(|e| Error::BadConfig {
+        path: sp.clone(),
+        format: "JSON",
+        why: e.to_string(),
+    })?;
+    for p in &state.created {
+        if let Some(before) = fs.read(p)? {
+            report.changes.push(Change {
+                path: p.clone(),
+                action: "remove",
+                for_: "install",
+                mode: 0,
+                before: Some(before),
+                after: None,
+            });
+        }
+    }
+    for (p, backup) in &state.backups {
+        if let Some(original) = fs.read(backup)? {
+            report
+                .changes
+                .extend(Change::write(fs, p, original, 0o644, "install")?);
+        }
+    }
+    if dry_run {
+        return Ok(report);
+    }
+    for c in &report.changes {
+        match &c.after {
+            Some(after) => fs.write_atomic(&c.path, after, 0o644)?,
+            None => fs.remove(&c.path)?,
+        }
+    }
+    for backup in state.backups.values() {
+        fs.remove(backup)?;
+    }
+    fs.remove(&sp)?;
+    Ok(report)
+}
+
+/// Checks that the files are in place, then does a real TLS handshake to the registry with
+/// exactly the certs.d folder each runtime reads.
+///
+/// # Errors
+/// Planning errors (a broken config).
+pub fn verify(
+    fs: &HostFs,
+    req: &Request,
+    runtimes: &[Runtime],
+    timeout: std::time::Duration,
+) -> Result<Report, Error> {
+    let (changes, effects) = plan(fs, req, runtimes)?;
+    let mut report = Report {
+        registry: req.registry.to_string(),
+        runtimes: runtimes.to_vec(),
+        changes,
+        effects,
+        ..Default::default()
+    };
+    for (name, fx) in &report.effects {
+        let Some(dir) = &fx.trust_dir else { continue };
+        let mut b = slipway_trust::TrustPolicy::builder()
+            .certs_d_dirs(vec![fs.real(dir)])
+            .system_bundles(vec![
+                fs.real(Path::new("/etc/ssl/certs/ca-certificates.crt")),
+            ]);
+        if req.insecure {
+            b.dangerous()
+                .skip_verify(req.registry.clone(), "--insecure");
+        }
+        let verdict = match b.build().and_then(|p| p.resolve(&req.registry)) {
+            Ok(trust) => slipway_trust::probe(&trust, &slipway_trust::ProbeOptions { timeout })
+                .verdict
+                .to_string(),
+            Err(e) => format!("error: {}", e.chain()),
+        };
+        report.verdicts.insert(name.clone(), verdict);
+    }
+    Ok(report)
+}

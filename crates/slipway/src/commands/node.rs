@@ -1,0 +1,138 @@
+//! `slipway node trust install|verify|remove`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use slipway_node::{HostFs, Report, Request, Runtime};
+
+use crate::ExitCode;
+use crate::cli::{NodeCommand, NodeTrustArgs, NodeTrustCommand, Output, RuntimeArg};
+
+fn runtimes(fs: &HostFs, a: &NodeTrustArgs) -> Result<Vec<Runtime>> {
+    Ok(match a.runtime {
+        RuntimeArg::Auto => {
+            let found = slipway_node::detect(fs);
+            if found.is_empty() && !a.system_store {
+                anyhow::bail!(
+                    "no container runtime found under {} (looked for containerd, Docker and CRI-O config folders, sockets and binaries); name one with --runtime",
+                    fs.root().display()
+                );
+            }
+            found
+        }
+        RuntimeArg::Containerd => vec![Runtime::Containerd],
+        RuntimeArg::Docker => vec![Runtime::Docker],
+        RuntimeArg::Crio => vec![Runtime::Crio],
+        RuntimeArg::All => vec![Runtime::Containerd, Runtime::Docker, Runtime::Crio],
+    })
+}
+
+fn request(a: &NodeTrustArgs) -> Result<Request> {
+    let client = a.client_cert.as_deref().zip(a.client_key.as_deref());
+    let mut req = Request::new_checked(a.registry.clone(), a.ca.as_deref(), client)?;
+    req.insecure = a.insecure;
+    req.system_store = a.system_store;
+    if a.insecure {
+        eprintln!(
+            "warning: --insecure turns OFF certificate verification for registry {} on this node; use it in test environments only",
+            a.registry
+        );
+    }
+    Ok(req)
+}
+
+/// Runs a `node` subcommand.
+///
+/// # Errors
+/// Bad input (files, configs that do not parse or cannot be edited safely) or I/O.
+pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
+    let NodeCommand::Trust(cmd) = cmd;
+    let (report, code) = match cmd {
+        NodeTrustCommand::Install(a) => {
+            let fs = HostFs::new(&a.host_root)?;
+            let req = request(a)?;
+            (
+                slipway_node::install(&fs, &req, &runtimes(&fs, a)?, a.dry_run)?,
+                ExitCode::Ok,
+            )
+        }
+        NodeTrustCommand::Verify(a) => {
+            let fs = HostFs::new(&a.host_root)?;
+            let req = request(a)?;
+            let r = slipway_node::verify(&fs, &req, &runtimes(&fs, a)?, a.timeout)?;
+            let ok = r.changes.is_empty() && r.verdicts.values().all(|v| v == "ok");
+            (
+                r,
+                if ok {
+                    ExitCode::Ok
+                } else {
+                    ExitCode::CheckFailed
+                },
+            )
+        }
+        NodeTrustCommand::Remove(a) => {
+            let fs = HostFs::new(&a.host_root)?;
+            (
+                slipway_node::remove(&fs, &a.registry, a.dry_run)?,
+                ExitCode::Ok,
+            )
+        }
+    };
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        Output::Human => print(cmd, &report, out)?,
+    }
+    Ok(code)
+}
+
+fn print(cmd: &NodeTrustCommand, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let verify = matches!(cmd, NodeTrustCommand::Verify(_));
+    if r.changes.is_empty() {
+        writeln!(out, "{}: nothing to change", r.registry)?;
+    } else if verify {
+        writeln!(
+            out,
+            "{}: {} file(s) differ from what install would write:",
+            r.registry,
+            r.changes.len()
+        )?;
+    } else if r.dry_run {
+        writeln!(
+            out,
+            "{}: would make {} change(s):",
+            r.registry,
+            r.changes.len()
+        )?;
+    } else {
+        writeln!(out, "{}: {} change(s):", r.registry, r.changes.len())?;
+    }
+    for c in &r.changes {
+        if r.dry_run || verify {
+            write!(out, "{}", c.diff())?;
+        } else {
+            writeln!(out, "  {:<7} {}  ({})", c.action, c.path.display(), c.for_)?;
+        }
+    }
+    for (name, fx) in &r.effects {
+        for l in &fx.restart {
+            writeln!(out, "restart needed: {l}")?;
+        }
+        for l in &fx.reload {
+            writeln!(out, "reload: {l}")?;
+        }
+        for l in &fx.notes {
+            writeln!(out, "note ({name}): {l}")?;
+        }
+    }
+    for (name, v) in &r.verdicts {
+        writeln!(
+            out,
+            "{name}: handshake with {} using its trust: {v}",
+            r.registry
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,521 @@
+//! `slipway node trust` against fake node roots (formats, idempotency, backups, bad input)
+//! and against the real registry and skopeo (the containers-image library CRI-O and podman
+//! use), which must fail before install and succeed after.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Run, assert_stderr_has, slipway, snapshot};
+use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, oci_layout};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn node(root: &Path, args: &[&str]) -> Run {
+    let mut a = vec!["--output", "json", "node", "trust"];
+    a.extend_from_slice(args);
+    a.extend(["--host-root", s(root)]);
+    slipway(root, &a, &[])
+}
+
+/// A node root with containerd, Docker and CRI-O config folders and a Debian os-release.
+fn fake_node() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for dir in ["etc/containerd", "etc/docker", "etc/containers"] {
+        std::fs::create_dir_all(d.path().join(dir)).unwrap();
+    }
+    std::fs::write(
+        d.path().join("etc/os-release"),
+        "PRETTY_NAME=\"Debian\"\nID=debian\n",
+    )
+    .unwrap();
+    d
+}
+
+fn write(root: &Path, path: &str, text: &str) -> PathBuf {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const USER_CONFIG: &str = "# tuned by ops, keep this comment\nversion = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"registry.k8s.io/pause:3.9\" # pinned\n";
+
+#[test]
+fn install_enables_config_path_keeps_the_users_config_and_remove_restores_it() {
+    let pki = TestPki::new();
+    let n = fake_node();
+    let root = n.path();
+    write(root, "etc/containerd/config.toml", USER_CONFIG);
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "registry.test:5000",
+            "--ca",
+            s(pki.ca()),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = std::fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+    assert!(
+        config.starts_with(USER_CONFIG),
+        "the user's text survives byte for byte:\n{config}"
+    );
+    assert!(config.contains("[plugins.\"io.containerd.grpc.v1.cri\".registry]\nconfig_path = \"/etc/containerd/certs.d\""), "{config}");
+    assert!(
+        r.json["effects"]["containerd"]["restart"][0]
+            .as_str()
+            .unwrap()
+            .contains("config.toml changed")
+    );
+    let hosts =
+        std::fs::read_to_string(root.join("etc/containerd/certs.d/registry.test:5000/hosts.toml"))
+            .unwrap();
+    assert!(
+        hosts.contains("[host.\"https://registry.test:5000\"]")
+            && hosts.contains("capabilities = [\"pull\", \"resolve\", \"push\"]"),
+        "{hosts}"
+    );
+    assert!(
+        hosts.contains("ca = [\"/etc/containerd/certs.d/registry.test:5000/ca.crt\"]"),
+        "ca is a list of node paths: {hosts}"
+    );
+    assert!(!hosts.contains("referrers"));
+    for dir in [
+        "etc/containerd/certs.d",
+        "etc/docker/certs.d",
+        "etc/containers/certs.d",
+    ] {
+        assert_eq!(
+            std::fs::read(root.join(dir).join("registry.test:5000/ca.crt")).unwrap(),
+            std::fs::read(pki.ca()).unwrap()
+        );
+    }
+
+    let again = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "registry.test:5000",
+            "--ca",
+            s(pki.ca()),
+        ],
+    );
+    assert_eq!(again.code, 0);
+    assert_eq!(
+        again.json["changes"],
+        serde_json::json!([]),
+        "a second run changes nothing"
+    );
+    assert!(
+        again.json["effects"]["containerd"]["restart"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "and restarts nothing"
+    );
+
+    let r = node(root, &["remove", "--registry", "registry.test:5000"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(snapshot(root), before, "remove restores the node exactly");
+}
+
+#[test]
+fn containerd_2_config_uses_the_images_plugin_and_an_existing_config_path_needs_no_restart() {
+    let pki = TestPki::new();
+    let n = fake_node();
+    let root = n.path();
+    write(root, "etc/containerd/config.toml", "version = 3\n");
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(pki.ca()),
+            "--runtime",
+            "containerd",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = std::fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+    assert!(
+        config.contains("[plugins.\"io.containerd.cri.v1.images\".registry]"),
+        "{config}"
+    );
+    assert!(
+        !config.contains("[plugins]\n"),
+        "no empty parent table: {config}"
+    );
+
+    let m = fake_node();
+    write(
+        m.path(),
+        "etc/containerd/config.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/srv/certs.d:/etc/docker/certs.d\"\n",
+    );
+    let before = std::fs::read(m.path().join("etc/containerd/config.toml")).unwrap();
+    let r = node(
+        m.path(),
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(pki.ca()),
+            "--runtime",
+            "containerd",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(m.path().join("etc/containerd/config.toml")).unwrap(),
+        before
+    );
+    assert!(
+        m.path().join("srv/certs.d/r.test/hosts.toml").exists(),
+        "written to the first config_path folder"
+    );
+    assert!(
+        r.json["effects"]["containerd"]["restart"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        r.json["effects"]["containerd"]["notes"]
+            .to_string()
+            .contains("does not split")
+    );
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let pki = TestPki::new();
+    let n = fake_node();
+    let root = n.path();
+    // Legacy mirrors cannot coexist with config_path.
+    write(
+        root,
+        "etc/containerd/config.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"https://mirror.test\"]\n",
+    );
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &["install", "--registry", "r.test", "--ca", s(pki.ca())],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["config.toml", "legacy", "mirrors"]);
+    assert_eq!(snapshot(root), before);
+    // config.toml that is not TOML.
+    write(root, "etc/containerd/config.toml", "version = [2\n");
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &["install", "--registry", "r.test", "--ca", s(pki.ca())],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(
+        &r,
+        &["config.toml", "is not valid TOML", "nothing was changed"],
+    );
+    assert_eq!(snapshot(root), before);
+    // daemon.json that is not JSON.
+    write(root, "etc/docker/daemon.json", "{\"log-level\": \"warn\",}");
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--insecure",
+            "--runtime",
+            "docker",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["daemon.json", "is not valid JSON"]);
+    assert_eq!(snapshot(root), before);
+    // A CA file that is not a certificate, and hosts with a scheme or a path.
+    let junk = write(root, "junk.crt", "hello\n");
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(&junk),
+            "--runtime",
+            "crio",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["junk.crt", "r.test"]);
+    for bad in ["http://r.test", "r.test/v2/app"] {
+        let r = node(
+            root,
+            &[
+                "install",
+                "--registry",
+                bad,
+                "--ca",
+                s(pki.ca()),
+                "--runtime",
+                "crio",
+            ],
+        );
+        assert_eq!(r.code, 2, "{bad}");
+    }
+    assert_eq!(snapshot(root), before);
+}
+
+#[test]
+fn docker_insecure_merges_daemon_json_keeping_every_other_key() {
+    let n = fake_node();
+    let root = n.path();
+    write(
+        root,
+        "etc/docker/daemon.json",
+        "{\n  \"storage-driver\": \"overlay2\",\n  \"log-opts\": {\"max-size\": \"10m\"},\n  \"insecure-registries\": [\"old.test:5000\"]\n}\n",
+    );
+    let before = snapshot(root);
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test:5000",
+            "--insecure",
+            "--runtime",
+            "docker",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_stderr_has(&r, &["--insecure", "OFF", "r.test:5000"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("etc/docker/daemon.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["insecure-registries"],
+        serde_json::json!(["old.test:5000", "r.test:5000"])
+    );
+    assert_eq!(json["storage-driver"], "overlay2");
+    assert_eq!(json["log-opts"]["max-size"], "10m");
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["storage-driver", "log-opts", "insecure-registries"],
+        "key order kept"
+    );
+    assert!(
+        r.json["effects"]["docker"]["reload"][0]
+            .as_str()
+            .unwrap()
+            .contains("SIGHUP")
+    );
+    assert_eq!(node(root, &["remove", "--registry", "r.test:5000"]).code, 0);
+    assert_eq!(snapshot(root), before);
+}
+
+#[test]
+fn os_store_paths_and_refresh_commands_follow_the_distro_family() {
+    let pki = TestPki::new();
+    for (os_release, dir, cmd) in [
+        (
+            "ID=ubuntu\nID_LIKE=debian\n",
+            "usr/local/share/ca-certificates",
+            "update-ca-certificates",
+        ),
+        (
+            "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n",
+            "etc/pki/ca-trust/source/anchors",
+            "update-ca-trust",
+        ),
+        (
+            "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",
+            "etc/pki/trust/anchors",
+            "update-ca-certificates",
+        ),
+        (
+            "ID=alpine\n",
+            "usr/local/share/ca-certificates",
+            "update-ca-certificates",
+        ),
+        (
+            "ID=arch\n",
+            "etc/ca-certificates/trust-source/anchors",
+            "update-ca-trust",
+        ),
+    ] {
+        let n = tempfile::tempdir().unwrap();
+        write(n.path(), "etc/os-release", os_release);
+        let r = node(
+            n.path(),
+            &[
+                "install",
+                "--registry",
+                "r.test:5000",
+                "--ca",
+                s(pki.ca()),
+                "--system-store",
+                "--dry-run",
+            ],
+        );
+        assert_eq!(r.code, 0, "{os_release}: {}", r.stderr);
+        assert_eq!(
+            r.json["changes"][0]["path"],
+            format!("/{dir}/slipway-r.test_5000.crt"),
+            "{os_release}"
+        );
+        assert_eq!(
+            r.json["effects"]["os-store"]["commands"][0][0], cmd,
+            "{os_release}"
+        );
+        assert!(
+            r.json["effects"]["os-store"]["restart"][0]
+                .as_str()
+                .unwrap()
+                .contains("Go loads the system roots once")
+        );
+        assert!(snapshot(n.path()).len() == 1, "dry run writes nothing");
+    }
+    let n = tempfile::tempdir().unwrap();
+    write(n.path(), "etc/os-release", "ID=plan9\n");
+    let r = node(
+        n.path(),
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(pki.ca()),
+            "--system-store",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["unknown distro", "plan9"]);
+}
+
+#[test]
+fn skopeo_pulls_through_the_certs_d_install_writes_and_verify_handshakes() {
+    for kind in [LeafKind::CaSigned, LeafKind::SelfSignedOpenssl] {
+        let pki = TestPki::new();
+        let cert = pki.server_cert(kind);
+        let reg = Registry::builder().tls(&cert).start();
+        let host = reg.host();
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = oci_layout(&tmp.path().join("src"), "v1", &[("hello.txt", b"hello\n")]);
+        let flag = format!("--registry-ca={host}={}", s(&cert.trust));
+        let r = slipway(
+            tmp.path(),
+            &[
+                "--output",
+                "json",
+                &flag,
+                "copy",
+                &layout.reference(),
+                &format!("{host}/app:v1"),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+
+        let n = fake_node();
+        let certs = n.path().join("etc/containers/certs.d").join(&host);
+        let image = format!("docker://{host}/app:v1");
+        let err = Skopeo::new().cert_dir(&certs).inspect(&image).unwrap_err();
+        assert!(
+            err.stderr
+                .contains("x509: certificate signed by unknown authority"),
+            "{kind:?}: {}",
+            err.stderr
+        );
+        let r = node(
+            n.path(),
+            &[
+                "verify",
+                "--registry",
+                &host,
+                "--ca",
+                s(&cert.trust),
+                "--runtime",
+                "crio",
+            ],
+        );
+        assert_eq!(r.code, 1, "verify fails before install");
+
+        let r = node(
+            n.path(),
+            &["install", "--registry", &host, "--ca", s(&cert.trust)],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            Skopeo::new()
+                .cert_dir(&certs)
+                .manifest_digest(&image)
+                .unwrap(),
+            layout.manifest_digest,
+            "{kind:?}"
+        );
+        let r = node(
+            n.path(),
+            &["verify", "--registry", &host, "--ca", s(&cert.trust)],
+        );
+        assert_eq!(r.code, 0, "{kind:?}: {}", r.stdout);
+        for rt in ["containerd", "docker", "crio"] {
+            assert_eq!(r.json["verdicts"][rt], "ok", "{kind:?} {rt}: {}", r.stdout);
+        }
+    }
+}
+
+#[test]
+fn mtls_client_pair_is_written_0600_and_verify_presents_it() {
+    let pki = TestPki::new();
+    let client = pki.client_cert();
+    let reg = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .client_ca(&client.ca)
+        .start();
+    let n = fake_node();
+    let args = [
+        "--registry",
+        &reg.host(),
+        "--ca",
+        s(pki.ca()),
+        "--client-cert",
+        s(&client.cert),
+        "--client-key",
+        s(&client.key),
+        "--runtime",
+        "all",
+    ];
+    let r = node(n.path(), &[&["install"][..], &args].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    use std::os::unix::fs::PermissionsExt;
+    let key = n
+        .path()
+        .join("etc/containerd/certs.d")
+        .join(reg.host())
+        .join("client.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let hosts = std::fs::read_to_string(key.with_file_name("hosts.toml")).unwrap();
+    assert!(hosts.contains("client = [["), "{hosts}");
+    let r = node(n.path(), &[&["verify"][..], &args].concat());
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.json["verdicts"]["containerd"], "ok");
+}
