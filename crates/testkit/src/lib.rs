@@ -16,9 +16,11 @@
 //! ([`Skopeo`]) to push them, and can restart a registry on the same port with the same
 //! storage and a new certificate ([`Registry::restart`]).
 
+mod containerd;
 mod image;
 mod skopeo;
 
+pub use containerd::Containerd;
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };
