@@ -792,3 +792,98 @@ fn containerd_pulls_through_a_pinned_self_signed_registry_and_an_mtls_registry_w
     ctd.cri_pull(&format!("{b}/app:v1"))
         .unwrap_or_else(|e| panic!("mTLS: {e}\n{}", ctd.log()));
 }
+
+#[test]
+fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
+    let pki = TestPki::new();
+    let template = fake_node();
+    write(template.path(), "etc/containerd/config.toml", USER_CONFIG);
+    write(
+        template.path(),
+        "etc/docker/daemon.json",
+        "{\"log-level\": \"warn\"}\n",
+    );
+    let args = |root: &Path| -> Vec<String> {
+        [
+            "node",
+            "trust",
+            "install",
+            "--registry",
+            "r.test:5000",
+            "--ca",
+            s(pki.ca()),
+            "--insecure",
+            "--runtime",
+            "all",
+            "--host-root",
+            s(root),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    // What a finished install writes.
+    let done = tempfile::tempdir().unwrap();
+    copy_tree(template.path(), done.path());
+    assert_eq!(
+        slipway(
+            done.path(),
+            &args(done.path())
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            &[]
+        )
+        .code,
+        0
+    );
+    let new = snapshot(done.path());
+    let old = snapshot(template.path());
+    let rel = |m: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+               base: &Path|
+     -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        m.iter()
+            .map(|(k, v)| (k.strip_prefix(base).unwrap().to_path_buf(), v.clone()))
+            .collect()
+    };
+    let (old, new) = (rel(&old, template.path()), rel(&new, done.path()));
+    for delay_us in [0u64, 500, 1000, 2000, 3000, 5000, 8000, 12000, 20000] {
+        let root = tempfile::tempdir().unwrap();
+        copy_tree(template.path(), root.path());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args(root.path()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(delay_us));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        for (path, bytes) in rel(&snapshot(root.path()), root.path()) {
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".slipway-"))
+            {
+                continue; // a temp file the kill left behind is never read by a runtime
+            }
+            let ok = old.get(&path) == Some(&bytes) || new.get(&path) == Some(&bytes);
+            assert!(
+                ok,
+                "after SIGKILL at {delay_us} us, {} is neither old nor new",
+                path.display()
+            );
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
