@@ -49,6 +49,20 @@ pub struct Request {
     pub insecure: bool,
     /// Also add the CA to the OS trust store.
     pub system_store: bool,
+    /// Whether install reloads/restarts runtimes itself.
+    pub restart: RestartPolicy,
+}
+
+/// Says whether install signals runtimes after writing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Report what needs a reload or restart; touch no process.
+    #[default]
+    Never,
+    /// SIGHUP dockerd/crio when a live-reloadable setting changed (pid file under the
+    /// root); restart containerd with systemctl only on the node itself (root `/`).
+    Auto,
 }
 
 impl Request {
@@ -60,6 +74,7 @@ impl Request {
             client: None,
             insecure: false,
             system_store: false,
+            restart: RestartPolicy::Never,
         }
     }
 
@@ -110,6 +125,7 @@ impl Request {
             client,
             insecure: false,
             system_store: false,
+            restart: RestartPolicy::Never,
         })
     }
 }
@@ -263,6 +279,36 @@ pub fn install(
             fs.write_atomic(&c.path, after, c.mode)?;
         }
     }
+    if req.restart == RestartPolicy::Auto {
+        for (name, pidfiles) in [
+            ("docker", ["/var/run/docker.pid", "/run/docker.pid"]),
+            ("crio", ["/var/run/crio/crio.pid", "/run/crio/crio.pid"]),
+        ] {
+            if let Some(fx) = report
+                .effects
+                .get_mut(name)
+                .filter(|fx| !fx.reload.is_empty())
+            {
+                let result = signal_hup(fs, &pidfiles);
+                fx.notes.push(format!("SIGHUP {name}: {result}"));
+            }
+        }
+        if let Some(fx) = report
+            .effects
+            .get_mut("containerd")
+            .filter(|fx| !fx.restart.is_empty())
+        {
+            let result = if fs.root() == Path::new("/") {
+                run_in_root(
+                    fs,
+                    &["systemctl".into(), "restart".into(), "containerd".into()],
+                )
+            } else {
+                "not restarted: under --host-root, restart containerd on the node itself".into()
+            };
+            fx.notes.push(format!("restart containerd: {result}"));
+        }
+    }
     for fx in report.effects.values_mut() {
         for cmd in std::mem::take(&mut fx.commands) {
             let status = run_in_root(fs, &cmd);
@@ -270,6 +316,32 @@ pub fn install(
         }
     }
     Ok(report)
+}
+
+/// Sends SIGHUP to the process whose pid is in the first pid file that exists.
+fn signal_hup(fs: &HostFs, pidfiles: &[&str]) -> String {
+    let Some((file, pid)) = pidfiles.iter().find_map(|f| {
+        fs.read(Path::new(f))
+            .ok()
+            .flatten()
+            .map(|b| (*f, String::from_utf8_lossy(&b).trim().to_string()))
+    }) else {
+        return format!(
+            "no pid file ({}) under the root; reload it by hand",
+            pidfiles.join(", ")
+        );
+    };
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
+        return format!("{file} does not hold a pid");
+    }
+    match std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+    {
+        Ok(s) if s.success() => format!("sent to pid {pid} ({file})"),
+        Ok(s) => format!("kill -HUP {pid} failed ({s})"),
+        Err(e) => format!("could not run kill: {e}"),
+    }
 }
 
 fn run_in_root(fs: &HostFs, cmd: &[String]) -> String {

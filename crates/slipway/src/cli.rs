@@ -287,9 +287,23 @@ pub struct NodeTrustArgs {
     /// Print the exact diff, change nothing.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// `auto`: SIGHUP dockerd/crio when insecure settings changed (pid file under the
+    /// root) and restart containerd with systemctl when config.toml changed (node root
+    /// `/` only). `never`: only report what needs it.
+    #[arg(long = "restart-runtime", value_enum, default_value_t = RestartArg::Never)]
+    pub restart_runtime: RestartArg,
     /// Time allowed for verify's handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+/// Chooses whether install touches runtime processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RestartArg {
+    /// Reload or restart what the change needs.
+    Auto,
+    /// Only report it.
+    Never,
 }
 
 /// Holds `node trust remove` arguments.

@@ -887,3 +887,70 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn dockerd_accepts_the_merged_daemon_json_and_reloads_insecure_registries_on_sighup() {
+    let n = fake_node();
+    let root = n.path();
+    let original = "{\n  \"log-level\": \"warn\",\n  \"max-concurrent-downloads\": 4,\n  \"insecure-registries\": [\"old.test:5000\"]\n}\n";
+    write(root, "etc/docker/daemon.json", original);
+    let dockerd = slipway_testkit::Dockerd::start(root);
+    let insecure = |d: &slipway_testkit::Dockerd| {
+        d.docker(&["info", "--format", "{{json .RegistryConfig.IndexConfigs}}"])
+            .unwrap()
+    };
+    assert!(!insecure(&dockerd).contains("r.test:5000"));
+
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test:5000",
+            "--insecure",
+            "--runtime",
+            "docker",
+            "--restart-runtime",
+            "auto",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.json["effects"]["docker"]["notes"]
+            .to_string()
+            .contains("SIGHUP docker: sent to pid"),
+        "{}",
+        r.stdout
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let info = loop {
+        let info = insecure(&dockerd);
+        if info.contains("r.test:5000") || std::time::Instant::now() > deadline {
+            break info;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let configs: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(
+        configs["r.test:5000"]["Secure"],
+        false,
+        "{info}\n{}",
+        dockerd.log()
+    );
+    assert_eq!(
+        configs["old.test:5000"]["Secure"], false,
+        "the user's entry stays"
+    );
+    assert!(
+        !dockerd
+            .log()
+            .contains("unable to configure the Docker daemon"),
+        "{}",
+        dockerd.log()
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("etc/docker/daemon.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["log-level"], "warn");
+    assert_eq!(json["max-concurrent-downloads"], 4);
+}

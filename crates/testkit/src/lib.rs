@@ -17,10 +17,12 @@
 //! storage and a new certificate ([`Registry::restart`]).
 
 mod containerd;
+mod dockerd;
 mod image;
 mod skopeo;
 
 pub use containerd::Containerd;
+pub use dockerd::Dockerd;
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };

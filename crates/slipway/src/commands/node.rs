@@ -6,7 +6,7 @@ use anyhow::Result;
 use slipway_node::{HostFs, Report, Request, Runtime};
 
 use crate::ExitCode;
-use crate::cli::{NodeCommand, NodeTrustArgs, NodeTrustCommand, Output, RuntimeArg};
+use crate::cli::{NodeCommand, NodeTrustArgs, NodeTrustCommand, Output, RestartArg, RuntimeArg};
 
 fn runtimes(fs: &HostFs, a: &NodeTrustArgs) -> Result<Vec<Runtime>> {
     Ok(match a.runtime {
@@ -32,6 +32,10 @@ fn request(a: &NodeTrustArgs) -> Result<Request> {
     let mut req = Request::new_checked(a.registry.clone(), a.ca.as_deref(), client)?;
     req.insecure = a.insecure;
     req.system_store = a.system_store;
+    req.restart = match a.restart_runtime {
+        RestartArg::Auto => slipway_node::RestartPolicy::Auto,
+        RestartArg::Never => slipway_node::RestartPolicy::Never,
+    };
     if a.insecure {
         eprintln!(
             "warning: --insecure turns OFF certificate verification for registry {} on this node; use it in test environments only",
