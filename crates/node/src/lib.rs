@@ -417,6 +417,22 @@ pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Rep
         fs.remove(backup)?;
     }
     fs.remove(&sp)?;
+    // A CA taken out of the OS anchors stays in the built bundle until it is rebuilt.
+    if let Ok(store) = detect_os(fs)
+        && report.changes.iter().any(|c| c.path.starts_with(store.dir))
+    {
+        let mut cmd: Vec<String> = store.refresh.iter().map(|s| s.to_string()).collect();
+        if store.family == "debian" {
+            cmd.push("--fresh".into());
+        }
+        let status = run_in_root(fs, &cmd);
+        report
+            .effects
+            .entry("os-store".into())
+            .or_default()
+            .notes
+            .push(format!("ran `{}`: {status}", cmd.join(" ")));
+    }
     Ok(report)
 }
 

@@ -954,3 +954,83 @@ fn dockerd_accepts_the_merged_daemon_json_and_reloads_insecure_registries_on_sig
     assert_eq!(json["log-level"], "warn");
     assert_eq!(json["max-concurrent-downloads"], 4);
 }
+
+fn s_client_in(root: &Path, port: u16) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("chroot")
+        .arg(root)
+        .args([
+            "openssl",
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chroot");
+    child.stdin.take().unwrap().write_all(b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && text.contains("Verify return code: 0 (ok)"),
+        text,
+    )
+}
+
+#[test]
+fn system_store_makes_openssl_in_a_debian_root_trust_the_registry_and_remove_undoes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki_dir = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki_dir).unwrap();
+    let cert = registry_test_cert(&pki_dir);
+    let reg = Registry::builder().tls(&cert).start();
+    let root = slipway_testkit::debian_root();
+    let (ok, out) = s_client_in(root.path(), reg.port());
+    assert!(
+        !ok,
+        "before install the chroot must not trust the registry:\n{out}"
+    );
+
+    let r = node(
+        root.path(),
+        &[
+            "install",
+            "--registry",
+            &reg.host(),
+            "--ca",
+            s(&cert.trust),
+            "--system-store",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json["changes"][0]["path"],
+        format!(
+            "/usr/local/share/ca-certificates/slipway-localhost_{}.crt",
+            reg.port()
+        )
+    );
+    assert!(
+        r.json["effects"]["os-store"]["notes"]
+            .to_string()
+            .contains("ran `update-ca-certificates`: ok"),
+        "{}",
+        r.stdout
+    );
+    let (ok, out) = s_client_in(root.path(), reg.port());
+    assert!(ok, "after install:\n{out}");
+
+    let r = node(root.path(), &["remove", "--registry", &reg.host()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (ok, _) = s_client_in(root.path(), reg.port());
+    assert!(!ok, "remove takes the CA out of the rebuilt bundle again");
+}
