@@ -51,6 +51,8 @@ pub struct Request {
     pub system_store: bool,
     /// Whether install reloads/restarts runtimes itself.
     pub restart: RestartPolicy,
+    /// Move containerd's legacy `registry.mirrors`/`configs.tls` into hosts.toml files.
+    pub migrate_legacy: bool,
 }
 
 /// Says whether install signals runtimes after writing.
@@ -75,6 +77,7 @@ impl Request {
             insecure: false,
             system_store: false,
             restart: RestartPolicy::Never,
+            migrate_legacy: false,
         }
     }
 
@@ -126,6 +129,7 @@ impl Request {
             insecure: false,
             system_store: false,
             restart: RestartPolicy::Never,
+            migrate_legacy: false,
         })
     }
 }

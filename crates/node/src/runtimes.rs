@@ -133,18 +133,49 @@ pub fn containerd(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<E
                 .and_then(|p| p.get(plugin))
                 .and_then(|c| c.get("registry"));
             // containerd 1.7+ refuses config_path together with the legacy forms.
-            for legacy in ["mirrors", "configs"] {
-                if registry
-                    .and_then(|r| r.get(legacy))
+            let has_legacy = |name: &str| {
+                registry
+                    .and_then(|r| r.get(name))
                     .is_some_and(|m| m.as_table_like().is_some_and(|t| !t.is_empty()))
-                {
-                    return Err(Error::Refused {
-                        path: config.into(),
-                        why: format!(
-                            "has legacy `plugins.\"{plugin}\".registry.{legacy}`, which containerd refuses next to `config_path`; move those entries to certs.d/<host>/hosts.toml and delete them, then run install again"
-                        ),
-                    });
-                }
+            };
+            let legacy_tls = registry
+                .and_then(|r| r.get("configs"))
+                .and_then(Item::as_table_like)
+                .is_some_and(|t| t.iter().any(|(_, v)| v.get("tls").is_some()));
+            let legacy = has_legacy("mirrors") || legacy_tls;
+            if legacy && !req.migrate_legacy {
+                return Err(Error::Refused {
+                    path: config.into(),
+                    why: format!(
+                        "has legacy `plugins.\"{plugin}\".registry.mirrors` or `configs.<host>.tls`, which containerd refuses next to `config_path`; pass --migrate-legacy to move them into certs.d/<host>/hosts.toml, or do it by hand"
+                    ),
+                });
+            }
+            if legacy {
+                let migrated = migrate_legacy(fs, &mut doc, plugin, config, out)?;
+                fx.notes.push(format!(
+                    "migrated legacy registry settings to hosts.toml for: {}",
+                    migrated.join(", ")
+                ));
+                out.extend(Change::write(
+                    fs,
+                    config,
+                    doc.to_string().into_bytes(),
+                    0o644,
+                    "containerd",
+                )?);
+                fx.restart.push("containerd: config.toml changed (legacy registry settings moved to certs.d, config_path enabled)".into());
+                let dir = PathBuf::from(CONTAINERD_CERTS).join(req.registry.to_string());
+                material(fs, &dir, req, "containerd", out)?;
+                out.extend(Change::write(
+                    fs,
+                    &dir.join("hosts.toml"),
+                    hosts_toml(&dir, req).into_bytes(),
+                    0o644,
+                    "containerd",
+                )?);
+                fx.trust_dir = Some(PathBuf::from(CONTAINERD_CERTS));
+                return Ok(fx);
             }
             let current = registry
                 .and_then(|r| r.get("config_path"))
@@ -204,6 +235,145 @@ pub fn containerd(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<E
     )?);
     fx.trust_dir = Some(certs_root);
     Ok(fx)
+}
+
+/// A legacy `configs.<host>.tls` entry: CA file, client pair, skip-verify.
+type LegacyTls = (Option<String>, Option<(String, String)>, bool);
+
+/// Moves `registry.mirrors` and `registry.configs.<host>.tls` into hosts.toml files under
+/// /etc/containerd/certs.d, removes them from the document, and sets `config_path`.
+/// `configs.<host>.auth` stays (containerd allows it next to `config_path`).
+fn migrate_legacy(
+    fs: &HostFs,
+    doc: &mut DocumentMut,
+    plugin: &str,
+    config: &Path,
+    out: &mut Vec<Change>,
+) -> Result<Vec<String>, Error> {
+    let reg = doc["plugins"][plugin]["registry"]
+        .as_table_mut()
+        .ok_or_else(|| bad(config, "`registry` is not a table"))?;
+    let mut tls: std::collections::BTreeMap<String, LegacyTls> = Default::default();
+    if let Some(configs) = reg.get_mut("configs").and_then(Item::as_table_like_mut) {
+        for (host, entry) in configs.iter_mut() {
+            let Some(t) = entry.get("tls") else { continue };
+            let s = |k: &str| t.get(k).and_then(Item::as_str).map(str::to_string);
+            let client = s("cert_file").zip(s("key_file"));
+            tls.insert(
+                host.get().to_string(),
+                (
+                    s("ca_file"),
+                    client,
+                    t.get("insecure_skip_verify")
+                        .and_then(Item::as_bool)
+                        .unwrap_or(false),
+                ),
+            );
+            if let Some(e) = entry.as_table_like_mut() {
+                e.remove("tls");
+            }
+        }
+        let empty: Vec<String> = configs
+            .iter()
+            .filter(|(_, v)| v.as_table_like().is_some_and(|t| t.is_empty()))
+            .map(|(k, _)| k.to_string())
+            .collect();
+        for k in empty {
+            configs.remove(&k);
+        }
+    }
+    if reg
+        .get("configs")
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| t.is_empty())
+    {
+        reg.remove("configs");
+    }
+    let mut mirrors: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    if let Some(m) = reg.remove("mirrors")
+        && let Some(m) = m.as_table_like()
+    {
+        for (host, entry) in m.iter() {
+            let eps = entry
+                .get("endpoint")
+                .and_then(Item::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            mirrors.insert(host.to_string(), eps);
+        }
+    }
+    reg["config_path"] = value(CONTAINERD_CERTS);
+    let mut hosts: std::collections::BTreeSet<String> = mirrors.keys().cloned().collect();
+    hosts.extend(tls.keys().cloned());
+    for host in &hosts {
+        let server = if host == "docker.io" {
+            "https://registry-1.docker.io".to_string()
+        } else {
+            format!("https://{host}")
+        };
+        let mut file = DocumentMut::new();
+        file["server"] = value(server.clone());
+        let endpoints = mirrors
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| vec![server.clone()]);
+        let mut table = Table::new();
+        table.set_implicit(true);
+        for ep in endpoints {
+            let ep_host = ep
+                .split("://")
+                .nth(1)
+                .unwrap_or(&ep)
+                .trim_end_matches('/')
+                .to_string();
+            let mut h = Table::new();
+            let mut caps = Array::new();
+            for c in ["pull", "resolve"] {
+                caps.push(c);
+            }
+            if !mirrors.contains_key(host) {
+                caps.push("push");
+            }
+            h["capabilities"] = value(caps);
+            if let Some((ca, client, skip)) = tls.get(&ep_host).or(tls.get(host)) {
+                if let Some(ca) = ca {
+                    let mut a = Array::new();
+                    a.push(ca.as_str());
+                    h["ca"] = value(a);
+                }
+                if let Some((c, k)) = client {
+                    let mut pair = Array::new();
+                    pair.push(c.as_str());
+                    pair.push(k.as_str());
+                    let mut all = Array::new();
+                    all.push(pair);
+                    h["client"] = value(all);
+                }
+                if *skip {
+                    h["skip_verify"] = value(true);
+                }
+            }
+            table.insert(&ep, Item::Table(h));
+        }
+        file.insert("host", Item::Table(table));
+        let path = PathBuf::from(CONTAINERD_CERTS)
+            .join(host)
+            .join("hosts.toml");
+        let text =
+            format!("# Migrated by slipway from config.toml's legacy registry settings.\n{file}");
+        out.extend(Change::write(
+            fs,
+            &path,
+            text.into_bytes(),
+            0o644,
+            "containerd",
+        )?);
+    }
+    Ok(hosts.into_iter().collect())
 }
 
 fn implicit_table() -> Item {

@@ -281,6 +281,10 @@ pub struct NodeTrustArgs {
     /// Also add the CA to the OS trust store.
     #[arg(long = "system-store")]
     pub system_store: bool,
+    /// containerd: move legacy `registry.mirrors` / `configs.<host>.tls` from config.toml
+    /// into certs.d hosts.toml files (containerd refuses them next to config_path).
+    #[arg(long = "migrate-legacy")]
+    pub migrate_legacy: bool,
     /// The node's root, for a DaemonSet that mounts the host (default /).
     #[arg(long = "host-root", value_name = "DIR", default_value = "/")]
     pub host_root: PathBuf,

@@ -1034,3 +1034,79 @@ fn system_store_makes_openssl_in_a_debian_root_trust_the_registry_and_remove_und
     let (ok, _) = s_client_in(root.path(), reg.port());
     assert!(!ok, "remove takes the CA out of the rebuilt bundle again");
 }
+
+#[test]
+fn migrate_legacy_moves_mirrors_and_tls_configs_into_hosts_toml() {
+    let pki = TestPki::new();
+    let n = fake_node();
+    let root = n.path();
+    write(
+        root,
+        "etc/containerd/config.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"https://mirror.corp.test\"]\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"mirror.corp.test\".tls]\n  ca_file = \"/etc/corp/ca.pem\"\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"old.corp.test:5000\".tls]\n  insecure_skip_verify = true\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"old.corp.test:5000\".auth]\n  username = \"ci\"\n",
+    );
+    let before = snapshot(root);
+    let refused = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(pki.ca()),
+            "--runtime",
+            "containerd",
+        ],
+    );
+    assert_eq!(refused.code, 2);
+    assert_stderr_has(&refused, &["--migrate-legacy"]);
+    let r = node(
+        root,
+        &[
+            "install",
+            "--registry",
+            "r.test",
+            "--ca",
+            s(pki.ca()),
+            "--runtime",
+            "containerd",
+            "--migrate-legacy",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = std::fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+    assert!(
+        !config.contains("mirrors") && !config.contains(".tls]"),
+        "{config}"
+    );
+    assert!(
+        config.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("username = \"ci\""),
+        "auth entries stay: {config}"
+    );
+    let hub =
+        std::fs::read_to_string(root.join("etc/containerd/certs.d/docker.io/hosts.toml")).unwrap();
+    assert!(
+        hub.contains("server = \"https://registry-1.docker.io\"")
+            && hub.contains("[host.\"https://mirror.corp.test\"]")
+            && hub.contains("ca = [\"/etc/corp/ca.pem\"]"),
+        "{hub}"
+    );
+    let old =
+        std::fs::read_to_string(root.join("etc/containerd/certs.d/old.corp.test:5000/hosts.toml"))
+            .unwrap();
+    assert!(old.contains("skip_verify = true"), "{old}");
+    assert!(
+        root.join("etc/containerd/certs.d/r.test/hosts.toml")
+            .exists()
+    );
+    assert_eq!(node(root, &["remove", "--registry", "r.test"]).code, 0);
+    assert_eq!(
+        snapshot(root),
+        before,
+        "remove restores the legacy config exactly"
+    );
+}

@@ -32,6 +32,7 @@ fn request(a: &NodeTrustArgs) -> Result<Request> {
     let mut req = Request::new_checked(a.registry.clone(), a.ca.as_deref(), client)?;
     req.insecure = a.insecure;
     req.system_store = a.system_store;
+    req.migrate_legacy = a.migrate_legacy;
     req.restart = match a.restart_runtime {
         RestartArg::Auto => slipway_node::RestartPolicy::Auto,
         RestartArg::Never => slipway_node::RestartPolicy::Never,
