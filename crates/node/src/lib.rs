@@ -297,6 +297,30 @@ pub fn install(
                 fx.notes.push(format!("SIGHUP {name}: {result}"));
             }
         }
+        // A changed OS store reaches Go runtimes only through a restart.
+        if report
+            .effects
+            .get("os-store")
+            .is_some_and(|fx| !fx.restart.is_empty())
+        {
+            let result = if fs.root() != Path::new("/") {
+                "not restarted: under --host-root, restart the runtimes on the node itself"
+                    .to_string()
+            } else {
+                detect(fs)
+                    .iter()
+                    .map(|rt| {
+                        let unit = rt.name();
+                        let cmd = ["systemctl".to_string(), "restart".into(), unit.into()];
+                        format!("{unit}: {}", run_in_root(fs, &cmd))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            if let Some(fx) = report.effects.get_mut("os-store") {
+                fx.notes.push(format!("restart runtimes: {result}"));
+            }
+        }
         if let Some(fx) = report
             .effects
             .get_mut("containerd")
