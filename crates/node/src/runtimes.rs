@@ -165,62 +165,53 @@ pub fn containerd(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<E
                     "containerd",
                 )?);
                 fx.restart.push("containerd: config.toml changed (legacy registry settings moved to certs.d, config_path enabled)".into());
-                let dir = PathBuf::from(CONTAINERD_CERTS).join(req.registry.to_string());
-                material(fs, &dir, req, "containerd", out)?;
-                out.extend(Change::write(
-                    fs,
-                    &dir.join("hosts.toml"),
-                    hosts_toml(&dir, req).into_bytes(),
-                    0o644,
-                    "containerd",
-                )?);
-                fx.trust_dir = Some(PathBuf::from(CONTAINERD_CERTS));
-                return Ok(fx);
-            }
-            let current = registry
-                .and_then(|r| r.get("config_path"))
-                .and_then(Item::as_str)
-                .unwrap_or("")
-                .to_string();
-            if current.is_empty() {
-                let plugins = doc
-                    .entry("plugins")
-                    .or_insert_with(implicit_table)
-                    .as_table_mut()
-                    .ok_or_else(|| bad(config, "`plugins` is not a table"))?;
-                let cri = plugins
-                    .entry(plugin)
-                    .or_insert_with(implicit_table)
-                    .as_table_mut()
-                    .ok_or_else(|| bad(config, "the CRI plugin entry is not a table"))?;
-                let reg = cri
-                    .entry("registry")
-                    .or_insert(toml_edit::table())
-                    .as_table_mut()
-                    .ok_or_else(|| bad(config, "`registry` is not a table"))?;
-                reg["config_path"] = value(CONTAINERD_CERTS);
-                if version == 1 {
-                    fx.notes.push("config.toml has no `version`, so containerd reads it as version 1 (`plugins.cri`)".into());
-                }
-                out.extend(Change::write(
-                    fs,
-                    config,
-                    doc.to_string().into_bytes(),
-                    0o644,
-                    "containerd",
-                )?);
-                fx.restart.push("containerd: config.toml changed (config_path enabled); containerd has no reload and SIGHUP kills it".into());
                 PathBuf::from(CONTAINERD_CERTS)
             } else {
-                let first = current
-                    .split(':')
-                    .next()
-                    .unwrap_or(CONTAINERD_CERTS)
+                let current = registry
+                    .and_then(|r| r.get("config_path"))
+                    .and_then(Item::as_str)
+                    .unwrap_or("")
                     .to_string();
-                if current.contains(':') {
-                    fx.notes.push(format!("config_path `{current}` lists several folders; containerd 2.1-2.3's transfer service does not split it, so slipway writes to the first, {first}"));
+                if current.is_empty() {
+                    let plugins = doc
+                        .entry("plugins")
+                        .or_insert_with(implicit_table)
+                        .as_table_mut()
+                        .ok_or_else(|| bad(config, "`plugins` is not a table"))?;
+                    let cri = plugins
+                        .entry(plugin)
+                        .or_insert_with(implicit_table)
+                        .as_table_mut()
+                        .ok_or_else(|| bad(config, "the CRI plugin entry is not a table"))?;
+                    let reg = cri
+                        .entry("registry")
+                        .or_insert(toml_edit::table())
+                        .as_table_mut()
+                        .ok_or_else(|| bad(config, "`registry` is not a table"))?;
+                    reg["config_path"] = value(CONTAINERD_CERTS);
+                    if version == 1 {
+                        fx.notes.push("config.toml has no `version`, so containerd reads it as version 1 (`plugins.cri`)".into());
+                    }
+                    out.extend(Change::write(
+                        fs,
+                        config,
+                        doc.to_string().into_bytes(),
+                        0o644,
+                        "containerd",
+                    )?);
+                    fx.restart.push("containerd: config.toml changed (config_path enabled); containerd has no reload and SIGHUP kills it".into());
+                    PathBuf::from(CONTAINERD_CERTS)
+                } else {
+                    let first = current
+                        .split(':')
+                        .next()
+                        .unwrap_or(CONTAINERD_CERTS)
+                        .to_string();
+                    if current.contains(':') {
+                        fx.notes.push(format!("config_path `{current}` lists several folders; containerd 2.1-2.3's transfer service does not split it, so slipway writes to the first, {first}"));
+                    }
+                    PathBuf::from(first)
                 }
-                PathBuf::from(first)
             }
         }
     };
