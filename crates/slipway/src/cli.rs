@@ -155,6 +155,9 @@ Examples:
         after_help = "Example:\n  echo \"$TOKEN\" | slipway login registry.internal:5000 -u ci --password-stdin"
     )]
     Login(LoginArgs),
+    /// Make every node of a cluster trust registries (a DaemonSet running `node trust`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Make this node's container runtimes (and OS) trust a registry.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -211,6 +214,51 @@ pub struct LoginArgs {
     /// Read the password (or token) from stdin. Required: passwords never go on the command line.
     #[arg(long = "password-stdin")]
     pub password_stdin: bool,
+}
+
+/// Lists the `cluster` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Trust for every node.
+    #[command(subcommand)]
+    Trust(ClusterTrustCommand),
+}
+
+/// Lists the `cluster trust` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClusterTrustCommand {
+    /// Print the Namespace, ServiceAccount, ConfigMap (CA bundles) and DaemonSet that run
+    /// `slipway node trust install` on every node, including nodes that join later.
+    ///
+    /// The DaemonSet is privileged with the host's / mounted at /host, tolerates every
+    /// taint, runs at system-node-critical priority, is ready only when `node trust verify`
+    /// succeeds, and rolls whenever a bundle changes. The agent image must come from a
+    /// registry the nodes already trust: it cannot be pulled from the registry it is about
+    /// to make trusted.
+    #[command(
+        after_help = "Example:\n  slipway cluster trust manifest --trust registry.internal:5000=ca.crt --agent-image ghcr.io/example/slipway:0.1 | kubectl apply -f -"
+    )]
+    Manifest(ClusterManifestArgs),
+}
+
+/// Holds `cluster trust manifest` arguments.
+#[derive(Debug, Args)]
+pub struct ClusterManifestArgs {
+    /// A registry and its CA bundle (PEM). Repeatable.
+    #[arg(long = "trust", value_name = "HOST=FILE", required = true, value_parser = parse_host_file)]
+    pub trust: Vec<HostFile>,
+    /// The image of the agent (an image with slipway and /bin/sh).
+    #[arg(long = "agent-image", value_name = "IMAGE")]
+    pub agent_image: String,
+    /// Namespace for the agent.
+    #[arg(long, value_name = "NAME", default_value = "slipway-system")]
+    pub namespace: String,
+    /// Runtimes the agent configures on each node.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
+    /// Also configure each node's OS trust store.
+    #[arg(long = "system-store")]
+    pub system_store: bool,
 }
 
 /// Lists the `node` subcommands.

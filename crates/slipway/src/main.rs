@@ -78,6 +78,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Login(a) => {
             commands::transfer::run_login(&settings, a, cli.global.output, &mut out)?
         }
+        Command::Cluster(cmd) => commands::cluster::run(cmd, cli.global.output, &mut out)?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&settings, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {

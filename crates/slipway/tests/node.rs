@@ -1110,3 +1110,77 @@ fn migrate_legacy_moves_mirrors_and_tls_configs_into_hosts_toml() {
         "remove restores the legacy config exactly"
     );
 }
+
+#[test]
+fn cluster_trust_manifest_prints_the_agent_objects_and_refuses_a_bad_bundle() {
+    let pki = TestPki::new();
+    let d = tempfile::tempdir().unwrap();
+    let trust = format!("registry.test:5000={}", s(pki.ca()));
+    let r = slipway(
+        d.path(),
+        &[
+            "--output",
+            "json",
+            "cluster",
+            "trust",
+            "manifest",
+            "--trust",
+            &trust,
+            "--agent-image",
+            "ghcr.io/example/slipway:0.1",
+            "--runtime",
+            "containerd",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let kinds: Vec<&str> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Namespace", "ServiceAccount", "ConfigMap", "DaemonSet"]
+    );
+    let script = r.json["items"][3]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(script.contains("--runtime 'containerd'"), "{script}");
+    let yaml = slipway(
+        d.path(),
+        &[
+            "cluster",
+            "trust",
+            "manifest",
+            "--trust",
+            &trust,
+            "--agent-image",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(yaml.code, 0);
+    assert_eq!(
+        yaml.stdout.matches("\n---\n").count() + usize::from(yaml.stdout.starts_with("---\n")),
+        4,
+        "four YAML documents"
+    );
+    let junk = write(d.path(), "junk.crt", "not a certificate\n");
+    let r = slipway(
+        d.path(),
+        &[
+            "cluster",
+            "trust",
+            "manifest",
+            "--trust",
+            &format!("registry.test:5000={}", s(&junk)),
+            "--agent-image",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert_stderr_has(&r, &["junk.crt", "registry.test:5000"]);
+}
