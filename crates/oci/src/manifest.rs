@@ -192,6 +192,21 @@ impl ImageIndex {
             annotations: None,
         }
     }
+
+    /// Returns the first manifest whose platform matches `want`.
+    pub fn find_platform(&self, want: &Platform) -> Option<&Descriptor> {
+        self.manifests
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)))
+    }
+
+    /// Returns the platforms the index lists, as `os/arch[/variant]`, in order.
+    pub fn platforms(&self) -> Vec<String> {
+        self.manifests
+            .iter()
+            .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+            .collect()
+    }
 }
 
 /// Holds a parsed manifest: a single image, or an index of them.

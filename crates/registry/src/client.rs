@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use slipway_oci::{Digest, MANIFEST_ACCEPT};
@@ -55,17 +54,6 @@ struct AuthState {
     tokens: HashMap<String, String>,
 }
 
-/// Describes a manifest as a `HEAD` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManifestHead {
-    /// `Docker-Content-Digest`.
-    pub digest: Option<Digest>,
-    /// `Content-Type`.
-    pub media_type: Option<String>,
-    /// `Content-Length`.
-    pub size: Option<u64>,
-}
-
 /// Says how a blob reached the destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -112,6 +100,21 @@ impl Registry {
         credential: Option<Credential>,
     ) -> Result<Registry, Error> {
         let trust = policy.resolve(host)?;
+        Self::with_trust(policy, trust, credential)
+    }
+
+    /// Prepares a client from a trust already resolved for its host (callers that resolve
+    /// first, e.g. to announce relaxations, need not resolve twice). `policy` still serves
+    /// the other hosts a registry sends it to (token realms, blob redirects).
+    ///
+    /// # Errors
+    /// A TLS configuration rustls refuses.
+    pub fn with_trust(
+        policy: Arc<TrustPolicy>,
+        trust: HostTrust,
+        credential: Option<Credential>,
+    ) -> Result<Registry, Error> {
+        let host = trust.host.clone();
         let plain = match &trust.plain_http {
             None => false,
             Some(p) if !p.https_first => true,
@@ -198,7 +201,12 @@ impl Registry {
         same_host && (url.scheme() == "https" || self.explicit_plain_http())
     }
 
-    fn authorize(&self, rb: RequestBuilder, url: &Url, scopes: &[String]) -> RequestBuilder {
+    pub(crate) fn authorize(
+        &self,
+        rb: RequestBuilder,
+        url: &Url,
+        scopes: &[String],
+    ) -> RequestBuilder {
         if !self.may_send_credentials(url) {
             return rb;
         }
@@ -271,7 +279,11 @@ impl Registry {
     }
 
     /// Learns the auth scheme from a 401 and, for Bearer, fetches a token for `scopes`.
-    async fn handle_challenge(&self, resp: &Response, scopes: &[String]) -> Result<(), Error> {
+    pub(crate) async fn handle_challenge(
+        &self,
+        resp: &Response,
+        scopes: &[String],
+    ) -> Result<(), Error> {
         let challenge = resp
             .headers()
             .get(header::WWW_AUTHENTICATE)
@@ -499,34 +511,6 @@ impl Registry {
         Ok((bytes, content_type, actual))
     }
 
-    /// Asks whether a manifest exists, without fetching it.
-    ///
-    /// # Errors
-    /// Auth or transport errors; a 404 is `Ok(None)`.
-    pub async fn head_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-    ) -> Result<Option<ManifestHead>, Error> {
-        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"))?;
-        let accept = MANIFEST_ACCEPT.join(", ");
-        let resp = self
-            .send(Method::HEAD, url, &pull_scope(repo), |rb| {
-                rb.header(header::ACCEPT, accept.as_str())
-            })
-            .await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let resp = Self::check("HEAD", resp).await?;
-        let h = resp.headers();
-        Ok(Some(ManifestHead {
-            digest: header_str(h, "docker-content-digest").and_then(|d| Digest::parse(&d).ok()),
-            media_type: header_str(h, header::CONTENT_TYPE.as_str()),
-            size: header_str(h, header::CONTENT_LENGTH.as_str()).and_then(|s| s.parse().ok()),
-        }))
-    }
-
     /// Uploads a manifest under a tag or digest.
     ///
     /// # Errors
@@ -658,19 +642,6 @@ impl Registry {
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
-
-    pub(crate) fn authorize_pub(
-        &self,
-        rb: RequestBuilder,
-        url: &Url,
-        scopes: &[String],
-    ) -> RequestBuilder {
-        self.authorize(rb, url, scopes)
-    }
-
-    pub(crate) async fn reauth(&self, resp: &Response, scopes: &[String]) -> Result<(), Error> {
-        self.handle_challenge(resp, scopes).await
-    }
 }
 
 /// Returns the scope to pull from a repository.
@@ -737,14 +708,6 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Basic credentials as an `Authorization` value, for tests and the token flow.
-pub fn basic_value(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
 }
 
 trait JsonChecked {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode, header};
-use slipway_oci::{Descriptor, Digest, Hasher, Layout, Manifest, Platform, Reference};
+use slipway_oci::{
+    Descriptor, Digest, Hasher, ImageManifest, Layout, Manifest, Platform, Reference,
+};
 
 use crate::client::{BlobOutcome, Registry, push_scope};
 use crate::error::{Error, redact};
@@ -463,7 +465,7 @@ async fn upload_once(
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, desc.size.to_string())
         .body(body);
-    let rb = reg.authorize_pub(rb, &location, scopes);
+    let rb = reg.authorize(rb, &location, scopes);
     let resp = match rb.send().await {
         Ok(resp) => resp,
         // The connection broke mid-upload: ask the registry how much it kept, and send
@@ -484,7 +486,7 @@ async fn upload_once(
     };
     if resp.status() == StatusCode::UNAUTHORIZED {
         // The token expired mid-copy: learn a new one and let the caller retry the blob.
-        reg.reauth(&resp, scopes).await?;
+        reg.handle_challenge(&resp, scopes).await?;
         return Err(Error::Status {
             method: "PATCH".into(),
             url: redact(&location),
@@ -611,7 +613,7 @@ async fn chunked(
             .header(header::CONTENT_RANGE, range)
             .header(header::CONTENT_LENGTH, len.to_string())
             .body(body);
-        let rb = reg.authorize_pub(rb, &location, scopes);
+        let rb = reg.authorize(rb, &location, scopes);
         let resp = rb.send().await.map_err(|source| Error::Transport {
             method: "PATCH".into(),
             url: redact(&location),
@@ -667,6 +669,21 @@ fn blob_names(l: &Layout) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// What every step of one copy needs.
+struct Copy<'a> {
+    src: &'a Source,
+    dst: &'a Sink,
+    opts: &'a CopyOptions,
+    progress: Arc<dyn Progress>,
+}
+
+/// A manifest as it travels: its bytes verbatim, media type and digest.
+struct Raw<'a> {
+    bytes: &'a [u8],
+    media_type: &'a str,
+    digest: &'a Digest,
+}
+
 async fn copy_inner(
     src: &Source,
     dst: &Sink,
@@ -682,132 +699,117 @@ async fn copy_inner(
         blobs: vec![],
         bytes_transferred: 0,
     };
+    let cx = Copy {
+        src,
+        dst,
+        opts,
+        progress,
+    };
     let tag = dst.root_tag();
-    match (&manifest, &opts.platform) {
+    let root = Raw {
+        bytes: &bytes,
+        media_type: &media_type,
+        digest: &digest,
+    };
+    match (manifest, &opts.platform) {
         (Manifest::Index(index), Some(want)) => {
             let child = index
-                .manifests
-                .iter()
-                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)))
+                .find_platform(want)
                 .ok_or_else(|| Error::PlatformNotFound {
                     reference: src.name(),
                     platform: want.to_string(),
-                    available: index
-                        .manifests
-                        .iter()
-                        .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    available: index.platforms().join(", "),
                 })?;
-            let child_bytes = src.manifest(child).await?;
-            copy_image(
-                src,
-                dst,
-                &child_bytes,
-                &child.media_type,
-                &child.digest,
-                tag.as_deref(),
-                opts,
-                &progress,
-                &mut report,
-            )
-            .await?;
+            cx.copy_child(child, tag.as_deref(), &mut report).await?;
             report.digest = child.digest.clone();
             report.media_type = child.media_type.clone();
         }
         (Manifest::Index(index), None) => {
             for child in &index.manifests {
-                let child_bytes = src.manifest(child).await?;
-                copy_image(
-                    src,
-                    dst,
-                    &child_bytes,
-                    &child.media_type,
-                    &child.digest,
-                    None,
-                    opts,
-                    &progress,
-                    &mut report,
-                )
-                .await?;
+                cx.copy_child(child, None, &mut report).await?;
             }
-            dst.put_manifest(&bytes, &media_type, &digest, tag.as_deref())
+            dst.put_manifest(root.bytes, root.media_type, root.digest, tag.as_deref())
                 .await?;
             report.manifests += 1;
         }
-        (Manifest::Image(_), _) => {
-            copy_image(
-                src,
-                dst,
-                &bytes,
-                &media_type,
-                &digest,
-                tag.as_deref(),
-                opts,
-                &progress,
-                &mut report,
-            )
-            .await?;
+        (Manifest::Image(image), _) => {
+            cx.copy_image(&image, &root, tag.as_deref(), &mut report)
+                .await?
         }
     }
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn copy_image(
-    src: &Source,
-    dst: &Sink,
-    bytes: &[u8],
-    media_type: &str,
-    digest: &Digest,
-    tag: Option<&str>,
-    opts: &CopyOptions,
-    progress: &Arc<dyn Progress>,
-    report: &mut CopyReport,
-) -> Result<(), Error> {
-    let manifest = Manifest::parse(bytes, Some(media_type))?;
-    let Manifest::Image(image) = &manifest else {
-        return Err(Error::Protocol {
-            subject: format!("{}@{digest}", src.name()),
-            why: "nested indexes are not supported".into(),
-        });
-    };
-    let mut seen = BTreeSet::new();
-    let mut blobs: Vec<Descriptor> = std::iter::once(&image.config)
-        .chain(&image.layers)
-        .filter(|d| seen.insert(d.digest.clone()))
-        .cloned()
-        .collect();
-    // Largest first, so the long pole starts early.
-    blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
-    let results: Vec<Result<BlobReport, Error>> =
-        futures_util::stream::iter(blobs.into_iter().map(|desc| {
-            let progress = progress.clone();
-            async move {
-                progress.start(&desc.digest, desc.size);
-                let outcome = dst.put_blob(src, &desc, progress.clone()).await?;
-                progress.done(&desc.digest, outcome);
-                Ok(BlobReport {
-                    digest: desc.digest.clone(),
-                    size: desc.size,
-                    outcome,
-                })
-            }
-        }))
-        .buffer_unordered(opts.jobs.max(1))
-        .collect()
-        .await;
-    for r in results {
-        let r = r?;
-        if r.outcome == BlobOutcome::Uploaded {
-            report.bytes_transferred += r.size;
-        }
-        if !report.blobs.iter().any(|b| b.digest == r.digest) {
-            report.blobs.push(r);
-        }
+impl Copy<'_> {
+    /// Copies one image manifest of an index, fetched by digest.
+    async fn copy_child(
+        &self,
+        child: &Descriptor,
+        tag: Option<&str>,
+        report: &mut CopyReport,
+    ) -> Result<(), Error> {
+        let bytes = self.src.manifest(child).await?;
+        let Manifest::Image(image) = Manifest::parse(&bytes, Some(&child.media_type))? else {
+            return Err(Error::Protocol {
+                subject: format!("{}@{}", self.src.name(), child.digest),
+                why: "nested indexes are not supported".into(),
+            });
+        };
+        let raw = Raw {
+            bytes: &bytes,
+            media_type: &child.media_type,
+            digest: &child.digest,
+        };
+        self.copy_image(&image, &raw, tag, report).await
     }
-    // Only now, with every blob in place, the manifest.
-    dst.put_manifest(bytes, media_type, digest, tag).await?;
-    report.manifests += 1;
-    Ok(())
+
+    /// Copies an image's blobs, several at a time and largest first, then its manifest.
+    async fn copy_image(
+        &self,
+        image: &ImageManifest,
+        raw: &Raw<'_>,
+        tag: Option<&str>,
+        report: &mut CopyReport,
+    ) -> Result<(), Error> {
+        let mut seen = BTreeSet::new();
+        let mut blobs: Vec<Descriptor> = std::iter::once(&image.config)
+            .chain(&image.layers)
+            .filter(|d| seen.insert(d.digest.clone()))
+            .cloned()
+            .collect();
+        // Largest first, so the long pole starts early.
+        blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
+        let results: Vec<Result<BlobReport, Error>> =
+            futures_util::stream::iter(blobs.into_iter().map(|desc| {
+                let progress = self.progress.clone();
+                async move {
+                    progress.start(&desc.digest, desc.size);
+                    let outcome = self.dst.put_blob(self.src, &desc, progress.clone()).await?;
+                    progress.done(&desc.digest, outcome);
+                    Ok(BlobReport {
+                        digest: desc.digest.clone(),
+                        size: desc.size,
+                        outcome,
+                    })
+                }
+            }))
+            .buffer_unordered(self.opts.jobs.max(1))
+            .collect()
+            .await;
+        for r in results {
+            let r = r?;
+            if r.outcome == BlobOutcome::Uploaded {
+                report.bytes_transferred += r.size;
+            }
+            if !report.blobs.iter().any(|b| b.digest == r.digest) {
+                report.blobs.push(r);
+            }
+        }
+        // Only now, with every blob in place, the manifest.
+        self.dst
+            .put_manifest(raw.bytes, raw.media_type, raw.digest, tag)
+            .await?;
+        report.manifests += 1;
+        Ok(())
+    }
 }

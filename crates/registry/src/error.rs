@@ -109,12 +109,6 @@ impl Error {
             _ => false,
         }
     }
-
-    /// Returns whether the registry said the thing does not exist (404 or an *_UNKNOWN code).
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Status { status: 404, .. })
-            || matches!(self, Error::Status { codes, .. } if codes.iter().any(|c| c.ends_with("_UNKNOWN")))
-    }
 }
 
 /// Removes the query string from a URL for messages: presigned URLs carry credentials there.

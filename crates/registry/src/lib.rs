@@ -27,9 +27,7 @@ pub mod credentials;
 mod error;
 
 pub use auth::{Challenge, parse_challenge};
-pub use client::{
-    BlobOutcome, ManifestHead, Registry, RetryPolicy, basic_value, pull_scope, push_scope,
-};
+pub use client::{BlobOutcome, Registry, RetryPolicy, pull_scope, push_scope};
 pub use copy::{
     BlobReport, ByteStream, CopyOptions, CopyReport, NoProgress, Progress, Sink, Source, copy,
 };

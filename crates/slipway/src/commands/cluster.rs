@@ -43,8 +43,7 @@ pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<
     match output {
         Output::Json => {
             let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": objects });
-            serde_json::to_writer_pretty(&mut *out, &list)?;
-            writeln!(out)?;
+            super::write_json(out, &list)?;
         }
         Output::Human => {
             for o in &objects {

@@ -4,3 +4,35 @@ pub mod node;
 pub mod pki;
 pub mod probe;
 pub mod transfer;
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::cli::Output;
+
+/// Writes `value` as pretty JSON and a newline: what `--output json` prints.
+///
+/// # Errors
+/// Serialization or write failures.
+pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Prints `value` as JSON, or runs `human` for text output.
+///
+/// # Errors
+/// Serialization or write failures.
+pub fn emit<T: Serialize>(
+    output: Output,
+    out: &mut dyn Write,
+    value: &T,
+    human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match output {
+        Output::Json => write_json(out, value),
+        Output::Human => Ok(human(out)?),
+    }
+}

@@ -85,8 +85,7 @@ pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<Exi
     };
     match output {
         Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
+            super::write_json(out, &report)?;
         }
         Output::Human => print(cmd, &report, out)?,
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use slipway_pki as pki;
 use slipway_trust::{ProbeOptions, probe};
 
+use super::emit;
 use crate::ExitCode;
 use crate::cli::{KeyArg, Output, PkiCommand, PkiInspectArgs, StepArg};
 use crate::settings::Settings;
@@ -16,22 +17,6 @@ fn key(k: KeyArg) -> pki::KeyKind {
         KeyArg::Ecdsa => pki::KeyKind::EcdsaP256,
         KeyArg::Rsa => pki::KeyKind::Rsa,
     }
-}
-
-fn emit<T: Serialize>(
-    output: Output,
-    out: &mut dyn Write,
-    value: &T,
-    human: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    match output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, value)?;
-            writeln!(out)?;
-        }
-        Output::Human => human(out)?,
-    }
-    Ok(())
 }
 
 /// Runs a `pki` subcommand.

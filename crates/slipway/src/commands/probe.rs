@@ -29,8 +29,7 @@ pub fn run(
     );
     match output {
         Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report)?;
-            writeln!(out)?;
+            super::write_json(out, &report)?;
         }
         Output::Human => print_human(&report, out)?,
     }

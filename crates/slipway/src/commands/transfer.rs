@@ -28,14 +28,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn registry(settings: &Settings, reference: &Reference) -> Result<Arc<Registry>> {
     let host = RegistryHost::parse(reference.api_host())?;
     // Resolving here validates the host's files and announces anything dangerous.
-    settings.trust_for(&host)?;
+    let trust = settings.trust_for(&host)?;
     let cred = CredentialStore::from_env()
         .get(&host.to_string())
         .with_context(|| format!("reading credentials for {host}"))?
         .map(|(c, _)| c);
-    Ok(Arc::new(Registry::new(
+    Ok(Arc::new(Registry::with_trust(
         settings.policy.clone(),
-        &host,
+        trust,
         cred,
     )?))
 }
@@ -114,8 +114,8 @@ pub fn run_copy(
     }
     match output {
         Output::Json => {
-            serde_json::to_writer_pretty(
-                &mut *out,
+            super::write_json(
+                out,
                 &Summary {
                     source: &a.src,
                     destination: &a.dst,
@@ -123,7 +123,6 @@ pub fn run_copy(
                     report: &report,
                 },
             )?;
-            writeln!(out)?;
         }
         Output::Human => {
             let count = |o: BlobOutcome| report.blobs.iter().filter(|b| b.outcome == o).count();
@@ -246,18 +245,10 @@ pub fn run_inspect(
         };
         let mut manifest = Manifest::parse(&bytes, Some(&media_type))?;
         if let Manifest::Index(index) = &manifest {
-            ins.platforms = index
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
-                .collect();
+            ins.platforms = index.platforms();
             ins.manifests = index.manifests.clone();
             if let Some(want) = &platform {
-                let child = index
-                    .manifests
-                    .iter()
-                    .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(want)))
-                    .cloned();
+                let child = index.find_platform(want).cloned();
                 let Some(child) = child else {
                     bail!(
                         "{} has no manifest for {want} (it has: {})",
@@ -283,8 +274,7 @@ pub fn run_inspect(
     })?;
     match output {
         Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, &ins)?;
-            writeln!(out)?;
+            super::write_json(out, &ins)?;
         }
         Output::Human => {
             writeln!(out, "{}", ins.reference)?;
@@ -339,11 +329,10 @@ pub fn run_tags(
     };
     match output {
         Output::Json => {
-            serde_json::to_writer_pretty(
-                &mut *out,
+            super::write_json(
+                out,
                 &serde_json::json!({ "repository": a.repo, "tags": tags }),
             )?;
-            writeln!(out)?;
         }
         Output::Human => {
             for t in tags {
@@ -382,7 +371,8 @@ pub fn run_login(
         username: a.username.clone(),
         password,
     };
-    let reg = Registry::new(settings.policy.clone(), &a.host, Some(cred.clone()))?;
+    let trust = settings.trust_for(&a.host)?;
+    let reg = Registry::with_trust(settings.policy.clone(), trust, Some(cred.clone()))?;
     runtime()?.block_on(reg.check_login())?;
     let stored = CredentialStore::from_env().store(&a.host.to_string(), &cred)?;
     match output {
