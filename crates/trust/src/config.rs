@@ -84,8 +84,9 @@ impl fmt::Debug for Auth {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    #[serde(default)]
-    mirrors: Option<serde::de::IgnoredAny>,
+    /// Accepted and left to k3s on the nodes.
+    #[serde(default, rename = "mirrors")]
+    _mirrors: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     configs: Option<BTreeMap<String, Option<HostConfig>>>,
 }
@@ -119,7 +120,6 @@ impl RegistriesConfig {
         } else {
             serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?
         };
-        let _ = file.as_ref().map(|f| &f.mirrors);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut configs = BTreeMap::new();
         for (key, entry) in file.and_then(|f| f.configs).unwrap_or_default() {

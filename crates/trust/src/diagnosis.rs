@@ -238,16 +238,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_kebab_case_and_unique() {
+    fn names_are_unique_and_json_uses_the_same_names() {
         let names: std::collections::HashSet<_> =
             Verdict::all().iter().map(|v| v.as_str()).collect();
         assert_eq!(names.len(), Verdict::all().len());
-        let json = serde_json_like(Verdict::LegacyCommonName);
-        assert_eq!(json, "legacy-common-name");
-    }
-
-    fn serde_json_like(v: Verdict) -> String {
-        v.to_string()
+        for v in Verdict::all() {
+            assert_eq!(
+                serde_json::to_value(v).unwrap(),
+                v.as_str(),
+                "serde and as_str disagree for {v:?}"
+            );
+        }
     }
 
     #[test]

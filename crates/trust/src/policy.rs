@@ -1,6 +1,7 @@
 //! The per-registry trust policy: which roots, pins, client certificate and relaxations
 //! apply to a host, resolved from every source in a fixed order.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,12 +31,21 @@ pub const CERTS_D_DIRS: &[&str] = &["/etc/containers/certs.d", "/etc/docker/cert
 /// through [`TrustPolicyBuilder::dangerous`].
 #[derive(Debug)]
 pub struct TrustPolicy {
-    ca_flags: Vec<(RegistryHost, PathBuf)>,
-    client_flags: Vec<(RegistryHost, PathBuf, PathBuf)>,
+    // Files named by flags and the config are read once, in `build`, and kept here.
+    ca_flags: Vec<(RegistryHost, PathBuf, Vec<CertificateDer<'static>>)>,
+    client_flags: Vec<(RegistryHost, PathBuf, Arc<CertifiedKey>)>,
     config: Option<RegistriesConfig>,
+    config_material: BTreeMap<String, ConfigMaterial>,
     certs_d: Vec<PathBuf>,
     base: BaseRoots,
     relax: Relaxations,
+}
+
+/// The CA and client pair one `configs.<host>.tls` entry names, loaded.
+#[derive(Debug, Default)]
+struct ConfigMaterial {
+    ca: Option<Vec<CertificateDer<'static>>>,
+    identity: Option<Arc<CertifiedKey>>,
 }
 
 #[derive(Debug, Default)]
@@ -159,20 +169,24 @@ impl TrustPolicyBuilder {
     /// The first bad file: missing, malformed PEM, DER, empty, or a key that does not match
     /// its certificate. Nothing is half-applied: the policy is built only when all are good.
     pub fn build(self) -> Result<TrustPolicy, Error> {
-        for (host, file) in &self.ca_flags {
-            read_certificates(file, &format!("CA for registry {host} (--registry-ca)"))?;
+        let mut ca_flags = Vec::new();
+        for (host, file) in self.ca_flags {
+            let certs =
+                read_certificates(&file, &format!("CA for registry {host} (--registry-ca)"))?;
+            ca_flags.push((host, file, certs));
         }
-        for (host, cert, key) in &self.client_flags {
-            load_identity(
-                cert,
-                key,
-                &format!("client certificate for registry {host} (--registry-client-cert)"),
-            )?;
+        let mut client_flags = Vec::new();
+        for (host, cert, key) in self.client_flags {
+            let purpose =
+                format!("client certificate for registry {host} (--registry-client-cert)");
+            let id = load_identity(&cert, &key, &purpose)?;
+            client_flags.push((host, cert, id));
         }
         let config = match &self.config {
             Some(path) => Some(RegistriesConfig::read(path)?),
             None => None,
         };
+        let mut config_material = BTreeMap::new();
         if let Some(cfg) = &config {
             for (key, entry) in cfg.entries() {
                 let Some(tls) = &entry.tls else { continue };
@@ -180,12 +194,17 @@ impl TrustPolicyBuilder {
                     "registries config {} configs.{key}.tls",
                     cfg.path().display()
                 );
-                if let Some(ca) = &tls.ca_file {
-                    read_certificates(ca, &format!("{what}.ca_file"))?;
-                }
-                if let (Some(c), Some(k)) = (&tls.cert_file, &tls.key_file) {
-                    load_identity(c, k, &format!("{what}.cert_file/key_file"))?;
-                }
+                let ca = match &tls.ca_file {
+                    Some(ca) => Some(read_certificates(ca, &format!("{what}.ca_file"))?),
+                    None => None,
+                };
+                let identity = match (&tls.cert_file, &tls.key_file) {
+                    (Some(c), Some(k)) => {
+                        Some(load_identity(c, k, &format!("{what}.cert_file/key_file"))?)
+                    }
+                    _ => None,
+                };
+                config_material.insert(key.to_string(), ConfigMaterial { ca, identity });
             }
         }
         let base = load_base_roots(
@@ -196,9 +215,10 @@ impl TrustPolicyBuilder {
                 .unwrap_or_else(|| SYSTEM_BUNDLES.iter().map(PathBuf::from).collect()),
         )?;
         Ok(TrustPolicy {
-            ca_flags: self.ca_flags,
-            client_flags: self.client_flags,
+            ca_flags,
+            client_flags,
             config,
+            config_material,
             certs_d: self
                 .certs_d
                 .unwrap_or_else(|| CERTS_D_DIRS.iter().map(PathBuf::from).collect()),
@@ -271,23 +291,27 @@ impl TrustPolicy {
         let matches_bare = |h: &RegistryHost| *h == bare;
 
         // 1. Flags: an exact host:port entry, else a portless entry for the same host.
-        let ca_flags: Vec<_> = pick(&self.ca_flags, |(h, _)| h, matches, matches_bare);
+        let ca_flags: Vec<_> = pick(&self.ca_flags, |(h, _, _)| h, matches, matches_bare);
         let mut have_ca = false;
-        for (_, file) in &ca_flags {
-            let certs =
-                read_certificates(file, &format!("CA for registry {host} (--registry-ca)"))?;
-            t.add_host_certs(certs, SourceKind::Flag, "--registry-ca".into(), file);
+        for (_, file, certs) in &ca_flags {
+            t.add_host_certs(
+                certs.clone(),
+                SourceKind::Flag,
+                "--registry-ca".into(),
+                file,
+            );
             have_ca = true;
         }
         let client_flags = pick(&self.client_flags, |(h, _, _)| h, matches, matches_bare);
-        if let Some((_, cert, key)) = client_flags.first() {
-            let id = load_identity(
+        if let Some((_, cert, id)) = client_flags.first() {
+            t.set_identity(
+                id.clone(),
+                SourceKind::Flag,
+                "--registry-client-cert".into(),
                 cert,
-                key,
-                &format!("client certificate for registry {host} (--registry-client-cert)"),
-            )?;
-            t.set_identity(id, SourceKind::Flag, "--registry-client-cert".into(), cert);
+            );
         }
+        let mut skip_kind = SourceKind::Flag;
         for (h, by) in &self.relax.skip_verify {
             if h.as_ref().is_none_or(|h| matches(h) || matches_bare(h)) && t.skip_verify.is_none() {
                 t.skip_verify = Some(by.clone());
@@ -313,36 +337,37 @@ impl TrustPolicy {
             && let Some((key, entry)) = cfg.lookup(host)
         {
             let via = format!("{} configs.{key}", cfg.path().display());
+            let loaded = self.config_material.get(key);
             if let Some(tls) = &entry.tls {
-                if let Some(ca) = &tls.ca_file {
+                if let (Some(ca), Some(certs)) = (&tls.ca_file, loaded.and_then(|m| m.ca.as_ref()))
+                {
                     if have_ca {
                         t.notes
                             .push(format!("{via}.tls.ca_file is shadowed by --registry-ca"));
                     } else {
-                        let certs = read_certificates(
+                        t.add_host_certs(
+                            certs.clone(),
+                            SourceKind::RegistriesConfig,
+                            via.clone(),
                             ca,
-                            &format!("CA for registry {host} ({via}.tls.ca_file)"),
-                        )?;
-                        t.add_host_certs(certs, SourceKind::RegistriesConfig, via.clone(), ca);
+                        );
                         have_ca = true;
                     }
                 }
-                if let (Some(c), Some(k)) = (&tls.cert_file, &tls.key_file) {
+                if let (Some(c), Some(id)) =
+                    (&tls.cert_file, loaded.and_then(|m| m.identity.as_ref()))
+                {
                     if t.identity.is_some() {
                         t.notes.push(format!(
                             "{via}.tls.cert_file is shadowed by --registry-client-cert"
                         ));
                     } else {
-                        let id = load_identity(
-                            c,
-                            k,
-                            &format!("client certificate for registry {host} ({via}.tls)"),
-                        )?;
-                        t.set_identity(id, SourceKind::RegistriesConfig, via.clone(), c);
+                        t.set_identity(id.clone(), SourceKind::RegistriesConfig, via.clone(), c);
                     }
                 }
                 if tls.insecure_skip_verify == Some(true) && t.skip_verify.is_none() {
                     t.skip_verify = Some(format!("{via}.tls.insecure_skip_verify"));
+                    skip_kind = SourceKind::RegistriesConfig;
                 }
             }
         }
@@ -389,7 +414,7 @@ impl TrustPolicy {
         t.sources.extend(self.base.sources.iter().cloned());
         if let Some(by) = &t.skip_verify {
             t.sources.push(SourceUse {
-                kind: kind_of(by),
+                kind: skip_kind,
                 via: by.clone(),
                 path: None,
                 role: Role::SkipVerify,
@@ -398,7 +423,8 @@ impl TrustPolicy {
         }
         if let Some(p) = &t.plain_http {
             t.sources.push(SourceUse {
-                kind: kind_of(&p.by),
+                // Plain HTTP is only ever set by a flag.
+                kind: SourceKind::Flag,
                 via: p.by.clone(),
                 path: None,
                 role: Role::PlainHttp,
@@ -406,14 +432,6 @@ impl TrustPolicy {
             });
         }
         Ok(t)
-    }
-}
-
-fn kind_of(by: &str) -> SourceKind {
-    if by.starts_with("--") {
-        SourceKind::Flag
-    } else {
-        SourceKind::RegistriesConfig
     }
 }
 
