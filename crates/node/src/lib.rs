@@ -93,12 +93,13 @@ impl Request {
         let purpose = format!("CA for registry {registry} (--ca)");
         let ca_pem = match ca {
             Some(p) => {
-                slipway_trust::read_certificates(p, &purpose)?;
-                Some(std::fs::read(p).map_err(|source| Error::Io {
-                    what: "cannot read".into(),
+                let bytes = std::fs::read(p).map_err(|source| slipway_trust::Error::ReadFile {
+                    purpose: purpose.clone(),
                     path: p.into(),
                     source,
-                })?)
+                })?;
+                slipway_trust::parse_certificates(&bytes, p, &purpose)?;
+                Some(bytes)
             }
             None => None,
         };

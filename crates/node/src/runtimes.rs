@@ -93,128 +93,98 @@ fn material(
 pub fn containerd(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<Effects, Error> {
     let mut fx = Effects::default();
     let config = Path::new(CONTAINERD_CONFIG);
-    let certs_root = match fs.read(config)? {
-        None => {
-            let text = format!(
-                "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"{CONTAINERD_CERTS}\"\n"
-            );
-            out.extend(Change::write(
-                fs,
-                config,
-                text.into_bytes(),
-                0o644,
-                "containerd",
-            )?);
-            fx.restart
-                .push("containerd: config.toml was created to set config_path".into());
-            PathBuf::from(CONTAINERD_CERTS)
-        }
-        Some(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| Error::BadConfig {
+    // No config.toml: start from an empty version 2 file, which then gets config_path.
+    let text = match fs.read(config)? {
+        None => "version = 2\n".to_string(),
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| Error::BadConfig {
+            path: config.into(),
+            format: "TOML",
+            why: "not UTF-8".into(),
+        })?,
+    };
+    let mut doc: DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| Error::BadConfig {
                 path: config.into(),
                 format: "TOML",
-                why: "not UTF-8".into(),
+                why: e.to_string(),
             })?;
-            let mut doc: DocumentMut =
-                text.parse()
-                    .map_err(|e: toml_edit::TomlError| Error::BadConfig {
-                        path: config.into(),
-                        format: "TOML",
-                        why: e.to_string(),
-                    })?;
-            let version = doc.get("version").and_then(Item::as_integer).unwrap_or(1);
-            let plugin = match version {
-                1 => "cri",
-                2 => "io.containerd.grpc.v1.cri",
-                _ => "io.containerd.cri.v1.images",
-            };
-            let registry = doc
-                .get("plugins")
-                .and_then(|p| p.get(plugin))
-                .and_then(|c| c.get("registry"));
-            // containerd 1.7+ refuses config_path together with the legacy forms.
-            let has_legacy = |name: &str| {
-                registry
-                    .and_then(|r| r.get(name))
-                    .is_some_and(|m| m.as_table_like().is_some_and(|t| !t.is_empty()))
-            };
-            let legacy_tls = registry
-                .and_then(|r| r.get("configs"))
-                .and_then(Item::as_table_like)
-                .is_some_and(|t| t.iter().any(|(_, v)| v.get("tls").is_some()));
-            let legacy = has_legacy("mirrors") || legacy_tls;
-            if legacy && !req.migrate_legacy {
-                return Err(Error::Refused {
-                    path: config.into(),
-                    why: format!(
-                        "has legacy `plugins.\"{plugin}\".registry.mirrors` or `configs.<host>.tls`, which containerd refuses next to `config_path`; pass --migrate-legacy to move them into certs.d/<host>/hosts.toml, or do it by hand"
-                    ),
-                });
-            }
-            if legacy {
-                let migrated = migrate_legacy(fs, &mut doc, plugin, config, out)?;
-                fx.notes.push(format!(
-                    "migrated legacy registry settings to hosts.toml for: {}",
-                    migrated.join(", ")
-                ));
-                out.extend(Change::write(
-                    fs,
-                    config,
-                    doc.to_string().into_bytes(),
-                    0o644,
-                    "containerd",
-                )?);
-                fx.restart.push("containerd: config.toml changed (legacy registry settings moved to certs.d, config_path enabled)".into());
-                PathBuf::from(CONTAINERD_CERTS)
-            } else {
-                let current = registry
-                    .and_then(|r| r.get("config_path"))
-                    .and_then(Item::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                if current.is_empty() {
-                    let plugins = doc
-                        .entry("plugins")
-                        .or_insert_with(implicit_table)
-                        .as_table_mut()
-                        .ok_or_else(|| bad(config, "`plugins` is not a table"))?;
-                    let cri = plugins
-                        .entry(plugin)
-                        .or_insert_with(implicit_table)
-                        .as_table_mut()
-                        .ok_or_else(|| bad(config, "the CRI plugin entry is not a table"))?;
-                    let reg = cri
-                        .entry("registry")
-                        .or_insert(toml_edit::table())
-                        .as_table_mut()
-                        .ok_or_else(|| bad(config, "`registry` is not a table"))?;
-                    reg["config_path"] = value(CONTAINERD_CERTS);
-                    if version == 1 {
-                        fx.notes.push("config.toml has no `version`, so containerd reads it as version 1 (`plugins.cri`)".into());
-                    }
-                    out.extend(Change::write(
-                        fs,
-                        config,
-                        doc.to_string().into_bytes(),
-                        0o644,
-                        "containerd",
-                    )?);
-                    fx.restart.push("containerd: config.toml changed (config_path enabled); containerd has no reload and SIGHUP kills it".into());
-                    PathBuf::from(CONTAINERD_CERTS)
-                } else {
-                    let first = current
-                        .split(':')
-                        .next()
-                        .unwrap_or(CONTAINERD_CERTS)
-                        .to_string();
-                    if current.contains(':') {
-                        fx.notes.push(format!("config_path `{current}` lists several folders; containerd 2.1-2.3's transfer service does not split it, so slipway writes to the first, {first}"));
-                    }
-                    PathBuf::from(first)
-                }
-            }
-        }
+    let version = doc.get("version").and_then(Item::as_integer).unwrap_or(1);
+    let plugin = match version {
+        1 => "cri",
+        2 => "io.containerd.grpc.v1.cri",
+        _ => "io.containerd.cri.v1.images",
     };
+    let registry = doc
+        .get("plugins")
+        .and_then(|p| p.get(plugin))
+        .and_then(|c| c.get("registry"));
+    // containerd 1.7+ refuses config_path together with the legacy forms.
+    let legacy_mirrors = registry
+        .and_then(|r| r.get("mirrors"))
+        .is_some_and(|m| m.as_table_like().is_some_and(|t| !t.is_empty()));
+    let legacy_tls = registry
+        .and_then(|r| r.get("configs"))
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| t.iter().any(|(_, v)| v.get("tls").is_some()));
+    let current = registry
+        .and_then(|r| r.get("config_path"))
+        .and_then(Item::as_str)
+        .unwrap_or("")
+        .to_string();
+    // Which edit config.toml needs, if any; every edit needs a containerd restart.
+    let (certs_root, edit) = if legacy_mirrors || legacy_tls {
+        if !req.migrate_legacy {
+            return Err(Error::Refused {
+                path: config.into(),
+                why: format!(
+                    "has legacy `plugins.\"{plugin}\".registry.mirrors` or `configs.<host>.tls`, which containerd refuses next to `config_path`; pass --migrate-legacy to move them into certs.d/<host>/hosts.toml, or do it by hand"
+                ),
+            });
+        }
+        let migrated = migrate_legacy(fs, &mut doc, plugin, config, out)?;
+        fx.notes.push(format!(
+            "migrated legacy registry settings to hosts.toml for: {}",
+            migrated.join(", ")
+        ));
+        (
+            PathBuf::from(CONTAINERD_CERTS),
+            Some("legacy registry settings moved to certs.d, config_path enabled"),
+        )
+    } else if current.is_empty() {
+        registry_table(&mut doc, plugin, config)?["config_path"] = value(CONTAINERD_CERTS);
+        if version == 1 {
+            fx.notes.push(
+                "config.toml has no `version`, so containerd reads it as version 1 (`plugins.cri`)"
+                    .into(),
+            );
+        }
+        (PathBuf::from(CONTAINERD_CERTS), Some("config_path enabled"))
+    } else {
+        let first = current
+            .split(':')
+            .next()
+            .unwrap_or(CONTAINERD_CERTS)
+            .to_string();
+        if current.contains(':') {
+            fx.notes.push(format!(
+                "config_path `{current}` lists several folders; containerd 2.1-2.3's transfer service does not split it, so slipway writes to the first, {first}"
+            ));
+        }
+        (PathBuf::from(first), None)
+    };
+    if let Some(why) = edit {
+        out.extend(Change::write(
+            fs,
+            config,
+            doc.to_string().into_bytes(),
+            0o644,
+            "containerd",
+        )?);
+        fx.restart.push(format!(
+            "containerd: config.toml changed ({why}); containerd has no reload and SIGHUP kills it"
+        ));
+    }
     let dir = certs_root.join(req.registry.to_string());
     material(fs, &dir, req, "containerd", out)?;
     out.extend(Change::write(
@@ -241,9 +211,7 @@ fn migrate_legacy(
     config: &Path,
     out: &mut Vec<Change>,
 ) -> Result<Vec<String>, Error> {
-    let reg = doc["plugins"][plugin]["registry"]
-        .as_table_mut()
-        .ok_or_else(|| bad(config, "`registry` is not a table"))?;
+    let reg = registry_table(doc, plugin, config)?;
     let mut tls: std::collections::BTreeMap<String, LegacyTls> = Default::default();
     if let Some(configs) = reg.get_mut("configs").and_then(Item::as_table_like_mut) {
         for (host, entry) in configs.iter_mut() {
@@ -365,6 +333,28 @@ fn migrate_legacy(
         )?);
     }
     Ok(hosts.into_iter().collect())
+}
+
+/// Returns `plugins.<plugin>.registry`, creating the tables (not inline ones) if missing.
+fn registry_table<'d>(
+    doc: &'d mut DocumentMut,
+    plugin: &str,
+    config: &Path,
+) -> Result<&'d mut Table, Error> {
+    let plugins = doc
+        .entry("plugins")
+        .or_insert_with(implicit_table)
+        .as_table_mut()
+        .ok_or_else(|| bad(config, "`plugins` is not a table"))?;
+    let cri = plugins
+        .entry(plugin)
+        .or_insert_with(implicit_table)
+        .as_table_mut()
+        .ok_or_else(|| bad(config, "the CRI plugin entry is not a table"))?;
+    cri.entry("registry")
+        .or_insert(toml_edit::table())
+        .as_table_mut()
+        .ok_or_else(|| bad(config, "`registry` is not a table"))
 }
 
 fn implicit_table() -> Item {
@@ -602,21 +592,8 @@ pub fn os_store(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<Eff
 }
 
 fn pem(der: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::new();
-    for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                b64.push('=');
-            }
-        }
-    }
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap_or_default());

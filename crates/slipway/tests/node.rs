@@ -662,31 +662,12 @@ fn containerd_pulls_through_a_pinned_self_signed_registry_and_an_mtls_registry_w
     let tmp = tempfile::tempdir().unwrap();
     // The seed's certificate: openssl req -x509, marked CA:TRUE, for registry.test.
     let (key, crt) = (tmp.path().join("self.key"), tmp.path().join("self.crt"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=registry.test",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=DNS:registry.test,DNS:localhost,IP:127.0.0.1",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&crt),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    slipway_testkit::openssl_self_signed(
+        &crt,
+        &key,
+        "registry.test",
+        "DNS:registry.test,DNS:localhost,IP:127.0.0.1",
+    );
     let pinned = slipway_testkit::ServerCert {
         chain: crt.clone(),
         key,

@@ -98,14 +98,8 @@ pub struct TestPki {
 
 fn serial() -> SerialNumber {
     let mut b = [0u8; 16];
-    let nanos = OffsetDateTime::now_utc()
-        .unix_timestamp_nanos()
-        .to_be_bytes();
-    b.copy_from_slice(&nanos);
-    b[0] = 0x01;
-    // Mix in a counter so two certificates made in the same nanosecond still differ.
-    static COUNTER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-    b[15] ^= COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    aws_lc_rs::rand::fill(&mut b).expect("system randomness");
+    b[0] = (b[0] & 0x7f) | 0x01;
     SerialNumber::from_slice(&b)
 }
 
@@ -206,7 +200,7 @@ impl TestPki {
         let mut p = leaf_params("localhost", &sans, ExtendedKeyUsagePurpose::ServerAuth);
         let pem = match kind {
             LeafKind::SelfSignedOpenssl => {
-                openssl_self_signed(&chain, &key);
+                openssl_self_signed(&chain, &key, "localhost", "DNS:localhost,IP:127.0.0.1");
                 return ServerCert {
                     trust: chain.clone(),
                     chain,
@@ -292,7 +286,12 @@ impl TestPki {
     }
 }
 
-fn openssl_self_signed(cert: &Path, key: &Path) {
+/// Makes the seed's certificate with the openssl CLI: `openssl req -x509` for `cn`, with
+/// the given subjectAltName (e.g. `DNS:localhost,IP:127.0.0.1`); openssl marks it CA:TRUE.
+///
+/// # Panics
+/// When the openssl CLI is missing or fails.
+pub fn openssl_self_signed(cert: &Path, key: &Path, cn: &str, san: &str) {
     let out = Command::new("openssl")
         .args([
             "req",
@@ -305,12 +304,10 @@ fn openssl_self_signed(cert: &Path, key: &Path) {
             "-days",
             "30",
         ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
+        .arg("-subj")
+        .arg(format!("/CN={cn}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName={san}"))
         .arg("-keyout")
         .arg(key)
         .arg("-out")

@@ -17,11 +17,13 @@ pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<
     let ClusterCommand::Trust(ClusterTrustCommand::Manifest(a)) = cmd;
     let mut registries = Vec::new();
     for t in &a.trust {
-        slipway_trust::read_certificates(
-            &t.file,
-            &format!("CA bundle for registry {} (--trust)", t.host),
-        )?;
-        let ca_pem = std::fs::read(&t.file)?;
+        let purpose = format!("CA bundle for registry {} (--trust)", t.host);
+        let ca_pem = std::fs::read(&t.file).map_err(|source| slipway_trust::Error::ReadFile {
+            purpose: purpose.clone(),
+            path: t.file.clone(),
+            source,
+        })?;
+        slipway_trust::parse_certificates(&ca_pem, &t.file, &purpose)?;
         registries.push(Trusted {
             registry: t.host.clone(),
             ca_pem,
