@@ -62,27 +62,29 @@ fn main() {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(&cli.global)?;
+    // Only commands that open TLS connections need the trust policy (and its system
+    // bundle); node, cluster and most pki commands start without loading it.
+    let settings = || Settings::resolve(&cli.global);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = match &cli.command {
         Command::Copy(a) => {
-            commands::transfer::run_copy(&settings, a, cli.global.output, &mut out)?
+            commands::transfer::run_copy(&settings()?, a, cli.global.output, &mut out)?
         }
         Command::Inspect(a) => {
-            commands::transfer::run_inspect(&settings, a, cli.global.output, &mut out)?
+            commands::transfer::run_inspect(&settings()?, a, cli.global.output, &mut out)?
         }
         Command::Tags(a) => {
-            commands::transfer::run_tags(&settings, a, cli.global.output, &mut out)?
+            commands::transfer::run_tags(&settings()?, a, cli.global.output, &mut out)?
         }
         Command::Login(a) => {
-            commands::transfer::run_login(&settings, a, cli.global.output, &mut out)?
+            commands::transfer::run_login(&settings()?, a, cli.global.output, &mut out)?
         }
         Command::Cluster(cmd) => commands::cluster::run(cmd, cli.global.output, &mut out)?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
-        Command::Pki(cmd) => commands::pki::run(&settings, cmd, cli.global.output, &mut out)?,
+        Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
-            commands::probe::run(&settings, args, cli.global.output, &mut out)?
+            commands::probe::run(&settings()?, args, cli.global.output, &mut out)?
         }
     };
     out.flush()?;

@@ -9,7 +9,7 @@ use slipway_trust::{ProbeOptions, probe};
 
 use super::emit;
 use crate::ExitCode;
-use crate::cli::{KeyArg, Output, PkiCommand, PkiInspectArgs, StepArg};
+use crate::cli::{GlobalArgs, KeyArg, Output, PkiCommand, PkiInspectArgs, StepArg};
 use crate::settings::Settings;
 
 fn key(k: KeyArg) -> pki::KeyKind {
@@ -24,7 +24,7 @@ fn key(k: KeyArg) -> pki::KeyKind {
 /// # Errors
 /// The pki crate's errors (bad input, nothing written) and output failures.
 pub fn run(
-    settings: &Settings,
+    global: &GlobalArgs,
     cmd: &PkiCommand,
     output: Output,
     out: &mut dyn Write,
@@ -72,7 +72,7 @@ pub fn run(
             }
             emit(output, out, &r, |o| print_issue(o, &r))?;
         }
-        PkiCommand::Inspect(a) => return inspect(settings, a, output, out),
+        PkiCommand::Inspect(a) => return inspect(global, a, output, out),
         PkiCommand::Renew(a) => {
             let r = pki::renew(&a.dir, &a.leaf, a.force, key(a.key))?;
             emit(output, out, &r, |o| match &r.issued {
@@ -170,7 +170,7 @@ pub fn run(
 }
 
 fn inspect(
-    settings: &Settings,
+    global: &GlobalArgs,
     a: &PkiInspectArgs,
     output: Output,
     out: &mut dyn Write,
@@ -178,6 +178,7 @@ fn inspect(
     let (source, certs) = match (&a.file, &a.remote) {
         (Some(f), _) => (f.display().to_string(), pki::inspect_file(f)?),
         (None, Some(host)) => {
+            let settings = Settings::resolve(global)?;
             settings.announce_global(std::slice::from_ref(host));
             let trust = settings.trust_for(host)?;
             let report = probe(&trust, &ProbeOptions { timeout: a.timeout });
