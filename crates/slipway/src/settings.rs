@@ -13,8 +13,6 @@ use crate::cli::GlobalArgs;
 pub struct Settings {
     /// The trust policy for every registry.
     pub policy: Arc<TrustPolicy>,
-    werf_skip_verify: bool,
-    werf_insecure: bool,
 }
 
 impl Settings {
@@ -59,28 +57,7 @@ impl Settings {
         let policy = b.build()?;
         Ok(Settings {
             policy: Arc::new(policy),
-            werf_skip_verify: g.skip_tls_verify_registry == Some(true),
-            werf_insecure: g.insecure_registry == Some(true),
         })
-    }
-
-    /// Announces werf's global switches, naming every host this command will contact.
-    pub fn announce_global(&self, hosts: &[RegistryHost]) {
-        let list = hosts
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if self.werf_skip_verify {
-            eprintln!(
-                "warning: --skip-tls-verify-registry turns OFF certificate verification for every registry this command contacts: {list}. Trust the CA instead: --registry-ca HOST=FILE"
-            );
-        }
-        if self.werf_insecure {
-            eprintln!(
-                "warning: --insecure-registry lets every registry this command contacts fall back to plain HTTP (no encryption, no server identity): {list}. Prefer --registry-plain-http HOST for the one host that needs it"
-            );
-        }
     }
 
     /// Resolves one host and announces what weakens it.
@@ -89,18 +66,23 @@ impl Settings {
     /// A certs.d file for the host that cannot be read or parsed.
     pub fn trust_for(&self, host: &RegistryHost) -> Result<HostTrust> {
         let t = self.policy.resolve(host)?;
-        if let Some(by) = &t.skip_verify
-            && !by.starts_with("--skip-tls-verify-registry")
-        {
-            eprintln!("warning: certificate verification is OFF for registry {host} (set by {by})");
-        }
-        if let Some(p) = &t.plain_http
-            && !p.https_first
-        {
+        // Every relaxation is announced here, per host, whatever set it: a per-host flag,
+        // werf's global switches, or registries.yaml.
+        if let Some(by) = &t.skip_verify {
             eprintln!(
+                "warning: certificate verification is OFF for registry {host} (set by {by}); trust its CA instead: --registry-ca {host}=FILE"
+            );
+        }
+        match &t.plain_http {
+            Some(p) if p.https_first => eprintln!(
+                "warning: registry {host} may fall back to plain HTTP, without encryption or server identity (set by {}); prefer --registry-plain-http {host} if it really speaks HTTP",
+                p.by
+            ),
+            Some(p) => eprintln!(
                 "warning: registry {host} is reached over plain HTTP, without TLS (set by {})",
                 p.by
-            );
+            ),
+            None => {}
         }
         Ok(t)
     }

@@ -752,7 +752,10 @@ fn containerd_pulls_through_a_pinned_self_signed_registry_and_an_mtls_registry_w
         .unwrap_or_else(|e| panic!("pinned self-signed: {e}"));
 
     let err = ctd.cri_pull(&format!("{b}/app:v1")).unwrap_err();
-    assert!(err.contains("x509: certificate signed by unknown authority"), "{err}");
+    assert!(
+        err.contains("x509: certificate signed by unknown authority"),
+        "{err}"
+    );
     let r = node(
         &root,
         &[

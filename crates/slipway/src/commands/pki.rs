@@ -179,7 +179,6 @@ fn inspect(
         (Some(f), _) => (f.display().to_string(), pki::inspect_file(f)?),
         (None, Some(host)) => {
             let settings = Settings::resolve(global)?;
-            settings.announce_global(std::slice::from_ref(host));
             let trust = settings.trust_for(host)?;
             let report = probe(&trust, &ProbeOptions { timeout: a.timeout });
             if report.chain_der.is_empty() {

@@ -19,7 +19,6 @@ pub fn run(
     output: Output,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    settings.announce_global(std::slice::from_ref(&args.host));
     let trust = settings.trust_for(&args.host)?;
     let report = probe(
         &trust,

@@ -49,15 +49,6 @@ fn source(settings: &Settings, loc: &Location) -> Result<Source> {
     })
 }
 
-fn hosts_of(locs: &[&Location]) -> Vec<RegistryHost> {
-    locs.iter()
-        .filter_map(|l| match l {
-            Location::Registry(r) => RegistryHost::parse(r.api_host()).ok(),
-            Location::Layout { .. } => None,
-        })
-        .collect()
-}
-
 /// Runs `slipway copy`.
 ///
 /// # Errors
@@ -70,7 +61,6 @@ pub fn run_copy(
 ) -> Result<ExitCode> {
     let src_loc = Location::parse(&a.src)?;
     let dst_loc = Location::parse(&a.dst)?;
-    settings.announce_global(&hosts_of(&[&src_loc, &dst_loc]));
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let rt = runtime()?;
     let src = source(settings, &src_loc)?;
@@ -225,7 +215,6 @@ pub fn run_inspect(
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let loc = Location::parse(&a.reference)?;
-    settings.announce_global(&hosts_of(&[&loc]));
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let rt = runtime()?;
     let src = source(settings, &loc)?;
@@ -322,7 +311,6 @@ pub fn run_tags(
     let tags = match &loc {
         Location::Layout { path, .. } => Layout::open(path)?.tags()?,
         Location::Registry(r) => {
-            settings.announce_global(&hosts_of(&[&loc]));
             let reg = registry(settings, r)?;
             runtime()?.block_on(reg.tags(&r.repository))?
         }
@@ -366,7 +354,6 @@ pub fn run_login(
     if password.is_empty() {
         bail!("the password on stdin is empty");
     }
-    settings.announce_global(std::slice::from_ref(&a.host));
     let cred = Credential::Basic {
         username: a.username.clone(),
         password,
