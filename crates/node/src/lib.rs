@@ -229,6 +229,18 @@ fn plan(
     Ok((changes, effects))
 }
 
+/// Plans the changes for `runtimes` into a report (nothing written).
+fn planned(fs: &HostFs, req: &Request, runtimes: &[Runtime]) -> Result<Report, Error> {
+    let (changes, effects) = plan(fs, req, runtimes)?;
+    Ok(Report {
+        registry: req.registry.to_string(),
+        runtimes: runtimes.to_vec(),
+        changes,
+        effects,
+        ..Default::default()
+    })
+}
+
 /// Plans and (unless `dry_run`) applies the trust for `runtimes`.
 ///
 /// # Errors
@@ -240,14 +252,9 @@ pub fn install(
     runtimes: &[Runtime],
     dry_run: bool,
 ) -> Result<Report, Error> {
-    let (changes, effects) = plan(fs, req, runtimes)?;
     let mut report = Report {
-        registry: req.registry.to_string(),
-        runtimes: runtimes.to_vec(),
-        changes,
-        effects,
         dry_run,
-        ..Default::default()
+        ..planned(fs, req, runtimes)?
     };
     if dry_run || report.changes.is_empty() {
         return Ok(report);
@@ -476,14 +483,7 @@ pub fn verify(
     runtimes: &[Runtime],
     timeout: std::time::Duration,
 ) -> Result<Report, Error> {
-    let (changes, effects) = plan(fs, req, runtimes)?;
-    let mut report = Report {
-        registry: req.registry.to_string(),
-        runtimes: runtimes.to_vec(),
-        changes,
-        effects,
-        ..Default::default()
-    };
+    let mut report = planned(fs, req, runtimes)?;
     for (name, fx) in &report.effects {
         let Some(dir) = &fx.trust_dir else { continue };
         let mut b = slipway_trust::TrustPolicy::builder()
