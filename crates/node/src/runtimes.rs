@@ -576,7 +576,7 @@ pub fn os_store(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<Eff
         out.extend(Change::write(
             fs,
             &Path::new(store.dir).join(name),
-            pem(der).into_bytes(),
+            slipway_trust::certificate_pem(der).into_bytes(),
             0o644,
             "os-store",
         )?);
@@ -589,16 +589,4 @@ pub fn os_store(fs: &HostFs, req: &Request, out: &mut Vec<Change>) -> Result<Eff
     fx.notes
         .push(format!("OS trust store: {} ({})", store.family, store.dir));
     Ok(fx)
-}
-
-fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
 }

@@ -273,9 +273,33 @@ impl Layout {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             hasher: Hasher::new(),
             written: 0,
-            expected: expected.clone(),
+            expected: Some(expected.clone()),
             expected_size,
             target,
+        })
+    }
+
+    /// Starts writing a blob whose digest is known only once all of it is written, such as a
+    /// layer being compressed: bytes go to a temporary file in `blobs/sha256` and are hashed
+    /// as they come. [`BlobWriter::commit`] then stores the blob under the digest of what was
+    /// written (keeping an identical blob that is already stored).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the folder or the temporary file cannot be created.
+    pub fn blob_writer_unknown(&self) -> Result<BlobWriter, Error> {
+        let dir = self.path.join("blobs").join("sha256");
+        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let file = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .map_err(Error::io(&dir))?;
+        Ok(BlobWriter {
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            hasher: Hasher::new(),
+            written: 0,
+            expected: None,
+            expected_size: None,
+            target: dir,
         })
     }
 
@@ -446,7 +470,8 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Writes one blob into a layout, hashing as it goes; see [`Layout::blob_writer`].
+/// Writes one blob into a layout, hashing as it goes; see [`Layout::blob_writer`] and
+/// [`Layout::blob_writer_unknown`].
 ///
 /// Nothing appears under the blob's name until [`BlobWriter::commit`] has verified the
 /// content. Dropping the writer without committing removes its temporary file.
@@ -455,8 +480,10 @@ pub struct BlobWriter {
     file: BufWriter<NamedTempFile>,
     hasher: Hasher,
     written: u64,
-    expected: Digest,
+    /// `None` for a writer from [`Layout::blob_writer_unknown`].
+    expected: Option<Digest>,
     expected_size: Option<u64>,
+    /// The blob's final path, or for an unknown digest the `blobs/sha256` folder.
     target: PathBuf,
 }
 
@@ -466,13 +493,29 @@ impl BlobWriter {
         self.written
     }
 
-    /// Returns the digest the content should have.
-    pub fn expected(&self) -> &Digest {
-        &self.expected
+    /// Opens a second, read-only handle to the temporary file being written. Calling
+    /// [`File::sync_data`] on it from another thread while writing goes on pushes the bytes
+    /// written so far to disk, so that [`BlobWriter::commit`] has less left to sync at the
+    /// end. Bytes still in this writer's buffer are not covered.
+    ///
+    /// # Errors
+    /// The I/O error of opening the file.
+    pub fn sync_handle(&self) -> std::io::Result<File> {
+        File::open(self.file.get_ref().path())
+    }
+
+    /// Returns the digest the content should have; `None` for a writer from
+    /// [`Layout::blob_writer_unknown`].
+    pub fn expected(&self) -> Option<&Digest> {
+        self.expected.as_ref()
     }
 
     /// Syncs the content, verifies its size (when one was given) and digest, and renames it
     /// to `blobs/sha256/<hex>`. Returns the digest.
+    ///
+    /// A writer from [`Layout::blob_writer_unknown`] has nothing to verify: its content is
+    /// stored under its own digest, and when a blob of that digest and size is stored
+    /// already, that one is kept and the temporary file deleted.
     ///
     /// # Errors
     /// [`Error::SizeMismatch`] or [`Error::DigestMismatch`], naming the blob's file, after
@@ -493,6 +536,22 @@ impl BlobWriter {
                 source,
             }
         })?;
+        let Some(expected) = expected else {
+            let actual = hasher.finish();
+            let target = target.join(actual.hex());
+            if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == written) {
+                return Ok(actual);
+            }
+            finish_file(&tmp)?;
+            tmp.persist(&target).map_err(|e| Error::Io {
+                path: target.clone(),
+                source: e.error,
+            })?;
+            if let Some(dir) = target.parent() {
+                sync_dir(dir);
+            }
+            return Ok(actual);
+        };
         let subject = || format!("blob {}", target.display());
         if let Some(size) = expected_size
             && size != written
@@ -534,7 +593,7 @@ impl Write for BlobWriter {
                 ErrorKind::InvalidData,
                 format!(
                     "blob {} is longer than the {size} bytes its descriptor announced",
-                    self.expected
+                    self.target.display()
                 ),
             ));
         }
@@ -668,6 +727,34 @@ mod tests {
         assert_eq!(blob_files(&l).len(), 1, "the temporary file");
         drop(w);
         assert!(blob_files(&l).is_empty());
+    }
+
+    #[test]
+    fn blob_writer_unknown_names_the_blob_after_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::create(dir.path()).unwrap();
+        let mut w = l.blob_writer_unknown().unwrap();
+        assert_eq!(w.expected(), None);
+        w.write_all(b"computed ").unwrap();
+        w.flush().unwrap();
+        let handle = w.sync_handle().unwrap();
+        std::thread::spawn(move || handle.sync_data().unwrap())
+            .join()
+            .unwrap();
+        w.write_all(b"later").unwrap();
+        let d = w.commit().unwrap();
+        assert_eq!(d, Digest::sha256_of(b"computed later"));
+        assert_eq!(l.read_blob(&d).unwrap(), b"computed later");
+        // The same content again keeps the stored blob and leaves no temporary file.
+        let mut w = l.blob_writer_unknown().unwrap();
+        w.write_all(b"computed later").unwrap();
+        assert_eq!(w.commit().unwrap(), d);
+        assert_eq!(blob_files(&l), [d.hex()]);
+        // Dropped without commit: nothing is left.
+        let mut w = l.blob_writer_unknown().unwrap();
+        w.write_all(b"abandoned").unwrap();
+        drop(w);
+        assert_eq!(blob_files(&l), [d.hex()]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use error::Error;
 pub use events::{PullFailure, classify_pull_failure};
 pub use host::RegistryHost;
 pub use inspect::{CertSummary, fingerprint, summarize};
-pub use pem::{parse_certificates, read_certificates, read_private_key};
+pub use pem::{certificate_pem, parse_certificates, read_certificates, read_private_key};
 pub use policy::{
     CERTS_D_DIRS, DangerousPolicy, HostTrust, PlainHttp, SYSTEM_BUNDLES, TrustPolicy,
     TrustPolicyBuilder, load_identity,

@@ -118,6 +118,20 @@ fn malformed(path: &Path, purpose: &str, e: &pem::Error) -> Error {
     }
 }
 
+/// Encodes one DER certificate as PEM (`-----BEGIN CERTIFICATE-----`, 64-column base64),
+/// the form runtimes and tools read from their certificate folders.
+pub fn certificate_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
