@@ -1,10 +1,10 @@
-//! Building images the werf way (work in progress): for now, fast reproducible image
-//! layers.
+//! Building images the werf way (work in progress): reading `werf.yaml`, parsing
+//! Dockerfiles, `.dockerignore` and COPY planning, and fast reproducible image layers.
 //!
 //! What it is for: writing layers from a list of entries (sorted, deterministic headers,
 //! parallel gzip or zstd, `diff_id` and digest in one streaming pass) straight into an OCI
-//! layout, and extracting layers with whiteouts and path-escape checks. The werf.yaml and
-//! Dockerfile front end and the stage engine are not here yet.
+//! layout, and extracting layers with whiteouts and path-escape checks. The stage engine
+//! (digests, backends, push) is not here yet.
 //!
 //! ```no_run
 //! use slipway_build::layer::{Content, LayerEntry, LayerOptions, write_layer};
@@ -15,4 +15,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod config;
+pub mod dockerfile;
+pub mod ignore;
 pub mod layer;
