@@ -1029,7 +1029,8 @@ fn codec_of(media_type: &str) -> Option<Codec> {
 /// only on success). Regular files, folders, symlinks and hard links are created; device
 /// nodes and FIFOs are skipped. `.wh.NAME` deletes `NAME` of earlier layers and
 /// `.wh..wh..opq` empties its folder of earlier layers' content. Permission bits and
-/// modification times are set (folders' at the end); ownership is ignored.
+/// modification times are set (folders' at the end); ownership is set when the process may
+/// (as root), and silently left to the extracting user otherwise.
 ///
 /// Safety: entry paths are normalized; one whose `..` leaves `dest` is refused, and so is one
 /// whose way passes a symlink with an absolute target or a relative one leading out of
@@ -1338,6 +1339,15 @@ impl Extractor {
         let kind = header.entry_type();
         let mode = header.mode().map_err(EntryFault::Corrupt)? & 0o7777;
         let mtime = header.mtime().unwrap_or(0);
+        // Ownership is applied when the process may (as root); otherwise files belong to
+        // whoever extracts them. `COPY --from` reads it back from the extracted tree.
+        let owner = (
+            u32::try_from(header.uid().unwrap_or(0)).ok(),
+            u32::try_from(header.gid().unwrap_or(0)).ok(),
+        );
+        let chown = |abs: &Path| {
+            let _ = std::os::unix::fs::lchown(abs, owner.0, owner.1);
+        };
 
         if let Some(rest) = last.as_bytes().strip_prefix(b".wh.") {
             let Some(dir) = self.resolve(parents, false)? else {
@@ -1372,6 +1382,7 @@ impl Extractor {
                     }
                     Err(e) => return Err(Fail::Io(abs, e).into()),
                 }
+                chown(&abs);
                 self.dirs.insert(rel.clone());
                 self.dir_meta.insert(rel.clone(), (mode, mtime));
                 self.created.insert(rel);
@@ -1387,6 +1398,7 @@ impl Extractor {
                     .open(&abs)
                     .map_err(io_at(&abs))?;
                 copy_entry(entry, &mut file, &mut self.buf, &abs)?;
+                chown(&abs);
                 file.set_permissions(fs::Permissions::from_mode(mode))
                     .map_err(io_at(&abs))?;
                 file.set_modified(time_of(mtime)).map_err(io_at(&abs))?;
@@ -1407,6 +1419,7 @@ impl Extractor {
                 self.remove(&rel)?;
                 let abs = self.root.join(&rel);
                 std::os::unix::fs::symlink(&target, &abs).map_err(io_at(&abs))?;
+                chown(&abs);
                 self.created.insert(rel);
             }
             EntryType::Link => {

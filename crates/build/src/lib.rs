@@ -1,10 +1,12 @@
-//! Building images the werf way (work in progress): reading `werf.yaml`, parsing
-//! Dockerfiles, `.dockerignore` and COPY planning, and fast reproducible image layers.
+//! Building images the werf way: `werf.yaml` + Dockerfiles into content-addressed stage
+//! images, kept in `--repo` or in a local OCI layout store.
 //!
-//! What it is for: writing layers from a list of entries (sorted, deterministic headers,
-//! parallel gzip or zstd, `diff_id` and digest in one streaming pass) straight into an OCI
-//! layout, and extracting layers with whiteouts and path-escape checks. The stage engine
-//! (digests, backends, push) is not here yet.
+//! What it is for: reading `werf.yaml` ([`config`]) and Dockerfiles ([`dockerfile`]),
+//! planning stages and their digests ([`stage`]), building them natively (COPY/ADD and
+//! config instructions, reproducible layers from [`layer`]) or with buildah for `RUN`
+//! ([`buildah`]), and pushing them through slipway's registry client ([`engine`]).
+//! What it is not for: running containers, or deciding trust (the caller's
+//! [`engine::Access`] opens registries with the trust policy).
 //!
 //! ```no_run
 //! use slipway_build::layer::{Content, LayerEntry, LayerOptions, write_layer};
@@ -15,7 +17,127 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod buildah;
 pub mod config;
 pub mod dockerfile;
+pub mod engine;
 pub mod ignore;
 pub mod layer;
+pub mod stage;
+
+use std::path::PathBuf;
+
+pub use engine::{
+    Access, Backend, BuildOptions, BuildReport, Event, ImageReport, Observer, StageReport,
+    StageStatus, build,
+};
+pub use layer::Compression;
+
+/// How stage layers are written; part of every stage digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFormat {
+    /// gzip or zstd.
+    pub compression: Compression,
+    /// The compression level; `None` for the compression's default.
+    pub level: Option<i32>,
+    /// Keeps the context files' modification times instead of the epoch.
+    pub keep_mtimes: bool,
+}
+
+impl Default for LayerFormat {
+    fn default() -> Self {
+        LayerFormat {
+            compression: Compression::Gzip,
+            level: None,
+            keep_mtimes: false,
+        }
+    }
+}
+
+/// Says why a build failed. Every variant names its subject: the file and line, the
+/// registry reference, the blob or the folder.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// `werf.yaml` is wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A Dockerfile does not parse.
+    #[error("{}: line {line}, column {column}: {message}", .path.display())]
+    Dockerfile {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A Dockerfile parses but cannot be built as written.
+    #[error("{}: line {line}: {message}", .path.display())]
+    Plan {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The options cannot be used (e.g. `--backend native` for a stage with `RUN`).
+    #[error("{0}")]
+    Usage(String),
+    /// The context's `.dockerignore` cannot be read.
+    #[error(transparent)]
+    Ignore(#[from] ignore::IgnoreError),
+    /// A registry could not be opened (trust or credentials).
+    #[error("{subject}: {message}")]
+    Access {
+        /// The registry or reference.
+        subject: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A registry request failed.
+    #[error("{subject}: {source}")]
+    Registry {
+        /// The reference.
+        subject: String,
+        /// The registry client's error.
+        #[source]
+        source: Box<slipway_registry::Error>,
+    },
+    /// A layer could not be written or extracted.
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
+    /// The local store failed.
+    #[error(transparent)]
+    Oci(#[from] slipway_oci::Error),
+    /// buildah failed.
+    #[error(transparent)]
+    Buildah(#[from] buildah::BuildahError),
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// Tells whether the error is in the user's input (exit code 2) rather than a failure
+    /// while working.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            BuildError::Config(_)
+                | BuildError::Dockerfile { .. }
+                | BuildError::Plan { .. }
+                | BuildError::Usage(_)
+                | BuildError::Ignore(_)
+                | BuildError::Access { .. }
+        )
+    }
+}

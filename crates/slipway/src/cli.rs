@@ -155,6 +155,27 @@ Examples:
         after_help = "Example:\n  echo \"$TOKEN\" | slipway login registry.internal:5000 -u ci --password-stdin"
     )]
     Login(LoginArgs),
+    /// Build the images of werf.yaml into content-addressed stages (in --repo, or a local store).
+    ///
+    /// Each Dockerfile stage is tagged by a digest of its inputs: its normalized
+    /// instructions, the resolved manifest digest of its base image, the build args it
+    /// declares, the content and metadata of the context files its COPY/ADD take, and the
+    /// stages it builds on. A stage already in --repo (or, without --repo, in the local
+    /// store) is neither rebuilt nor pushed. Base images are pulled, and stages pushed,
+    /// through the per-registry trust flags. Stages without RUN are built natively
+    /// (reproducible layers); stages with RUN use `buildah build --isolation chroot`.
+    #[command(after_help = "\
+Examples:
+  slipway build                                   # ./werf.yaml into the local store
+  slipway build --repo registry.internal:5000/app --registry-ca registry.internal:5000=ca.crt
+  slipway build --dir examples/hello --report-path report.json app
+  WERF_REPO=registry.internal:5000/app slipway build --compression zstd
+
+Supported werf.yaml keys: project, configVersion (1), and per image document: image,
+dockerfile, context, target, args, dependencies (image, imports: type ImageName |
+ImageDigest | ImageRepo | ImageTag, targetBuildArg). Stapel keys and templating are
+refused with a message saying what to write instead.")]
+    Build(BuildArgs),
     /// Make every node of a cluster trust registries (a DaemonSet running `node trust`).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -164,6 +185,63 @@ Examples:
     /// Run an internal PKI for the registry: CA, certificates, expiry checks, rotation.
     #[command(subcommand)]
     Pki(PkiCommand),
+}
+
+/// Chooses who builds stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// native, unless a needed stage has RUN: then buildah.
+    Auto,
+    /// slipway itself: every instruction except RUN.
+    Native,
+    /// `buildah build --isolation chroot` (Debian package buildah).
+    Buildah,
+}
+
+/// Chooses the layer compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// gzip: every runtime reads it.
+    Gzip,
+    /// zstd: containerd 1.5+ and Docker Engine 23+.
+    Zstd,
+}
+
+/// Holds `build` arguments.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Images to build (with the images they depend on); all when none are given.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The project folder (werf's --dir).
+    #[arg(long, value_name = "DIR", env = "WERF_DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The werf.yaml to read [default: DIR/werf.yaml].
+    #[arg(long, value_name = "FILE", env = "WERF_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Who builds: auto picks buildah only for images with RUN.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+    /// Compression level [default: 1 for gzip, 3 for zstd].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub compression_level: Option<i32>,
+    /// Keep the context files' modification times in layers (the default is the epoch,
+    /// so the same content gives the same digests anywhere).
+    #[arg(long)]
+    pub keep_mtimes: bool,
+    /// The local store: an OCI image layout with stages, pulled bases and extracted file
+    /// systems [default: $XDG_DATA_HOME/slipway/store, or ~/.local/share/slipway/store].
+    #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
+    pub store: Option<PathBuf>,
+    /// Write the build report (JSON, werf's keys) to this file.
+    #[arg(long, value_name = "FILE", env = "WERF_REPORT_PATH")]
+    pub report_path: Option<PathBuf>,
+    /// The platform to build for and pick from multi-platform bases [default: this machine's].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
 }
 
 /// Holds `copy` arguments.

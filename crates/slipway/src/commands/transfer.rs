@@ -25,7 +25,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Opens a registry client for a reference's host, with stored credentials if any.
-fn registry(settings: &Settings, reference: &Reference) -> Result<Arc<Registry>> {
+pub(crate) fn registry(settings: &Settings, reference: &Reference) -> Result<Arc<Registry>> {
     let host = RegistryHost::parse(reference.api_host())?;
     // Resolving here validates the host's files and announces anything dangerous.
     let trust = settings.trust_for(&host)?;

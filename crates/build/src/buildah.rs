@@ -1,0 +1,787 @@
+//! The `buildah` backend: runs Debian's buildah (1.28) for Dockerfiles with `RUN` and
+//! exports the result as an OCI image layout for the engine to store and push.
+//!
+//! buildah runs with `--isolation chroot` (we are root) and with all of its state inside the
+//! job's private folder: storage root, run root, temp files, and its configuration. It never
+//! reads `/etc/containers` or `/var/lib/containers`, and never the user's home:
+//!
+//! - `registries.conf` (`CONTAINERS_REGISTRIES_CONF`, plus an empty drop-in folder) marks as
+//!   `insecure` only the hosts whose trust policy says skip-verify or plain HTTP.
+//!   `--tls-verify=false` is never passed.
+//! - CA certificates go into a per-host tree, `HOME/.config/containers/certs.d/<host:port>/ca.crt`,
+//!   with `HOME` pointing into the job folder. buildah 1.28 (containers/image 5.23) has no
+//!   environment variable or flag for a per-host certs.d root: `--cert-dir` is one flat folder
+//!   whose CAs would be trusted for *every* registry. The per-user certs.d folder under `HOME`
+//!   is looked up first, per host, so a CA given for one host is trusted for that host only.
+//!   Every listed host gets its folder (empty when it has no CA), so buildah never falls back
+//!   to the machine's `/etc/containers/certs.d` or `/etc/docker/certs.d` for it: slipway's
+//!   policy has already read those.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+/// The local name the built image gets inside the job's private storage.
+const IMAGE_NAME: &str = "localhost/slipway-buildah-output:latest";
+/// How many of buildah's last output lines an error carries.
+const TAIL_LINES: usize = 30;
+
+/// What buildah needs to know about one registry host the build pulls from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostAccess {
+    /// The host as image references spell it, e.g. `registry.test:5000`.
+    pub host: String,
+    /// PEM certificates to trust for this host (CAs and pinned self-signed certificates).
+    pub ca_pems: Vec<String>,
+    /// True only when the trust policy says skip-verify or plain HTTP for this host.
+    pub insecure: bool,
+    /// What asked for `insecure` (for the engine's announcement).
+    pub insecure_reason: Option<String>,
+}
+
+impl HostAccess {
+    /// Builds the access for one host from its resolved trust: the host-specific roots and
+    /// pinned certificates as PEM, and `insecure` when skip-verify or plain HTTP is set. The
+    /// base roots (system bundle, `SSL_CERT_FILE`) are not copied: buildah reads them itself.
+    ///
+    /// # Errors
+    /// [`BuildahError::ClientCert`] when the host needs a client certificate: the key lives in
+    /// rustls and cannot be handed to buildah.
+    pub fn from_trust(trust: &slipway_trust::HostTrust) -> Result<HostAccess, BuildahError> {
+        let host = trust.host.to_string();
+        if trust.identity.is_some() {
+            return Err(BuildahError::ClientCert { host });
+        }
+        let ca_pems = trust
+            .host_roots
+            .iter()
+            .chain(&trust.pinned)
+            .map(|der| slipway_trust::certificate_pem(der))
+            .collect();
+        let insecure_reason = trust
+            .skip_verify
+            .clone()
+            .or_else(|| trust.plain_http.as_ref().map(|p| p.by.clone()));
+        Ok(HostAccess {
+            host,
+            ca_pems,
+            insecure: insecure_reason.is_some(),
+            insecure_reason,
+        })
+    }
+}
+
+/// One buildah build, as the engine describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildahJob<'a> {
+    /// The build context folder.
+    pub context: &'a Path,
+    /// The Dockerfile.
+    pub dockerfile: &'a Path,
+    /// The stage to build (`--target`).
+    pub target: Option<&'a str>,
+    /// Build arguments (`--build-arg K=V`, in key order).
+    pub args: &'a BTreeMap<String, String>,
+    /// The registries the `FROM` lines pull from.
+    pub hosts: &'a [HostAccess],
+    /// The platform, `os/arch` (`--platform`).
+    pub platform: Option<&'a str>,
+    /// A private, existing, empty folder: buildah's storage, config and the output go here.
+    pub work_dir: &'a Path,
+    /// The creation time of the image, in epoch seconds (`--timestamp`; 0 is reproducible).
+    pub timestamp: i64,
+}
+
+/// Why a buildah build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildahError {
+    /// buildah is not on `PATH`.
+    #[error(
+        "buildah is not installed: install the Debian package `buildah`, or build with --backend native (no RUN)"
+    )]
+    NotInstalled,
+    /// A base-image registry needs a client certificate (mTLS).
+    #[error(
+        "registry {host} needs a client certificate, and buildah cannot be given slipway's \
+         client key: base images from an mTLS registry need --backend native"
+    )]
+    ClientCert {
+        /// The registry.
+        host: String,
+    },
+    /// A host name that cannot be a registry host (it would escape the certificate folder or
+    /// break `registries.conf`).
+    #[error("registry host {host:?} is not a valid host[:port]")]
+    InvalidHost {
+        /// The host as given.
+        host: String,
+    },
+    /// buildah ran and failed.
+    #[error("buildah {step} failed ({status}); its last output lines:\n{tail}")]
+    Failed {
+        /// `build` or `push`.
+        step: &'static str,
+        /// buildah's exit status.
+        status: ExitStatus,
+        /// The last lines (up to 30) of buildah's output.
+        tail: String,
+    },
+    /// A file in the work folder could not be written, or buildah could not be started.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The file or program.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildahError + '_ {
+    move |source| BuildahError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Tells whether `buildah` is on `PATH`, and its version line (`buildah --version`).
+pub fn available() -> Option<String> {
+    let out = Command::new("buildah")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Runs the build and writes the image as an OCI layout at `<work_dir>/out`, tagged `image`
+/// (one OCI manifest, gzip layers). Returns the layout path. Every line buildah prints goes
+/// to `log`. Afterwards, success or failure, no container or mount is left under `work_dir`.
+///
+/// # Errors
+/// [`BuildahError::NotInstalled`], [`BuildahError::InvalidHost`], [`BuildahError::Io`] for
+/// the work folder, and [`BuildahError::Failed`] with buildah's exit status and output tail.
+pub fn run(job: &BuildahJob<'_>, log: &mut dyn FnMut(&str)) -> Result<PathBuf, BuildahError> {
+    if job.work_dir.to_string_lossy().contains(':') {
+        // The `oci:PATH:TAG` transport splits at the first ':'.
+        return Err(BuildahError::Io {
+            path: job.work_dir.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buildah cannot write an OCI layout under a path holding ':'",
+            ),
+        });
+    }
+    let work = std::fs::canonicalize(job.work_dir).map_err(io_err(job.work_dir))?;
+    let env = Env::write(&work, job.hosts)?;
+    let result = build_and_push(job, &env, log);
+    // Containers are removed by `build` itself (`--rm`); this is for a build killed halfway.
+    let _ = stream(
+        env.buildah(&[OsString::from("rm"), "--all".into()]),
+        "rm",
+        &mut |_| {},
+    );
+    unmount_under(&work, log);
+    result
+}
+
+fn build_and_push(
+    job: &BuildahJob<'_>,
+    env: &Env,
+    log: &mut dyn FnMut(&str),
+) -> Result<PathBuf, BuildahError> {
+    let mut args: Vec<OsString> = vec![
+        "build".into(),
+        "--isolation=chroot".into(),
+        "--signature-policy".into(),
+        env.policy.clone().into(),
+        "--format=oci".into(),
+        "--layers=false".into(),
+        // The storage is new, so every base image comes over the network, through the trust
+        // written above, never from a store someone else filled.
+        "--pull=always".into(),
+        format!("--timestamp={}", job.timestamp).into(),
+        "-t".into(),
+        IMAGE_NAME.into(),
+        "-f".into(),
+        job.dockerfile.into(),
+    ];
+    if let Some(target) = job.target {
+        args.extend(["--target".into(), target.into()]);
+    }
+    if let Some(platform) = job.platform {
+        args.extend(["--platform".into(), platform.into()]);
+    }
+    for (k, v) in job.args {
+        args.extend(["--build-arg".into(), format!("{k}={v}").into()]);
+    }
+    args.push(job.context.into());
+    stream(env.buildah(&args), "build", log)?;
+
+    let out = env.root.join("out");
+    let push: Vec<OsString> = vec![
+        "push".into(),
+        "--signature-policy".into(),
+        env.policy.clone().into(),
+        "--format=oci".into(),
+        "--compression-format=gzip".into(),
+        IMAGE_NAME.into(),
+        format!("oci:{}:image", out.display()).into(),
+    ];
+    stream(env.buildah(&push), "push", log)?;
+    Ok(out)
+}
+
+/// The files and folders one job's buildah runs with, all under the work folder.
+struct Env {
+    root: PathBuf,
+    home: PathBuf,
+    registries_conf: PathBuf,
+    policy: PathBuf,
+    driver: &'static str,
+}
+
+impl Env {
+    /// Writes buildah's configuration into `root` and creates its folders.
+    fn write(root: &Path, hosts: &[HostAccess]) -> Result<Env, BuildahError> {
+        let home = root.join("home");
+        let certs_d = home.join(".config/containers/certs.d");
+        for h in hosts {
+            if !valid_host(&h.host) {
+                return Err(BuildahError::InvalidHost {
+                    host: h.host.clone(),
+                });
+            }
+            let dir = certs_d.join(&h.host);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            if !h.ca_pems.is_empty() {
+                let file = dir.join("ca.crt");
+                let mut pem = String::new();
+                for p in &h.ca_pems {
+                    pem.push_str(p.trim_end());
+                    pem.push('\n');
+                }
+                std::fs::write(&file, pem).map_err(io_err(&file))?;
+            }
+        }
+        for d in ["storage", "run", "tmp", "registries.conf.d"] {
+            let dir = root.join(d);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        let driver = storage_driver(root);
+        let files = [
+            ("registries.conf", registries_conf(hosts)),
+            // Signature policy (not TLS): accept unsigned images, as Debian's default does.
+            (
+                "policy.json",
+                "{\"default\":[{\"type\":\"insecureAcceptAnything\"}]}\n".into(),
+            ),
+            (
+                "storage.conf",
+                format!(
+                    "[storage]\ndriver = \"{driver}\"\ngraphroot = {}\nrunroot = {}\n",
+                    toml_string(&root.join("storage").to_string_lossy()),
+                    toml_string(&root.join("run").to_string_lossy()),
+                ),
+            ),
+            // An empty containers.conf, so the system one is not read.
+            ("containers.conf", String::new()),
+        ];
+        for (name, text) in files {
+            let file = root.join(name);
+            std::fs::write(&file, text).map_err(io_err(&file))?;
+        }
+        Ok(Env {
+            root: root.to_path_buf(),
+            registries_conf: root.join("registries.conf"),
+            policy: root.join("policy.json"),
+            home,
+            driver,
+        })
+    }
+
+    /// `buildah` with the global options and environment that keep it inside the work folder.
+    fn buildah(&self, args: &[OsString]) -> Command {
+        let mut cmd = Command::new("buildah");
+        cmd.arg("--root")
+            .arg(self.root.join("storage"))
+            .arg("--runroot")
+            .arg(self.root.join("run"))
+            .arg("--storage-driver")
+            .arg(self.driver)
+            .arg("--registries-conf")
+            .arg(&self.registries_conf)
+            .arg("--registries-conf-dir")
+            .arg(self.root.join("registries.conf.d"))
+            .args(args)
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("BUILDAH_ISOLATION", "chroot")
+            .env("CONTAINERS_REGISTRIES_CONF", &self.registries_conf)
+            .env("CONTAINERS_STORAGE_CONF", self.root.join("storage.conf"))
+            .env("CONTAINERS_CONF", self.root.join("containers.conf"))
+            .env("TMPDIR", self.root.join("tmp"))
+            .env_remove("DOCKER_CONFIG");
+        // `HOME` moved, so buildah would no longer find the user's docker login; hand it the
+        // file docker itself reads, when there is one. (buildah refuses a `DOCKER_CONFIG`
+        // folder without a config.json, so that variable is never passed on.)
+        if std::env::var_os("REGISTRY_AUTH_FILE").is_none()
+            && let Some(file) = docker_auth_file()
+        {
+            cmd.env("REGISTRY_AUTH_FILE", file);
+        }
+        cmd
+    }
+}
+
+/// Returns docker's `config.json` (`$DOCKER_CONFIG` or `~/.docker`) when it exists.
+fn docker_auth_file() -> Option<PathBuf> {
+    let dir = match std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".docker"),
+    };
+    let file = dir.join("config.json");
+    file.is_file().then_some(file)
+}
+
+/// Accepts `host`, `host:port` and `[v6]:port` made of the characters registry hosts use.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host != "."
+        && host != ".."
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c))
+}
+
+/// Renders a containers-registries.conf (v2): short names mean Docker Hub, as they do for
+/// docker and for slipway's own reference parser (with short-name prompts off), and
+/// `insecure = true` for exactly the hosts whose policy asked for it.
+fn registries_conf(hosts: &[HostAccess]) -> String {
+    let mut s = String::from(
+        "# Written by slipway for one buildah build.\nunqualified-search-registries = [\"docker.io\"]\nshort-name-mode = \"disabled\"\n",
+    );
+    for h in hosts.iter().filter(|h| h.insecure) {
+        s.push_str(&format!(
+            "\n[[registry]]\nlocation = {}\ninsecure = true\n",
+            toml_string(&h.host)
+        ));
+    }
+    s
+}
+
+/// Quotes `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Picks the storage driver for the folder `dir` is on. Kernel overlay (as root, no
+/// fuse-overlayfs needed) shares the base image's layers and mounts in milliseconds; vfs
+/// copies the whole root file system for every container. overlay cannot use an overlay
+/// (or aufs) file system as its upper layer, so there, and only there, vfs is chosen.
+fn storage_driver(dir: &Path) -> &'static str {
+    let fs = mounts()
+        .into_iter()
+        .filter(|(point, _)| dir.starts_with(point))
+        .max_by_key(|(point, _)| point.as_os_str().len())
+        .map(|(_, fs)| fs);
+    match fs.as_deref() {
+        Some("overlay" | "aufs") => "vfs",
+        _ => "overlay",
+    }
+}
+
+/// Reads `/proc/self/mountinfo` as `(mount point, file system type)` pairs.
+fn mounts() -> Vec<(PathBuf, String)> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split(' ').nth(4)?;
+            let fs = right.split(' ').next()?;
+            Some((PathBuf::from(unescape_mount(point)), fs.to_string()))
+        })
+        .collect()
+}
+
+/// Undoes the kernel's octal escapes (`\040` for a space) in a mountinfo path.
+fn unescape_mount(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Lazily unmounts whatever is still mounted under `dir`, deepest first, so that the engine
+/// can delete the folder.
+fn unmount_under(dir: &Path, log: &mut dyn FnMut(&str)) {
+    let mut points: Vec<PathBuf> = mounts()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    for p in points {
+        let ok = Command::new("umount")
+            .arg("-l")
+            .arg(&p)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            log(&format!("could not unmount {}", p.display()));
+        }
+    }
+}
+
+/// Runs `cmd` with stdout and stderr merged into one pipe, sends each line to `log`, and
+/// keeps the last [`TAIL_LINES`] for the error.
+fn stream(
+    mut cmd: Command,
+    step: &'static str,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), BuildahError> {
+    let program = Path::new("buildah");
+    let (reader, writer) = io::pipe().map_err(io_err(program))?;
+    let writer2 = writer.try_clone().map_err(io_err(program))?;
+    cmd.stdin(Stdio::null()).stdout(writer2).stderr(writer);
+    let mut child = match cmd.spawn() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BuildahError::NotInstalled),
+        other => other.map_err(io_err(program))?,
+    };
+    // The Command holds our copies of the pipe's write end; drop them to see end-of-file.
+    drop(cmd);
+    let mut reader = BufReader::new(reader);
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let line = text.trim_end_matches(['\n', '\r']);
+        log(line);
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+    }
+    let status = child.wait().map_err(io_err(program))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(BuildahError::Failed {
+        step,
+        status,
+        tail: Vec::from(tail).join("\n"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_testkit::{LeafKind, Registry, TestPki};
+
+    /// Panics unless the machine can run real buildah builds.
+    fn require_buildah() {
+        let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+        let root = status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        assert!(root, "buildah tests must run as root (--isolation chroot)");
+        assert!(
+            available().is_some(),
+            "buildah is not installed: apt-get install --no-install-recommends buildah"
+        );
+        assert!(
+            Path::new("/bin/busybox").exists(),
+            "/bin/busybox is missing: apt-get install busybox-static"
+        );
+    }
+
+    /// Writes a context with busybox and `dockerfile`.
+    fn context(dockerfile: &str) -> tempfile::TempDir {
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/busybox", ctx.path().join("busybox")).unwrap();
+        std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+        ctx
+    }
+
+    /// Runs a build, collecting buildah's output.
+    fn build(
+        dockerfile: &str,
+        hosts: &[HostAccess],
+    ) -> (tempfile::TempDir, Result<PathBuf, BuildahError>, String) {
+        let ctx = context(dockerfile);
+        let work = tempfile::tempdir().unwrap();
+        let args = BTreeMap::from([("GREETING".to_string(), "made-by-run".to_string())]);
+        let mut out = String::new();
+        let dockerfile = ctx.path().join("Dockerfile");
+        let job = BuildahJob {
+            context: ctx.path(),
+            dockerfile: &dockerfile,
+            target: None,
+            args: &args,
+            hosts,
+            platform: Some("linux/amd64"),
+            work_dir: work.path(),
+            timestamp: 0,
+        };
+        let result = run(&job, &mut |l| {
+            out.push_str(l);
+            out.push('\n');
+        });
+        let w = std::fs::canonicalize(work.path()).unwrap();
+        assert!(
+            mounts().iter().all(|(p, _)| !p.starts_with(&w)),
+            "a mount is left under {}",
+            w.display()
+        );
+        (work, result, out)
+    }
+
+    /// Extracts every layer of the layout's `image` manifest into `dest` with the tar CLI.
+    fn extract(layout: &Path, dest: &Path) {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let desc = &index["manifests"][0];
+        assert_eq!(
+            desc["annotations"]["org.opencontainers.image.ref.name"],
+            "image"
+        );
+        let blob = |d: &serde_json::Value| {
+            layout
+                .join("blobs/sha256")
+                .join(d.as_str().unwrap().trim_start_matches("sha256:"))
+        };
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(blob(&desc["digest"])).unwrap()).unwrap();
+        assert_eq!(
+            manifest["mediaType"],
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        std::fs::create_dir_all(dest).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            assert_eq!(
+                layer["mediaType"],
+                "application/vnd.oci.image.layer.v1.tar+gzip"
+            );
+            let st = Command::new("tar")
+                .arg("-xzf")
+                .arg(blob(&layer["digest"]))
+                .arg("-C")
+                .arg(dest)
+                .status()
+                .unwrap();
+            assert!(st.success(), "tar -xzf failed");
+        }
+    }
+
+    const FROM_SCRATCH: &str = "FROM scratch\nCOPY busybox /bin/busybox\nARG GREETING\n\
+        RUN [\"/bin/busybox\",\"sh\",\"-c\",\"/bin/busybox mkdir -p /out && echo $GREETING > /out/hello\"]\n";
+
+    #[test]
+    fn buildah_runs_a_run_step_from_scratch() {
+        require_buildah();
+        let (work, result, out) = build(FROM_SCRATCH, &[]);
+        let layout = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert_eq!(
+            layout,
+            std::fs::canonicalize(work.path()).unwrap().join("out")
+        );
+        let root = work.path().join("rootfs");
+        extract(&layout, &root);
+        assert_eq!(
+            std::fs::read_to_string(root.join("out/hello")).unwrap(),
+            "made-by-run\n"
+        );
+    }
+
+    /// Builds a busybox base image, pushes it to `reg` (trusting `ca`), returns its ref.
+    fn push_base(reg: &Registry, ca: &Path) -> String {
+        let (work, result, out) = build(FROM_SCRATCH, &[]);
+        let layout = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let certs = slipway_testkit::cert_dir(&work.path().join("skopeo-certs"), &[ca], None);
+        let base = format!("{}/base:1", reg.host());
+        slipway_testkit::Skopeo::new()
+            .cert_dir(&certs)
+            .copy(
+                &format!("oci:{}:image", layout.display()),
+                &format!("docker://{base}"),
+            )
+            .unwrap_or_else(|e| panic!("skopeo push: {e}"));
+        base
+    }
+
+    fn from_base(base: &str) -> String {
+        format!(
+            "FROM {base}\nRUN [\"/bin/busybox\",\"sh\",\"-c\",\"/bin/busybox cp /out/hello /out/again\"]\n"
+        )
+    }
+
+    #[test]
+    fn buildah_pulls_base_images_through_per_host_trust() {
+        require_buildah();
+        let pki = TestPki::new();
+        let reg = Registry::builder()
+            .tls(&pki.server_cert(LeafKind::CaSigned))
+            .start();
+        let base = push_base(&reg, pki.ca());
+        let dockerfile = from_base(&base);
+        let access = |ca_pems: Vec<String>, insecure: bool| HostAccess {
+            host: reg.host(),
+            ca_pems,
+            insecure,
+            insecure_reason: insecure.then(|| "--registry-skip-verify".to_string()),
+        };
+        let ca = std::fs::read_to_string(pki.ca()).unwrap();
+
+        let (work, result, out) = build(&dockerfile, &[access(vec![ca], false)]);
+        let layout = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let root = work.path().join("rootfs");
+        extract(&layout, &root);
+        assert_eq!(
+            std::fs::read_to_string(root.join("out/again")).unwrap(),
+            "made-by-run\n"
+        );
+
+        // Without the CA the same pull fails: verification was on, for this host.
+        let (_work, result, out) = build(&dockerfile, &[access(vec![], false)]);
+        match result {
+            Err(BuildahError::Failed { step, tail, .. }) => {
+                assert_eq!(step, "build");
+                assert!(
+                    tail.contains("x509") || tail.contains("unknown authority"),
+                    "{tail}"
+                );
+            }
+            other => panic!("expected an x509 failure, got {other:?}\n{out}"),
+        }
+
+        // Skip-verify for this host alone (registries.conf) lets the pull through.
+        let (_work, result, out) = build(&dockerfile, &[access(vec![], true)]);
+        result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    }
+
+    #[test]
+    fn buildah_trusts_a_pinned_self_signed_registry_from_the_policy() {
+        require_buildah();
+        let pki = TestPki::new();
+        let cert = pki.server_cert(LeafKind::SelfSignedOpenssl);
+        let reg = Registry::builder().tls(&cert).start();
+        let base = push_base(&reg, &cert.trust);
+        let host = slipway_trust::RegistryHost::parse(&reg.host()).unwrap();
+        let policy = slipway_trust::TrustPolicy::builder()
+            .certs_d_dirs(vec![])
+            .ca_file(host.clone(), &cert.trust)
+            .build()
+            .unwrap();
+        let access = HostAccess::from_trust(&policy.resolve(&host).unwrap()).unwrap();
+        assert!(!access.insecure);
+        let (_work, result, out) = build(&from_base(&base), &[access]);
+        result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    }
+
+    fn host(name: &str, pems: &[&str], insecure: bool) -> HostAccess {
+        HostAccess {
+            host: name.into(),
+            ca_pems: pems.iter().map(|s| s.to_string()).collect(),
+            insecure,
+            insecure_reason: insecure.then(|| "--registry-plain-http".into()),
+        }
+    }
+
+    #[test]
+    fn buildah_config_is_per_host() {
+        let hosts = [
+            host("registry.test:5000", &["PEM-A\n", "PEM-B"], false),
+            host("plain.test:5000", &[], true),
+        ];
+        let conf = registries_conf(&hosts);
+        assert_eq!(
+            conf,
+            "# Written by slipway for one buildah build.\nunqualified-search-registries = [\"docker.io\"]\nshort-name-mode = \"disabled\"\n\
+             \n[[registry]]\nlocation = \"plain.test:5000\"\ninsecure = true\n"
+        );
+        let work = tempfile::tempdir().unwrap();
+        let env = Env::write(work.path(), &hosts).unwrap();
+        let certs_d = env.home.join(".config/containers/certs.d");
+        assert_eq!(
+            std::fs::read_to_string(certs_d.join("registry.test:5000/ca.crt")).unwrap(),
+            "PEM-A\nPEM-B\n"
+        );
+        // A folder with no CA, so buildah does not fall back to /etc/containers/certs.d.
+        assert!(certs_d.join("plain.test:5000").is_dir());
+        assert!(!certs_d.join("plain.test:5000/ca.crt").exists());
+        assert_eq!(
+            std::fs::read_to_string(work.path().join("registries.conf")).unwrap(),
+            conf
+        );
+        for bad in ["../etc", "a/b", "", "..", "x\"y", "a b"] {
+            assert!(matches!(
+                Env::write(work.path(), &[host(bad, &[], false)]),
+                Err(BuildahError::InvalidHost { .. })
+            ));
+        }
+        assert_eq!(unescape_mount(r"/tmp/a\040b\\c"), r"/tmp/a b\\c");
+    }
+
+    #[test]
+    fn buildah_from_trust_refuses_client_certs_and_keeps_relaxations_per_host() {
+        let pki = TestPki::new();
+        let client = pki.client_cert();
+        let mtls = slipway_trust::RegistryHost::parse("mtls.test:5000").unwrap();
+        let skip = slipway_trust::RegistryHost::parse("skip.test:5000").unwrap();
+        let mut builder = slipway_trust::TrustPolicy::builder()
+            .certs_d_dirs(vec![])
+            .client_cert(mtls.clone(), &client.cert, &client.key)
+            .ca_file(mtls.clone(), pki.ca());
+        builder
+            .dangerous()
+            .skip_verify(skip.clone(), "--registry-skip-verify skip.test:5000");
+        let policy = builder.build().unwrap();
+
+        let err = HostAccess::from_trust(&policy.resolve(&mtls).unwrap()).unwrap_err();
+        assert!(matches!(&err, BuildahError::ClientCert { host } if host == "mtls.test:5000"));
+        assert!(err.to_string().contains("--backend native"), "{err}");
+
+        let a = HostAccess::from_trust(&policy.resolve(&skip).unwrap()).unwrap();
+        assert!(a.insecure);
+        assert_eq!(
+            a.insecure_reason.as_deref(),
+            Some("--registry-skip-verify skip.test:5000")
+        );
+        assert!(a.ca_pems.is_empty());
+    }
+}

@@ -1,0 +1,1068 @@
+//! The build engine: plans each image's stages, finds the ones already built (in `--repo`
+//! or the local store), builds the rest natively or with buildah, and pushes them.
+//!
+//! Every stage is stored under its digest as the tag: `<repo>:<hex>` in a registry, and
+//! `<hex>` in the local store, an OCI image layout. The store also keeps pulled base images
+//! (tag `base-<hex>`) and the extracted root file systems `COPY --from` reads
+//! (`rootfs/<hex>`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use slipway_oci::{
+    Descriptor, Digest, ImageManifest, Layout, Location, Manifest, Platform, Reference, media,
+};
+use slipway_registry::{CopyOptions, NoProgress, Registry, Sink, Source, copy};
+
+use crate::buildah::{self, HostAccess};
+use crate::config::{ImageSpec, ImportKind, WerfConfig};
+use crate::dockerfile;
+use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
+use crate::layer::{self, Content, LayerEntry, LayerOptions};
+use crate::stage::{
+    self, Action, Base, EPOCH, FromSource, ImagePlan, PlanInput, Resolve, ResolvedImage, StagePlan,
+};
+use crate::{BuildError, LayerFormat};
+
+/// Opens registries for the engine with the caller's trust policy and credentials.
+pub trait Access {
+    /// Returns a client for the reference's registry.
+    ///
+    /// # Errors
+    /// [`BuildError::Access`] when the host's trust or credentials cannot be loaded.
+    fn registry(&self, reference: &Reference) -> Result<Arc<Registry>, BuildError>;
+
+    /// Returns what buildah needs to trust the reference's registry.
+    ///
+    /// # Errors
+    /// [`BuildError::Access`] or [`BuildError::Buildah`] (e.g. a client certificate, which
+    /// cannot be handed to buildah).
+    fn buildah_host(&self, reference: &Reference) -> Result<HostAccess, BuildError>;
+}
+
+/// Chooses who builds a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// native unless a needed stage has `RUN`, then buildah.
+    #[default]
+    Auto,
+    /// slipway itself: every instruction but `RUN`.
+    Native,
+    /// `buildah build --isolation chroot`.
+    Buildah,
+}
+
+/// Sets what a build does.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The repository stages go to (`HOST/PATH`); `None` keeps them in the store only.
+    pub repo: Option<Reference>,
+    /// The local OCI layout store.
+    pub store: PathBuf,
+    /// The backend.
+    pub backend: Backend,
+    /// How layers are written.
+    pub format: LayerFormat,
+    /// The platform built for (and picked from multi-platform base images).
+    pub platform: Platform,
+    /// The images to build (with their dependencies); empty builds all.
+    pub images: Vec<String>,
+    /// Compression threads.
+    pub threads: usize,
+}
+
+/// Where a stage is in its life, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// Found already built: nothing to do.
+    Cached,
+    /// Being built.
+    Building,
+    /// Built in this run.
+    Built,
+    /// Being pushed to `--repo`.
+    Pushing,
+    /// Found in the local store and pushed to `--repo` without a rebuild.
+    Pushed,
+}
+
+/// What the engine tells its observer.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An image's stages are planned.
+    Image {
+        /// The werf image name.
+        name: &'a str,
+        /// How many stages it needs.
+        stages: usize,
+        /// The backend chosen.
+        backend: &'a str,
+    },
+    /// A stage changed status.
+    Stage {
+        /// The werf image name.
+        image: &'a str,
+        /// The stage's name or index.
+        stage: &'a str,
+        /// The stage digest.
+        digest: &'a Digest,
+        /// The new status.
+        status: StageStatus,
+        /// Seconds it took, for finished work.
+        seconds: Option<f64>,
+    },
+    /// A line of buildah's output.
+    Log {
+        /// The werf image name.
+        image: &'a str,
+        /// The line.
+        line: &'a str,
+    },
+}
+
+/// Receives events while the build runs.
+pub trait Observer {
+    /// Handles one event.
+    fn event(&self, event: &Event<'_>);
+}
+
+/// Reports one stage.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StageReport {
+    /// The stage's index in the Dockerfile.
+    pub index: usize,
+    /// Its `AS` name.
+    pub name: Option<String>,
+    /// Its digest (hex): its tag.
+    pub digest: String,
+    /// `cached`, `built` or `pushed`.
+    pub status: StageStatus,
+    /// Seconds spent on it.
+    pub seconds: f64,
+}
+
+/// Reports one image, with werf's report keys.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageReport {
+    /// The werf image name.
+    pub werf_image_name: String,
+    /// The repository: `HOST/PATH`, or `oci:STORE` without `--repo`.
+    pub docker_repo: String,
+    /// The tag: the target stage's digest (hex).
+    pub docker_tag: String,
+    /// `DockerRepo:DockerTag`.
+    pub docker_image_name: String,
+    /// The manifest digest.
+    pub docker_image_digest: String,
+    /// Whether any stage was built in this run.
+    pub rebuilt: bool,
+    /// The backend that built (or would build) it.
+    pub backend: String,
+    /// The stages, in Dockerfile order.
+    pub stages: Vec<StageReport>,
+}
+
+/// The build report (`--report-path`): image name to what was built.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildReport {
+    /// The images.
+    pub images: BTreeMap<String, ImageReport>,
+}
+
+/// Builds the images of a `werf.yaml`.
+///
+/// # Errors
+/// Bad input ([`BuildError::is_bad_input`]) is found while planning, before anything is
+/// built or pushed; other errors name the stage's registry, blob or file.
+pub fn build(
+    cfg: &WerfConfig,
+    opts: &BuildOptions,
+    access: &dyn Access,
+    observer: &dyn Observer,
+) -> Result<BuildReport, BuildError> {
+    let selected = select_images(cfg, &opts.images)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| BuildError::Io {
+            path: opts.store.clone(),
+            source,
+        })?;
+    std::fs::create_dir_all(&opts.store).map_err(|source| BuildError::Io {
+        path: opts.store.clone(),
+        source,
+    })?;
+    let store_path = std::fs::canonicalize(&opts.store).map_err(|source| BuildError::Io {
+        path: opts.store.clone(),
+        source,
+    })?;
+    let store = Arc::new(Layout::create(&store_path)?);
+    let mut run = Run {
+        opts,
+        access,
+        observer,
+        rt,
+        store,
+        store_path,
+        registries: HashMap::new(),
+        resolved: HashMap::new(),
+    };
+    // Plan every image first, so bad input anywhere stops the build before any push.
+    // Images whose args import a dependency's name can only be planned once it is built;
+    // they are planned (and checked) when their turn comes.
+    let mut report = BuildReport::default();
+    let mut planned: HashMap<String, Prepared> = HashMap::new();
+    for spec in &selected {
+        if spec.dependencies.is_empty() {
+            planned.insert(spec.name.clone(), run.prepare(spec, &spec.args)?);
+        }
+    }
+    for spec in &selected {
+        let prepared = match planned.remove(&spec.name) {
+            Some(p) => p,
+            None => {
+                let args = import_args(spec, &report)?;
+                run.prepare(spec, &args)?
+            }
+        };
+        let image = run.image(spec, prepared)?;
+        report.images.insert(spec.name.clone(), image);
+    }
+    Ok(report)
+}
+
+/// Returns the images to build, dependencies first.
+fn select_images<'c>(
+    cfg: &'c WerfConfig,
+    wanted: &[String],
+) -> Result<Vec<&'c ImageSpec>, BuildError> {
+    let all = cfg.images_in_order();
+    if wanted.is_empty() {
+        return Ok(all);
+    }
+    let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    let mut keep: Vec<String> = vec![];
+    let mut todo: Vec<String> = vec![];
+    for w in wanted {
+        if !names.contains(&w.as_str()) {
+            return Err(BuildError::Usage(format!(
+                "{}: there is no image `{w}`; its images are: {}",
+                cfg.path.display(),
+                names.join(", ")
+            )));
+        }
+        todo.push(w.clone());
+    }
+    while let Some(n) = todo.pop() {
+        if keep.contains(&n) {
+            continue;
+        }
+        if let Some(spec) = cfg.image(&n) {
+            todo.extend(spec.dependencies.iter().map(|d| d.image.clone()));
+        }
+        keep.push(n);
+    }
+    Ok(all.into_iter().filter(|s| keep.contains(&s.name)).collect())
+}
+
+/// Returns an image's build args: its own plus what it imports from built dependencies.
+fn import_args(
+    spec: &ImageSpec,
+    report: &BuildReport,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut args = spec.args.clone();
+    for dep in &spec.dependencies {
+        let built = report.images.get(&dep.image).ok_or_else(|| {
+            BuildError::Usage(format!(
+                "image `{}` depends on `{}`, which was not built first",
+                spec.name, dep.image
+            ))
+        })?;
+        for imp in &dep.imports {
+            let value = match imp.kind {
+                ImportKind::ImageName => built.docker_image_name.clone(),
+                ImportKind::ImageDigest => built.docker_image_digest.clone(),
+                ImportKind::ImageRepo => built.docker_repo.clone(),
+                ImportKind::ImageTag => built.docker_tag.clone(),
+            };
+            args.insert(imp.target_build_arg.clone(), value);
+        }
+    }
+    Ok(args)
+}
+
+/// An image whose stages are planned.
+struct Prepared {
+    plan: ImagePlan,
+    backend: Backend,
+    args: BTreeMap<String, String>,
+}
+
+/// Where a stage's image is.
+#[derive(Clone)]
+struct Located {
+    manifest: Digest,
+    local: bool,
+}
+
+struct Run<'a> {
+    opts: &'a BuildOptions,
+    access: &'a dyn Access,
+    observer: &'a dyn Observer,
+    rt: tokio::runtime::Runtime,
+    store: Arc<Layout>,
+    store_path: PathBuf,
+    registries: HashMap<String, Arc<Registry>>,
+    resolved: HashMap<String, ResolvedImage>,
+}
+
+fn registry_err(
+    subject: impl std::fmt::Display,
+) -> impl FnOnce(slipway_registry::Error) -> BuildError {
+    let subject = subject.to_string();
+    move |source| BuildError::Registry {
+        subject,
+        source: Box::new(source),
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn is_not_found(e: &slipway_registry::Error) -> bool {
+    matches!(e, slipway_registry::Error::Status { status: 404, .. })
+}
+
+impl Run<'_> {
+    fn registry(&mut self, r: &Reference) -> Result<Arc<Registry>, BuildError> {
+        let key = r.registry.clone();
+        if let Some(reg) = self.registries.get(&key) {
+            return Ok(reg.clone());
+        }
+        let reg = self.access.registry(r)?;
+        self.registries.insert(key, reg.clone());
+        Ok(reg)
+    }
+
+    fn prepare(
+        &mut self,
+        spec: &ImageSpec,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Prepared, BuildError> {
+        let path = &spec.dockerfile;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            BuildError::Usage(format!(
+                "{}: cannot read the Dockerfile of image `{}`: {e}",
+                path.display(),
+                spec.name
+            ))
+        })?;
+        let df = dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
+            path: path.clone(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })?;
+        let ignore = DockerIgnore::load(&spec.context)?;
+        let opts = self.opts;
+        let input = PlanInput {
+            dockerfile_path: path,
+            context: &spec.context,
+            ignore: &ignore,
+            target: spec.target.as_deref(),
+            args,
+            platform: &opts.platform,
+            format: &opts.format,
+        };
+        let plan = stage::plan(&df, &input, self)?;
+        let backend = match self.opts.backend {
+            Backend::Auto if plan.has_run() => Backend::Buildah,
+            Backend::Auto => Backend::Native,
+            Backend::Native if plan.has_run() => {
+                let (stage, line) = plan
+                    .stages
+                    .iter()
+                    .find_map(|s| {
+                        s.steps
+                            .iter()
+                            .find(|st| matches!(st.action, Action::Run))
+                            .map(|st| (s.label(), st.line))
+                    })
+                    .expect("a RUN");
+                return Err(BuildError::Plan {
+                    path: path.clone(),
+                    line,
+                    message: format!(
+                        "stage {stage} has RUN, which the native backend cannot execute; \
+                         use --backend buildah (or auto)"
+                    ),
+                });
+            }
+            b => b,
+        };
+        Ok(Prepared {
+            plan,
+            backend,
+            args: args.clone(),
+        })
+    }
+
+    fn image(&mut self, spec: &ImageSpec, prepared: Prepared) -> Result<ImageReport, BuildError> {
+        let Prepared {
+            plan,
+            backend,
+            args,
+        } = prepared;
+        let backend_name = match backend {
+            Backend::Buildah => "buildah",
+            _ => "native",
+        };
+        self.observer.event(&Event::Image {
+            name: &spec.name,
+            stages: plan.stages.len(),
+            backend: backend_name,
+        });
+        let mut stages: Vec<StageReport> = vec![];
+        let mut located: HashMap<usize, Located> = HashMap::new();
+        let target = plan.target();
+        // The fast path: the target exists, so nothing below it is needed.
+        let found = self.find(&target.digest)?;
+        if let Some(loc) = found.filter(|l| !l.local || self.opts.repo.is_none()) {
+            for s in &plan.stages {
+                self.stage_event(&spec.name, s, StageStatus::Cached, None);
+                stages.push(stage_report(s, StageStatus::Cached, 0.0));
+            }
+            return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
+        }
+        let manifest = match backend {
+            Backend::Buildah => {
+                let started = Instant::now();
+                for s in &plan.stages {
+                    self.stage_event(&spec.name, s, StageStatus::Building, None);
+                }
+                let digest = self.build_buildah(spec, &plan, &args)?;
+                let secs = started.elapsed().as_secs_f64();
+                for s in &plan.stages {
+                    self.stage_event(&spec.name, s, StageStatus::Built, Some(secs));
+                    stages.push(stage_report(s, StageStatus::Built, secs));
+                }
+                digest
+            }
+            _ => {
+                for s in &plan.stages {
+                    let started = Instant::now();
+                    let status = match self.find(&s.digest)? {
+                        Some(loc) if !loc.local || self.opts.repo.is_none() => {
+                            located.insert(s.index, loc);
+                            StageStatus::Cached
+                        }
+                        Some(loc) => {
+                            // Built before without --repo: push it, no rebuild.
+                            self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                            self.push(&s.digest)?;
+                            located.insert(s.index, loc);
+                            StageStatus::Pushed
+                        }
+                        None => {
+                            self.stage_event(&spec.name, s, StageStatus::Building, None);
+                            let manifest = self.build_native(&plan, s, &mut located)?;
+                            if self.opts.repo.is_some() {
+                                self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                                self.push(&s.digest)?;
+                            }
+                            located.insert(
+                                s.index,
+                                Located {
+                                    manifest,
+                                    local: true,
+                                },
+                            );
+                            StageStatus::Built
+                        }
+                    };
+                    let secs = started.elapsed().as_secs_f64();
+                    self.stage_event(&spec.name, s, status, Some(secs));
+                    stages.push(stage_report(s, status, secs));
+                }
+                located[&target.index].manifest.clone()
+            }
+        };
+        let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
+        Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
+    }
+
+    fn stage_event(&self, image: &str, s: &StagePlan, status: StageStatus, seconds: Option<f64>) {
+        self.observer.event(&Event::Stage {
+            image,
+            stage: &s.label(),
+            digest: &s.digest,
+            status,
+            seconds,
+        });
+    }
+
+    fn image_report(
+        &self,
+        spec: &ImageSpec,
+        target: &StagePlan,
+        manifest: &Digest,
+        rebuilt: bool,
+        backend: &str,
+        stages: Vec<StageReport>,
+    ) -> ImageReport {
+        let repo = match &self.opts.repo {
+            Some(r) => r.name(),
+            None => format!("oci:{}", self.store_path.display()),
+        };
+        let tag = target.digest.hex().to_string();
+        ImageReport {
+            werf_image_name: spec.name.clone(),
+            docker_image_name: format!("{repo}:{tag}"),
+            docker_repo: repo,
+            docker_tag: tag,
+            docker_image_digest: manifest.to_string(),
+            rebuilt,
+            backend: backend.into(),
+            stages,
+        }
+    }
+
+    /// Finds a stage: in `--repo` when there is one, else (or then) in the store.
+    fn find(&mut self, digest: &Digest) -> Result<Option<Located>, BuildError> {
+        if let Some(repo) = self.opts.repo.clone() {
+            let reg = self.registry(&repo)?;
+            let r = repo.with_tag(digest.hex());
+            match self
+                .rt
+                .block_on(reg.get_manifest(&r.repository, digest.hex()))
+            {
+                Ok((_, _, d)) => {
+                    return Ok(Some(Located {
+                        manifest: d,
+                        local: false,
+                    }));
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(registry_err(&r)(e)),
+            }
+        }
+        match self.store.resolve(Some(digest.hex())) {
+            Ok(d) => Ok(Some(Located {
+                manifest: d.digest,
+                local: true,
+            })),
+            Err(slipway_oci::Error::TagNotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Pushes a stage from the store to `--repo`.
+    fn push(&mut self, digest: &Digest) -> Result<(), BuildError> {
+        let Some(repo) = self.opts.repo.clone() else {
+            return Ok(());
+        };
+        let reg = self.registry(&repo)?;
+        let dst = repo.with_tag(digest.hex());
+        let src = Source::Layout(self.store.clone(), Some(digest.hex().to_string()));
+        self.rt
+            .block_on(copy(
+                &src,
+                &Sink::Registry(reg, dst.clone()),
+                &CopyOptions::default(),
+                Arc::new(NoProgress),
+            ))
+            .map_err(registry_err(&dst))?;
+        Ok(())
+    }
+
+    /// Makes sure a stage's image is in the store (pulling it from `--repo` if needed).
+    fn ensure_stage_local(
+        &mut self,
+        plan: &ImagePlan,
+        index: usize,
+        located: &mut HashMap<usize, Located>,
+    ) -> Result<Digest, BuildError> {
+        let digest = plan.stage(index).digest.clone();
+        let loc = match located.get(&index) {
+            Some(l) => l.clone(),
+            None => self.find(&digest)?.ok_or_else(|| {
+                BuildError::Usage(format!(
+                    "stage {index} ({digest}) is neither built nor found"
+                ))
+            })?,
+        };
+        if !loc.local && self.store.resolve(Some(digest.hex())).is_err() {
+            let repo = self
+                .opts
+                .repo
+                .clone()
+                .expect("remote stages come from --repo");
+            let reg = self.registry(&repo)?;
+            let src = repo.with_tag(digest.hex());
+            self.rt
+                .block_on(copy(
+                    &Source::Registry(reg, src.clone()),
+                    &Sink::Layout(self.store.clone(), digest.hex().to_string()),
+                    &CopyOptions::default(),
+                    Arc::new(NoProgress),
+                ))
+                .map_err(registry_err(&src))?;
+        }
+        located.insert(
+            index,
+            Located {
+                manifest: loc.manifest.clone(),
+                local: true,
+            },
+        );
+        Ok(loc.manifest)
+    }
+
+    /// Makes sure a base image's blobs are in the store.
+    fn ensure_image_local(&mut self, img: &ResolvedImage) -> Result<(), BuildError> {
+        let all_there = self.store.has_blob(&img.manifest_digest, None)
+            && img
+                .layers
+                .iter()
+                .all(|l| self.store.has_blob(&l.digest, Some(l.size)));
+        if all_there {
+            return Ok(());
+        }
+        let tag = format!("base-{}", img.manifest_digest.hex());
+        let src = match Location::parse(&img.reference)? {
+            Location::Layout { path, tag } => Source::Layout(Arc::new(Layout::open(&path)?), tag),
+            Location::Registry(r) => {
+                let reg = self.registry(&r)?;
+                Source::Registry(reg, r.with_digest(img.manifest_digest.clone()))
+            }
+        };
+        self.rt
+            .block_on(copy(
+                &src,
+                &Sink::Layout(self.store.clone(), tag),
+                &CopyOptions {
+                    platform: Some(self.opts.platform.clone()),
+                    jobs: 4,
+                },
+                Arc::new(NoProgress),
+            ))
+            .map_err(registry_err(&img.reference))?;
+        Ok(())
+    }
+
+    /// Reads an image manifest and its config from the store.
+    fn read_image(&self, manifest: &Digest) -> Result<(ImageManifest, Value), BuildError> {
+        let bytes = self.store.read_blob(manifest)?;
+        let m = Manifest::parse(&bytes, None)?;
+        let m = m.as_image().cloned().ok_or_else(|| {
+            BuildError::Usage(format!("{manifest} in the store is an index, not an image"))
+        })?;
+        let config: Value = serde_json::from_slice(&self.store.read_blob(&m.config.digest)?)
+            .map_err(|e| BuildError::Usage(format!("image config {}: {e}", m.config.digest)))?;
+        Ok((m, config))
+    }
+
+    /// Returns the extracted root file system of an image in the store.
+    fn rootfs(&self, manifest: &Digest) -> Result<PathBuf, BuildError> {
+        let dir = self.store_path.join("rootfs").join(manifest.hex());
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let (m, _) = self.read_image(manifest)?;
+        let parent = self.store_path.join("rootfs");
+        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".extract-")
+            .tempdir_in(&parent)
+            .map_err(io_err(&parent))?;
+        layer::extract_layers(&self.store, &m.layers, tmp.path())?;
+        let tmp = tmp.keep();
+        std::fs::rename(&tmp, &dir).map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    /// Builds one stage natively into the store, tagged by its digest.
+    fn build_native(
+        &mut self,
+        plan: &ImagePlan,
+        s: &StagePlan,
+        located: &mut HashMap<usize, Located>,
+    ) -> Result<Digest, BuildError> {
+        let (mut layers, base_config) = match &s.base {
+            Base::Scratch => (vec![], None),
+            Base::Stage(i) => {
+                let m = self.ensure_stage_local(plan, *i, located)?;
+                let (m, c) = self.read_image(&m)?;
+                (m.layers, Some(c))
+            }
+            Base::Image(img) => {
+                self.ensure_image_local(img)?;
+                (img.layers.clone(), Some(img.config.clone()))
+            }
+        };
+        for l in &mut layers {
+            if l.media_type == media::DOCKER_LAYER_GZIP {
+                l.media_type = media::OCI_LAYER_GZIP.into();
+            }
+        }
+        let mut top: Map<String, Value> = match base_config {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        for k in ["container", "container_config", "docker_version", "config"] {
+            top.remove(k);
+        }
+        let mut diff_ids: Vec<Value> = top
+            .get("rootfs")
+            .and_then(|r| r.get("diff_ids"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut history: Vec<Value> = top
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let layer_opts = LayerOptions {
+            compression: self.opts.format.compression,
+            level: self.opts.format.level,
+            threads: self.opts.threads,
+        };
+        for step in &s.steps {
+            let entries = match &step.action {
+                Action::Config => None,
+                Action::Run => {
+                    return Err(BuildError::Usage(format!(
+                        "stage {}: RUN needs the buildah backend",
+                        s.label()
+                    )));
+                }
+                Action::Layer(entries) => Some(entries.clone()),
+                Action::CopyFrom {
+                    from,
+                    sources,
+                    dest,
+                    workdir,
+                    owner,
+                    chmod,
+                } => {
+                    let manifest = match &**from {
+                        FromSource::Stage(i) => self.ensure_stage_local(plan, *i, located)?,
+                        FromSource::Image(img) => {
+                            self.ensure_image_local(img)?;
+                            img.manifest_digest.clone()
+                        }
+                    };
+                    let root = self.rootfs(&manifest)?;
+                    let dest = if sources.len() > 1 && !dest.ends_with('/') {
+                        format!("{dest}/")
+                    } else {
+                        dest.clone()
+                    };
+                    let planned = plan_copy(&root, None, sources, &dest, workdir).map_err(|e| {
+                        BuildError::Usage(format!(
+                            "stage {}: {} (copying from {})",
+                            s.label(),
+                            e,
+                            match &**from {
+                                FromSource::Stage(i) => format!("stage {}", plan.stage(*i).label()),
+                                FromSource::Image(img) => img.reference.clone(),
+                            }
+                        ))
+                    })?;
+                    Some(
+                        planned
+                            .into_iter()
+                            .map(|e| {
+                                // Without --chown, files keep the owner they had in the
+                                // stage they come from, as BuildKit does.
+                                let (uid, gid) = owner.unwrap_or_else(|| {
+                                    std::fs::symlink_metadata(&e.source)
+                                        .map(|m| (u64::from(m.uid()), u64::from(m.gid())))
+                                        .unwrap_or((0, 0))
+                                });
+                                LayerEntry {
+                                    path: e.dest,
+                                    mode: chmod.unwrap_or(e.mode),
+                                    uid,
+                                    gid,
+                                    mtime: 0,
+                                    content: match e.kind {
+                                        EntryKind::Dir => Content::Dir,
+                                        EntryKind::File => Content::File(e.source),
+                                        EntryKind::Symlink(t) => {
+                                            Content::Symlink(t.to_string_lossy().into())
+                                        }
+                                    },
+                                }
+                            })
+                            .collect(),
+                    )
+                }
+            };
+            let mut h = Map::new();
+            h.insert("created".into(), json!(EPOCH));
+            h.insert("created_by".into(), json!(step.text));
+            h.insert("comment".into(), json!("slipway"));
+            match entries {
+                Some(entries) => {
+                    let built = layer::write_layer(&self.store, &entries, &layer_opts)?;
+                    diff_ids.push(json!(built.diff_id));
+                    layers.push(built.descriptor());
+                }
+                None => {
+                    h.insert("empty_layer".into(), json!(true));
+                }
+            }
+            history.push(Value::Object(h));
+        }
+        let p = &self.opts.platform;
+        if !top.contains_key("architecture") {
+            top.insert("architecture".into(), json!(p.architecture));
+        }
+        if !top.contains_key("os") {
+            top.insert("os".into(), json!(p.os));
+        }
+        if let (Some(v), false) = (&p.variant, top.contains_key("variant")) {
+            top.insert("variant".into(), json!(v));
+        }
+        top.insert("created".into(), json!(EPOCH));
+        if let Some(a) = &s.author {
+            top.insert("author".into(), json!(a));
+        }
+        top.insert("config".into(), Value::Object(s.config.clone()));
+        top.insert(
+            "rootfs".into(),
+            json!({"type": "layers", "diff_ids": diff_ids}),
+        );
+        top.insert("history".into(), Value::Array(history));
+        let config_bytes = serde_json::to_vec(&Value::Object(top)).expect("JSON");
+        let config_digest = self.store.write_blob(&config_bytes)?;
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            config: Descriptor::new(media::OCI_CONFIG, config_digest, config_bytes.len() as u64),
+            layers,
+            subject: None,
+            annotations: None,
+        };
+        let bytes = serde_json::to_vec(&manifest).expect("JSON");
+        let digest = self.store.write_blob(&bytes)?;
+        self.store.set_tag(
+            s.digest.hex(),
+            &Descriptor::new(media::OCI_MANIFEST, digest.clone(), bytes.len() as u64),
+        )?;
+        Ok(digest)
+    }
+
+    /// Builds the target with buildah, stores it under the target's digest and pushes it.
+    fn build_buildah(
+        &mut self,
+        spec: &ImageSpec,
+        plan: &ImagePlan,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Digest, BuildError> {
+        let mut hosts: Vec<HostAccess> = vec![];
+        let mut images: Vec<&ResolvedImage> = vec![];
+        for s in &plan.stages {
+            if let Base::Image(img) = &s.base {
+                images.push(img);
+            }
+            for st in &s.steps {
+                if let Action::CopyFrom { from, .. } = &st.action
+                    && let FromSource::Image(img) = &**from
+                {
+                    images.push(img);
+                }
+            }
+        }
+        for img in images {
+            if let Location::Registry(r) = Location::parse(&img.reference)? {
+                if hosts.iter().any(|h| h.host == r.registry) {
+                    continue;
+                }
+                hosts.push(self.access.buildah_host(&r)?);
+            } else {
+                return Err(BuildError::Usage(format!(
+                    "image `{}`: buildah cannot start from the local store image {}; build with --repo",
+                    spec.name, img.reference
+                )));
+            }
+        }
+        let tmp_parent = self.store_path.join("tmp");
+        std::fs::create_dir_all(&tmp_parent).map_err(io_err(&tmp_parent))?;
+        let work = tempfile::Builder::new()
+            .prefix("buildah-")
+            .tempdir_in(&tmp_parent)
+            .map_err(io_err(&tmp_parent))?;
+        let platform = stage::platform_text(&self.opts.platform);
+        let target = plan.target();
+        let job = buildah::BuildahJob {
+            context: &spec.context,
+            dockerfile: &spec.dockerfile,
+            target: target.name.as_deref(),
+            args,
+            hosts: &hosts,
+            platform: Some(&platform),
+            work_dir: work.path(),
+            timestamp: 0,
+        };
+        let observer = self.observer;
+        let name = spec.name.clone();
+        let out = buildah::run(&job, &mut |line: &str| {
+            observer.event(&Event::Log { image: &name, line });
+        })?;
+        let out_layout = Arc::new(Layout::open(&out)?);
+        let report = self
+            .rt
+            .block_on(copy(
+                &Source::Layout(out_layout, Some("image".into())),
+                &Sink::Layout(self.store.clone(), target.digest.hex().to_string()),
+                &CopyOptions::default(),
+                Arc::new(NoProgress),
+            ))
+            .map_err(registry_err(format!("oci:{}", out.display())))?;
+        drop(work);
+        if self.opts.repo.is_some() {
+            self.stage_event(&spec.name, target, StageStatus::Pushing, None);
+            self.push(&target.digest)?;
+        }
+        Ok(report.digest)
+    }
+
+    fn resolve_uncached(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {
+        let loc = Location::parse(reference).map_err(|e| BuildError::Usage(e.to_string()))?;
+        let (bytes, digest, config_bytes) = match loc {
+            Location::Layout { path, tag } => {
+                let layout = Layout::open(&path)?;
+                let mut desc = layout.resolve(tag.as_deref())?;
+                let mut bytes = layout.read_blob(&desc.digest)?;
+                if let Some(index) = Manifest::parse(&bytes, Some(&desc.media_type))?.as_index() {
+                    desc = self.pick(index, reference)?;
+                    bytes = layout.read_blob(&desc.digest)?;
+                }
+                let m = Manifest::parse(&bytes, None)?;
+                let cfg = m.as_image().map(|m| m.config.digest.clone());
+                let cfg = match cfg {
+                    Some(d) => layout.read_blob(&d)?,
+                    None => vec![],
+                };
+                (bytes, desc.digest, cfg)
+            }
+            Location::Registry(r) => {
+                let reg = self.registry(&r)?;
+                let (mut bytes, mut ct, mut digest) = self
+                    .rt
+                    .block_on(reg.get_manifest(&r.repository, &r.reference_str()))
+                    .map_err(registry_err(&r))?;
+                if let Some(index) = Manifest::parse(&bytes, ct.as_deref())?.as_index() {
+                    let d = self.pick(index, reference)?;
+                    (bytes, ct, digest) = self
+                        .rt
+                        .block_on(reg.get_manifest(&r.repository, d.digest.as_ref()))
+                        .map_err(registry_err(&r))?;
+                }
+                let m = Manifest::parse(&bytes, ct.as_deref())?;
+                let cfg = match m.as_image() {
+                    Some(m) if self.store.has_blob(&m.config.digest, Some(m.config.size)) => {
+                        self.store.read_blob(&m.config.digest)?
+                    }
+                    Some(m) => {
+                        let src = Source::Registry(reg.clone(), r.clone());
+                        let b = self
+                            .rt
+                            .block_on(src.small_blob(&m.config))
+                            .map_err(registry_err(&r))?;
+                        self.store.write_blob(&b)?;
+                        b
+                    }
+                    None => vec![],
+                };
+                (bytes, digest, cfg)
+            }
+        };
+        let m = Manifest::parse(&bytes, None)?;
+        let image = m
+            .as_image()
+            .ok_or_else(|| BuildError::Usage(format!("{reference}: not an image manifest")))?;
+        let config: Value = serde_json::from_slice(&config_bytes).map_err(|e| {
+            BuildError::Usage(format!("{reference}: its image config is not JSON: {e}"))
+        })?;
+        Ok(ResolvedImage {
+            reference: reference.to_string(),
+            manifest_digest: digest,
+            config,
+            layers: image.layers.clone(),
+        })
+    }
+
+    fn pick(
+        &self,
+        index: &slipway_oci::ImageIndex,
+        reference: &str,
+    ) -> Result<Descriptor, BuildError> {
+        index
+            .find_platform(&self.opts.platform)
+            .cloned()
+            .ok_or_else(|| {
+                BuildError::Usage(format!(
+                    "{reference} has no image for {}; it has: {}",
+                    stage::platform_text(&self.opts.platform),
+                    index.platforms().join(", ")
+                ))
+            })
+    }
+}
+
+impl Resolve for Run<'_> {
+    fn resolve(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {
+        if let Some(r) = self.resolved.get(reference) {
+            return Ok(r.clone());
+        }
+        let r = self.resolve_uncached(reference)?;
+        self.resolved.insert(reference.to_string(), r.clone());
+        Ok(r)
+    }
+}
+
+fn stage_report(s: &StagePlan, status: StageStatus, seconds: f64) -> StageReport {
+    StageReport {
+        index: s.index,
+        name: s.name.clone(),
+        digest: s.digest.hex().to_string(),
+        status,
+        seconds,
+    }
+}
+
+/// Returns this machine's platform as an OCI platform (`linux/amd64`, `linux/arm64`, ...).
+pub fn host_platform() -> Platform {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    Platform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: (arch == "arm64").then(|| "v8".to_string()),
+        os_version: None,
+        os_features: None,
+    }
+}

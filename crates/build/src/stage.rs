@@ -1,0 +1,1161 @@
+//! Stage planning: which stages of a Dockerfile an image needs, what each instruction does
+//! to the image config, which files each `COPY` takes, and each stage's digest.
+//!
+//! Planning reads the context but builds nothing. A stage's digest covers its normalized
+//! instructions, the resolved manifest digest of its base image (or the digest of its base
+//! stage), the values of the build args it declares, the content and metadata of exactly
+//! the context files its `COPY`/`ADD` take, the digests of the stages it copies from, the
+//! platform and the layer format. The digest is the stage's tag in `--repo` and in the
+//! local store.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use slipway_oci::{Descriptor, Digest, Hasher, Platform};
+
+use crate::dockerfile::{self, ArgDecl, Command, Dockerfile, Healthcheck, Instruction, Kind};
+use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
+use crate::layer::{Content, LayerEntry};
+use crate::{BuildError, LayerFormat};
+
+/// The `created` time every image and history entry gets: the epoch, for reproducibility.
+pub const EPOCH: &str = "1970-01-01T00:00:00Z";
+
+/// A base image resolved to a manifest: what a stage starts from.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    /// The reference as written (after ARG expansion).
+    pub reference: String,
+    /// The digest of the platform's image manifest.
+    pub manifest_digest: Digest,
+    /// The image config.
+    pub config: Value,
+    /// The layers, base first.
+    pub layers: Vec<Descriptor>,
+}
+
+/// Resolves base images (and `COPY --from` images) to manifests.
+pub trait Resolve {
+    /// Resolves a reference (`registry/repo:tag`, or `oci:PATH:TAG`) for the platform.
+    ///
+    /// # Errors
+    /// Any registry or layout error, naming the reference.
+    fn resolve(&mut self, reference: &str) -> Result<ResolvedImage, BuildError>;
+}
+
+/// What a stage starts from.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// An empty image.
+    Scratch,
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// An image.
+    Image(ResolvedImage),
+}
+
+/// Where a `COPY --from` reads.
+#[derive(Debug, Clone)]
+pub enum FromSource {
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// An image.
+    Image(ResolvedImage),
+}
+
+/// What one instruction does when the stage is built natively.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Nothing beyond the config change planning already made.
+    Config,
+    /// Writes a layer with these entries (from the context or heredocs).
+    Layer(Vec<LayerEntry>),
+    /// Writes a layer with files from another stage or image, planned when that stage's
+    /// root file system exists.
+    CopyFrom {
+        /// Where the files come from.
+        from: Box<FromSource>,
+        /// The expanded source paths.
+        sources: Vec<String>,
+        /// The expanded destination.
+        dest: String,
+        /// The working directory the destination is relative to.
+        workdir: String,
+        /// The owner from `--chown`.
+        owner: Option<(u64, u64)>,
+        /// The mode from `--chmod`.
+        chmod: Option<u32>,
+    },
+    /// Runs a command: only the buildah backend can.
+    Run,
+}
+
+/// One planned instruction.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The Dockerfile line it starts on.
+    pub line: usize,
+    /// Its normalized text: the history entry's `created_by`.
+    pub text: String,
+    /// What building it does.
+    pub action: Action,
+}
+
+/// A planned stage.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    /// The stage's index in the Dockerfile.
+    pub index: usize,
+    /// Its `AS` name.
+    pub name: Option<String>,
+    /// What it starts from.
+    pub base: Base,
+    /// Its instructions.
+    pub steps: Vec<Step>,
+    /// The runtime config (`Env`, `Cmd`, ...) after its instructions.
+    pub config: Map<String, Value>,
+    /// The `author` (from `MAINTAINER`), if set.
+    pub author: Option<String>,
+    /// Whether it has a `RUN`.
+    pub has_run: bool,
+    /// The stage digest.
+    pub digest: Digest,
+}
+
+impl StagePlan {
+    /// Returns the name to show: `AS` name or the index.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.index.to_string())
+    }
+}
+
+/// A planned image: the stages it needs, in build order; the last one is the target.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    /// The needed stages, in Dockerfile order.
+    pub stages: Vec<StagePlan>,
+}
+
+impl ImagePlan {
+    /// Returns the target stage.
+    pub fn target(&self) -> &StagePlan {
+        self.stages.last().expect("a plan has a stage")
+    }
+
+    /// Returns the plan of the stage with this Dockerfile index.
+    pub fn stage(&self, index: usize) -> &StagePlan {
+        self.stages
+            .iter()
+            .find(|s| s.index == index)
+            .expect("needed stages are planned")
+    }
+
+    /// Tells whether a needed stage runs commands.
+    pub fn has_run(&self) -> bool {
+        self.stages.iter().any(|s| s.has_run)
+    }
+}
+
+/// Everything planning needs besides the Dockerfile.
+pub struct PlanInput<'a> {
+    /// The Dockerfile's path, for errors.
+    pub dockerfile_path: &'a Path,
+    /// The build context.
+    pub context: &'a Path,
+    /// The context's `.dockerignore`.
+    pub ignore: &'a DockerIgnore,
+    /// The `target:` stage name, or `None` for the last stage.
+    pub target: Option<&'a str>,
+    /// The build args (werf.yaml `args:` plus dependency imports).
+    pub args: &'a BTreeMap<String, String>,
+    /// The platform built for.
+    pub platform: &'a Platform,
+    /// The layer format, part of every digest.
+    pub format: &'a LayerFormat,
+}
+
+/// Plans the stages an image needs.
+///
+/// # Errors
+/// [`BuildError::Plan`] naming the Dockerfile and line (unknown stage, bad flag value,
+/// missing or unsafe COPY source, unsupported ADD), or what the resolver returns.
+pub fn plan(
+    df: &Dockerfile,
+    input: &PlanInput<'_>,
+    resolver: &mut dyn Resolve,
+) -> Result<ImagePlan, BuildError> {
+    let fail = |line: usize, message: String| BuildError::Plan {
+        path: input.dockerfile_path.to_path_buf(),
+        line,
+        message,
+    };
+    if df.stages.is_empty() {
+        return Err(fail(1, "the Dockerfile has no FROM".into()));
+    }
+    let target = match input.target {
+        None => df.stages.len() - 1,
+        Some(t) => {
+            let t = t.to_ascii_lowercase();
+            df.stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(t.as_str()))
+                .ok_or_else(|| {
+                    fail(
+                        1,
+                        format!(
+                            "target stage `{t}` is not in the Dockerfile; its stages are: {}",
+                            stage_names(df)
+                        ),
+                    )
+                })?
+        }
+    };
+    let globals = global_args(df, input)?;
+    let lookup_global = |n: &str| globals.get(n).cloned().flatten();
+
+    // The stages each stage depends on: its base and its `COPY --from` stages.
+    let mut bases: Vec<BaseRef> = Vec::with_capacity(df.stages.len());
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(df.stages.len());
+    for stage in &df.stages {
+        let base = dockerfile::expand(&stage.base, df.escape, &lookup_global)
+            .map_err(|m| fail(stage.line, format!("FROM {}: {m}", stage.base)))?;
+        let base_ref = if base.eq_ignore_ascii_case("scratch") {
+            BaseRef::Scratch
+        } else if let Some(i) = earlier_stage(df, stage.index, &base) {
+            BaseRef::Stage(i)
+        } else {
+            BaseRef::Image(base)
+        };
+        let mut d = vec![];
+        if let BaseRef::Stage(i) = base_ref {
+            d.push(i);
+        }
+        for ins in &stage.instructions {
+            if let Kind::Copy(c) = &ins.kind
+                && let Some(from) = &c.from
+            {
+                let from = dockerfile::expand(from, df.escape, &lookup_global)
+                    .map_err(|m| fail(ins.line, format!("--from={from}: {m}")))?;
+                if let FromRef::Stage(i) =
+                    from_ref(df, stage.index, &from).map_err(|m| fail(ins.line, m))?
+                {
+                    d.push(i);
+                }
+            }
+        }
+        bases.push(base_ref);
+        deps.push(d);
+    }
+    let mut needed = vec![false; df.stages.len()];
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !needed[i] {
+            needed[i] = true;
+            todo.extend(deps[i].iter().copied());
+        }
+    }
+
+    let mut planned: Vec<StagePlan> = vec![];
+    for stage in df.stages.iter().filter(|s| needed[s.index]) {
+        let base = match &bases[stage.index] {
+            BaseRef::Scratch => Base::Scratch,
+            BaseRef::Stage(i) => Base::Stage(*i),
+            BaseRef::Image(r) => Base::Image(resolver.resolve(r)?),
+        };
+        let p = StagePlanner {
+            df,
+            input,
+            globals: &globals,
+            planned: &planned,
+            fail: &fail,
+        }
+        .plan(stage, base, resolver)?;
+        planned.push(p);
+    }
+    Ok(ImagePlan { stages: planned })
+}
+
+enum BaseRef {
+    Scratch,
+    Stage(usize),
+    Image(String),
+}
+
+enum FromRef {
+    Stage(usize),
+    Image(String),
+}
+
+fn stage_names(df: &Dockerfile) -> String {
+    df.stages
+        .iter()
+        .map(|s| match &s.name {
+            Some(n) => format!("{n} ({})", s.index),
+            None => s.index.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn earlier_stage(df: &Dockerfile, current: usize, name: &str) -> Option<usize> {
+    let name = name.to_ascii_lowercase();
+    df.stages[..current]
+        .iter()
+        .rposition(|s| s.name.as_deref() == Some(name.as_str()))
+}
+
+/// Tells what a `--from` value names: an earlier stage (by name or index) or an image. A
+/// bare word that is neither a stage nor looks like an image reference is an error, since
+/// it is almost always a misspelt stage.
+fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, String> {
+    if let Some(i) = earlier_stage(df, current, from) {
+        return Ok(FromRef::Stage(i));
+    }
+    if let Ok(i) = from.parse::<usize>() {
+        if i < current {
+            return Ok(FromRef::Stage(i));
+        }
+        return Err(format!(
+            "COPY --from={from}: stage {i} is not an earlier stage; the stages before this one are: {}",
+            stage_names_before(df, current)
+        ));
+    }
+    if df
+        .stages
+        .iter()
+        .any(|s| s.name.as_deref() == Some(&*from.to_ascii_lowercase()))
+    {
+        return Err(format!(
+            "COPY --from={from}: stage `{from}` comes later in the Dockerfile; a stage can only copy from earlier stages"
+        ));
+    }
+    if from.contains(['/', ':', '.', '@']) {
+        return Ok(FromRef::Image(from.to_string()));
+    }
+    Err(format!(
+        "COPY --from={from}: there is no stage `{from}`; the stages before this one are: {}. \
+         (To copy from an image, write its full reference, e.g. docker.io/library/{from}:latest.)",
+        stage_names_before(df, current)
+    ))
+}
+
+fn stage_names_before(df: &Dockerfile, current: usize) -> String {
+    if current == 0 {
+        return "(none)".into();
+    }
+    let names = Dockerfile {
+        escape: df.escape,
+        global_args: vec![],
+        stages: df.stages[..current].to_vec(),
+    };
+    stage_names(&names)
+}
+
+/// The values of the args declared before the first `FROM`, plus BuildKit's predefined
+/// platform args.
+fn global_args(
+    df: &Dockerfile,
+    input: &PlanInput<'_>,
+) -> Result<BTreeMap<String, Option<String>>, BuildError> {
+    let p = input.platform;
+    let platform = platform_text(p);
+    let mut values: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (k, v) in [
+        ("TARGETPLATFORM", platform.clone()),
+        ("TARGETOS", p.os.clone()),
+        ("TARGETARCH", p.architecture.clone()),
+        ("TARGETVARIANT", p.variant.clone().unwrap_or_default()),
+        ("BUILDPLATFORM", platform),
+        ("BUILDOS", p.os.clone()),
+        ("BUILDARCH", p.architecture.clone()),
+    ] {
+        values.insert(k.into(), Some(v));
+    }
+    for ArgDecl { name, default } in &df.global_args {
+        let value = match input.args.get(name) {
+            Some(v) => Some(v.clone()),
+            None => match default {
+                Some(d) => {
+                    let lookup = |n: &str| values.get(n).cloned().flatten();
+                    Some(dockerfile::expand(d, df.escape, &lookup).map_err(|m| {
+                        BuildError::Plan {
+                            path: input.dockerfile_path.to_path_buf(),
+                            line: 1,
+                            message: format!("ARG {name}: {m}"),
+                        }
+                    })?)
+                }
+                None => values.get(name).cloned().flatten(),
+            },
+        };
+        values.insert(name.clone(), value);
+    }
+    Ok(values)
+}
+
+/// Returns `os/arch[/variant]`.
+pub fn platform_text(p: &Platform) -> String {
+    match &p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    }
+}
+
+struct StagePlanner<'a> {
+    df: &'a Dockerfile,
+    input: &'a PlanInput<'a>,
+    globals: &'a BTreeMap<String, Option<String>>,
+    planned: &'a [StagePlan],
+    fail: &'a dyn Fn(usize, String) -> BuildError,
+}
+
+/// The variables and settings an instruction sees.
+struct Vars {
+    env: Vec<(String, String)>,
+    args: BTreeMap<String, Option<String>>,
+    workdir: String,
+    shell: Vec<String>,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        if let Some((_, v)) = self.env.iter().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        self.args.get(name).cloned().flatten()
+    }
+}
+
+impl StagePlanner<'_> {
+    fn stage_digest(&self, index: usize) -> &Digest {
+        &self
+            .planned
+            .iter()
+            .find(|s| s.index == index)
+            .expect("dependencies are planned first")
+            .digest
+    }
+
+    fn plan(
+        &self,
+        stage: &dockerfile::Stage,
+        base: Base,
+        resolver: &mut dyn Resolve,
+    ) -> Result<StagePlan, BuildError> {
+        let fail = self.fail;
+        let mut text = String::from("slipway stage v1\n");
+        text.push_str(&format!(
+            "platform {}\n",
+            platform_text(self.input.platform)
+        ));
+        text.push_str(&format!(
+            "layers {} level={} keep-mtimes={}\n",
+            match self.input.format.compression {
+                crate::layer::Compression::Gzip => "gzip",
+                crate::layer::Compression::Zstd => "zstd",
+            },
+            self.input
+                .format
+                .level
+                .unwrap_or(self.input.format.compression.default_level()),
+            self.input.format.keep_mtimes
+        ));
+        let mut config: Map<String, Value> = Map::new();
+        let mut author = None;
+        match &base {
+            Base::Scratch => text.push_str("base scratch\n"),
+            Base::Stage(i) => {
+                text.push_str(&format!("base stage {}\n", self.stage_digest(*i)));
+                let p = self
+                    .planned
+                    .iter()
+                    .find(|s| s.index == *i)
+                    .expect("planned");
+                config = p.config.clone();
+                author = p.author.clone();
+            }
+            Base::Image(img) => {
+                text.push_str(&format!("base image {}\n", img.manifest_digest));
+                if let Some(Value::Object(c)) = img.config.get("config") {
+                    config = c.clone();
+                }
+            }
+        }
+        let mut vars = Vars {
+            env: env_of(&config),
+            args: BTreeMap::new(),
+            workdir: config
+                .get("WorkingDir")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("/")
+                .to_string(),
+            shell: config
+                .get("Shell")
+                .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
+                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]),
+        };
+        let mut cmd_set = false;
+        let mut steps = vec![];
+        let mut has_run = false;
+        for ins in &stage.instructions {
+            let normalized = ins.normalized();
+            text.push_str(&normalized);
+            text.push('\n');
+            let mut action = Action::Config;
+            match &ins.kind {
+                Kind::Arg(decls) => {
+                    for d in decls {
+                        let value = match self.input.args.get(&d.name) {
+                            Some(v) => Some(v.clone()),
+                            None => match &d.default {
+                                Some(def) => Some(self.x(&vars, ins, def)?),
+                                None => self.globals.get(&d.name).cloned().flatten(),
+                            },
+                        };
+                        text.push_str(&format!(
+                            "  arg {}={}\n",
+                            d.name,
+                            value.as_deref().map(json_str).unwrap_or("unset".into())
+                        ));
+                        vars.args.insert(d.name.clone(), value);
+                    }
+                }
+                Kind::Env(pairs) => {
+                    let mut values = vec![];
+                    for (k, v) in pairs {
+                        values.push((k.clone(), self.x(&vars, ins, v)?));
+                    }
+                    for (k, v) in values {
+                        match vars.env.iter_mut().find(|(ek, _)| *ek == k) {
+                            Some(e) => e.1 = v,
+                            None => vars.env.push((k, v)),
+                        }
+                    }
+                    config.insert(
+                        "Env".into(),
+                        Value::Array(
+                            vars.env
+                                .iter()
+                                .map(|(k, v)| Value::String(format!("{k}={v}")))
+                                .collect(),
+                        ),
+                    );
+                }
+                Kind::Label(pairs) => {
+                    let labels = object_at(&mut config, "Labels");
+                    for (k, v) in pairs {
+                        let (k, v) = (self.x(&vars, ins, k)?, self.x(&vars, ins, v)?);
+                        labels.insert(k, Value::String(v));
+                    }
+                }
+                Kind::Workdir(w) => {
+                    let w = self.x(&vars, ins, w)?;
+                    vars.workdir = join_path(&vars.workdir, &w);
+                    config.insert("WorkingDir".into(), Value::String(vars.workdir.clone()));
+                }
+                Kind::User(u) => {
+                    config.insert("User".into(), Value::String(self.x(&vars, ins, u)?));
+                }
+                Kind::StopSignal(s) => {
+                    config.insert("StopSignal".into(), Value::String(self.x(&vars, ins, s)?));
+                }
+                Kind::Expose(ports) => {
+                    let map = object_at(&mut config, "ExposedPorts");
+                    for p in ports {
+                        for p in self.x(&vars, ins, p)?.split_whitespace() {
+                            let p = if p.contains('/') {
+                                p.to_ascii_lowercase()
+                            } else {
+                                format!("{p}/tcp")
+                            };
+                            map.insert(p, json!({}));
+                        }
+                    }
+                }
+                Kind::Volume(vols) => {
+                    let map = object_at(&mut config, "Volumes");
+                    for v in vols {
+                        map.insert(self.x(&vars, ins, v)?, json!({}));
+                    }
+                }
+                Kind::Entrypoint(c) => {
+                    config.insert("Entrypoint".into(), command_value(c, &vars.shell));
+                    if !cmd_set {
+                        config.remove("Cmd");
+                    }
+                }
+                Kind::Cmd(c) => {
+                    config.insert("Cmd".into(), command_value(c, &vars.shell));
+                    cmd_set = true;
+                }
+                Kind::Shell(s) => {
+                    vars.shell = s.clone();
+                    config.insert("Shell".into(), json!(s));
+                }
+                Kind::Healthcheck(h) => {
+                    let v = healthcheck_value(h).map_err(|m| fail(ins.line, m))?;
+                    config.insert("Healthcheck".into(), v);
+                }
+                Kind::Onbuild(t) => {
+                    let list = config
+                        .entry("OnBuild")
+                        .or_insert_with(|| Value::Array(vec![]));
+                    if !list.is_array() {
+                        *list = Value::Array(vec![]);
+                    }
+                    if let Value::Array(a) = list {
+                        a.push(Value::String(t.clone()));
+                    }
+                }
+                Kind::Maintainer(m) => author = Some(m.clone()),
+                Kind::Run(_) => {
+                    has_run = true;
+                    action = Action::Run;
+                }
+                Kind::Copy(c) | Kind::Add(c) => {
+                    let is_add = matches!(ins.kind, Kind::Add(_));
+                    action = self.plan_copy_step(ins, c, is_add, &vars, &mut text, resolver)?;
+                }
+            }
+            steps.push(Step {
+                line: ins.line,
+                text: normalized,
+                action,
+            });
+        }
+        let digest = Digest::sha256_of(text.as_bytes());
+        Ok(StagePlan {
+            index: stage.index,
+            name: stage.name.clone(),
+            base,
+            steps,
+            config,
+            author,
+            has_run,
+            digest,
+        })
+    }
+
+    fn plan_copy_step(
+        &self,
+        ins: &Instruction,
+        c: &dockerfile::Copy,
+        is_add: bool,
+        vars: &Vars,
+        text: &mut String,
+        resolver: &mut dyn Resolve,
+    ) -> Result<Action, BuildError> {
+        let fail = self.fail;
+        let line = ins.line;
+        let x = |w: &str| self.x(vars, ins, w);
+        let owner = c
+            .chown
+            .as_deref()
+            .map(|o| x(o).and_then(|o| parse_chown(&o).map_err(|m| fail(line, m))))
+            .transpose()?;
+        let chmod = c
+            .chmod
+            .as_deref()
+            .map(|m| x(m).and_then(|m| parse_chmod(&m).map_err(|e| fail(line, e))))
+            .transpose()?;
+        let dest = x(&c.dest)?;
+        let mut sources = vec![];
+        for s in &c.sources {
+            if c.heredocs.iter().any(|h| &h.name == s) {
+                sources.push(s.clone());
+            } else {
+                sources.push(x(s)?);
+            }
+        }
+        if let Some(from) = &c.from {
+            let from = x(from)?;
+            let source =
+                match from_ref(self.df, self.stage_index(ins), &from).map_err(|m| fail(line, m))? {
+                    FromRef::Stage(i) => {
+                        text.push_str(&format!("  from stage {}\n", self.stage_digest(i)));
+                        FromSource::Stage(i)
+                    }
+                    FromRef::Image(r) => {
+                        let img = resolver.resolve(&r)?;
+                        text.push_str(&format!("  from image {}\n", img.manifest_digest));
+                        FromSource::Image(img)
+                    }
+                };
+            return Ok(Action::CopyFrom {
+                from: Box::new(source),
+                sources,
+                dest,
+                workdir: vars.workdir.clone(),
+                owner,
+                chmod,
+            });
+        }
+        let (uid, gid) = owner.unwrap_or((0, 0));
+        let keep = self.input.format.keep_mtimes;
+        let dest_is_dir = dest.ends_with('/') || c.sources.len() > 1;
+        let mut entries: Vec<LayerEntry> = vec![];
+        // Heredoc sources become files named after their delimiter.
+        for h in &c.heredocs {
+            let body = if h.expand {
+                substitute(&h.content, &|n: &str| vars.get(n))
+            } else {
+                h.content.clone()
+            };
+            let path = if dest_is_dir {
+                join_path(&join_path(&vars.workdir, &dest), &h.name)
+            } else {
+                join_path(&vars.workdir, &dest)
+            };
+            text.push_str(&format!(
+                "  heredoc {} {}\n",
+                json_str(&path),
+                Digest::sha256_of(body.as_bytes())
+            ));
+            entries.push(LayerEntry {
+                path,
+                content: Content::Bytes(body.into_bytes()),
+                mode: chmod.unwrap_or(0o644),
+                uid,
+                gid,
+                mtime: 0,
+            });
+        }
+        let disk: Vec<String> = sources
+            .iter()
+            .filter(|s| !c.heredocs.iter().any(|h| &h.name == *s))
+            .cloned()
+            .collect();
+        if !disk.is_empty() {
+            for s in &disk {
+                if is_add && (s.contains("://") || s.starts_with("git@")) {
+                    return Err(fail(
+                        line,
+                        format!(
+                            "ADD {s}: remote sources are not supported; download the file into \
+                             the context first, or fetch it in a RUN step"
+                        ),
+                    ));
+                }
+            }
+            // With a single source, plan_copy decides from the source whether `dest` is a
+            // folder; heredocs count as sources too.
+            let dest_arg = if dest_is_dir && !dest.ends_with('/') {
+                format!("{dest}/")
+            } else {
+                dest.clone()
+            };
+            let planned = plan_copy(
+                self.input.context,
+                Some(self.input.ignore),
+                &disk,
+                &dest_arg,
+                &vars.workdir,
+            )
+            .map_err(|e| {
+                fail(
+                    line,
+                    format!(
+                        "{} {e} (context {})",
+                        ins.kind.keyword(),
+                        self.input.context.display()
+                    ),
+                )
+            })?;
+            let hashes = hash_files(&planned)?;
+            for (e, hash) in planned.into_iter().zip(hashes) {
+                let mode = chmod.unwrap_or(e.mode);
+                let mtime = if keep { e.mtime.max(0) as u64 } else { 0 };
+                let content = match &e.kind {
+                    EntryKind::Dir => {
+                        text.push_str(&format!("  D {} {mode:o}", json_str(&e.dest)));
+                        Content::Dir
+                    }
+                    EntryKind::File => {
+                        if is_add && is_archive(&e.source) {
+                            return Err(fail(
+                                line,
+                                format!(
+                                    "ADD {}: local archives are unpacked by ADD, which the native \
+                                     backend does not do; use COPY for the file as is, or \
+                                     --backend buildah",
+                                    e.source.display()
+                                ),
+                            ));
+                        }
+                        text.push_str(&format!(
+                            "  F {} {mode:o} {} {}",
+                            json_str(&e.dest),
+                            e.size,
+                            hash.expect("files are hashed")
+                        ));
+                        Content::File(e.source.clone())
+                    }
+                    EntryKind::Symlink(t) => {
+                        let t = t.to_string_lossy().to_string();
+                        text.push_str(&format!("  L {} {}", json_str(&e.dest), json_str(&t)));
+                        Content::Symlink(t)
+                    }
+                };
+                if keep {
+                    text.push_str(&format!(" {mtime}"));
+                }
+                text.push('\n');
+                entries.push(LayerEntry {
+                    path: e.dest,
+                    content,
+                    mode,
+                    uid,
+                    gid,
+                    mtime,
+                });
+            }
+        }
+        Ok(Action::Layer(entries))
+    }
+
+    /// Expands a word with the variables the instruction sees.
+    fn x(&self, vars: &Vars, ins: &Instruction, w: &str) -> Result<String, BuildError> {
+        dockerfile::expand(w, self.df.escape, &|n: &str| vars.get(n))
+            .map_err(|m| (self.fail)(ins.line, format!("{}: {m}", ins.kind.keyword())))
+    }
+
+    fn stage_index(&self, ins: &Instruction) -> usize {
+        self.df
+            .stages
+            .iter()
+            .rfind(|s| s.line <= ins.line)
+            .map(|s| s.index)
+            .unwrap_or(0)
+    }
+}
+
+fn json_str(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+/// Hashes the regular files of a COPY plan, two threads at a time.
+fn hash_files(entries: &[crate::ignore::Entry]) -> Result<Vec<Option<Digest>>, BuildError> {
+    let files: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == EntryKind::File)
+        .map(|(i, _)| i)
+        .collect();
+    let mut out: Vec<Option<Digest>> = vec![None; entries.len()];
+    if files.is_empty() {
+        return Ok(out);
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8)
+        .min(files.len());
+    let chunk = files.len().div_ceil(threads);
+    let results: Vec<Result<Vec<(usize, Digest)>, BuildError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    part.iter()
+                        .map(|&i| hash_file(&entries[i].source, &mut buf).map(|d| (i, d)))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("hash thread"))
+            .collect()
+    });
+    for r in results {
+        for (i, d) in r? {
+            out[i] = Some(d);
+        }
+    }
+    Ok(out)
+}
+
+fn hash_file(path: &Path, buf: &mut [u8]) -> Result<Digest, BuildError> {
+    let io = |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let mut h = Hasher::new();
+    loop {
+        let n = f.read(buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finish())
+}
+
+/// Tells whether a file starts like an archive ADD would unpack (tar, gzip, bzip2, xz, zstd).
+fn is_archive(path: &PathBuf) -> bool {
+    let mut head = [0u8; 512];
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let h = &head[..n];
+    h.starts_with(&[0x1f, 0x8b])
+        || h.starts_with(b"BZh")
+        || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+        || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (n >= 262 && &h[257..262] == b"ustar")
+}
+
+fn env_of(config: &Map<String, Value>) -> Vec<(String, String)> {
+    config
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv.to_string(), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn object_at<'m>(config: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, Value> {
+    let v = config
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    v.as_object_mut().expect("an object")
+}
+
+fn command_value(c: &Command, shell: &[String]) -> Value {
+    match c {
+        Command::Exec(list) => json!(list),
+        Command::Shell(s) => {
+            let mut v = shell.to_vec();
+            v.push(s.clone());
+            json!(v)
+        }
+    }
+}
+
+fn healthcheck_value(h: &Healthcheck) -> Result<Value, String> {
+    match h {
+        Healthcheck::None => Ok(json!({"Test": ["NONE"]})),
+        Healthcheck::Check {
+            test,
+            interval,
+            timeout,
+            start_period,
+            start_interval,
+            retries,
+        } => {
+            let test = match test {
+                Command::Exec(list) => {
+                    let mut v = vec!["CMD".to_string()];
+                    v.extend(list.iter().cloned());
+                    v
+                }
+                Command::Shell(s) => vec!["CMD-SHELL".into(), s.clone()],
+            };
+            let mut m = Map::new();
+            m.insert("Test".into(), json!(test));
+            for (key, v) in [
+                ("Interval", interval),
+                ("Timeout", timeout),
+                ("StartPeriod", start_period),
+                ("StartInterval", start_interval),
+            ] {
+                if let Some(v) = v {
+                    m.insert(key.into(), json!(parse_duration(v)?));
+                }
+            }
+            if let Some(r) = retries {
+                m.insert("Retries".into(), json!(r));
+            }
+            Ok(Value::Object(m))
+        }
+    }
+}
+
+/// Parses a Go duration (`30s`, `1m30s`, `1.5h`, `500ms`) into nanoseconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("HEALTHCHECK: `{s}` is not a duration (write e.g. 30s, 1m30s, 500ms)");
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Ok(total as i64)
+}
+
+/// Parses `--chown=uid[:gid]`; names other than `root` need an `/etc/passwd`, which the
+/// native backend does not read.
+fn parse_chown(s: &str) -> Result<(u64, u64), String> {
+    let id = |p: &str| -> Result<u64, String> {
+        if p == "root" {
+            return Ok(0);
+        }
+        p.parse::<u64>().map_err(|_| {
+            format!(
+                "--chown={s}: the native backend takes numeric ids (e.g. --chown=1000:1000); \
+                 `{p}` is a name"
+            )
+        })
+    };
+    match s.split_once(':') {
+        Some((u, g)) => Ok((id(u)?, id(g)?)),
+        None => {
+            let u = id(s)?;
+            Ok((u, u))
+        }
+    }
+}
+
+fn parse_chmod(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("--chmod={s}: give octal permission bits, e.g. --chmod=0755"))
+}
+
+/// Joins a path to a folder as `WORKDIR` and `COPY` do, normalizing `.` and `..`.
+pub fn join_path(base: &str, p: &str) -> String {
+    let full = if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("{base}/{p}")
+    };
+    let mut parts: Vec<&str> = vec![];
+    for c in full.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Substitutes `$NAME` and `${NAME}` in a heredoc body (a `\$` stays a literal `$`).
+fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && chars.get(i + 1) == Some(&'$') {
+            out.push('$');
+            i += 2;
+        } else if c == '$' && chars.get(i + 1) == Some(&'{') {
+            match chars[i + 2..].iter().position(|&c| c == '}') {
+                Some(end) => {
+                    let name: String = chars[i + 2..i + 2 + end].iter().collect();
+                    out.push_str(&lookup(&name).unwrap_or_default());
+                    i += end + 3;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        } else if c == '$' && chars.get(i + 1).is_some_and(|&c| is_name(c)) {
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&c| !is_name(c))
+                .map_or(chars.len(), |p| i + 1 + p);
+            let name: String = chars[i + 1..end].iter().collect();
+            out.push_str(&lookup(&name).unwrap_or_default());
+            i = end;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_join_like_workdir() {
+        assert_eq!(join_path("/", "app"), "/app");
+        assert_eq!(join_path("/app", "../srv/./x/"), "/srv/x");
+        assert_eq!(join_path("/app", "/etc"), "/etc");
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_duration("1.5h").unwrap(), 5_400_000_000_000);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("5 days").is_err());
+    }
+
+    #[test]
+    fn chown_and_chmod_values() {
+        assert_eq!(parse_chown("1000:2000").unwrap(), (1000, 2000));
+        assert_eq!(parse_chown("33").unwrap(), (33, 33));
+        assert_eq!(parse_chown("root:root").unwrap(), (0, 0));
+        assert!(parse_chown("www-data").unwrap_err().contains("numeric"));
+        assert_eq!(parse_chmod("0755").unwrap(), 0o755);
+        assert!(parse_chmod("rwx").is_err());
+        assert!(parse_chmod("17777").is_err());
+    }
+
+    #[test]
+    fn heredoc_bodies_substitute_variables() {
+        let look = |n: &str| (n == "NAME").then(|| "world".to_string());
+        assert_eq!(
+            substitute("hi $NAME, ${NAME}! \\$NAME $NOPE.\n", &look),
+            "hi world, world! $NAME .\n"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! `build`: werf.yaml + Dockerfiles into content-addressed stages, in --repo or the store.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use slipway_build::buildah::HostAccess;
+use slipway_build::engine::host_platform;
+use slipway_build::{
+    Access, Backend, BuildError, BuildOptions, Compression, Event, LayerFormat, Observer,
+    StageStatus,
+};
+use slipway_oci::{Platform, Reference};
+use slipway_registry::Registry;
+use slipway_trust::RegistryHost;
+
+use crate::ExitCode;
+use crate::cli::{BackendArg, BuildArgs, CompressionArg, GlobalArgs, Output};
+use crate::settings::Settings;
+
+/// Opens registries with the command line's trust settings.
+struct CliAccess<'a> {
+    settings: &'a Settings,
+}
+
+impl Access for CliAccess<'_> {
+    fn registry(&self, reference: &Reference) -> Result<Arc<Registry>, BuildError> {
+        super::transfer::registry(self.settings, reference).map_err(|e| BuildError::Access {
+            subject: reference.registry.clone(),
+            message: format!("{e:#}"),
+        })
+    }
+
+    fn buildah_host(&self, reference: &Reference) -> Result<HostAccess, BuildError> {
+        let access = |e: anyhow::Error| BuildError::Access {
+            subject: reference.registry.clone(),
+            message: format!("{e:#}"),
+        };
+        let host = RegistryHost::parse(reference.api_host()).map_err(|e| access(e.into()))?;
+        let trust = self.settings.trust_for(&host).map_err(access)?;
+        Ok(HostAccess::from_trust(&trust)?)
+    }
+}
+
+/// Prints one line per stage change on stderr.
+struct Lines {
+    color: bool,
+}
+
+impl Observer for Lines {
+    fn event(&self, event: &Event<'_>) {
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            Event::Image {
+                name,
+                stages,
+                backend,
+            } => writeln!(
+                err,
+                "image {name}: {stages} stage{} ({backend})",
+                if *stages == 1 { "" } else { "s" }
+            ),
+            Event::Stage {
+                image,
+                stage,
+                digest,
+                status,
+                seconds,
+            } => {
+                let word = match status {
+                    StageStatus::Cached => "cached",
+                    StageStatus::Building => "building",
+                    StageStatus::Built => "built",
+                    StageStatus::Pushing => "pushing",
+                    StageStatus::Pushed => "pushed",
+                };
+                let word = if self.color {
+                    match status {
+                        StageStatus::Cached => format!("\x1b[2m{word}\x1b[0m"),
+                        StageStatus::Built | StageStatus::Pushed => {
+                            format!("\x1b[32m{word}\x1b[0m")
+                        }
+                        _ => format!("\x1b[33m{word}\x1b[0m"),
+                    }
+                } else {
+                    word.to_string()
+                };
+                let time = seconds.map(|s| format!(" in {s:.2}s")).unwrap_or_default();
+                writeln!(
+                    err,
+                    "  {image}/{stage} {} {word}{time}",
+                    &digest.hex()[..12]
+                )
+            }
+            Event::Log { image, line } => writeln!(err, "  {image} | {line}"),
+        };
+    }
+}
+
+fn default_store() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("slipway/store"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/slipway/store")),
+        None => bail!("neither XDG_DATA_HOME nor HOME is set: give the store with --store DIR"),
+    }
+}
+
+fn parse_repo(repo: &str) -> Result<Reference> {
+    let r = Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
+    let bare = repo.trim_start_matches("docker://");
+    if r.digest.is_some()
+        || bare
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    {
+        bail!(
+            "--repo {repo}: give a repository without a tag or digest (HOST[:PORT]/PATH); \
+             slipway tags every stage with its digest"
+        );
+    }
+    Ok(r)
+}
+
+/// Writes a file through a temp file in the same folder and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing the report {}", path.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path)
+        .with_context(|| format!("writing the report {}", path.display()))?;
+    Ok(())
+}
+
+/// Runs `slipway build`.
+///
+/// # Errors
+/// [`BuildError`]s (bad input is found before anything is built or pushed), and report
+/// write failures.
+pub fn run(
+    settings: &Settings,
+    global: &GlobalArgs,
+    a: &BuildArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
+    let config = slipway_build::config::load(&config_path).map_err(BuildError::from)?;
+    let repo = global.repo.as_deref().map(parse_repo).transpose()?;
+    let platform = match &a.platform {
+        Some(p) => Platform::parse(p).with_context(|| format!("--platform {p}"))?,
+        None => host_platform(),
+    };
+    let opts = BuildOptions {
+        repo,
+        store: match &a.store {
+            Some(s) => s.clone(),
+            None => default_store()?,
+        },
+        backend: match a.backend {
+            BackendArg::Auto => Backend::Auto,
+            BackendArg::Native => Backend::Native,
+            BackendArg::Buildah => Backend::Buildah,
+        },
+        format: LayerFormat {
+            compression: match a.compression {
+                CompressionArg::Gzip => Compression::Gzip,
+                CompressionArg::Zstd => Compression::Zstd,
+            },
+            level: a.compression_level,
+            keep_mtimes: a.keep_mtimes,
+        },
+        platform,
+        images: a.images.clone(),
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let observer = Lines {
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let report = slipway_build::build(&config, &opts, &CliAccess { settings }, &observer)?;
+    if let Some(path) = &a.report_path {
+        let mut bytes = serde_json::to_vec_pretty(&report)?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes)?;
+    }
+    match global.output {
+        Output::Json => super::write_json(out, &report)?,
+        Output::Human => {
+            for (name, img) in &report.images {
+                writeln!(
+                    out,
+                    "{name}: {}@{} ({})",
+                    img.docker_image_name,
+                    img.docker_image_digest,
+                    if img.rebuilt { "built" } else { "cached" }
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,865 @@
+//! `slipway build` end to end: the sample app in `examples/hello`, and small werf projects
+//! written here, built by the real binary into the real TLS registry (or the local OCI
+//! store), then checked with skopeo and the tar CLI. Stages with `RUN` go through buildah.
+//!
+//! "Nothing was pushed" is checked on the registry's storage folder: every push (a blob
+//! upload, a manifest or a tag) writes there, and reads never do, so the path, size and
+//! mtime of every file and folder in it must stay the same.
+
+mod common;
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use common::{Run, slipway};
+use serde_json::{Value, json};
+use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout};
+
+/// The sample app, copied into a temporary folder by every test that builds it.
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+
+/// A werf.yaml with one image `app` from `Dockerfile` in the project folder.
+const ONE_IMAGE: &str =
+    "project: t\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n";
+
+/// What a test needs around `slipway build`: a TLS registry whose certificate a test CA
+/// signed, skopeo trusting that CA, and a scratch folder for projects, stores and reports.
+struct Rig {
+    reg: Registry,
+    pki: TestPki,
+    tmp: tempfile::TempDir,
+    skopeo: Skopeo,
+    skopeo_certs: PathBuf,
+    counter: Cell<usize>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let pki = TestPki::new();
+        let reg = Registry::builder()
+            .tls(&pki.server_cert(LeafKind::CaSigned))
+            .start();
+        let tmp = tempfile::tempdir().unwrap();
+        let skopeo_certs = cert_dir(&tmp.path().join("skopeo-certs"), &[pki.ca()], None);
+        // An empty certs.d, so that nothing the machine trusts is used by accident.
+        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
+        Rig {
+            skopeo: Skopeo::new().cert_dir(&skopeo_certs),
+            reg,
+            pki,
+            tmp,
+            skopeo_certs,
+            counter: Cell::new(0),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn next(&self) -> usize {
+        self.counter.set(self.counter.get() + 1);
+        self.counter.get()
+    }
+
+    /// Returns `localhost:PORT/name`.
+    fn repo(&self, name: &str) -> String {
+        format!("{}/{name}", self.reg.host())
+    }
+
+    /// Copies `examples/hello` into a new folder `name` and returns it.
+    fn example(&self, name: &str) -> PathBuf {
+        let dir = self.path(name);
+        copy_tree(Path::new(EXAMPLE), &dir);
+        assert!(
+            dir.join("werf.yaml").is_file(),
+            "the sample app is missing: no werf.yaml in {EXAMPLE}"
+        );
+        dir
+    }
+
+    /// Writes a project folder `name` holding `files` (paths relative to it).
+    fn project(&self, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        let dir = self.path(name);
+        for (rel, bytes) in files {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        }
+        dir
+    }
+
+    /// Runs slipway with the CA of the test registry trusted, and a private XDG data and
+    /// Docker config folder.
+    fn slipway(&self, args: &[&str]) -> Run {
+        let ca = format!(
+            "--registry-ca={}={}",
+            self.reg.host(),
+            self.pki.ca().display()
+        );
+        let mut all = vec![ca.as_str()];
+        all.extend_from_slice(args);
+        let xdg = self.path("xdg");
+        let docker = self.path("docker");
+        slipway(
+            &self.path("certs.d"),
+            &all,
+            &[
+                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+                ("DOCKER_CONFIG", docker.to_str().unwrap()),
+            ],
+        )
+    }
+
+    /// Runs `slipway --output json build --dir DIR --store STORE --report-path FILE
+    /// [--repo REPO] EXTRA...` (STORE is a folder name in the scratch folder). When it
+    /// succeeds, checks that the report file and stdout hold the same report.
+    fn build(&self, dir: &Path, store: &str, repo: Option<&str>, extra: &[&str]) -> Run {
+        let report = self.path(&format!("report-{}.json", self.next()));
+        let store = self.path(store);
+        let mut args = vec![
+            "--output",
+            "json",
+            "build",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--report-path",
+            report.to_str().unwrap(),
+        ];
+        if let Some(r) = repo {
+            args.extend(["--repo", r]);
+        }
+        args.extend_from_slice(extra);
+        let run = self.slipway(&args);
+        if run.code == 0 {
+            let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
+                panic!(
+                    "build exited 0 but wrote no report at {}: {e}",
+                    report.display()
+                )
+            });
+            let file: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("the report is not JSON ({e}): {text}"));
+            assert_eq!(
+                file, run.json,
+                "--report-path and --output json must give the same report; stdout: {}",
+                run.stdout
+            );
+        }
+        run
+    }
+
+    /// Like [`Rig::build`], and asserts it succeeded; returns the report.
+    fn built(&self, dir: &Path, store: &str, repo: Option<&str>, extra: &[&str]) -> Value {
+        let run = self.build(dir, store, repo, extra);
+        assert_eq!(
+            run.code, 0,
+            "slipway build failed\nstderr:\n{}\nstdout:\n{}",
+            run.stderr, run.stdout
+        );
+        run.json
+    }
+
+    /// Returns the path, mtime and size of everything in the registry's storage.
+    fn storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+        tree_state(&self.reg.dir().join("data"))
+    }
+
+    /// Asserts that the registry's storage is as it was at `before`.
+    fn assert_nothing_pushed(&self, before: &BTreeMap<PathBuf, (SystemTime, u64)>, what: &str) {
+        let after = self.storage();
+        let mut changed: Vec<&PathBuf> = after
+            .iter()
+            .filter(|(p, v)| before.get(*p) != Some(v))
+            .map(|(p, _)| p)
+            .collect();
+        changed.extend(before.keys().filter(|p| !after.contains_key(*p)));
+        assert!(
+            changed.is_empty(),
+            "{what}: the registry's storage changed, so something was pushed: {changed:#?}"
+        );
+    }
+
+    /// Returns the image config blob of `image`, as skopeo reads it (`skopeo inspect --raw
+    /// --config`; without `--raw` skopeo drops the fields OCI does not define, such as
+    /// Docker's `Healthcheck`).
+    fn config(&self, image: &str) -> Value {
+        let out = self
+            .skopeo
+            .run(&[
+                "inspect",
+                "--raw",
+                "--config",
+                "--tls-verify=true",
+                "--no-creds",
+                "--cert-dir",
+                self.skopeo_certs.to_str().unwrap(),
+                &format!("docker://{image}"),
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo config ({e}): {out}"))
+    }
+
+    /// Asserts that skopeo finds `image` in the registry, and returns its manifest digest.
+    fn digest_of(&self, image: &str) -> String {
+        self.skopeo
+            .manifest_digest(&format!("docker://{image}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Copies `image` from the registry with skopeo into an OCI layout and unpacks it.
+    fn pull(&self, image: &str) -> Rootfs {
+        let n = self.next();
+        let layout = self.path(&format!("pulled-{n}"));
+        self.skopeo
+            .copy(
+                &format!("docker://{image}"),
+                &format!("oci:{}:t", layout.display()),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        Rootfs::unpack(&layout, &self.path(&format!("rootfs-{n}")))
+    }
+
+    /// Pushes a one-layer image holding `files` to `image` with skopeo.
+    fn push_image(&self, image: &str, files: &[(&str, &[u8])]) {
+        let layout = oci_layout(&self.path(&format!("layout-{}", self.next())), "1", files);
+        self.skopeo
+            .copy(&layout.reference(), &format!("docker://{image}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// One entry of a layer, as `tar --numeric-owner --full-time -tv` lists it.
+#[derive(Debug)]
+struct Entry {
+    /// As `ls -l` shows it: `-rwxr-xr-x`.
+    mode: String,
+    /// `UID/GID`.
+    owner: String,
+    /// `YYYY-MM-DD HH:MM:SS`, UTC.
+    mtime: String,
+}
+
+/// The files of an image: every layer listed (a later layer's entry wins) and extracted,
+/// in order, into `root`.
+struct Rootfs {
+    entries: BTreeMap<String, Entry>,
+    root: PathBuf,
+}
+
+impl Rootfs {
+    /// Reads the one image of the OCI layout `layout` and unpacks its layers into `root`.
+    fn unpack(layout: &Path, root: &Path) -> Rootfs {
+        std::fs::create_dir_all(root).unwrap();
+        let blob = |digest: &Value| {
+            let d = digest.as_str().expect("a digest string");
+            layout
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:"))
+        };
+        let index = read_json(&layout.join("index.json"));
+        let manifest = read_json(&blob(&index["manifests"][0]["digest"]));
+        let layers = manifest["layers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a manifest without layers: {manifest:#}"));
+        let mut entries = BTreeMap::new();
+        for layer in layers {
+            let file = blob(&layer["digest"]);
+            let listing = tar(&[
+                "--numeric-owner",
+                "--full-time",
+                "-tvf",
+                file.to_str().unwrap(),
+            ]);
+            for line in listing.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                assert!(words.len() >= 6, "unexpected tar listing line: {line:?}");
+                let full = words[5..].join(" ");
+                let name = full.split(" -> ").next().unwrap_or_default();
+                let name = name.split(" link to ").next().unwrap_or_default();
+                let name = name.trim_start_matches("./").trim_end_matches('/');
+                if name.is_empty() || name == "." {
+                    continue;
+                }
+                entries.insert(
+                    name.to_string(),
+                    Entry {
+                        mode: words[0].to_string(),
+                        owner: words[1].to_string(),
+                        mtime: format!("{} {}", words[3], words[4]),
+                    },
+                );
+            }
+            tar(&[
+                "--numeric-owner",
+                "-xf",
+                file.to_str().unwrap(),
+                "-C",
+                root.to_str().unwrap(),
+            ]);
+        }
+        Rootfs {
+            entries,
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn entry(&self, path: &str) -> &Entry {
+        self.entries.get(path).unwrap_or_else(|| {
+            panic!(
+                "the image has no {path}; it has: {:#?}",
+                self.entries.keys().collect::<Vec<_>>()
+            )
+        })
+    }
+
+    fn read(&self, path: &str) -> String {
+        self.entry(path);
+        std::fs::read_to_string(self.root.join(path))
+            .unwrap_or_else(|e| panic!("read {path} from the unpacked image: {e}"))
+    }
+}
+
+/// Runs the tar CLI (in UTC, so listed times are comparable) and returns stdout.
+fn tar(args: &[&str]) -> String {
+    let out = Command::new("tar")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("the tar CLI must be installed (Debian package tar)");
+    assert!(
+        out.status.success(),
+        "tar {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn read_json(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} ({e}): {text}", path.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for e in entries {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
+        }
+    }
+}
+
+/// Lists the path, mtime and size of `dir` and everything under it.
+fn tree_state(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+    let mut out = BTreeMap::new();
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return out;
+    };
+    out.insert(dir.to_path_buf(), (meta.modified().unwrap(), meta.len()));
+    if meta.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            out.extend(tree_state(&e.path()));
+        }
+    }
+    out
+}
+
+/// Sets the mtime of everything under `dir` (and `dir` itself) to `epoch` seconds.
+fn touch_all(dir: &Path, epoch: u64) {
+    let out = Command::new("find")
+        .arg(dir)
+        .args(["-exec", "touch", "-h", "-d"])
+        .arg(format!("@{epoch}"))
+        .args(["{}", "+"])
+        .output()
+        .expect("find and touch (Debian findutils, coreutils)");
+    assert!(
+        out.status.success(),
+        "touch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn mtime(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+// ---- reading the report -----------------------------------------------------------------
+
+/// Returns `Images.<name>` of a build report.
+fn image<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let img = &report["Images"][name];
+    assert!(
+        img.is_object(),
+        "the report has no image {name:?}: {report:#}"
+    );
+    img
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string in {v:#}"))
+}
+
+fn stages(img: &Value) -> &Vec<Value> {
+    img["Stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Stages list in {img:#}"))
+}
+
+fn statuses(img: &Value) -> Vec<&str> {
+    stages(img).iter().map(|s| text(s, "Status")).collect()
+}
+
+fn stage_digests(img: &Value) -> Vec<&str> {
+    stages(img).iter().map(|s| text(s, "Digest")).collect()
+}
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+#[test]
+fn example_app_builds_into_tls_registry() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let repo = rig.repo("hello");
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+
+    let app = image(&report, "app");
+    assert_eq!(app["WerfImageName"], "app", "{app:#}");
+    assert_eq!(app["DockerRepo"], repo.as_str(), "{app:#}");
+    let tag = text(app, "DockerTag");
+    assert!(is_hex64(tag), "DockerTag is not a 64-hex digest: {tag}");
+    let image_ref = format!("{repo}:{tag}");
+    assert_eq!(app["DockerImageName"], image_ref.as_str(), "{app:#}");
+    let digest = text(app, "DockerImageDigest");
+    assert!(
+        digest.strip_prefix("sha256:").is_some_and(is_hex64),
+        "DockerImageDigest: {digest}"
+    );
+    assert_eq!(app["Rebuilt"], true, "{app:#}");
+    let st = stages(app);
+    assert_eq!(st.len(), 2, "two Dockerfile stages: {app:#}");
+    assert_eq!(
+        (&st[0]["Index"], &st[0]["Name"]),
+        (&json!(0), &json!("assets"))
+    );
+    assert_eq!((&st[1]["Index"], &st[1]["Name"]), (&json!(1), &Value::Null));
+    assert_eq!(statuses(app), ["built", "built"]);
+    for s in st {
+        assert!(s["Seconds"].as_f64().is_some_and(|t| t >= 0.0), "{s:#}");
+    }
+    let digests = stage_digests(app);
+    assert!(digests.iter().all(|d| is_hex64(d)), "{digests:?}");
+    assert_ne!(digests[0], digests[1]);
+    assert_eq!(digests[1], tag, "the image is its last stage");
+
+    // skopeo, an independent client, sees the image and every stage under its digest.
+    assert_eq!(rig.digest_of(&image_ref), digest);
+    rig.digest_of(&format!("{repo}:{}", digests[0]));
+
+    let cfg = rig.config(&image_ref);
+    assert_eq!(cfg["created"], "1970-01-01T00:00:00Z", "{cfg:#}");
+    let c = &cfg["config"];
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Env: {cfg:#}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // GREETING comes from werf.yaml's `args:`, not the Dockerfile's default `hi`.
+    for want in ["GREETING=hello", "HELLO_HOME=/srv/hello"] {
+        assert!(env.contains(&want), "Env lacks {want}: {env:?}");
+    }
+    assert_eq!(c["Entrypoint"], json!(["/srv/hello/bin/hello.sh"]));
+    assert_eq!(c["Cmd"], json!(["--port", "8080"]));
+    assert_eq!(c["Labels"]["org.opencontainers.image.title"], "hello");
+    assert_eq!(c["Labels"]["io.slipway.example.greeting"], "hello");
+    assert_eq!(c["User"], "1000");
+    assert_eq!(c["WorkingDir"], "/srv/hello");
+    assert_eq!(c["ExposedPorts"], json!({"8080/tcp": {}}));
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    let hc = &c["Healthcheck"];
+    assert_eq!(
+        hc["Test"],
+        json!(["CMD", "/srv/hello/bin/hello.sh", "--check"]),
+        "{cfg:#}"
+    );
+    assert_eq!(
+        hc["Interval"], 30_000_000_000u64,
+        "nanoseconds, as Docker writes it"
+    );
+    assert_eq!(hc["Timeout"], 3_000_000_000u64);
+
+    // The `assets` stage, as --chmod and --chown made it.
+    let assets = rig.pull(&format!("{repo}:{}", digests[0]));
+    let (script, config) = (
+        assets.entry("srv/hello/bin/hello.sh"),
+        assets.entry("srv/hello/config.toml"),
+    );
+    assert_eq!(
+        script.mode, "-rwxr-xr-x",
+        "stage assets: --chmod=0755 on a 0644 file"
+    );
+    assert_eq!(config.owner, "1000/1000", "stage assets: --chown=1000:1000");
+
+    let fs = rig.pull(&image_ref);
+    let source = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+    assert_eq!(
+        fs.read("etc/hello/motd"),
+        "Welcome to hello, built by slipway.\n"
+    );
+    assert_eq!(fs.entry("etc/hello/motd").mode, "-rw-r--r--");
+    let script = fs.entry("srv/hello/bin/hello.sh");
+    assert_eq!(
+        (script.mode.as_str(), script.owner.as_str()),
+        ("-rwxr-xr-x", "0/0"),
+        "--chmod=0755 on a 0644 file"
+    );
+    assert_eq!(fs.read("srv/hello/bin/hello.sh"), source("app/hello.sh"));
+    let config = fs.entry("srv/hello/config.toml");
+    assert_eq!(
+        (config.mode.as_str(), config.owner.as_str()),
+        ("-rw-r--r--", "1000/1000"),
+        "COPY --from keeps the owner set in the source stage (as Docker does since moby#38599)"
+    );
+    assert_eq!(fs.read("srv/hello/config.toml"), source("app/config.toml"));
+    assert_eq!(
+        fs.read("srv/hello/static/index.html"),
+        source("static/index.html")
+    );
+    assert_eq!(fs.entry("srv/hello/static/index.html").owner, "0/0");
+    assert!(
+        !fs.entries.contains_key("srv/hello/static/debug.log"),
+        ".dockerignore excludes **/*.log"
+    );
+    for (path, e) in &fs.entries {
+        assert_eq!(e.mtime, "1970-01-01 00:00:00", "{path}: mtime is not 0");
+    }
+}
+
+#[test]
+fn unchanged_rebuild_is_cached_and_pushes_nothing() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let repo = rig.repo("hello");
+    let first = rig.built(&dir, "store", Some(&repo), &[]);
+    let first = image(&first, "app");
+    assert_eq!(statuses(first), ["built", "built"]);
+
+    let before = rig.storage();
+    // Again with the same store, and then as on a fresh machine whose store is empty:
+    // the stages are found in --repo.
+    for store in ["store", "fresh-store"] {
+        let again = rig.built(&dir, store, Some(&repo), &[]);
+        let again = image(&again, "app");
+        assert_eq!(statuses(again), ["cached", "cached"], "[{store}] {again:#}");
+        assert_eq!(again["Rebuilt"], false, "[{store}]");
+        for key in ["DockerTag", "DockerImageName", "DockerImageDigest"] {
+            assert_eq!(again[key], first[key], "[{store}] {key}");
+        }
+        assert_eq!(stage_digests(again), stage_digests(first), "[{store}]");
+        rig.assert_nothing_pushed(&before, &format!("an unchanged rebuild with {store}"));
+    }
+}
+
+#[test]
+fn changing_a_file_rebuilds_only_the_stage_using_it() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let repo = rig.repo("hello");
+    let build = || rig.built(&dir, "store", Some(&repo), &[]);
+    let r0 = build();
+    let d0: Vec<String> = stage_digests(image(&r0, "app"))
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+
+    // static/ is copied by the last stage only.
+    std::fs::write(dir.join("static/index.html"), "<p>changed</p>\n").unwrap();
+    let r1 = build();
+    let app = image(&r1, "app");
+    assert_eq!(statuses(app), ["cached", "built"], "{app:#}");
+    assert_eq!(app["Rebuilt"], true);
+    let d1 = stage_digests(app);
+    assert_eq!(d1[0], d0[0], "the assets stage keeps its digest");
+    assert_ne!(d1[1], d0[1], "the last stage gets a new digest");
+    assert_eq!(
+        rig.pull(text(app, "DockerImageName"))
+            .read("srv/hello/static/index.html"),
+        "<p>changed</p>\n"
+    );
+
+    // Files no COPY takes, or that .dockerignore excludes, change no digest.
+    let before = rig.storage();
+    for file in ["static/debug.log", "README.md"] {
+        std::fs::write(dir.join(file), "changed\n").unwrap();
+        let r = build();
+        let app = image(&r, "app");
+        assert_eq!(statuses(app), ["cached", "cached"], "after changing {file}");
+        assert_eq!(stage_digests(app), d1, "after changing {file}");
+        rig.assert_nothing_pushed(&before, &format!("after changing {file}"));
+    }
+
+    // A file of the first stage changes both: the last stage builds on the first.
+    std::fs::write(dir.join("app/config.toml"), "port = 9090\n").unwrap();
+    let r3 = build();
+    let app = image(&r3, "app");
+    assert_eq!(statuses(app), ["built", "built"], "{app:#}");
+    let d3 = stage_digests(app);
+    assert!(d3[0] != d1[0] && d3[1] != d1[1], "{d3:?} vs {d1:?}");
+}
+
+#[test]
+fn moved_base_tag_rebuilds() {
+    let rig = Rig::new();
+    let base = rig.repo("base:1");
+    rig.push_image(&base, &[("base/which.txt", b"first\n")]);
+    let dockerfile = format!("FROM {base}\nCOPY hello.txt /hello.txt\n");
+    let dir = rig.project(
+        "moved",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", dockerfile.as_bytes()),
+            ("hello.txt", b"hello\n"),
+        ],
+    );
+    let repo = rig.repo("moved");
+    let build = || rig.built(&dir, "store", Some(&repo), &[]);
+
+    let r1 = build();
+    assert_eq!(statuses(image(&r1, "app")), ["built"]);
+    let r2 = build();
+    assert_eq!(
+        statuses(image(&r2, "app")),
+        ["cached"],
+        "the base did not move"
+    );
+    let tag1 = text(image(&r1, "app"), "DockerTag").to_string();
+    assert_eq!(image(&r2, "app")["DockerTag"], tag1.as_str());
+
+    // Same tag, different image: werf would not notice, slipway does.
+    rig.push_image(&base, &[("base/which.txt", b"second\n")]);
+    let r3 = build();
+    let app = image(&r3, "app");
+    assert_eq!(statuses(app), ["built"], "the base tag moved: {app:#}");
+    assert_ne!(
+        text(app, "DockerTag"),
+        tag1,
+        "a moved base gives a new digest"
+    );
+    let fs = rig.pull(text(app, "DockerImageName"));
+    assert_eq!(
+        fs.read("base/which.txt"),
+        "second\n",
+        "built on the new base"
+    );
+    assert_eq!(fs.read("hello.txt"), "hello\n");
+}
+
+#[test]
+fn same_inputs_in_two_folders_give_same_digests() {
+    let rig = Rig::new();
+    let one = rig.example("one");
+    let two = rig.example("two/somewhere/else");
+    touch_all(&one, 1_000_000_000);
+    touch_all(&two, 1_700_000_000);
+    assert_ne!(
+        mtime(&one.join("static/index.html")),
+        mtime(&two.join("static/index.html")),
+        "precondition: the copies differ in mtime"
+    );
+    let a = rig.built(&one, "store-one", None, &[]);
+    let b = rig.built(&two, "store-two", None, &[]);
+    let (a, b) = (image(&a, "app"), image(&b, "app"));
+    assert_eq!(statuses(a), ["built", "built"]);
+    assert_eq!(
+        statuses(b),
+        ["built", "built"],
+        "separate stores share nothing"
+    );
+    assert_eq!(a["DockerTag"], b["DockerTag"]);
+    assert_eq!(a["DockerImageDigest"], b["DockerImageDigest"]);
+    assert_eq!(stage_digests(a), stage_digests(b));
+}
+
+#[test]
+fn builds_without_registry_into_local_store() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let before = rig.storage();
+    let report = rig.built(&dir, "store", None, &[]);
+    let app = image(&report, "app");
+    let tag = text(app, "DockerTag");
+    let name = text(app, "DockerImageName");
+    let repo = text(app, "DockerRepo");
+    assert!(repo.starts_with("oci:"), "DockerRepo: {repo}");
+    assert_eq!(name, format!("{repo}:{tag}"));
+    assert_eq!(statuses(app), ["built", "built"]);
+
+    // The store is an OCI image layout with every stage tagged by its digest.
+    let store = rig.path("store");
+    let index = read_json(&store.join("index.json"));
+    let tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("index.json: {index:#}"))
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    for d in stage_digests(app) {
+        assert!(tags.contains(&d), "the store lacks tag {d}: {tags:?}");
+    }
+    assert!(
+        !rig.path("xdg/slipway").exists(),
+        "--store was given, yet something went to $XDG_DATA_HOME/slipway"
+    );
+    rig.assert_nothing_pushed(&before, "a build without --repo");
+
+    // skopeo reads the stored image, and slipway copies it to a registry unchanged.
+    let digest = text(app, "DockerImageDigest");
+    assert_eq!(
+        rig.skopeo
+            .manifest_digest(name)
+            .unwrap_or_else(|e| panic!("{e}")),
+        digest
+    );
+    let dest = rig.repo("x:1");
+    let copy = rig.slipway(&["copy", name, &dest]);
+    assert_eq!(copy.code, 0, "slipway copy: {}", copy.stderr);
+    assert_eq!(rig.digest_of(&dest), digest);
+}
+
+#[test]
+fn run_stage_builds_with_buildah() {
+    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    });
+    let version = Command::new("buildah").arg("--version").output();
+    assert!(
+        version.is_ok_and(|o| o.status.success()),
+        "buildah must be installed (Debian package buildah, scripts/setup)"
+    );
+    let rig = Rig::new();
+    // `base` is busybox on scratch, built natively; `app` runs busybox on top of it, and
+    // gets the base's full name as a build arg through werf's `dependencies:`.
+    let werf = "project: runner\nconfigVersion: 1\n---\n\
+                image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
+                image: app\ndockerfile: Dockerfile\ncontext: .\n\
+                dependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
+    let dir = rig.project(
+        "runner",
+        &[
+            ("werf.yaml", werf.as_bytes()),
+            (
+                "base.Dockerfile",
+                b"FROM scratch\nCOPY --chmod=0755 busybox /bin/busybox\n",
+            ),
+            (
+                "Dockerfile",
+                b"ARG BASE\nFROM ${BASE}\n\
+                  RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo made-by-run > /made\"]\n",
+            ),
+            ("busybox", &busybox),
+        ],
+    );
+    let repo = rig.repo("runner");
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+    let base = image(&report, "base");
+    let app = image(&report, "app");
+    assert_eq!(statuses(base), ["built"]);
+    assert_eq!(statuses(app), ["built"]);
+    assert_eq!(app["Rebuilt"], true);
+
+    let fs = rig.pull(text(app, "DockerImageName"));
+    assert_eq!(fs.read("made"), "made-by-run\n", "what RUN made");
+    assert_eq!(fs.entry("bin/busybox").mode, "-rwxr-xr-x");
+
+    let before = rig.storage();
+    let again = rig.built(&dir, "store", Some(&repo), &[]);
+    assert_eq!(statuses(image(&again, "app")), ["cached"], "{again:#}");
+    assert_eq!(
+        image(&again, "app")["DockerImageDigest"],
+        app["DockerImageDigest"]
+    );
+    rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
+}
+
+#[test]
+fn bad_input_fails_clearly_and_pushes_nothing() {
+    let rig = Rig::new();
+    let repo = rig.repo("bad");
+    let before = rig.storage();
+    let stapel = |key: &str| {
+        format!(
+            "project: t\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n{key}"
+        )
+    };
+    let git = stapel("git:\n- add: /\n  to: /app\n");
+    let shell = stapel("shell:\n  install:\n  - echo hi\n");
+    let good = "FROM scratch\nCOPY a.txt /a.txt\n";
+    // (name, werf.yaml, Dockerfile, what stderr must say; `{dir}` is the project folder)
+    let cases: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "syntax",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY a.txt /a.txt\n  FROBNICATE x\n",
+            &["line 3, column 3", "FROBNICATE", "{dir}/Dockerfile"],
+        ),
+        (
+            "missing",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY a.txt /a.txt\nCOPY missing.txt /missing.txt\n",
+            &["missing.txt", "not found"],
+        ),
+        (
+            "from",
+            ONE_IMAGE,
+            "FROM scratch AS first\nCOPY a.txt /a.txt\nFROM scratch\nCOPY --from=nosuch /a.txt /a.txt\n",
+            &["nosuch", "first"],
+        ),
+        ("git", &git, good, &["werf.yaml", "`git`"]),
+        ("shell", &shell, good, &["werf.yaml", "`shell`"]),
+    ];
+    for (name, werf, dockerfile, needles) in cases {
+        let dir = rig.project(
+            name,
+            &[
+                ("werf.yaml", werf.as_bytes()),
+                ("Dockerfile", dockerfile.as_bytes()),
+                ("a.txt", b"a\n"),
+            ],
+        );
+        let run = rig.build(&dir, &format!("store-{name}"), Some(&repo), &[]);
+        assert_eq!(
+            run.code, 2,
+            "[{name}] bad input must exit 2\nstderr:\n{}\nstdout:\n{}",
+            run.stderr, run.stdout
+        );
+        for n in needles {
+            let n = n.replace("{dir}", dir.to_str().unwrap());
+            assert!(
+                run.stderr.contains(&n),
+                "[{name}] stderr lacks {n:?}:\n{}",
+                run.stderr
+            );
+        }
+        rig.assert_nothing_pushed(&before, &format!("[{name}]"));
+    }
+}
