@@ -223,6 +223,12 @@ pub fn build(
     let mut report = BuildReport::default();
     let mut planned: HashMap<String, Prepared> = HashMap::new();
     for spec in &selected {
+        if !spec.dependencies.is_empty() {
+            // At least its Dockerfile must parse before anything is pushed.
+            read_dockerfile(spec)?;
+        }
+    }
+    for spec in &selected {
         if spec.dependencies.is_empty() {
             planned.insert(spec.name.clone(), run.prepare(spec, &spec.args)?);
         }
@@ -301,6 +307,24 @@ fn import_args(
     Ok(args)
 }
 
+/// Reads and parses an image's Dockerfile.
+fn read_dockerfile(spec: &ImageSpec) -> Result<dockerfile::Dockerfile, BuildError> {
+    let path = &spec.dockerfile;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BuildError::Usage(format!(
+            "{}: cannot read the Dockerfile of image `{}`: {e}",
+            path.display(),
+            spec.name
+        ))
+    })?;
+    dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
+        path: path.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
+}
+
 /// An image whose stages are planned.
 struct Prepared {
     plan: ImagePlan,
@@ -364,19 +388,7 @@ impl Run<'_> {
         args: &BTreeMap<String, String>,
     ) -> Result<Prepared, BuildError> {
         let path = &spec.dockerfile;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            BuildError::Usage(format!(
-                "{}: cannot read the Dockerfile of image `{}`: {e}",
-                path.display(),
-                spec.name
-            ))
-        })?;
-        let df = dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
-            path: path.clone(),
-            line: e.line,
-            column: e.column,
-            message: e.message,
-        })?;
+        let df = read_dockerfile(spec)?;
         let ignore = DockerIgnore::load(&spec.context)?;
         let opts = self.opts;
         let input = PlanInput {
