@@ -688,6 +688,16 @@ impl Run<'_> {
         Ok((m, config))
     }
 
+    /// Makes a temporary folder in a folder of the store (removed when dropped).
+    fn temp_dir(&self, folder: &str, prefix: &str) -> Result<tempfile::TempDir, BuildError> {
+        let parent = self.store_path.join(folder);
+        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&parent)
+            .map_err(io_err(&parent))
+    }
+
     /// Returns the extracted root file system of an image in the store.
     fn rootfs(&self, manifest: &Digest) -> Result<PathBuf, BuildError> {
         let dir = self.store_path.join("rootfs").join(manifest.hex());
@@ -695,12 +705,7 @@ impl Run<'_> {
             return Ok(dir);
         }
         let (m, _) = self.read_image(manifest)?;
-        let parent = self.store_path.join("rootfs");
-        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".extract-")
-            .tempdir_in(&parent)
-            .map_err(io_err(&parent))?;
+        let tmp = self.temp_dir("rootfs", ".extract-")?;
         layer::extract_layers(&self.store, &m.layers, tmp.path())?;
         let tmp = tmp.keep();
         std::fs::rename(&tmp, &dir).map_err(io_err(&dir))?;
@@ -915,12 +920,7 @@ impl Run<'_> {
                 )));
             }
         }
-        let tmp_parent = self.store_path.join("tmp");
-        std::fs::create_dir_all(&tmp_parent).map_err(io_err(&tmp_parent))?;
-        let work = tempfile::Builder::new()
-            .prefix("buildah-")
-            .tempdir_in(&tmp_parent)
-            .map_err(io_err(&tmp_parent))?;
+        let work = self.temp_dir("tmp", "buildah-")?;
         let platform = stage::platform_text(&self.opts.platform);
         let target = plan.target();
         let job = buildah::BuildahJob {

@@ -1122,6 +1122,148 @@ fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
 mod tests {
     use super::*;
 
+    /// Resolves every image to a fixed manifest digest and config.
+    struct Fixed {
+        digest: Digest,
+        config: Value,
+    }
+
+    impl Resolve for Fixed {
+        fn resolve(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {
+            Ok(ResolvedImage {
+                reference: reference.into(),
+                manifest_digest: self.digest.clone(),
+                config: self.config.clone(),
+                layers: vec![],
+            })
+        }
+    }
+
+    fn base(tag: &str) -> Fixed {
+        Fixed {
+            digest: Digest::sha256_of(tag.as_bytes()),
+            config: json!({"config": {"Env": ["PATH=/usr/bin"], "Cmd": ["sh"], "WorkingDir": "/home"}}),
+        }
+    }
+
+    fn plan_text(
+        text: &str,
+        args: &[(&str, &str)],
+        resolver: &mut dyn Resolve,
+    ) -> Result<ImagePlan, BuildError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
+        let df = dockerfile::parse(text).unwrap();
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let platform = Platform::parse("linux/amd64").unwrap();
+        plan(
+            &df,
+            &PlanInput {
+                dockerfile_path: Path::new("/ctx/Dockerfile"),
+                context: dir.path(),
+                ignore: &DockerIgnore::default(),
+                target: None,
+                args: &args,
+                platform: &platform,
+                format: &LayerFormat::default(),
+            },
+            resolver,
+        )
+    }
+
+    fn digests(p: &ImagePlan) -> Vec<String> {
+        p.stages
+            .iter()
+            .map(|s| s.digest.hex().to_string())
+            .collect()
+    }
+
+    const TWO: &str = "FROM r.test/base:1 AS one\nARG V=1\nCOPY a.txt /a\n\nFROM scratch\nCOPY --from=one /a /b\n";
+
+    #[test]
+    fn layout_of_the_text_does_not_change_digests_but_instructions_do() {
+        let a = plan_text(TWO, &[], &mut base("1")).unwrap();
+        let spaced = "# comment\nFROM r.test/base:1 AS one\nARG   V=1\nCOPY  a.txt \\\n  /a\nFROM scratch\nCOPY --from=one /a /b\n";
+        assert_eq!(
+            digests(&a),
+            digests(&plan_text(spaced, &[], &mut base("1")).unwrap())
+        );
+        let changed = TWO.replace("/a /b", "/a /c");
+        let b = plan_text(&changed, &[], &mut base("1")).unwrap();
+        assert_eq!(
+            digests(&a)[0],
+            digests(&b)[0],
+            "the first stage did not change"
+        );
+        assert_ne!(digests(&a)[1], digests(&b)[1]);
+    }
+
+    #[test]
+    fn a_moved_base_tag_or_a_build_arg_changes_the_stages_that_depend_on_it() {
+        let a = plan_text(TWO, &[], &mut base("1")).unwrap();
+        let moved = plan_text(TWO, &[], &mut base("2")).unwrap();
+        assert_ne!(digests(&a)[0], digests(&moved)[0]);
+        assert_ne!(
+            digests(&a)[1],
+            digests(&moved)[1],
+            "the stage copying from it too"
+        );
+        let arg = plan_text(TWO, &[("V", "2")], &mut base("1")).unwrap();
+        assert_ne!(digests(&a)[0], digests(&arg)[0]);
+        let unused = plan_text(TWO, &[("OTHER", "x")], &mut base("1")).unwrap();
+        assert_eq!(
+            digests(&a),
+            digests(&unused),
+            "an arg no stage declares changes nothing"
+        );
+    }
+
+    #[test]
+    fn config_follows_docker_rules() {
+        let text = "FROM r.test/base:1\nENV A=1 B=${A}x\nENV C=${A}y\nWORKDIR app\nSHELL [\"/bin/bash\", \"-c\"]\nENTRYPOINT run me\nEXPOSE 80 53/udp\n";
+        let p = plan_text(text, &[], &mut base("1")).unwrap();
+        let c = &p.target().config;
+        // As in Docker, one ENV sees the values from before it: B does not see A.
+        assert_eq!(c["Env"], json!(["PATH=/usr/bin", "A=1", "B=x", "C=1y"]));
+        assert_eq!(c["WorkingDir"], "/home/app");
+        assert_eq!(c["Entrypoint"], json!(["/bin/bash", "-c", "run me"]));
+        assert!(c.get("Cmd").is_none(), "ENTRYPOINT resets an inherited CMD");
+        assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
+    }
+
+    #[test]
+    fn copy_from_names_only_earlier_stages() {
+        let err = plan_text(
+            "FROM scratch AS a\nFROM scratch\nCOPY --from=nosuch /x /y\n",
+            &[],
+            &mut base("1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("`nosuch`") && err.contains("a (0)"),
+            "{err}"
+        );
+        let err = plan_text(
+            "FROM scratch\nCOPY --from=later /x /y\nFROM scratch AS later\n",
+            &[],
+            &mut base("1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("comes later"), "{err}");
+        let err = plan_text("FROM scratch\nCOPY missing.txt /m\n", &[], &mut base("1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing.txt") && err.contains("not found"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn paths_join_like_workdir() {
         assert_eq!(join_path("/", "app"), "/app");
