@@ -1,7 +1,8 @@
 //! The Kubernetes side of slipway. For now: the manifests of `cluster trust`, a DaemonSet
 //! that runs `slipway node trust install` on every node (nodes that join later included)
 //! with the CA bundles from a ConfigMap, and turns ready only when `node trust verify`
-//! succeeds.
+//! succeeds; and [`render`], which pins the werf images of an app's manifests to the
+//! digests a build produced.
 //!
 //! What it is for: producing API objects. What it is not for (yet): talking to an API
 //! server; `cluster trust apply`, `converge` and `doctor` come with their issue.
@@ -17,6 +18,8 @@
 //! let objects = m.objects();
 //! assert_eq!(objects.len(), 4);
 //! ```
+
+pub mod render;
 
 use serde_json::{Value, json};
 use slipway_trust::RegistryHost;

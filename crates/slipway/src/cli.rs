@@ -176,6 +176,42 @@ dockerfile, context, target, args, dependencies (image, imports: type ImageName 
 ImageDigest | ImageRepo | ImageTag, targetBuildArg). Stapel keys and templating are
 refused with a message saying what to write instead.")]
     Build(BuildArgs),
+    /// Build, then print the Kubernetes manifests with every werf image pinned to its digest.
+    ///
+    /// Builds exactly as `slipway build` does (same flags; stages already in --repo are
+    /// neither rebuilt nor pushed), then reads the manifests: every *.yaml and *.yml file
+    /// under DIR/.helm/templates/ (werf's layout) or --manifests, recursively, in name
+    /// order; names starting with `_` or `.` are skipped. Image references become
+    /// REPO@sha256:DIGEST, the digest the build produced:
+    ///   {{ .Values.werf.image.NAME }}               werf's form; also {{.Values.werf.image.NAME}},
+    ///   {{ $.Values.werf.image.NAME }}              and quoted: image: "{{ .Values.werf.image.NAME }}"
+    ///   {{ index .Values.werf.image "NAME" }}       for names with dashes
+    ///   image: NAME                                 a bare werf image name, in containers,
+    ///                                               initContainers and ephemeralContainers only
+    /// Any other {{ ... }} (.Values.x, include, if, range, .Release, {{- -}}) is refused:
+    /// slipway does not run Helm. Render such a chart with `helm template` first.
+    ///
+    /// Output: one YAML document per object, each after `---` and `# Source: FILE`.
+    /// Documents are parsed and written again, so comments and formatting are not kept;
+    /// empty documents are dropped and `kind: List` is expanded. With --output json:
+    /// {"manifests": [objects...], "images": {NAME: "REPO@sha256:..."}}.
+    ///
+    /// --repo is required: nodes pull from a registry, never from the local store.
+    /// Manifests are checked before anything is built.
+    #[command(
+        verbatim_doc_comment,
+        after_help = "\
+Examples:
+  slipway render --repo registry.internal:5000/app > manifests.yaml
+  slipway --registry-ca registry.internal:5000=ca.crt render --dir examples/hello \\
+      --repo registry.internal:5000/hello --out manifests.yaml
+  slipway render --repo registry.internal:5000/app --manifests deploy/ | kubectl apply -f -
+  slipway --output json render --repo registry.internal:5000/app | jq -r '.images.app'
+
+Exit codes: 0 rendered; 2 bad input (werf.yaml, Dockerfile, manifests, templating, an
+unknown image name, no --repo, no manifests folder); 3 a failure while building or writing."
+    )]
+    Render(RenderArgs),
     /// Make every node of a cluster trust registries (a DaemonSet running `node trust`).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -242,6 +278,21 @@ pub struct BuildArgs {
     /// The platform to build for and pick from multi-platform bases [default: this machine's].
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+}
+
+/// Holds `render` arguments: the build flags, and where manifests come from and go.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The build flags, as `slipway build` takes them.
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The folder of manifests to render [default: DIR/.helm/templates].
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+    /// Write the result to FILE (atomically: a temp file, then a rename) instead of
+    /// stdout; `-` is stdout.
+    #[arg(long, value_name = "FILE|-")]
+    pub out: Option<PathBuf>,
 }
 
 /// Holds `copy` arguments.

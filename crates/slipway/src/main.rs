@@ -81,6 +81,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             commands::transfer::run_login(&settings()?, a, cli.global.output, &mut out)?
         }
         Command::Build(a) => commands::build::run(&settings()?, &cli.global, a, &mut out)?,
+        Command::Render(a) => commands::render::run(&settings()?, &cli.global, a, &mut out)?,
         Command::Cluster(cmd) => commands::cluster::run(cmd, cli.global.output, &mut out)?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,
@@ -96,6 +97,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// (writing files, talking to a server) are 3.
 fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     if let Some(e) = err.downcast_ref::<slipway_build::BuildError>() {
+        return if e.is_bad_input() {
+            ExitCode::BadInput
+        } else {
+            ExitCode::Failed
+        };
+    }
+    if let Some(e) = err.downcast_ref::<slipway_kube::render::RenderError>() {
         return if e.is_bad_input() {
             ExitCode::BadInput
         } else {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use slipway_build::buildah::HostAccess;
+use slipway_build::config::WerfConfig;
 use slipway_build::engine::host_platform;
 use slipway_build::{
-    Access, Backend, BuildError, BuildOptions, Compression, Event, LayerFormat, Observer,
-    StageStatus,
+    Access, Backend, BuildError, BuildOptions, BuildReport, Compression, Event, LayerFormat,
+    Observer, StageStatus,
 };
 use slipway_oci::{Platform, Reference};
 use slipway_registry::Registry;
@@ -126,32 +127,41 @@ fn parse_repo(repo: &str) -> Result<Reference> {
 }
 
 /// Writes a file through a temp file in the same folder and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing the report {}", path.display()))?;
+        .with_context(|| format!("writing {}", path.display()))?;
     tmp.write_all(bytes)?;
     tmp.persist(path)
-        .with_context(|| format!("writing the report {}", path.display()))?;
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
-/// Runs `slipway build`.
+/// Reads the werf.yaml that the build flags name (`--config`, else `DIR/werf.yaml`).
+///
+/// # Errors
+/// [`BuildError::Config`] when it cannot be read or is wrong.
+pub fn load_config(a: &BuildArgs) -> Result<WerfConfig> {
+    let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
+    Ok(slipway_build::config::load(&config_path).map_err(BuildError::from)?)
+}
+
+/// Builds the images of `config` exactly as `slipway build` does: options from the build
+/// flags and `--repo`, one line per stage change on stderr, and the report written to
+/// `--report-path` when given. `slipway render` (and `converge`) build through this too.
 ///
 /// # Errors
 /// [`BuildError`]s (bad input is found before anything is built or pushed), and report
 /// write failures.
-pub fn run(
+pub fn build_images(
     settings: &Settings,
     global: &GlobalArgs,
     a: &BuildArgs,
-    out: &mut dyn Write,
-) -> Result<ExitCode> {
-    let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
-    let config = slipway_build::config::load(&config_path).map_err(BuildError::from)?;
+    config: &WerfConfig,
+) -> Result<BuildReport> {
     let repo = global.repo.as_deref().map(parse_repo).transpose()?;
     let platform = match &a.platform {
         Some(p) => Platform::parse(p).with_context(|| format!("--platform {p}"))?,
@@ -183,12 +193,27 @@ pub fn run(
     let observer = Lines {
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let report = slipway_build::build(&config, &opts, &CliAccess { settings }, &observer)?;
+    let report = slipway_build::build(config, &opts, &CliAccess { settings }, &observer)?;
     if let Some(path) = &a.report_path {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');
-        write_atomic(path, &bytes)?;
+        write_atomic(path, &bytes).context("writing the build report")?;
     }
+    Ok(report)
+}
+
+/// Runs `slipway build`.
+///
+/// # Errors
+/// As [`load_config`] and [`build_images`], and output failures.
+pub fn run(
+    settings: &Settings,
+    global: &GlobalArgs,
+    a: &BuildArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let config = load_config(a)?;
+    let report = build_images(settings, global, a, &config)?;
     match global.output {
         Output::Json => super::write_json(out, &report)?,
         Output::Human => {

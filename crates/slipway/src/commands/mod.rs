@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod node;
 pub mod pki;
 pub mod probe;
+pub mod render;
 pub mod transfer;
 
 use std::io::Write;

@@ -1,0 +1,157 @@
+//! `render`: build as `slipway build` does, then the app's manifests with every werf image
+//! pinned to the digest just built. [`render`] is the part `converge` reuses.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use slipway_build::BuildReport;
+use slipway_kube::render::{RenderError, Rendered, Source};
+
+use super::build::{build_images, load_config, write_atomic};
+use crate::ExitCode;
+use crate::cli::{GlobalArgs, Output, RenderArgs};
+use crate::settings::Settings;
+
+/// What [`render`] produced: the build report, the pinned reference of every image, and
+/// the objects in file order (what `converge` applies).
+#[derive(Debug)]
+pub struct RenderOutput {
+    /// The build report, as `slipway build` gives it.
+    pub report: BuildReport,
+    /// werf image name to `REPO@sha256:DIGEST`.
+    pub images: BTreeMap<String, String>,
+    /// The objects, each with its source file.
+    pub objects: Vec<Rendered>,
+}
+
+impl RenderOutput {
+    /// Returns the objects alone, in order.
+    pub fn values(&self) -> Vec<Value> {
+        self.objects.iter().map(|r| r.object.clone()).collect()
+    }
+}
+
+/// Reads the manifests: `--manifests DIR`, else `DIR/.helm/templates`.
+///
+/// # Errors
+/// [`RenderError::Folder`] naming both places when the folder is missing or empty, and
+/// [`RenderError::Read`].
+pub fn sources(a: &RenderArgs) -> Result<Vec<Source>, RenderError> {
+    let default = a.build.dir.join(".helm/templates");
+    match &a.manifests {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(RenderError::Folder {
+                    message: format!(
+                        "--manifests {}: no such folder (without --manifests, slipway reads {})",
+                        dir.display(),
+                        default.display()
+                    ),
+                });
+            }
+            slipway_kube::render::load_sources(dir, dir)
+        }
+        None => {
+            if !default.is_dir() {
+                return Err(RenderError::Folder {
+                    message: format!(
+                        "no manifests to render: {} does not exist and --manifests was not \
+                         given; put the Kubernetes YAML in .helm/templates/ (werf's layout) or \
+                         pass --manifests DIR",
+                        default.display()
+                    ),
+                });
+            }
+            slipway_kube::render::load_sources(&default, Path::new(".helm/templates"))
+        }
+    }
+}
+
+/// Builds and renders as `slipway render` does, printing only the build's progress (on
+/// stderr). The manifests are checked, and `--repo` required, before anything is built.
+///
+/// # Errors
+/// [`RenderError`]s (all bad input but read and write failures), the build's errors, and
+/// report write failures.
+pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Result<RenderOutput> {
+    let config = load_config(&a.build)?;
+    let sources = sources(a)?;
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    slipway_kube::render::check(&sources, &names)?;
+    if global.repo.is_none() {
+        return Err(RenderError::NoRegistry.into());
+    }
+    let report = build_images(settings, global, &a.build, &config)?;
+    let mut images = BTreeMap::new();
+    for (name, img) in &report.images {
+        let pinned = slipway_kube::render::pinned_reference(
+            name,
+            &img.docker_repo,
+            &img.docker_image_digest,
+        )?;
+        images.insert(name.clone(), pinned);
+    }
+    let objects = slipway_kube::render::render(&sources, &images)?;
+    Ok(RenderOutput {
+        report,
+        images,
+        objects,
+    })
+}
+
+/// Runs `slipway render`.
+///
+/// # Errors
+/// As [`render`], and output failures.
+pub fn run(
+    settings: &Settings,
+    global: &GlobalArgs,
+    a: &RenderArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let r = render(settings, global, a)?;
+    let mut err = std::io::stderr().lock();
+    for (name, img) in &r.report.images {
+        writeln!(
+            err,
+            "{name}: {} ({})",
+            r.images[name],
+            if img.rebuilt { "built" } else { "cached" }
+        )?;
+    }
+    let files: std::collections::BTreeSet<&str> =
+        r.objects.iter().map(|o| o.source.as_str()).collect();
+    let bytes = match global.output {
+        Output::Json => {
+            let mut b = serde_json::to_vec_pretty(&json!({
+                "manifests": r.values(),
+                "images": r.images,
+            }))?;
+            b.push(b'\n');
+            b
+        }
+        Output::Human => slipway_kube::render::to_yaml(&r.objects)?.into_bytes(),
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let summary = format!(
+        "rendered {} object{} from {} file{}",
+        r.objects.len(),
+        plural(r.objects.len()),
+        files.len(),
+        plural(files.len())
+    );
+    match a.out.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            write_atomic(path, &bytes)?;
+            writeln!(err, "{summary} into {}", path.display())?;
+        }
+        None => {
+            out.write_all(&bytes)?;
+            writeln!(err, "{summary}")?;
+        }
+    }
+    Ok(ExitCode::Ok)
+}

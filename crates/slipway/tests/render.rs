@@ -1,0 +1,447 @@
+//! `slipway render` end to end: the sample app in `examples/hello` is built into the real
+//! TLS registry with `slipway build`, then rendered; the Deployment must name the very
+//! digest the build pushed, skopeo must find that digest, and render must push nothing.
+//! Bad manifests (Helm templating, unknown images), a missing `--repo` and a missing
+//! manifests folder must exit 2 before anything is built.
+//!
+//! "Nothing was pushed" is checked on the registry's storage folder, as in `build.rs`:
+//! every push writes there, reads never do.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use common::{Run, slipway};
+use serde_json::Value;
+use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir};
+
+/// The sample app, copied into a temporary folder by every test.
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+
+/// A TLS registry whose certificate a test CA signed, skopeo trusting that CA, and a
+/// scratch folder.
+struct Rig {
+    reg: Registry,
+    pki: TestPki,
+    tmp: tempfile::TempDir,
+    skopeo: Skopeo,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let pki = TestPki::new();
+        let reg = Registry::builder()
+            .tls(&pki.server_cert(LeafKind::CaSigned))
+            .start();
+        let tmp = tempfile::tempdir().unwrap();
+        let skopeo_certs = cert_dir(&tmp.path().join("skopeo-certs"), &[pki.ca()], None);
+        // An empty certs.d, so that nothing the machine trusts is used by accident.
+        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
+        Rig {
+            skopeo: Skopeo::new().cert_dir(&skopeo_certs),
+            reg,
+            pki,
+            tmp,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Returns `localhost:PORT/name`.
+    fn repo(&self, name: &str) -> String {
+        format!("{}/{name}", self.reg.host())
+    }
+
+    /// Copies `examples/hello` into a new folder `name` and returns it.
+    fn example(&self, name: &str) -> PathBuf {
+        let dir = self.path(name);
+        copy_tree(Path::new(EXAMPLE), &dir);
+        assert!(
+            dir.join(".helm/templates/deployment.yaml").is_file(),
+            "the sample app has no .helm/templates/deployment.yaml in {EXAMPLE}"
+        );
+        dir
+    }
+
+    /// Runs slipway with the test CA trusted for the registry (`--registry-ca HOST=CA`),
+    /// `--certs-d` an empty folder, and private XDG data and Docker config folders.
+    fn slipway(&self, args: &[&str]) -> Run {
+        let ca = format!(
+            "--registry-ca={}={}",
+            self.reg.host(),
+            self.pki.ca().display()
+        );
+        let mut all = vec![ca.as_str()];
+        all.extend_from_slice(args);
+        let xdg = self.path("xdg");
+        let docker = self.path("docker");
+        slipway(
+            &self.path("certs.d"),
+            &all,
+            &[
+                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+                ("DOCKER_CONFIG", docker.to_str().unwrap()),
+            ],
+        )
+    }
+
+    /// Returns the path, mtime and size of everything in the registry's storage.
+    fn storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+        tree_state(&self.reg.dir().join("data"))
+    }
+
+    fn assert_nothing_pushed(&self, before: &BTreeMap<PathBuf, (SystemTime, u64)>, what: &str) {
+        let after = self.storage();
+        let mut changed: Vec<&PathBuf> = after
+            .iter()
+            .filter(|(p, v)| before.get(*p) != Some(v))
+            .map(|(p, _)| p)
+            .collect();
+        changed.extend(before.keys().filter(|p| !after.contains_key(*p)));
+        assert!(
+            changed.is_empty(),
+            "{what}: the registry's storage changed, so something was pushed: {changed:#?}"
+        );
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for e in entries {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
+        }
+    }
+}
+
+/// Lists the path, mtime and size of `dir` and everything under it.
+fn tree_state(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+    let mut out = BTreeMap::new();
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return out;
+    };
+    out.insert(dir.to_path_buf(), (meta.modified().unwrap(), meta.len()));
+    if meta.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            out.extend(tree_state(&e.path()));
+        }
+    }
+    out
+}
+
+fn read_json(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} ({e}): {text}", path.display()))
+}
+
+fn ok(run: &Run, what: &str) {
+    assert_eq!(
+        run.code, 0,
+        "{what} failed\nstderr:\n{}\nstdout:\n{}",
+        run.stderr, run.stdout
+    );
+}
+
+/// Parses a YAML stream into its documents.
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("not YAML ({e}):\n{yaml}"))
+}
+
+/// Returns the one object of `kind` among `objects`.
+fn object<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    let found: Vec<&Value> = objects.iter().filter(|o| o["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "want one {kind} in {objects:#?}");
+    found[0]
+}
+
+/// Returns every stage status of a build report.
+fn statuses(report: &Value) -> Vec<String> {
+    report["Images"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no Images in {report:#}"))
+        .values()
+        .flat_map(|img| img["Stages"].as_array().unwrap().iter())
+        .map(|s| s["Status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn example_app_renders_the_digests_build_pushed() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let d = dir.to_str().unwrap();
+    let repo = rig.repo("hello");
+    let store = rig.path("store");
+    let s = store.to_str().unwrap();
+
+    // 1. Build and push, as CI would.
+    let first = rig.path("build-report.json");
+    let build = rig.slipway(&[
+        "build",
+        "--dir",
+        d,
+        "--store",
+        s,
+        "--repo",
+        &repo,
+        "--report-path",
+        first.to_str().unwrap(),
+    ]);
+    ok(&build, "slipway build");
+    let report = read_json(&first);
+    let app = &report["Images"]["app"];
+    let digest = app["DockerImageDigest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:"), "{app:#}");
+    let pinned = format!("{repo}@{digest}");
+
+    // 2. Render: everything cached, nothing pushed, the Deployment pinned to that digest.
+    let before = rig.storage();
+    let again = rig.path("render-report.json");
+    let run = rig.slipway(&[
+        "render",
+        "--dir",
+        d,
+        "--store",
+        s,
+        "--repo",
+        &repo,
+        "--report-path",
+        again.to_str().unwrap(),
+    ]);
+    ok(&run, "slipway render");
+    rig.assert_nothing_pushed(&before, "slipway render after build");
+    let statuses = statuses(&read_json(&again));
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| s == "cached"),
+        "render must find every stage built: {statuses:?}"
+    );
+    assert!(
+        run.stderr.contains("cached")
+            && !run.stderr.contains(" built")
+            && !run.stderr.contains("pushed"),
+        "render's progress must say every stage is cached:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("app: {pinned} (cached)")),
+        "{}",
+        run.stderr
+    );
+
+    assert!(
+        run.stdout
+            .starts_with("---\n# Source: .helm/templates/deployment.yaml\n"),
+        "every document starts with --- and its source:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("# Source: ").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    let objects = documents(&run.stdout);
+    let kinds: Vec<&str> = objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ConfigMap", "Deployment", "Service"], "file order");
+    assert!(
+        run.stdout.contains(&format!("\n        image: {pinned}\n")),
+        "the image reference stays on its line:\n{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("{{"),
+        "no template action is left:\n{}",
+        run.stdout
+    );
+
+    // The Deployment is a valid apps/v1 Deployment, as the API server would read it.
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        serde_json::from_value(object(&objects, "Deployment").clone())
+            .unwrap_or_else(|e| panic!("not a Deployment ({e}):\n{}", run.stdout));
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    assert_eq!(pod.containers[0].image.as_deref(), Some(pinned.as_str()));
+    let volume = pod.volumes.unwrap();
+    assert_eq!(
+        volume[0].config_map.as_ref().unwrap().default_mode,
+        Some(0o644),
+        "`defaultMode: 0644` is octal, as Kubernetes reads it"
+    );
+    let _: k8s_openapi::api::core::v1::Service =
+        serde_json::from_value(object(&objects, "Service").clone()).unwrap();
+    let _: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(object(&objects, "ConfigMap").clone()).unwrap();
+
+    // skopeo, an independent client, pulls exactly that digest reference.
+    assert_eq!(
+        rig.skopeo
+            .manifest_digest(&format!("docker://{pinned}"))
+            .unwrap_or_else(|e| panic!("{e}")),
+        digest
+    );
+
+    // 3. --output json into --out: the same objects and the image map; stdout stays empty.
+    let out = rig.path("rendered.json");
+    let run = rig.slipway(&[
+        "--output",
+        "json",
+        "render",
+        "--dir",
+        d,
+        "--store",
+        s,
+        "--repo",
+        &repo,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&run, "slipway --output json render --out");
+    assert_eq!(run.stdout, "", "--out takes the output");
+    let json = read_json(&out);
+    assert_eq!(json["images"]["app"], pinned.as_str(), "{json:#}");
+    assert_eq!(json["manifests"].as_array().unwrap(), &objects);
+
+    // 4. --manifests DIR, with a bare image name in a Pod.
+    let custom = rig.path("k8s");
+    std::fs::create_dir_all(custom.join("jobs")).unwrap();
+    std::fs::write(
+        custom.join("jobs/pod.yml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: once\nspec:\n  initContainers:\n  \
+         - name: init\n    image: app\n  containers:\n  - name: main\n    image: busybox:1\n",
+    )
+    .unwrap();
+    let run = rig.slipway(&[
+        "render",
+        "--dir",
+        d,
+        "--store",
+        s,
+        "--repo",
+        &repo,
+        "--manifests",
+        custom.to_str().unwrap(),
+        "--out",
+        "-",
+    ]);
+    ok(&run, "slipway render --manifests");
+    let objects = documents(&run.stdout);
+    let pod: k8s_openapi::api::core::v1::Pod =
+        serde_json::from_value(object(&objects, "Pod").clone()).unwrap();
+    let spec = pod.spec.unwrap();
+    assert_eq!(
+        spec.init_containers.unwrap()[0].image.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(spec.containers[0].image.as_deref(), Some("busybox:1"));
+    assert!(
+        run.stdout
+            .contains(&format!("# Source: {}/jobs/pod.yml\n", custom.display())),
+        "{}",
+        run.stdout
+    );
+    rig.assert_nothing_pushed(&before, "every render");
+}
+
+#[test]
+fn bad_manifests_and_missing_repo_exit_2_before_building() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let d = dir.to_str().unwrap();
+    let repo = rig.repo("hello");
+    let templates = dir.join(".helm/templates");
+    let before = rig.storage();
+    let store = rig.path("store");
+    let s = store.to_str().unwrap();
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "--dir", d, "--store", s];
+        args.extend_from_slice(extra);
+        rig.slipway(&args)
+    };
+    let expect_2 = |run: &Run, what: &str, needles: &[&str]| {
+        assert_eq!(
+            run.code, 2,
+            "[{what}] must exit 2\nstderr:\n{}\nstdout:\n{}",
+            run.stderr, run.stdout
+        );
+        for n in needles {
+            assert!(
+                run.stderr.contains(n),
+                "[{what}] stderr lacks {n:?}:\n{}",
+                run.stderr
+            );
+        }
+        assert!(
+            !store.exists(),
+            "[{what}] the store was created, so a build started"
+        );
+        rig.assert_nothing_pushed(&before, what);
+    };
+
+    // Helm templating, with the file and line.
+    let extra = templates.join("extra.yaml");
+    std::fs::write(
+        &extra,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: {{ .Values.replicas }}\n",
+    )
+    .unwrap();
+    let path = extra.display().to_string();
+    expect_2(
+        &render(&["--repo", &repo]),
+        "helm templating",
+        &[&format!(
+            "{path}:6: Helm templating is not supported (`{{{{ .Values.replicas }}}}`); \
+                 render the chart with helm template first, or write plain YAML; only \
+                 {{{{ .Values.werf.image.NAME }}}} is substituted"
+        )],
+    );
+
+    // An image werf.yaml does not define.
+    std::fs::write(
+        &extra,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: \"{{ .Values.werf.image.backend }}\"\n",
+    )
+    .unwrap();
+    expect_2(
+        &render(&["--repo", &repo]),
+        "unknown image",
+        &[
+            &format!("{path}:8: unknown image `backend`"),
+            "the images are: app",
+        ],
+    );
+    std::fs::remove_file(&extra).unwrap();
+
+    // No --repo: nodes cannot pull from the local store.
+    expect_2(&render(&[]), "no --repo", &["--repo", "local store"]);
+
+    // No manifests folder: both places are named.
+    std::fs::remove_dir_all(dir.join(".helm")).unwrap();
+    expect_2(
+        &render(&["--repo", &repo]),
+        "no .helm/templates",
+        &[&templates.display().to_string(), "--manifests"],
+    );
+    let missing = rig.path("nowhere");
+    expect_2(
+        &render(&["--repo", &repo, "--manifests", missing.to_str().unwrap()]),
+        "missing --manifests",
+        &[
+            &format!("--manifests {}: no such folder", missing.display()),
+            &templates.display().to_string(),
+        ],
+    );
+}
