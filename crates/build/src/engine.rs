@@ -22,6 +22,7 @@ use slipway_registry::{CopyOptions, NoProgress, Registry, Sink, Source, copy};
 use crate::buildah::{self, HostAccess};
 use crate::config::{ImageSpec, ImportKind, WerfConfig};
 use crate::dockerfile;
+use crate::hashcache::HashCache;
 use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
 use crate::layer::{self, Content, LayerEntry, LayerOptions};
 use crate::stage::{
@@ -207,7 +208,9 @@ pub fn build(
         source,
     })?;
     let store = Arc::new(Layout::create(&store_path)?);
+    let hashes = HashCache::load(&store_path);
     let mut run = Run {
+        hashes: &hashes,
         opts,
         access,
         observer,
@@ -244,6 +247,8 @@ pub fn build(
         let image = run.image(spec, prepared)?;
         report.images.insert(spec.name.clone(), image);
     }
+    drop(run);
+    hashes.save();
     Ok(report)
 }
 
@@ -348,6 +353,7 @@ struct Run<'a> {
     store_path: PathBuf,
     registries: HashMap<String, Arc<Registry>>,
     resolved: HashMap<String, ResolvedImage>,
+    hashes: &'a HashCache,
 }
 
 fn registry_err(
@@ -399,6 +405,7 @@ impl Run<'_> {
             args,
             platform: &opts.platform,
             format: &opts.format,
+            hashes: self.hashes,
         };
         let plan = stage::plan(&df, &input, self)?;
         let backend = match self.opts.backend {

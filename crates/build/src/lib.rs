@@ -21,6 +21,7 @@ pub mod buildah;
 pub mod config;
 pub mod dockerfile;
 pub mod engine;
+pub mod hashcache;
 pub mod ignore;
 pub mod layer;
 pub mod stage;

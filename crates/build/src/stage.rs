@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use slipway_oci::{Descriptor, Digest, Hasher, Platform};
 
 use crate::dockerfile::{self, ArgDecl, Command, Dockerfile, Healthcheck, Instruction, Kind};
+use crate::hashcache::{HashCache, Stamp};
 use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
 use crate::layer::{Content, LayerEntry};
 use crate::{BuildError, LayerFormat};
@@ -175,6 +176,8 @@ pub struct PlanInput<'a> {
     pub platform: &'a Platform,
     /// The layer format, part of every digest.
     pub format: &'a LayerFormat,
+    /// Digests of context files remembered from earlier builds.
+    pub hashes: &'a HashCache,
 }
 
 /// Plans the stages an image needs.
@@ -765,7 +768,7 @@ impl StagePlanner<'_> {
                     ),
                 )
             })?;
-            let hashes = hash_files(&planned)?;
+            let hashes = hash_files(&planned, self.input.hashes)?;
             for (e, hash) in planned.into_iter().zip(hashes) {
                 let mode = chmod.unwrap_or(e.mode);
                 let mtime = if keep { e.mtime.max(0) as u64 } else { 0 };
@@ -837,8 +840,12 @@ fn json_str(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
-/// Hashes the regular files of a COPY plan, two threads at a time.
-fn hash_files(entries: &[crate::ignore::Entry]) -> Result<Vec<Option<Digest>>, BuildError> {
+/// Hashes the regular files of a COPY plan, on as many threads as there are cores (up to
+/// 8); files whose stamp matches the cache are not read.
+fn hash_files(
+    entries: &[crate::ignore::Entry],
+    cache: &HashCache,
+) -> Result<Vec<Option<Digest>>, BuildError> {
     let files: Vec<usize> = entries
         .iter()
         .enumerate()
@@ -862,7 +869,7 @@ fn hash_files(entries: &[crate::ignore::Entry]) -> Result<Vec<Option<Digest>>, B
                 s.spawn(move || {
                     let mut buf = vec![0u8; 64 * 1024];
                     part.iter()
-                        .map(|&i| hash_file(&entries[i].source, &mut buf).map(|d| (i, d)))
+                        .map(|&i| cached_hash(&entries[i].source, cache, &mut buf).map(|d| (i, d)))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -878,6 +885,21 @@ fn hash_files(entries: &[crate::ignore::Entry]) -> Result<Vec<Option<Digest>>, B
         }
     }
     Ok(out)
+}
+
+fn cached_hash(path: &Path, cache: &HashCache, buf: &mut [u8]) -> Result<Digest, BuildError> {
+    let stamp = std::fs::metadata(path).map(|m| Stamp::of(&m)).ok();
+    if let Some(d) = stamp.as_ref().and_then(|s| cache.get(path, s)) {
+        return Ok(d);
+    }
+    let d = hash_file(path, buf)?;
+    // Only a file that did not change while it was read is remembered.
+    if let Some(s) = stamp
+        && std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == s)
+    {
+        cache.put(path, s, d.clone());
+    }
+    Ok(d)
 }
 
 fn hash_file(path: &Path, buf: &mut [u8]) -> Result<Digest, BuildError> {
@@ -1169,6 +1191,7 @@ mod tests {
                 args: &args,
                 platform: &platform,
                 format: &LayerFormat::default(),
+                hashes: &HashCache::default(),
             },
             resolver,
         )
