@@ -16,6 +16,8 @@
 //! zstd compresses with zstd's own worker threads ([`LayerOptions::threads`]). gzip is
 //! compressed pigz-style: every 1 MiB chunk is deflated independently by one of
 //! [`LayerOptions::threads`] workers and the pieces are joined into one ordinary gzip member.
+//! 64 KiB segments that look random (already compressed files) are stored rather than
+//! deflated, which is where deflate spends the most time for nothing.
 //! Chunk boundaries depend only on the tar bytes, so the blob is the same for any thread count.
 //!
 //! The tar is deterministic: GNU headers holding only the name, mode, numeric owner, size,
@@ -935,6 +937,9 @@ fn gzip<'scope>(
 
 type Jobs = Mutex<(Receiver<Vec<u8>>, u64)>;
 
+/// The unit in which gzip chunks are classified as compressible or not.
+const SEGMENT: usize = 64 << 10;
+
 fn deflate_worker(
     jobs: &Jobs,
     out_free: &Mutex<Receiver<Vec<u8>>>,
@@ -942,6 +947,7 @@ fn deflate_worker(
     level: u32,
 ) {
     let mut c = Compress::new(flate2::Compression::new(level), false);
+    let mut stored = Compress::new(flate2::Compression::new(0), false);
     loop {
         let (seq, input) = {
             let mut guard = jobs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -954,7 +960,7 @@ fn deflate_worker(
             .unwrap_or_else(PoisonError::into_inner)
             .try_recv()
             .unwrap_or_default();
-        let result = deflate_chunk(&mut c, &input, &mut output).map(|()| {
+        let result = deflate_chunk(&mut c, &mut stored, &input, &mut output).map(|()| {
             let mut crc = Crc::new();
             crc.update(&input);
             Deflated {
@@ -972,10 +978,53 @@ fn deflate_worker(
 }
 
 /// Deflates one chunk as raw deflate blocks ending in a sync flush (byte-aligned, not final).
-fn deflate_chunk(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
-    c.reset();
+///
+/// Segments that look incompressible (already compressed files, random bytes: a byte
+/// histogram near 8 bits of entropy) are written as stored blocks: deflating them costs the
+/// most CPU for nothing. The choice depends only on the bytes, so the blob stays the same
+/// for any thread count.
+fn deflate_chunk(
+    c: &mut Compress,
+    stored: &mut Compress,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
     out.clear();
     out.reserve(input.len() + input.len() / 8 + 1024);
+    c.reset();
+    // Runs of segments of the same kind are deflated in one call each; after a stored run
+    // the compressor starts afresh, since its history no longer ends where the output does.
+    let segments: Vec<(usize, bool)> = (0..input.len())
+        .step_by(SEGMENT)
+        .map(|at| {
+            let seg = &input[at..(at + SEGMENT).min(input.len())];
+            (at, looks_incompressible(seg))
+        })
+        .collect();
+    let mut i = 0;
+    while i < segments.len() {
+        let (start, raw) = segments[i];
+        let mut j = i + 1;
+        while j < segments.len() && segments[j].1 == raw {
+            j += 1;
+        }
+        let end = segments.get(j).map_or(input.len(), |s| s.0);
+        if raw {
+            stored.reset();
+            deflate_into(stored, &input[start..end], out)?;
+        } else {
+            if i > 0 {
+                c.reset();
+            }
+            deflate_into(c, &input[start..end], out)?;
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+/// Deflates `input` onto `out`, ending with a sync flush.
+fn deflate_into(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     let mut consumed = 0usize;
     loop {
         if out.capacity() - out.len() < 1024 {
@@ -990,6 +1039,31 @@ fn deflate_chunk(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> io::Resul
             return Ok(());
         }
     }
+}
+
+/// Tells whether a segment is close to random: the entropy of a strided sample of its
+/// bytes is above 7.5 bits per byte (text is about 4.5-6, compressed data about 7.95).
+fn looks_incompressible(seg: &[u8]) -> bool {
+    if seg.len() < 4096 {
+        return false;
+    }
+    let step = seg.len() / 4096;
+    let mut hist = [0u32; 256];
+    let mut n = 0u32;
+    for b in seg.iter().step_by(step) {
+        hist[usize::from(*b)] += 1;
+        n += 1;
+    }
+    let n = f64::from(n);
+    let entropy: f64 = hist
+        .iter()
+        .filter(|&&k| k > 0)
+        .map(|&k| {
+            let p = f64::from(k) / n;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > 7.5
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1914,6 +1988,54 @@ mod tests {
             let names = String::from_utf8(out.stdout).unwrap();
             assert!(names.contains("app/bin/run.sh\n"), "{names}");
         }
+    }
+
+    #[test]
+    fn random_segments_are_stored_and_text_still_compresses() {
+        let (_dir, l) = layout();
+        // A pseudo-random 300 KiB file between two text files: the chunks mix both kinds.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let random: Vec<u8> = (0..300 << 10)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        let text = "the quick brown fox jumps over the lazy dog\n".repeat(10_000);
+        let file = |path: &str, bytes: Vec<u8>| LayerEntry {
+            path: path.into(),
+            content: Content::Bytes(bytes),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+        };
+        let entries = [
+            file("a.txt", text.clone().into_bytes()),
+            file("b.bin", random.clone()),
+            file("c.txt", text.clone().into_bytes()),
+        ];
+        for threads in [1, 3] {
+            let o = LayerOptions {
+                threads,
+                ..opts(Compression::Gzip)
+            };
+            let built = write_layer(&l, &entries, &o).unwrap();
+            // Random bytes cost their size, the text almost nothing.
+            assert!(
+                built.size < random.len() as u64 + (64 << 10),
+                "{}",
+                built.size
+            );
+            let out = tempfile::tempdir().unwrap();
+            extract_layers(&l, &[built.descriptor()], out.path()).unwrap();
+            assert_eq!(fs::read(out.path().join("b.bin")).unwrap(), random);
+            assert_eq!(fs::read_to_string(out.path().join("c.txt")).unwrap(), text);
+        }
+        assert!(looks_incompressible(&random[..64 << 10]));
+        assert!(!looks_incompressible(&text.as_bytes()[..64 << 10]));
     }
 
     #[test]
