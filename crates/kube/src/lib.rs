@@ -4,8 +4,11 @@
 //! succeeds; and [`render`], which pins the werf images of an app's manifests to the
 //! digests a build produced.
 //!
-//! What it is for: producing API objects. What it is not for (yet): talking to an API
-//! server; `cluster trust apply`, `converge` and `doctor` come with their issue.
+//! It also talks to a cluster through kube-rs: [`connect`], server-side [`apply`] in
+//! dependency order, [`track`] workloads to readiness while classifying pull failures
+//! ([`PullDiagnosis`]), [`trust_apply`] (`cluster trust apply`) and [`cluster_status`]
+//! (the cluster half of `doctor`). These are tested against a loopback fake of the API
+//! (`slipway_testkit::FakeKube`), never a real API server.
 //!
 //! ```
 //! use slipway_kube::{TrustManifest, Trusted};
@@ -19,7 +22,29 @@
 //! assert_eq!(objects.len(), 4);
 //! ```
 
+mod apply;
+mod client;
+mod diagnose;
 pub mod render;
+mod track;
+mod trust;
+
+pub use apply::{AppliedRef, FIELD_MANAGER, apply, apply_rank};
+pub use client::{Error, connect, connect_with};
+pub use diagnose::{
+    PULL_REASONS, PullDiagnosis, ca_file_name, cluster_trust_command, diagnose, fixes_for,
+    registry_of, unrecoverable,
+};
+pub use kube::Client;
+pub use slipway_trust::{Fixes, Verdict};
+pub use track::{
+    PodReport, Progress, TrackError, TrackOptions, TrackReport, Waiting, WorkloadReport,
+    is_workload, selector_string, track,
+};
+pub use trust::{
+    ClusterStatus, DaemonSetCounts, NodeTrust, RECENT_PULL_FAILURES, TrustApplyReport,
+    cluster_status, trust_apply,
+};
 
 use serde_json::{Value, json};
 use slipway_trust::RegistryHost;
@@ -61,6 +86,10 @@ impl Default for TrustManifest {
 }
 
 const NAME: &str = "slipway-node-trust";
+/// The name of the agent's DaemonSet, ServiceAccount and pods' `app.kubernetes.io/name`.
+pub const AGENT_NAME: &str = NAME;
+/// The pod template annotation holding [`TrustManifest::bundle_checksum`].
+pub const CHECKSUM_ANNOTATION: &str = "slipway.dev/bundle-sha256";
 const BUNDLES: &str = "/etc/slipway/bundles";
 
 /// Returns the ConfigMap key for a registry's bundle (ConfigMap keys allow `[-._a-zA-Z0-9]`).
@@ -153,7 +182,7 @@ impl TrustManifest {
                         "metadata": {
                             "labels": labels,
                             // A changed bundle changes the template, which rolls every pod.
-                            "annotations": { "slipway.dev/bundle-sha256": self.bundle_checksum() }
+                            "annotations": { CHECKSUM_ANNOTATION: self.bundle_checksum() }
                         },
                         "spec": {
                             "serviceAccountName": NAME,

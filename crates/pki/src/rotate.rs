@@ -183,7 +183,7 @@ pub fn rotate(dir: &Path, step: Option<Step>, opts: &RotateOptions) -> Result<Ro
                     bundle.display()
                 ),
                 format!(
-                    "  or for all nodes: slipway cluster trust apply --registry {reg} --ca {}",
+                    "  or for all nodes: slipway cluster trust apply --trust {reg}={} --agent-image IMAGE",
                     bundle.display()
                 ),
                 "build machines: --registry-ca with the same bundle (or copy it to certs.d)".into(),

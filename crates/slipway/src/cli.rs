@@ -368,6 +368,36 @@ pub enum ClusterTrustCommand {
         after_help = "Example:\n  slipway cluster trust manifest --trust registry.internal:5000=ca.crt --agent-image ghcr.io/example/slipway:0.1 | kubectl apply -f -"
     )]
     Manifest(ClusterManifestArgs),
+    /// Apply the `cluster trust manifest` objects (server-side apply, field manager
+    /// slipway) and wait until the DaemonSet is ready on every node with the current
+    /// bundle; then print one line per node.
+    ///
+    /// Ready means numberReady == updatedNumberScheduled == desiredNumberScheduled and
+    /// every agent pod carries the current bundle checksum. An agent pod that cannot pull
+    /// its image for a reason waiting will not cure (for example the agent image comes
+    /// from the very registry the nodes do not trust yet) stops it at once, with the
+    /// cause and the fix. Exit codes: 0 ready, 3 not ready in time or failed, 2 bad input.
+    #[command(
+        after_help = "Example:\n  slipway cluster trust apply --trust registry.internal:5000=ca.crt --agent-image ghcr.io/example/slipway:0.1 --kube-context prod --timeout 5m"
+    )]
+    Apply(ClusterApplyArgs),
+}
+
+/// Holds `cluster trust apply` arguments.
+#[derive(Debug, Args)]
+pub struct ClusterApplyArgs {
+    /// The same flags as `cluster trust manifest`.
+    #[command(flatten)]
+    pub manifest: ClusterManifestArgs,
+    /// The kubeconfig context to use [default: the current context]; KUBECONFIG is honoured.
+    #[arg(long = "kube-context", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// How long to wait for every node.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time between polls of the API.
+    #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
+    pub poll_interval: Duration,
 }
 
 /// Holds `cluster trust manifest` arguments.

@@ -110,6 +110,16 @@ fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             ExitCode::Failed
         };
     }
+    if err.downcast_ref::<slipway_kube::Error>().is_some_and(|e| {
+        matches!(
+            e,
+            slipway_kube::Error::Kubeconfig { .. }
+                | slipway_kube::Error::UnknownKind { .. }
+                | slipway_kube::Error::Invalid { .. }
+        )
+    }) {
+        return ExitCode::BadInput;
+    }
     if err.downcast_ref::<slipway_trust::Error>().is_some() {
         return ExitCode::BadInput;
     }

@@ -19,6 +19,7 @@
 mod containerd;
 mod dockerd;
 mod image;
+mod kube;
 mod osroot;
 mod skopeo;
 
@@ -27,6 +28,7 @@ pub use dockerd::Dockerd;
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };
+pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore};
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};
 

@@ -124,7 +124,7 @@ impl Verdict {
         let file = format!("{}.crt", r.replace(':', "_"));
         let node_ca = format!("slipway node trust install --registry {r} --ca {file}");
         let all_nodes = format!(
-            "on every node at once: slipway cluster trust apply --registry {r} --ca {file}"
+            "on every node at once: slipway cluster trust apply --trust {r}={file} --agent-image IMAGE"
         );
         let (build_machine, nodes): (Vec<String>, Vec<String>) = match self {
             Verdict::Ok => (vec![], vec![]),

@@ -104,7 +104,7 @@ fn every_classified_failure_prints_a_node_fix_naming_the_registry() {
         fixes
             .nodes
             .iter()
-            .any(|l| l.contains("slipway cluster trust apply --registry registry.test:5000")),
+            .any(|l| l.contains("slipway cluster trust apply --trust registry.test:5000=")),
         "{fixes:?}"
     );
 }

@@ -1,20 +1,29 @@
-//! `slipway cluster trust manifest`.
+//! `slipway cluster trust manifest|apply`.
 
 use std::io::Write;
 
 use anyhow::Result;
 use clap::ValueEnum;
-use slipway_kube::{TrustManifest, Trusted};
+use slipway_kube::{TrackError, TrackOptions, TrustManifest, Trusted};
 
 use crate::ExitCode;
-use crate::cli::{ClusterCommand, ClusterTrustCommand, Output};
+use crate::cli::{
+    ClusterApplyArgs, ClusterCommand, ClusterManifestArgs, ClusterTrustCommand, Output,
+};
 
 /// Runs a `cluster` subcommand.
 ///
 /// # Errors
-/// A bundle that is not PEM certificates, or output failures.
+/// A bundle that is not PEM certificates, a kubeconfig that cannot be used, or output
+/// failures.
 pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
-    let ClusterCommand::Trust(ClusterTrustCommand::Manifest(a)) = cmd;
+    match cmd {
+        ClusterCommand::Trust(ClusterTrustCommand::Manifest(a)) => run_manifest(a, output, out),
+        ClusterCommand::Trust(ClusterTrustCommand::Apply(a)) => run_apply(a, output, out),
+    }
+}
+
+fn manifest(a: &ClusterManifestArgs) -> Result<TrustManifest> {
     let mut registries = Vec::new();
     for t in &a.trust {
         let purpose = format!("CA bundle for registry {} (--trust)", t.host);
@@ -34,14 +43,17 @@ pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<
         .to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| "auto".into());
-    let m = TrustManifest {
+    Ok(TrustManifest {
         registries,
         agent_image: a.agent_image.clone(),
         namespace: a.namespace.clone(),
         runtime,
         system_store: a.system_store,
-    };
-    let objects = m.objects();
+    })
+}
+
+fn run_manifest(a: &ClusterManifestArgs, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
+    let objects = manifest(a)?.objects();
     match output {
         Output::Json => {
             let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": objects });
@@ -55,4 +67,87 @@ pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<
         }
     }
     Ok(ExitCode::Ok)
+}
+
+fn run_apply(a: &ClusterApplyArgs, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
+    let m = manifest(&a.manifest)?;
+    let opts = TrackOptions {
+        interval: a.poll_interval,
+        timeout: a.timeout,
+        agent_image: Some(m.agent_image.clone()),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
+        let progress = |p: &slipway_kube::Progress| {
+            if output == Output::Human {
+                eprintln!("{p}");
+            }
+        };
+        Ok::<_, anyhow::Error>(slipway_kube::trust_apply(&client, &m, &opts, progress).await)
+    })?;
+    let registries: Vec<String> = m
+        .registries
+        .iter()
+        .map(|t| t.registry.to_string())
+        .collect();
+    match result {
+        Ok(report) => {
+            super::emit(
+                output,
+                out,
+                &serde_json::json!({ "ready": true, "registries": registries, "report": report }),
+                |out| {
+                    for r in &report.applied {
+                        writeln!(out, "applied {r}")?;
+                    }
+                    for n in &report.nodes {
+                        writeln!(
+                            out,
+                            "node {}: {} (pod {}, bundle {})",
+                            n.node,
+                            if n.ready { "trusts" } else { "not ready" },
+                            n.pod.as_deref().unwrap_or("-"),
+                            &report.bundle_sha256[..12]
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "{}/{} nodes trust {}",
+                        report.nodes.iter().filter(|n| n.ready).count(),
+                        report.daemonset.desired,
+                        registries.join(", ")
+                    )
+                },
+            )?;
+            Ok(ExitCode::Ok)
+        }
+        Err(e @ TrackError::Kube(_)) => Err(e.into()),
+        Err(e) if output == Output::Human => Err(e.into()),
+        Err(e) => {
+            let (not_ready, diagnoses) = match &e {
+                TrackError::Timeout {
+                    not_ready,
+                    diagnoses,
+                    ..
+                } => (not_ready.clone(), diagnoses.clone()),
+                TrackError::PullFailed { diagnoses } => (vec![], diagnoses.clone()),
+                _ => (vec![], vec![]),
+            };
+            super::write_json(
+                out,
+                &serde_json::json!({
+                    "ready": false,
+                    "registries": registries,
+                    "error": e.to_string(),
+                    "not_ready": not_ready,
+                    "diagnoses": diagnoses,
+                    "exit_code": ExitCode::Failed as i32
+                }),
+            )?;
+            Ok(ExitCode::Failed)
+        }
+    }
 }

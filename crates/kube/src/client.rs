@@ -1,0 +1,112 @@
+//! Connecting to a cluster, and the errors of talking to one.
+
+use std::path::Path;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Names what went wrong while talking to a cluster; each error names its subject.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kubeconfig could not be read, or has no such context.
+    #[error("kubeconfig{}: {message}", context.as_deref().map(|c| format!(" (context {c})")).unwrap_or_default())]
+    Kubeconfig {
+        /// The context asked for, if any.
+        context: Option<String>,
+        /// What kube-rs said.
+        message: String,
+    },
+    /// The client could not be built from the kubeconfig.
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(#[source] Box<kube::Error>),
+    /// An object's kind is not in slipway's table and no CustomResourceDefinition in the
+    /// same list defines it.
+    #[error(
+        "object {name:?}: kind {kind} (apiVersion {api_version}) is not one slipway can apply; known: the core, apps, batch, rbac, networking and apiextensions kinds, and custom resources whose CustomResourceDefinition is in the same list"
+    )]
+    UnknownKind {
+        /// The object's kind.
+        kind: String,
+        /// The object's apiVersion.
+        api_version: String,
+        /// The object's name.
+        name: String,
+    },
+    /// An object lacks a field every object needs.
+    #[error("object #{index} ({kind}) has no {field}")]
+    Invalid {
+        /// Position in the list, from 0.
+        index: usize,
+        /// The kind, or `?`.
+        kind: String,
+        /// The missing field.
+        field: &'static str,
+    },
+    /// The API server refused a request, or could not be reached.
+    #[error("{verb} {subject}: {source}")]
+    Api {
+        /// What slipway was doing: `apply`, `get`, `list`.
+        verb: &'static str,
+        /// The object or collection, e.g. `DaemonSet slipway-system/slipway-node-trust`.
+        subject: String,
+        /// What kube-rs said.
+        #[source]
+        source: Box<kube::Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn api(verb: &'static str, subject: impl Into<String>, e: kube::Error) -> Error {
+        Error::Api {
+            verb,
+            subject: subject.into(),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Connects with the kubeconfig kube-rs finds (`$KUBECONFIG`, else `~/.kube/config`; with no
+/// context and no kubeconfig, the in-cluster service account), using `context` if given.
+///
+/// The process must have a rustls crypto provider installed (slipway's `main` installs
+/// aws-lc-rs; tests must do the same).
+///
+/// # Errors
+/// [`Error::Kubeconfig`] when the file or the context is missing or malformed;
+/// [`Error::Client`] when no client can be built from it.
+pub async fn connect(context: Option<&str>) -> Result<Client, Error> {
+    connect_with(None, context).await
+}
+
+/// Like [`connect`], reading the kubeconfig at `kubeconfig` instead of the default places.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<Client, Error> {
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..KubeConfigOptions::default()
+    };
+    let kerr = |message: String| Error::Kubeconfig {
+        context: context.map(str::to_string),
+        message,
+    };
+    let config = match (kubeconfig, context) {
+        (Some(path), _) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| kerr(format!("{}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| kerr(e.to_string()))?
+        }
+        (None, Some(_)) => Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| kerr(e.to_string()))?,
+        (None, None) => Config::infer().await.map_err(|e| kerr(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
+}

@@ -1,0 +1,626 @@
+//! Following workloads to readiness, with their pods' waiting reasons and events, and
+//! stopping at once on a pull failure that waiting cannot cure.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::Client;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
+
+use crate::apply::AppliedRef;
+use crate::client::Error;
+use crate::diagnose::{PULL_REASONS, PullDiagnosis, diagnose};
+
+/// How to track.
+#[derive(Clone, Debug)]
+pub struct TrackOptions {
+    /// Time between polls.
+    pub interval: Duration,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// The trust agent's image, named in the `cluster trust apply` fix.
+    pub agent_image: Option<String>,
+}
+
+impl Default for TrackOptions {
+    fn default() -> Self {
+        TrackOptions {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(300),
+            agent_image: None,
+        }
+    }
+}
+
+/// One container that is waiting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// The container.
+    pub container: String,
+    /// The waiting reason (`ErrImagePull`, `ContainerCreating`, ...).
+    pub reason: String,
+    /// The message, if any.
+    pub message: Option<String>,
+}
+
+/// What was seen of one pod.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PodReport {
+    /// The pod.
+    pub name: String,
+    /// Its node, once scheduled.
+    pub node: Option<String>,
+    /// The Ready condition is True.
+    pub ready: bool,
+    /// Containers (init containers included) that are waiting.
+    pub waiting: Vec<Waiting>,
+    /// Warning events of the pod, `reason: message`.
+    pub events: Vec<String>,
+    /// Pull failures, classified.
+    pub diagnoses: Vec<PullDiagnosis>,
+}
+
+/// What was seen of one workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkloadReport {
+    /// The workload.
+    pub workload: AppliedRef,
+    /// It reached readiness (for a Job: completion).
+    pub ready: bool,
+    /// Counts in words, e.g. `2/3 available`.
+    pub detail: String,
+    /// Its pods, as last seen while it was not ready.
+    pub pods: Vec<PodReport>,
+}
+
+/// The outcome of [`track`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TrackReport {
+    /// One entry per tracked workload.
+    pub workloads: Vec<WorkloadReport>,
+}
+
+/// One line of progress, for the CLI to print; each distinct line is reported once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Progress {
+    /// A workload's counts changed.
+    Status {
+        /// The workload, e.g. `Deployment default/web`.
+        workload: String,
+        /// Counts in words.
+        detail: String,
+        /// It is ready.
+        ready: bool,
+    },
+    /// A container is waiting.
+    Waiting {
+        /// The pod.
+        pod: String,
+        /// Its node.
+        node: Option<String>,
+        /// The container and why it waits.
+        waiting: Waiting,
+    },
+    /// A warning event of a pod.
+    Event {
+        /// The pod.
+        pod: String,
+        /// `reason: message`.
+        text: String,
+    },
+    /// A pull failure, classified.
+    Diagnosis(PullDiagnosis),
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Status {
+                workload,
+                detail,
+                ready,
+            } => write!(
+                f,
+                "{workload}: {detail}{}",
+                if *ready { " (ready)" } else { "" }
+            ),
+            Progress::Waiting { pod, node, waiting } => write!(
+                f,
+                "pod {pod} on {}: {} waiting: {}{}",
+                node.as_deref().unwrap_or("(unscheduled)"),
+                waiting.container,
+                waiting.reason,
+                waiting
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+            Progress::Event { pod, text } => write!(f, "pod {pod}: event {text}"),
+            Progress::Diagnosis(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// Why tracking did not end with everything ready.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrackError {
+    /// A pod cannot pull its image, and waiting will not change that.
+    #[error("image pull failed and will not recover:\n{}", lines(diagnoses))]
+    PullFailed {
+        /// The classified failures.
+        diagnoses: Vec<PullDiagnosis>,
+    },
+    /// A Job failed.
+    #[error("{workload} failed: {reason}")]
+    WorkloadFailed {
+        /// The workload.
+        workload: String,
+        /// The Failed condition's reason and message.
+        reason: String,
+    },
+    /// Not ready in time.
+    #[error("not ready after {}s:\n{}{}", after.as_secs_f64(), not_ready.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"), if diagnoses.is_empty() { String::new() } else { format!("\n{}", lines(diagnoses)) })]
+    Timeout {
+        /// The timeout.
+        after: Duration,
+        /// What was not ready, one line each (workloads, nodes, pods and their reasons).
+        not_ready: Vec<String>,
+        /// Pull failures seen (recoverable ones: waiting did not help).
+        diagnoses: Vec<PullDiagnosis>,
+    },
+    /// The API could not be used.
+    #[error(transparent)]
+    Kube(#[from] Error),
+}
+
+fn lines(d: &[PullDiagnosis]) -> String {
+    d.iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Returns whether `r` is a kind [`track`] follows.
+pub fn is_workload(r: &AppliedRef) -> bool {
+    matches!(
+        (r.api_version.as_str(), r.kind.as_str()),
+        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet") | ("batch/v1", "Job")
+    )
+}
+
+/// Turns a label selector into the `labelSelector` query form.
+pub fn selector_string(s: &LabelSelector) -> String {
+    let mut terms: Vec<String> = s
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in s.match_expressions.iter().flatten() {
+        let vals = e.values.clone().unwrap_or_default().join(",");
+        terms.push(match e.operator.as_str() {
+            "In" => format!("{} in ({vals})", e.key),
+            "NotIn" => format!("{} notin ({vals})", e.key),
+            "DoesNotExist" => format!("!{}", e.key),
+            _ => e.key.clone(),
+        });
+    }
+    terms.join(",")
+}
+
+pub(crate) enum State {
+    Ready(String),
+    Waiting(String),
+    Failed(String),
+}
+
+fn subject(r: &AppliedRef) -> String {
+    r.to_string()
+}
+
+/// Reads one workload's state and its pod selector.
+async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error> {
+    let ns = r.namespace.as_deref().unwrap_or("default");
+    let get_err = |e| Error::api("get", subject(r), e);
+    let observed = |obs: Option<i64>, gen_: Option<i64>| obs.unwrap_or(0) >= gen_.unwrap_or(0);
+    match r.kind.as_str() {
+        "Deployment" => {
+            let d = Api::<Deployment>::namespaced(client.clone(), ns)
+                .get(&r.name)
+                .await
+                .map_err(get_err)?;
+            let spec = d.spec.clone().unwrap_or_default();
+            let want = spec.replicas.unwrap_or(1);
+            let st = d.status.clone().unwrap_or_default();
+            let (upd, avail) = (
+                st.updated_replicas.unwrap_or(0),
+                st.available_replicas.unwrap_or(0),
+            );
+            let detail = format!("{avail}/{want} available, {upd}/{want} updated");
+            let ok = observed(st.observed_generation, d.metadata.generation)
+                && upd == want
+                && avail == want;
+            Ok((
+                if ok {
+                    State::Ready(detail)
+                } else {
+                    State::Waiting(detail)
+                },
+                selector_string(&spec.selector),
+            ))
+        }
+        "StatefulSet" => {
+            let s = Api::<StatefulSet>::namespaced(client.clone(), ns)
+                .get(&r.name)
+                .await
+                .map_err(get_err)?;
+            let spec = s.spec.clone().unwrap_or_default();
+            let want = spec.replicas.unwrap_or(1);
+            let st = s.status.clone().unwrap_or_default();
+            let (ready, upd) = (
+                st.ready_replicas.unwrap_or(0),
+                st.updated_replicas.unwrap_or(0),
+            );
+            let detail = format!("{ready}/{want} ready, {upd}/{want} updated");
+            let ok = observed(st.observed_generation, s.metadata.generation)
+                && ready == want
+                && upd == want;
+            Ok((
+                if ok {
+                    State::Ready(detail)
+                } else {
+                    State::Waiting(detail)
+                },
+                selector_string(&spec.selector),
+            ))
+        }
+        "DaemonSet" => {
+            let d = Api::<DaemonSet>::namespaced(client.clone(), ns)
+                .get(&r.name)
+                .await
+                .map_err(get_err)?;
+            let spec = d.spec.clone().unwrap_or_default();
+            let st = d.status.clone().unwrap_or_default();
+            let (want, ready, upd) = (
+                st.desired_number_scheduled,
+                st.number_ready,
+                st.updated_number_scheduled.unwrap_or(0),
+            );
+            let detail = format!("{ready}/{want} ready, {upd}/{want} updated");
+            let ok = observed(st.observed_generation, d.metadata.generation)
+                && ready == want
+                && upd == want;
+            Ok((
+                if ok {
+                    State::Ready(detail)
+                } else {
+                    State::Waiting(detail)
+                },
+                selector_string(&spec.selector),
+            ))
+        }
+        _ => {
+            let j = Api::<Job>::namespaced(client.clone(), ns)
+                .get(&r.name)
+                .await
+                .map_err(get_err)?;
+            let spec = j.spec.clone().unwrap_or_default();
+            let want = spec.completions.unwrap_or(1);
+            let st = j.status.clone().unwrap_or_default();
+            let done = st.succeeded.unwrap_or(0);
+            let selector = spec
+                .selector
+                .as_ref()
+                .map(selector_string)
+                .unwrap_or_else(|| format!("job-name={}", r.name));
+            if let Some(c) = st
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Failed" && c.status == "True")
+            {
+                let why = format!(
+                    "{}: {}",
+                    c.reason.as_deref().unwrap_or("Failed"),
+                    c.message.as_deref().unwrap_or("")
+                );
+                return Ok((State::Failed(why), selector));
+            }
+            let detail = format!("{done}/{want} succeeded");
+            Ok((
+                if done >= want {
+                    State::Ready(detail)
+                } else {
+                    State::Waiting(detail)
+                },
+                selector,
+            ))
+        }
+    }
+}
+
+/// Lists a namespace's pods matching `selector` and reports on each: readiness, waiting
+/// containers, warning events (for pods that are not ready) and classified pull failures.
+pub(crate) async fn inspect_pods(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+    agent_image: Option<&str>,
+) -> Result<Vec<(Pod, PodReport)>, Error> {
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| Error::api("list", format!("pods in {namespace} ({selector})"), e))?;
+    let events_api = Api::<Event>::namespaced(client.clone(), namespace);
+    let mut out = Vec::new();
+    for pod in pods.items {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let spec = pod.spec.clone().unwrap_or_default();
+        let node = spec.node_name.clone();
+        let status = pod.status.clone().unwrap_or_default();
+        let ready = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        let mut report = PodReport {
+            name: name.clone(),
+            node: node.clone(),
+            ready,
+            waiting: vec![],
+            events: vec![],
+            diagnoses: vec![],
+        };
+        let mut pulls = Vec::new();
+        for cs in status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+        {
+            let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+                continue;
+            };
+            let reason = w.reason.clone().unwrap_or_default();
+            if PULL_REASONS.contains(&reason.as_str()) {
+                pulls.push((
+                    cs.name.clone(),
+                    cs.image.clone(),
+                    reason.clone(),
+                    w.message.clone(),
+                ));
+            }
+            report.waiting.push(Waiting {
+                container: cs.name.clone(),
+                reason,
+                message: w.message.clone(),
+            });
+        }
+        let mut failed_events: Vec<String> = Vec::new();
+        if !ready {
+            let mut evs = events_api
+                .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+                .await
+                .map_err(|e| Error::api("list", format!("events of pod {namespace}/{name}"), e))?
+                .items;
+            // Newest first.
+            evs.sort_by_key(|e| {
+                std::cmp::Reverse(
+                    e.last_timestamp
+                        .as_ref()
+                        .map(|t| t.0)
+                        .or(e.event_time.as_ref().map(|t| t.0))
+                        .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0)),
+                )
+            });
+            for e in evs {
+                if e.type_.as_deref() == Some("Normal") {
+                    continue;
+                }
+                let reason = e.reason.unwrap_or_default();
+                let message = e.message.unwrap_or_default();
+                if reason == "Failed" && message.starts_with("Failed to pull image") {
+                    failed_events.push(message.clone());
+                }
+                report.events.push(format!("{reason}: {message}"));
+            }
+        }
+        for (container, image, reason, message) in pulls {
+            let quoted = format!("\"{image}\"");
+            let mut candidates: Vec<String> = failed_events
+                .iter()
+                .filter(|m| m.contains(&quoted))
+                .cloned()
+                .collect();
+            candidates.extend(message);
+            let d = candidates
+                .iter()
+                .map(|m| {
+                    diagnose(
+                        namespace,
+                        &name,
+                        node.as_deref(),
+                        Some(&container),
+                        Some(&image),
+                        Some(&reason),
+                        m,
+                        agent_image,
+                    )
+                })
+                .find(|d| d.verdict != slipway_trust::Verdict::Other);
+            let d = d.unwrap_or_else(|| {
+                let m = candidates
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| reason.clone());
+                diagnose(
+                    namespace,
+                    &name,
+                    node.as_deref(),
+                    Some(&container),
+                    Some(&image),
+                    Some(&reason),
+                    &m,
+                    agent_image,
+                )
+            });
+            report.diagnoses.push(d);
+        }
+        out.push((pod, report));
+    }
+    Ok(out)
+}
+
+/// Emits the progress lines of `pods` not reported before.
+pub(crate) fn report_pods(
+    pods: &[PodReport],
+    seen: &mut HashSet<String>,
+    on_progress: &mut dyn FnMut(&Progress),
+) {
+    for p in pods {
+        let mut items: Vec<Progress> = p
+            .waiting
+            .iter()
+            .map(|w| Progress::Waiting {
+                pod: p.name.clone(),
+                node: p.node.clone(),
+                waiting: w.clone(),
+            })
+            .collect();
+        items.extend(p.events.iter().map(|t| Progress::Event {
+            pod: p.name.clone(),
+            text: t.clone(),
+        }));
+        items.extend(p.diagnoses.iter().cloned().map(Progress::Diagnosis));
+        for item in items {
+            if seen.insert(item.to_string()) {
+                on_progress(&item);
+            }
+        }
+    }
+}
+
+/// Follows the Deployments, StatefulSets, DaemonSets and Jobs among `applied` until all
+/// are ready (Jobs: complete), reporting progress lines through `on_progress`.
+///
+/// Readiness: Deployment `observedGeneration >= generation`, `updatedReplicas` and
+/// `availableReplicas == replicas`; StatefulSet `readyReplicas` and `updatedReplicas ==
+/// replicas`; DaemonSet `numberReady == updatedNumberScheduled == desiredNumberScheduled`;
+/// Job `succeeded >= completions`. Other kinds are not followed.
+///
+/// # Errors
+/// [`TrackError::PullFailed`] as soon as a pod's pull failure is one waiting cannot cure
+/// (a TLS/trust verdict, unauthorized, not found, or an invalid image name);
+/// [`TrackError::WorkloadFailed`] for a Job with a Failed condition;
+/// [`TrackError::Timeout`] after `opts.timeout`; [`TrackError::Kube`] when the API fails.
+pub async fn track<F: FnMut(&Progress)>(
+    client: &Client,
+    applied: &[AppliedRef],
+    opts: &TrackOptions,
+    mut on_progress: F,
+) -> Result<TrackReport, TrackError> {
+    let start = Instant::now();
+    let mut reports: Vec<WorkloadReport> = applied
+        .iter()
+        .filter(|r| is_workload(r))
+        .map(|r| WorkloadReport {
+            workload: r.clone(),
+            ready: false,
+            detail: String::new(),
+            pods: vec![],
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    loop {
+        let mut fatal = Vec::new();
+        for w in reports.iter_mut().filter(|w| !w.ready) {
+            let (state, selector) = check(client, &w.workload).await?;
+            let (detail, ready) = match state {
+                State::Ready(d) => (d, true),
+                State::Waiting(d) => (d, false),
+                State::Failed(why) => {
+                    return Err(TrackError::WorkloadFailed {
+                        workload: w.workload.to_string(),
+                        reason: why,
+                    });
+                }
+            };
+            let status = Progress::Status {
+                workload: w.workload.to_string(),
+                detail: detail.clone(),
+                ready,
+            };
+            if seen.insert(status.to_string()) {
+                on_progress(&status);
+            }
+            w.detail = detail;
+            w.ready = ready;
+            if !ready {
+                let ns = w.workload.namespace.as_deref().unwrap_or("default");
+                let pods = inspect_pods(client, ns, &selector, opts.agent_image.as_deref()).await?;
+                w.pods = pods.into_iter().map(|(_, r)| r).collect();
+                report_pods(&w.pods, &mut seen, &mut on_progress);
+                fatal.extend(
+                    w.pods
+                        .iter()
+                        .flat_map(|p| p.diagnoses.iter())
+                        .filter(|d| d.fatal)
+                        .cloned(),
+                );
+            }
+        }
+        if !fatal.is_empty() {
+            return Err(TrackError::PullFailed { diagnoses: fatal });
+        }
+        if reports.iter().all(|w| w.ready) {
+            return Ok(TrackReport { workloads: reports });
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= opts.timeout {
+            let mut not_ready = Vec::new();
+            let mut diagnoses = Vec::new();
+            for w in reports.iter().filter(|w| !w.ready) {
+                not_ready.push(format!("{}: {}", w.workload, w.detail));
+                for p in &w.pods {
+                    if !p.ready {
+                        not_ready.push(format!("  {}", pod_line(p)));
+                    }
+                    diagnoses.extend(p.diagnoses.iter().cloned());
+                }
+            }
+            return Err(TrackError::Timeout {
+                after: opts.timeout,
+                not_ready,
+                diagnoses,
+            });
+        }
+        tokio::time::sleep(opts.interval.min(opts.timeout - elapsed)).await;
+    }
+}
+
+/// One line for a pod that is not ready: node, name and waiting reasons.
+pub(crate) fn pod_line(p: &PodReport) -> String {
+    let reasons: Vec<String> = p
+        .waiting
+        .iter()
+        .map(|w| format!("{} {}", w.container, w.reason))
+        .collect();
+    format!(
+        "pod {} on {}: not ready{}",
+        p.name,
+        p.node.as_deref().unwrap_or("(unscheduled)"),
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        }
+    )
+}

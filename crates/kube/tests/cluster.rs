@@ -1,0 +1,769 @@
+//! The kube crate against a loopback fake of the Kubernetes API (`FakeKube`): apply order,
+//! `cluster trust apply`, tracking, pull-failure diagnosis and `doctor`'s cluster status.
+//! Every fixture object is deserialized into its k8s-openapi type first, so it has the
+//! shape a real API server returns.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use serde_json::{Value, json};
+use slipway_kube::{
+    AGENT_NAME, CHECKSUM_ANNOTATION, Client, Error, Progress, TrackError, TrackOptions,
+    TrustManifest, Trusted, Verdict, apply, cluster_status, connect_with, track, trust_apply,
+};
+use slipway_testkit::{FakeKube, KubeRequest, KubeStore};
+use slipway_trust::RegistryHost;
+
+fn shaped<T: serde::de::DeserializeOwned>(v: Value) -> Value {
+    if let Err(e) = serde_json::from_value::<T>(v.clone()) {
+        panic!(
+            "fixture is not a valid {}: {e}\n{v:#}",
+            std::any::type_name::<T>()
+        );
+    }
+    v
+}
+
+struct Cluster {
+    fake: FakeKube,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn cluster() -> Cluster {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let fake = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = fake.write_kubeconfig(&dir.path().join("kubeconfig"), "fake-ctx", "apps");
+    let client = connect_with(Some(&kc), Some("fake-ctx")).await.unwrap();
+    Cluster {
+        fake,
+        client,
+        _dir: dir,
+    }
+}
+
+fn opts(timeout_ms: u64) -> TrackOptions {
+    TrackOptions {
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_millis(timeout_ms),
+        agent_image: None,
+    }
+}
+
+fn node(name: &str) -> Value {
+    shaped::<Node>(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } },
+        "status": { "conditions": [ { "type": "Ready", "status": "True" } ] }
+    }))
+}
+
+/// A pod; `waiting` makes its container wait with (reason, message).
+fn pod(
+    ns: &str,
+    name: &str,
+    labels: Value,
+    node: &str,
+    image: &str,
+    waiting: Option<(&str, &str)>,
+    annotations: Value,
+) -> Value {
+    let ready = waiting.is_none();
+    let state = match waiting {
+        Some((reason, message)) => json!({ "waiting": { "reason": reason, "message": message } }),
+        None => json!({ "running": { "startedAt": "2026-01-10T10:00:00Z" } }),
+    };
+    shaped::<Pod>(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name, "namespace": ns, "labels": labels, "annotations": annotations },
+        "spec": { "nodeName": node, "containers": [ { "name": "main", "image": image } ] },
+        "status": {
+            "phase": if ready { "Running" } else { "Pending" },
+            "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
+            "containerStatuses": [ {
+                "name": "main", "image": image, "imageID": "", "ready": ready,
+                "restartCount": 0, "state": state
+            } ]
+        }
+    }))
+}
+
+/// A kubelet pull-failure event for a pod.
+fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
+    shaped::<Event>(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": { "name": format!("{pod}.17a1b2c3d4e5f6a7"), "namespace": ns },
+        "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "fieldPath": "spec.containers{main}" },
+        "reason": "Failed", "type": "Warning", "message": message,
+        "source": { "component": "kubelet", "host": node },
+        "count": 3,
+        "firstTimestamp": "2026-01-10T10:00:00Z", "lastTimestamp": "2026-01-10T10:01:00Z",
+        "reportingComponent": "kubelet", "reportingInstance": node
+    }))
+}
+
+fn deployment(name: &str, image: &str) -> Value {
+    shaped::<Deployment>(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": name },
+        "spec": {
+            "replicas": 2,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [ { "name": "main", "image": image } ] }
+            }
+        }
+    }))
+}
+
+fn is_get(r: &KubeRequest, plural: &str, name: &str) -> bool {
+    r.method == "GET" && r.path.ends_with(&format!("/{plural}/{name}"))
+}
+
+/// The containerd message captured from a real containerd 1.6 (crates/trust/tests/fixtures).
+fn containerd_x509(port: &str) -> String {
+    let raw = include_str!("../../trust/tests/fixtures/containerd-1.6-cri-unknown-authority.txt");
+    raw.trim().replace("PORT", port)
+}
+
+#[tokio::test]
+async fn apply_goes_in_dependency_order_with_field_manager_slipway() {
+    let c = cluster().await;
+    let objects = vec![
+        deployment("web", "registry.test:5000/web:1"),
+        json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" }, "spec": { "size": 1 } }),
+        json!({ "apiVersion": "v1", "kind": "Service", "metadata": { "name": "web" }, "spec": { "selector": { "app": "web" }, "ports": [ { "port": 80 } ] } }),
+        json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": { "name": "web" }, "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "web" }, "subjects": [] }),
+        json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "web" }, "data": { "a": "1" } }),
+        json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": { "name": "web" }, "rules": [] }),
+        json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "web" }, "stringData": { "k": "v" } }),
+        json!({ "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": { "name": "widgets.example.com" }, "spec": { "group": "example.com", "scope": "Namespaced", "names": { "kind": "Widget", "plural": "widgets" }, "versions": [] } }),
+        json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "web" } }),
+        json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": { "name": "data" }, "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } } }),
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "apps" } }),
+    ];
+    let applied = apply(&c.client, &objects, "apps").await.unwrap();
+    let kinds: Vec<&str> = applied.iter().map(|r| r.kind.as_str()).collect();
+    let want = [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Widget",
+    ];
+    assert_eq!(kinds, want);
+    let log = c.fake.requests();
+    let sent: Vec<&str> = log.iter().filter_map(|r| r.body_kind.as_deref()).collect();
+    assert_eq!(sent, want, "the server saw the same order");
+    for r in &log {
+        assert_eq!(r.method, "PATCH", "{r:?}");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert_eq!(r.param("fieldManager"), Some("slipway"), "{r:?}");
+        assert_eq!(r.param("force"), Some("true"), "{r:?}");
+    }
+    assert_eq!(log[0].path, "/api/v1/namespaces/apps");
+    assert_eq!(log[9].path, "/apis/apps/v1/namespaces/apps/deployments/web");
+    assert_eq!(
+        log[10].path,
+        "/apis/example.com/v1/namespaces/apps/widgets/w"
+    );
+    let stored = c.fake.get("Deployment", "apps", "web").unwrap();
+    assert_eq!(stored["metadata"]["managedFields"][0]["manager"], "slipway");
+    shaped::<Deployment>(stored);
+    assert_eq!(applied[9].generation, Some(1));
+
+    // A changed spec bumps the generation; an unknown kind fails before any request.
+    let mut changed = deployment("web", "registry.test:5000/web:2");
+    changed["metadata"]["namespace"] = json!("apps");
+    let again = apply(&c.client, &[changed], "other").await.unwrap();
+    assert_eq!(again[0].generation, Some(2));
+    let before = c.fake.requests().len();
+    let err = apply(
+        &c.client,
+        &[
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "x" } }),
+            json!({ "apiVersion": "example.org/v2", "kind": "Gadget", "metadata": { "name": "g" } }),
+        ],
+        "apps",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::UnknownKind { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("Gadget") && text.contains("example.org/v2"),
+        "{text}"
+    );
+    assert_eq!(c.fake.requests().len(), before, "nothing was sent");
+}
+
+fn manifest(agent_image: &str) -> TrustManifest {
+    TrustManifest {
+        registries: vec![Trusted {
+            registry: RegistryHost::parse("registry.test:5000").unwrap(),
+            ca_pem: b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".to_vec(),
+        }],
+        agent_image: agent_image.into(),
+        ..TrustManifest::default()
+    }
+}
+
+fn agent_labels() -> Value {
+    json!({ "app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "slipway" })
+}
+
+/// After `after` polls of the trust DaemonSet, marks it ready on `nodes` and replaces the
+/// agent pods with ready pods of the current template.
+fn daemonset_rolls_out(store: &mut KubeStore, nodes: &[&str]) {
+    let ds = store
+        .get("DaemonSet", "slipway-system", AGENT_NAME)
+        .unwrap();
+    let sum = ds["spec"]["template"]["metadata"]["annotations"][CHECKSUM_ANNOTATION].clone();
+    for (i, n) in nodes.iter().enumerate() {
+        store.delete("Pod", "slipway-system", &format!("{AGENT_NAME}-old{i}"));
+        store.put(pod(
+            "slipway-system",
+            &format!("{AGENT_NAME}-{n}"),
+            agent_labels(),
+            n,
+            ds["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap(),
+            None,
+            json!({ CHECKSUM_ANNOTATION: sum }),
+        ));
+    }
+    let n = nodes.len();
+    let status = json!({
+        "currentNumberScheduled": n, "desiredNumberScheduled": n, "numberMisscheduled": 0,
+        "numberReady": n, "updatedNumberScheduled": n, "numberAvailable": n,
+        "observedGeneration": ds["metadata"]["generation"]
+    });
+    shaped::<DaemonSet>(json!({ "metadata": {}, "status": status.clone() }));
+    store.set_status("DaemonSet", "slipway-system", AGENT_NAME, status);
+}
+
+/// Two nodes running agent pods of an older bundle, ready.
+fn old_agents(fake: &FakeKube) {
+    for (i, n) in ["n1", "n2"].iter().enumerate() {
+        fake.put(node(n));
+        fake.put(pod(
+            "slipway-system",
+            &format!("{AGENT_NAME}-old{i}"),
+            agent_labels(),
+            n,
+            "ghcr.io/example/slipway:0.1",
+            None,
+            json!({ CHECKSUM_ANNOTATION: "0".repeat(64) }),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn trust_apply_waits_for_the_daemonset_and_reports_per_node() {
+    let c = cluster().await;
+    old_agents(&c.fake);
+    let polls = Arc::new(Mutex::new(0));
+    let p = polls.clone();
+    c.fake.on_request(move |store, r| {
+        if is_get(r, "daemonsets", AGENT_NAME) {
+            let mut n = p.lock().unwrap();
+            *n += 1;
+            if *n == 2 {
+                // Counts say ready, but the pods still run the old bundle: keep waiting.
+                let ds = store.get("DaemonSet", "slipway-system", AGENT_NAME).unwrap();
+                store.set_status("DaemonSet", "slipway-system", AGENT_NAME, json!({
+                    "currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberMisscheduled": 0,
+                    "numberReady": 2, "updatedNumberScheduled": 2, "observedGeneration": ds["metadata"]["generation"]
+                }));
+            }
+            if *n == 4 {
+                daemonset_rolls_out(store, &["n1", "n2"]);
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let report = trust_apply(
+        &c.client,
+        &manifest("ghcr.io/example/slipway:0.1"),
+        &opts(10_000),
+        |p| lines.push(p.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        *polls.lock().unwrap(),
+        4,
+        "it waited for the pods of the current bundle"
+    );
+    let nodes: Vec<(&str, bool)> = report
+        .nodes
+        .iter()
+        .map(|n| (n.node.as_str(), n.ready))
+        .collect();
+    assert_eq!(nodes, [("n1", true), ("n2", true)]);
+    assert!(
+        report
+            .nodes
+            .iter()
+            .all(|n| n.current_bundle && n.pod.is_some())
+    );
+    assert_eq!(report.bundle_sha256, manifest("x").bundle_checksum());
+    assert_eq!(report.applied.len(), 4);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("2 pod(s) of an older bundle")),
+        "{lines:#?}"
+    );
+    let kinds: Vec<Option<String>> = c
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.body_kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Some("Namespace".into()),
+            Some("ServiceAccount".into()),
+            Some("ConfigMap".into()),
+            Some("DaemonSet".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pods_of_an_older_bundle_keep_trust_apply_waiting_until_the_timeout() {
+    let c = cluster().await;
+    old_agents(&c.fake);
+    c.fake.on_request(|store, r| {
+        if is_get(r, "daemonsets", AGENT_NAME) {
+            store.set_status("DaemonSet", "slipway-system", AGENT_NAME, json!({
+                "currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberMisscheduled": 0,
+                "numberReady": 2, "updatedNumberScheduled": 2, "observedGeneration": 1
+            }));
+        }
+    });
+    c.fake.put(node("n3"));
+    let start = Instant::now();
+    let err = trust_apply(
+        &c.client,
+        &manifest("ghcr.io/example/slipway:0.1"),
+        &opts(300),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let TrackError::Timeout { not_ready, .. } = &err else {
+        panic!("{err}")
+    };
+    let text = err.to_string();
+    assert!(
+        not_ready
+            .iter()
+            .any(|l| l.starts_with("node n1:") && l.contains("older bundle")),
+        "{text}"
+    );
+    assert!(
+        not_ready.iter().any(|l| l == "node n3: no agent pod"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn trust_apply_explains_the_chicken_and_egg_when_the_agent_cannot_be_pulled() {
+    let c = cluster().await;
+    let image = "registry.test:5000/slipway:0.1";
+    let status_message = containerd_x509("5000").replace("app:v1", "slipway:0.1");
+    c.fake.put(node("n1"));
+    c.fake.put(pod(
+        "slipway-system",
+        "agent-n1",
+        agent_labels(),
+        "n1",
+        image,
+        Some(("ErrImagePull", &status_message)),
+        json!({}),
+    ));
+    let err = trust_apply(&c.client, &manifest(image), &opts(10_000), |_| {})
+        .await
+        .unwrap_err();
+    let TrackError::PullFailed { diagnoses } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(diagnoses[0].verdict, Verdict::UnknownAuthority);
+    assert!(
+        diagnoses[0]
+            .cause
+            .contains("the registry this DaemonSet is meant to make trusted"),
+        "{err}"
+    );
+    assert!(
+        diagnoses[0].fixes.nodes[0]
+            .contains("--agent-image from a registry the nodes already trust")
+    );
+}
+
+/// Tracks a Deployment whose pod carries `event` (and `status_message`) and expects a
+/// fast failure with `verdict`.
+async fn fails_fast(
+    event: &str,
+    status_message: &str,
+    image: &str,
+    verdict: Verdict,
+) -> slipway_kube::PullDiagnosis {
+    let c = cluster().await;
+    c.fake.put(node("n1"));
+    let applied = apply(&c.client, &[deployment("web", image)], "apps")
+        .await
+        .unwrap();
+    c.fake.put(pod(
+        "apps",
+        "web-7d4b9c-x2x9z",
+        json!({ "app": "web" }),
+        "n1",
+        image,
+        Some(("ErrImagePull", status_message)),
+        json!({}),
+    ));
+    c.fake
+        .put(pull_event("apps", "web-7d4b9c-x2x9z", "n1", event));
+    let start = Instant::now();
+    let mut lines = Vec::new();
+    let err = track(&c.client, &applied, &opts(30_000), |p| {
+        lines.push(p.clone())
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "failed fast, not at the timeout"
+    );
+    let TrackError::PullFailed { diagnoses } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(diagnoses.len(), 1);
+    let d = diagnoses.into_iter().next().unwrap();
+    assert_eq!(d.verdict, verdict, "{event}");
+    assert_eq!(d.node.as_deref(), Some("n1"));
+    assert_eq!(d.pod, "web-7d4b9c-x2x9z");
+    assert!(lines.iter().any(|p| matches!(p, Progress::Diagnosis(_))));
+    assert!(lines.iter().any(|p| matches!(p, Progress::Event { text, .. } if text.starts_with("Failed: Failed to pull image"))));
+    d
+}
+
+#[tokio::test]
+async fn track_fails_fast_on_the_real_containerd_x509_message_in_both_kubelet_wrappings() {
+    let inner = containerd_x509("5000");
+    let image = "registry.test:5000/app:v1";
+    for event in [
+        format!("Failed to pull image \"{image}\": rpc error: code = Unknown desc = {inner}"),
+        format!("Failed to pull image \"{image}\": {inner}"),
+    ] {
+        let d = fails_fast(&event, &inner, image, Verdict::UnknownAuthority).await;
+        assert_eq!(d.registry, "registry.test:5000");
+        assert_eq!(d.runtime, Some("containerd"));
+        assert!(
+            d.cause.contains("does not trust") && d.cause.contains("n1"),
+            "{}",
+            d.cause
+        );
+        assert!(
+            d.fixes.nodes.iter().any(|l| l.contains("slipway cluster trust apply --trust registry.test:5000=registry.test_5000.crt --agent-image")),
+            "{:?}",
+            d.fixes.nodes
+        );
+        assert!(
+            d.fixes
+                .nodes
+                .iter()
+                .any(|l| l.contains("slipway node trust install --registry registry.test:5000"))
+        );
+        assert!(
+            d.fixes
+                .build_machine
+                .iter()
+                .any(|l| l.contains("--registry-ca registry.test:5000="))
+        );
+        assert!(
+            d.message
+                .contains("x509: certificate signed by unknown authority")
+        );
+    }
+}
+
+#[tokio::test]
+async fn track_fails_fast_on_cri_o_and_dockershim_wordings() {
+    // CRI-O (containers/image v5.14+), research/nodetrust.md §7.
+    let image = "registry.test:6071/app:v1";
+    let crio = "pinging container registry registry.test:6071: Get \"https://registry.test:6071/v2/\": x509: certificate signed by unknown authority";
+    let d = fails_fast(
+        &format!("Failed to pull image \"{image}\": rpc error: code = Unknown desc = {crio}"),
+        crio,
+        image,
+        Verdict::UnknownAuthority,
+    )
+    .await;
+    assert_eq!(
+        (d.registry.as_str(), d.runtime),
+        ("registry.test:6071", Some("cri-o"))
+    );
+    assert!(
+        d.fixes
+            .nodes
+            .iter()
+            .any(|l| l.contains("--trust registry.test:6071=registry.test_6071.crt"))
+    );
+
+    // CRI-O with a CN-only certificate.
+    let cn = "pinging container registry registry.test:6071: Get \"https://registry.test:6071/v2/\": x509: certificate relies on legacy Common Name field, use SANs instead";
+    let d = fails_fast(
+        &format!("Failed to pull image \"{image}\": {cn}"),
+        cn,
+        image,
+        Verdict::LegacyCommonName,
+    )
+    .await;
+    assert!(
+        d.fixes.build_machine[0].contains("slipway pki issue --dns registry.test"),
+        "{:?}",
+        d.fixes
+    );
+
+    // dockershim.
+    let image = "registry.test:5000/hub:1";
+    let docker = "Error response from daemon: Get \"https://registry.test:5000/v2/\": x509: certificate signed by unknown authority";
+    let d = fails_fast(
+        &format!("Failed to pull image \"{image}\": rpc error: code = Unknown desc = {docker}"),
+        "Back-off pulling image \"registry.test:5000/hub:1\"",
+        image,
+        Verdict::UnknownAuthority,
+    )
+    .await;
+    assert_eq!(
+        (d.registry.as_str(), d.runtime),
+        ("registry.test:5000", Some("dockershim"))
+    );
+
+    // containerd against a plain-HTTP registry: a trust fix would not help.
+    let image = "registry.test:7439/app:v1";
+    let http = "failed to pull and unpack image \"registry.test:7439/app:v1\": failed to resolve reference \"registry.test:7439/app:v1\": failed to do request: Head \"https://registry.test:7439/v2/app/manifests/v1\": http: server gave HTTP response to HTTPS client";
+    let d = fails_fast(
+        &format!("Failed to pull image \"{image}\": rpc error: code = Unknown desc = {http}"),
+        http,
+        image,
+        Verdict::PlainHttp,
+    )
+    .await;
+    assert!(
+        d.fixes
+            .nodes
+            .iter()
+            .all(|l| !l.contains("cluster trust apply"))
+    );
+    assert!(
+        d.fixes
+            .build_machine
+            .iter()
+            .any(|l| l.contains("--registry-plain-http registry.test:7439"))
+    );
+}
+
+#[tokio::test]
+async fn track_succeeds_when_pods_become_ready() {
+    let c = cluster().await;
+    let image = "registry.test:5000/web:1";
+    let objects = vec![
+        deployment("web", image),
+        json!({ "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": { "name": "db" }, "spec": { "replicas": 1, "serviceName": "db", "selector": { "matchLabels": { "app": "db" } }, "template": { "metadata": { "labels": { "app": "db" } }, "spec": { "containers": [ { "name": "main", "image": image } ] } } } }),
+        json!({ "apiVersion": "batch/v1", "kind": "Job", "metadata": { "name": "migrate" }, "spec": { "template": { "spec": { "restartPolicy": "Never", "containers": [ { "name": "main", "image": image } ] } } } }),
+    ];
+    let applied = apply(&c.client, &objects, "apps").await.unwrap();
+    c.fake.put(pod(
+        "apps",
+        "web-1",
+        json!({ "app": "web" }),
+        "n1",
+        image,
+        Some(("ContainerCreating", "")),
+        json!({}),
+    ));
+    let polls = Arc::new(Mutex::new(0));
+    let p = polls.clone();
+    c.fake.on_request(move |store, r| {
+        if !is_get(r, "deployments", "web") {
+            return;
+        }
+        let mut n = p.lock().unwrap();
+        *n += 1;
+        if *n == 3 {
+            store.put(pod("apps", "web-1", json!({ "app": "web" }), "n1", image, None, json!({})));
+            for (kind, name, status) in [
+                ("Deployment", "web", json!({ "observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2 })),
+                ("StatefulSet", "db", json!({ "observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "updatedReplicas": 1 })),
+                ("Job", "migrate", json!({ "succeeded": 1, "conditions": [ { "type": "Complete", "status": "True" } ] })),
+            ] {
+                store.set_status(kind, "apps", name, status);
+                let obj = store.get(kind, "apps", name).unwrap();
+                match kind {
+                    "Deployment" => { shaped::<Deployment>(obj); }
+                    "StatefulSet" => { shaped::<k8s_openapi::api::apps::v1::StatefulSet>(obj); }
+                    _ => { shaped::<k8s_openapi::api::batch::v1::Job>(obj); }
+                }
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let report = track(&c.client, &applied, &opts(10_000), |p| {
+        lines.push(p.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.workloads.len(), 3);
+    assert!(report.workloads.iter().all(|w| w.ready), "{report:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("main waiting: ContainerCreating")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "Deployment apps/web: 2/2 available, 2/2 updated (ready)"),
+        "{lines:#?}"
+    );
+    let pod_lists = c
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/namespaces/apps/pods")
+        .map(|r| r.param("labelSelector").unwrap_or("").to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        pod_lists.contains(&"app=web".to_string())
+            && pod_lists.contains(&"job-name=migrate".to_string()),
+        "{pod_lists:?}"
+    );
+}
+
+#[tokio::test]
+async fn track_times_out_naming_what_is_not_ready() {
+    let c = cluster().await;
+    let image = "registry.test:5000/web:1";
+    let applied = apply(&c.client, &[deployment("web", image)], "apps")
+        .await
+        .unwrap();
+    c.fake.put(pod(
+        "apps",
+        "web-1",
+        json!({ "app": "web" }),
+        "n1",
+        image,
+        Some((
+            "ImagePullBackOff",
+            "Back-off pulling image \"registry.test:5000/web:1\"",
+        )),
+        json!({}),
+    ));
+    c.fake.put(pull_event("apps", "web-1", "n1", "Failed to pull image \"registry.test:5000/web:1\": failed to pull and unpack image \"registry.test:5000/web:1\": failed to resolve reference \"registry.test:5000/web:1\": failed to do request: Head \"https://registry.test:5000/v2/web/manifests/1\": dial tcp 10.0.0.5:5000: connect: connection refused"));
+    let start = Instant::now();
+    let err = track(&c.client, &applied, &opts(300), |_| {})
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    let TrackError::Timeout {
+        not_ready,
+        diagnoses,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        not_ready[0],
+        "Deployment apps/web: 0/2 available, 0/2 updated"
+    );
+    assert!(
+        not_ready[1].contains("pod web-1 on n1: not ready (main ImagePullBackOff)"),
+        "{not_ready:?}"
+    );
+    assert_eq!(
+        diagnoses[0].verdict,
+        Verdict::ConnectionRefused,
+        "recoverable: it kept waiting"
+    );
+}
+
+#[tokio::test]
+async fn cluster_status_finds_nodes_without_trust_and_recent_pull_failures() {
+    let c = cluster().await;
+    let m = manifest("ghcr.io/example/slipway:0.1");
+    apply(&c.client, &m.objects(), "x").await.unwrap();
+    for n in ["n1", "n2", "n3"] {
+        c.fake.put(node(n));
+    }
+    let sum = m.bundle_checksum();
+    c.fake.put(pod(
+        "slipway-system",
+        "agent-a",
+        agent_labels(),
+        "n1",
+        &m.agent_image,
+        None,
+        json!({ CHECKSUM_ANNOTATION: sum }),
+    ));
+    c.fake.put(pod(
+        "slipway-system",
+        "agent-b",
+        agent_labels(),
+        "n2",
+        &m.agent_image,
+        Some(("ContainerCreating", "")),
+        json!({ CHECKSUM_ANNOTATION: sum }),
+    ));
+    let inner = containerd_x509("5000");
+    c.fake.put(pull_event(
+        "apps",
+        "web-1",
+        "n3",
+        &format!("Failed to pull image \"registry.test:5000/app:v1\": {inner}"),
+    ));
+    c.fake.put(pull_event("apps", "other-1", "n3", "Failed to pull image \"docker.io/library/nginx:1\": failed to pull and unpack image: 429 Too Many Requests"));
+    let s = cluster_status(&c.client, "slipway-system", "registry.test:5000")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.daemonset.as_ref().unwrap().bundle_sha256.as_deref(),
+        Some(sum.as_str())
+    );
+    assert_eq!(s.nodes.len(), 2);
+    assert_eq!(s.nodes_without_trust, ["n2", "n3"]);
+    assert_eq!(s.pull_failures.len(), 1);
+    let d = &s.pull_failures[0];
+    assert_eq!(
+        (d.pod.as_str(), d.node.as_deref(), d.verdict),
+        ("web-1", Some("n3"), Verdict::UnknownAuthority)
+    );
+    assert_eq!(d.container.as_deref(), Some("main"));
+}
