@@ -212,6 +212,44 @@ Exit codes: 0 rendered; 2 bad input (werf.yaml, Dockerfile, manifests, templatin
 unknown image name, no --repo, no manifests folder); 3 a failure while building or writing."
     )]
     Render(RenderArgs),
+    /// Build, push, make the nodes trust the registry, deploy, and follow the rollout.
+    ///
+    /// In order: `build` (stages to --repo); when --repo's registry is trusted through a
+    /// private CA or a pinned certificate, `cluster trust apply` with that certificate (the
+    /// nodes must trust what they pull from); `render`; server-side apply of the manifests
+    /// (field manager slipway, namespaces and config first, workloads last); then tracking
+    /// of every Deployment, StatefulSet, DaemonSet and Job until ready. A pod that cannot
+    /// pull its image stops the run at once with the node, the registry, the cause in words
+    /// and the fix (the cluster trust apply command, or the build-side flag).
+    #[command(after_help = "\
+Examples:
+  slipway --registry-ca registry.internal:5000=ca.crt converge --repo registry.internal:5000/app \\
+      --agent-image ghcr.io/example/slipway:0.1 --namespace app
+  slipway converge --repo registry.internal:5000/app --skip-cluster-trust --kube-context prod
+
+Exit codes: 0 every workload ready; 2 bad input (werf.yaml, Dockerfile, manifests, a
+private-CA registry without --agent-image, a kubeconfig or context that cannot be used);
+3 a failure while working: a pull that cannot recover, a failed Job, a timeout.
+
+Only a loopback stand-in of the Kubernetes API has exercised converge's API calls; see
+the README.")]
+    Converge(ConvergeArgs),
+    /// Check one registry from both sides: this machine (the probe) and the cluster.
+    ///
+    /// The build side connects with this machine's trust for the registry and names what
+    /// happens (as `registry probe`). The cluster side reads the trust DaemonSet per node,
+    /// lists the nodes without a ready trust agent, and classifies recent pull-failure
+    /// events that name the registry. --explain classifies a pull error you paste (from
+    /// `kubectl describe pod`), without a registry or a cluster.
+    #[command(after_help = "\
+Examples:
+  slipway --registry-ca registry.internal:5000=ca.crt doctor --registry registry.internal:5000
+  slipway doctor --registry registry.internal:5000 --no-cluster
+  slipway doctor --explain 'Failed to pull image \"r.internal:5000/app:1\": ... x509: certificate signed by unknown authority'
+
+Exit codes: 0 nothing wrong; 1 a problem was found (it is named, with its fix); 2 bad
+input.")]
+    Doctor(DoctorArgs),
     /// Make every node of a cluster trust registries (a DaemonSet running `node trust`).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -244,7 +282,7 @@ pub enum CompressionArg {
 }
 
 /// Holds `build` arguments.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct BuildArgs {
     /// Images to build (with the images they depend on); all when none are given.
     #[arg(value_name = "IMAGE")]
@@ -293,6 +331,76 @@ pub struct RenderArgs {
     /// stdout; `-` is stdout.
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<PathBuf>,
+}
+
+/// Holds `converge` arguments.
+#[derive(Debug, Args)]
+pub struct ConvergeArgs {
+    /// The build flags, as `slipway build` takes them.
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The folder of manifests [default: DIR/.helm/templates].
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+    /// The namespace for objects that name none [default: the context's, else default].
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// The kubeconfig context [default: the current one]; KUBECONFIG is honoured.
+    #[arg(long = "kube-context", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// How long to wait for the trust agent and for every workload.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The trust agent's image, needed when the registry has a private CA. It must come from
+    /// a registry the nodes already trust.
+    #[arg(long = "agent-image", value_name = "IMAGE")]
+    pub agent_image: Option<String>,
+    /// Do not run `cluster trust apply` (the nodes already trust the registry).
+    #[arg(long = "skip-cluster-trust")]
+    pub skip_cluster_trust: bool,
+    /// The trust agent's namespace.
+    #[arg(
+        long = "trust-namespace",
+        value_name = "NAME",
+        default_value = "slipway-system"
+    )]
+    pub trust_namespace: String,
+    /// Runtimes the trust agent configures on each node.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
+    /// Also configure each node's OS trust store.
+    #[arg(long = "system-store")]
+    pub system_store: bool,
+    /// Time between polls of the API.
+    #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
+    pub poll_interval: Duration,
+}
+
+/// Holds `doctor` arguments.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The registry, as HOST[:PORT], exactly as image references name it.
+    #[arg(long, value_name = "HOST[:PORT]", required_unless_present = "explain")]
+    pub registry: Option<RegistryHost>,
+    /// Classify this pull error (an event or container status message) and print its fix.
+    #[arg(long, value_name = "MESSAGE")]
+    pub explain: Option<String>,
+    /// Skip the cluster side.
+    #[arg(long = "no-cluster")]
+    pub no_cluster: bool,
+    /// The kubeconfig context [default: the current one]; KUBECONFIG is honoured.
+    #[arg(long = "kube-context", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// The trust agent's namespace.
+    #[arg(
+        long = "trust-namespace",
+        value_name = "NAME",
+        default_value = "slipway-system"
+    )]
+    pub trust_namespace: String,
+    /// Time allowed for the probe to connect and for each read.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Holds `copy` arguments.

@@ -82,6 +82,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Build(a) => commands::build::run(&settings()?, &cli.global, a, &mut out)?,
         Command::Render(a) => commands::render::run(&settings()?, &cli.global, a, &mut out)?,
+        Command::Converge(a) => commands::converge::run(&settings()?, &cli.global, a, &mut out)?,
+        Command::Doctor(a) => {
+            commands::converge::run_doctor(&settings, cli.global.output, a, &mut out)?
+        }
         Command::Cluster(cmd) => commands::cluster::run(cmd, cli.global.output, &mut out)?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,

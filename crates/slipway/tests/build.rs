@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use common::{Run, slipway};
+use common::{Run, copy_tree, slipway, tree_state};
 use serde_json::{Value, json};
 use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout};
 
@@ -344,37 +344,6 @@ fn read_json(path: &Path) -> Value {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} ({e}): {text}", path.display()))
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    let entries =
-        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
-    for e in entries {
-        let e = e.unwrap();
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst)
-                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dst.display()));
-        }
-    }
-}
-
-/// Lists the path, mtime and size of `dir` and everything under it.
-fn tree_state(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
-    let mut out = BTreeMap::new();
-    let Ok(meta) = std::fs::symlink_metadata(dir) else {
-        return out;
-    };
-    out.insert(dir.to_path_buf(), (meta.modified().unwrap(), meta.len()));
-    if meta.is_dir() {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            out.extend(tree_state(&e.path()));
-        }
-    }
-    out
 }
 
 /// Sets the mtime of everything under `dir` (and `dir` itself) to `epoch` seconds.

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Run, assert_stderr_has, slipway, snapshot};
+use common::{Run, assert_stderr_has, copy_tree, slipway, snapshot};
 use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, oci_layout};
 
 fn s(p: &Path) -> &str {
@@ -856,18 +856,6 @@ fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
                 "after SIGKILL at {delay_us} us, {} is neither old nor new",
                 path.display()
             );
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per command.
 pub mod build;
 pub mod cluster;
+pub mod converge;
 pub mod node;
 pub mod pki;
 pub mod probe;

@@ -39,7 +39,7 @@ pub fn run(
     })
 }
 
-fn print_human(r: &ProbeReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn print_human(r: &ProbeReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "registry   {} ({}{})",

@@ -1,0 +1,333 @@
+//! `converge` (build, push, trust on every node, apply, track) and `doctor` (one registry,
+//! both stages).
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use serde_json::json;
+use slipway_kube::{
+    Progress, TrackError, TrackOptions, TrackReport, TrustApplyReport, TrustManifest, Trusted,
+};
+use slipway_trust::{ProbeOptions, RegistryHost, Verdict};
+
+use crate::ExitCode;
+use crate::cli::{ConvergeArgs, DoctorArgs, GlobalArgs, Output, RenderArgs};
+use crate::settings::Settings;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The CA bundle the nodes need for `--repo`'s registry: its private CAs and pinned
+/// certificates, or `None` when the system roots suffice (or trust is switched off).
+fn private_bundle(settings: &Settings, host: &RegistryHost) -> Result<Option<Vec<u8>>> {
+    let trust = settings.trust_for(host)?;
+    if trust.skip_verify.is_some() || trust.plain_http.is_some() {
+        eprintln!(
+            "warning: registry {host} is used without verification here; the nodes need the same \
+             exception, which converge does not make: slipway node trust install --registry {host} --insecure"
+        );
+        return Ok(None);
+    }
+    // A self-signed CA given with --registry-ca is both a root and pinned: send it once.
+    let mut certs: Vec<String> = vec![];
+    for c in trust.host_roots.iter().chain(trust.pinned.iter()) {
+        let pem = slipway_trust::certificate_pem(c);
+        if !certs.contains(&pem) {
+            certs.push(pem);
+        }
+    }
+    Ok((!certs.is_empty()).then(|| certs.concat().into_bytes()))
+}
+
+/// Prints what tracking reports, on stderr, for people.
+fn progress(output: Output) -> impl FnMut(&Progress) {
+    move |p: &Progress| {
+        if output == Output::Human {
+            eprintln!("  {p}");
+        }
+    }
+}
+
+/// Runs `slipway converge`.
+///
+/// # Errors
+/// Bad input (exit 2) before anything is built or applied; build, API and tracking failures.
+pub fn run(
+    settings: &Settings,
+    global: &GlobalArgs,
+    a: &ConvergeArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let output = global.output;
+    let Some(repo) = global.repo.as_deref() else {
+        bail!(slipway_build::BuildError::Usage(
+            "converge needs --repo (or WERF_REPO): the nodes pull the images from a registry"
+                .into()
+        ));
+    };
+    let reference =
+        slipway_oci::Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
+    let host = RegistryHost::parse(reference.api_host())?;
+    // Check what can be checked before building: the trust the nodes will need.
+    let bundle = if a.skip_cluster_trust {
+        None
+    } else {
+        private_bundle(settings, &host)?
+    };
+    if bundle.is_some() && a.agent_image.is_none() {
+        bail!(slipway_build::BuildError::Usage(format!(
+            "registry {host} is trusted here through a private CA or a pinned certificate, so the \
+             nodes must trust it too: give --agent-image IMAGE (an image with slipway, from a \
+             registry the nodes already trust) to run cluster trust apply, or \
+             --skip-cluster-trust when the nodes are set up already"
+        )));
+    }
+    let rt = runtime()?;
+    let client = rt.block_on(slipway_kube::connect(a.kube_context.as_deref()))?;
+    let namespace = a
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+
+    eprintln!("== build and push to {repo}");
+    let rendered = super::render::render(
+        settings,
+        global,
+        &RenderArgs {
+            build: a.build.clone(),
+            manifests: a.manifests.clone(),
+            out: None,
+        },
+    )?;
+    let opts = TrackOptions {
+        interval: a.poll_interval,
+        timeout: a.timeout,
+        agent_image: a.agent_image.clone(),
+    };
+
+    let mut trust_report: Option<TrustApplyReport> = None;
+    if let (Some(ca_pem), Some(agent_image)) = (bundle, &a.agent_image) {
+        eprintln!("== cluster trust apply: every node must trust {host}");
+        let m = TrustManifest {
+            registries: vec![Trusted {
+                registry: host.clone(),
+                ca_pem,
+            }],
+            agent_image: agent_image.clone(),
+            namespace: a.trust_namespace.clone(),
+            runtime: a
+                .runtime
+                .to_possible_value()
+                .map_or_else(|| "auto".into(), |v| v.get_name().to_string()),
+            system_store: a.system_store,
+        };
+        match rt.block_on(slipway_kube::trust_apply(
+            &client,
+            &m,
+            &opts,
+            progress(output),
+        )) {
+            Ok(r) => {
+                eprintln!(
+                    "  {}/{} nodes trust {host}",
+                    r.nodes.iter().filter(|n| n.ready).count(),
+                    r.daemonset.desired
+                );
+                trust_report = Some(r);
+            }
+            Err(e) => return failed(output, out, "cluster trust apply", e),
+        }
+    }
+
+    eprintln!(
+        "== apply {} objects to namespace {namespace}",
+        rendered.objects.len()
+    );
+    let applied = rt.block_on(slipway_kube::apply(&client, &rendered.values(), &namespace))?;
+    for r in &applied {
+        eprintln!("  applied {r}");
+    }
+    eprintln!("== track the rollout");
+    let report: TrackReport = match rt.block_on(slipway_kube::track(
+        &client,
+        &applied,
+        &opts,
+        progress(output),
+    )) {
+        Ok(r) => r,
+        Err(e) => return failed(output, out, "rollout", e),
+    };
+    super::emit(
+        output,
+        out,
+        &json!({
+            "ready": true,
+            "images": rendered.images,
+            "trust": trust_report,
+            "applied": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "rollout": report,
+        }),
+        |out| {
+            for (name, image) in &rendered.images {
+                writeln!(out, "image {name}: {image}")?;
+            }
+            writeln!(
+                out,
+                "{} objects applied; every workload is ready",
+                applied.len()
+            )
+        },
+    )?;
+    Ok(ExitCode::Ok)
+}
+
+/// Reports a tracking failure: the diagnosis on stderr (or in JSON), exit code 3.
+fn failed(output: Output, out: &mut dyn Write, stage: &str, e: TrackError) -> Result<ExitCode> {
+    if let TrackError::Kube(k) = e {
+        return Err(k.into());
+    }
+    let diagnoses = match &e {
+        TrackError::PullFailed { diagnoses } | TrackError::Timeout { diagnoses, .. } => {
+            diagnoses.clone()
+        }
+        _ => vec![],
+    };
+    eprintln!("error: {stage}: {e}");
+    if output == Output::Json {
+        super::write_json(
+            out,
+            &json!({
+                "ready": false,
+                "stage": stage,
+                "error": e.to_string(),
+                "diagnoses": diagnoses,
+                "exit_code": ExitCode::Failed as i32,
+            }),
+        )?;
+    }
+    Ok(ExitCode::Failed)
+}
+
+/// Runs `slipway doctor`.
+///
+/// # Errors
+/// Bad trust input for the registry, or output failures. Problems found (an unreachable
+/// cluster included) are reported, with exit code 1.
+pub fn run_doctor(
+    settings: &dyn Fn() -> Result<Settings>,
+    output: Output,
+    a: &DoctorArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let mut problems = 0usize;
+    let mut doc = serde_json::Map::new();
+    let mut text = String::new();
+
+    if let Some(message) = &a.explain {
+        let d = slipway_kube::diagnose("-", "-", None, None, None, None, message, None);
+        if d.verdict != Verdict::Ok {
+            problems += 1;
+        }
+        text.push_str(&format!("explain    {}: {}\n", d.verdict, d.cause));
+        text.push_str(&format!(
+            "           registry {}{}\n",
+            d.registry,
+            d.runtime
+                .map(|r| format!(", written by {r}"))
+                .unwrap_or_default()
+        ));
+        for l in &d.fixes.nodes {
+            text.push_str(&format!("  fix (nodes): {l}\n"));
+        }
+        for l in &d.fixes.build_machine {
+            text.push_str(&format!("  fix (build machine): {l}\n"));
+        }
+        doc.insert("explain".into(), serde_json::to_value(&d)?);
+    }
+
+    if let Some(host) = &a.registry {
+        let settings = settings()?;
+        let trust = settings.trust_for(host)?;
+        let report = slipway_trust::probe(&trust, &ProbeOptions { timeout: a.timeout });
+        if report.verdict != Verdict::Ok {
+            problems += 1;
+        }
+        let mut buf = Vec::new();
+        super::probe::print_human(&report, &mut buf)?;
+        text.push_str("== build side (this machine)\n");
+        text.push_str(&String::from_utf8_lossy(&buf));
+        doc.insert("build".into(), serde_json::to_value(&report)?);
+
+        if !a.no_cluster {
+            text.push_str("== cluster side\n");
+            let registry = host.to_string();
+            let status = runtime()?.block_on(async {
+                let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
+                slipway_kube::cluster_status(&client, &a.trust_namespace, &registry).await
+            });
+            match status {
+                Ok(s) => {
+                    match &s.daemonset {
+                        Some(d) => text.push_str(&format!(
+                            "trust agent  {}/{} ready, {} up to date (namespace {})\n",
+                            d.ready, d.desired, d.updated, s.namespace
+                        )),
+                        None => {
+                            problems += 1;
+                            text.push_str(&format!(
+                                "trust agent  not installed in namespace {}: slipway cluster trust apply --trust {registry}=CA_FILE --agent-image IMAGE\n",
+                                s.namespace
+                            ));
+                        }
+                    }
+                    for n in &s.nodes {
+                        text.push_str(&format!(
+                            "node {}: {}\n",
+                            n.node,
+                            if n.ready {
+                                "trust agent ready"
+                            } else {
+                                "trust agent NOT ready"
+                            }
+                        ));
+                    }
+                    if !s.nodes_without_trust.is_empty() {
+                        problems += 1;
+                        text.push_str(&format!(
+                            "nodes without trust: {}\n",
+                            s.nodes_without_trust.join(", ")
+                        ));
+                    }
+                    if s.pull_failures.is_empty() {
+                        text.push_str(&format!("no recent pull failures name {registry}\n"));
+                    } else {
+                        problems += 1;
+                        text.push_str("recent pull failures:\n");
+                        for d in &s.pull_failures {
+                            text.push_str(&format!("  {d}\n"));
+                        }
+                    }
+                    doc.insert("cluster".into(), serde_json::to_value(&s)?);
+                }
+                Err(e) => {
+                    problems += 1;
+                    text.push_str(&format!(
+                        "not checked: {e:#}\n(use --kube-context, KUBECONFIG, or --no-cluster)\n"
+                    ));
+                    doc.insert("cluster".into(), json!({ "error": format!("{e:#}") }));
+                }
+            }
+        }
+    }
+    doc.insert("problems".into(), json!(problems));
+    super::emit(output, out, &doc, |out| out.write_all(text.as_bytes()))?;
+    Ok(if problems == 0 {
+        ExitCode::Ok
+    } else {
+        ExitCode::CheckFailed
+    })
+}

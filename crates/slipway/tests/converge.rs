@@ -1,0 +1,407 @@
+//! `slipway converge` and `slipway doctor`: the real TLS registry from testkit for the
+//! build side, and a loopback fake of the Kubernetes API (`FakeKube`) for the cluster
+//! side, since no API server runs here. Every API object the fake serves is first
+//! deserialized into its `k8s-openapi` type.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Run, copy_tree, slipway};
+use serde_json::{Value, json};
+use slipway_testkit::{FakeKube, LeafKind, Registry, TestPki};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+const TRUST_NS: &str = "slipway-system";
+const DS: &str = "slipway-node-trust";
+const AGENT: &str = "ghcr.io/example/slipway:0.1";
+
+/// The containerd 1.6 CRI error captured from a real pull (crates/trust/tests/fixtures).
+fn containerd_x509(image: &str) -> String {
+    let raw = include_str!("../../trust/tests/fixtures/containerd-1.6-cri-unknown-authority.txt");
+    let (host, rest) = image.split_once('/').unwrap();
+    raw.trim()
+        .replace("registry.test:PORT/app:v1", image)
+        .replace("registry.test:PORT", host)
+        .replace(
+            "/v2/app/manifests/v1",
+            &format!("/v2/{}/manifests/x", rest.split(['@', ':']).next().unwrap()),
+        )
+}
+
+fn shaped<T: serde::de::DeserializeOwned>(v: Value) -> Value {
+    serde_json::from_value::<T>(v.clone()).unwrap_or_else(|e| {
+        panic!(
+            "fixture is not a {}: {e}\n{v:#}",
+            std::any::type_name::<T>()
+        )
+    });
+    v
+}
+
+fn node(name: &str) -> Value {
+    shaped::<k8s_openapi::api::core::v1::Node>(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } },
+        "status": { "conditions": [ { "type": "Ready", "status": "True" } ] }
+    }))
+}
+
+fn pod(
+    ns: &str,
+    name: &str,
+    labels: Value,
+    node: &str,
+    image: &str,
+    waiting: Option<&str>,
+) -> Value {
+    let ready = waiting.is_none();
+    let state = match waiting {
+        Some(message) => json!({ "waiting": { "reason": "ErrImagePull", "message": message } }),
+        None => json!({ "running": { "startedAt": "2026-11-25T10:00:00Z" } }),
+    };
+    shaped::<k8s_openapi::api::core::v1::Pod>(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name, "namespace": ns, "labels": labels },
+        "spec": { "nodeName": node, "containers": [ { "name": "app", "image": image } ] },
+        "status": {
+            "phase": if ready { "Running" } else { "Pending" },
+            "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
+            "containerStatuses": [ {
+                "name": "app", "image": image, "imageID": "", "ready": ready,
+                "restartCount": 0, "state": state
+            } ]
+        }
+    }))
+}
+
+fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
+    shaped::<k8s_openapi::api::core::v1::Event>(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": { "name": format!("{pod}.187a0c9d1e2f3a4b"), "namespace": ns },
+        "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "fieldPath": "spec.containers{app}" },
+        "reason": "Failed", "type": "Warning", "message": message,
+        "source": { "component": "kubelet", "host": node }, "count": 2,
+        "firstTimestamp": "2026-11-25T10:00:00Z", "lastTimestamp": "2026-11-25T10:00:30Z"
+    }))
+}
+
+/// A registry with a CA-signed certificate, the sample app, a fake cluster with two nodes.
+struct Rig {
+    reg: Registry,
+    pki: TestPki,
+    tmp: tempfile::TempDir,
+    fake: FakeKube,
+    kubeconfig: PathBuf,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let pki = TestPki::new();
+        let reg = Registry::builder()
+            .tls(&pki.server_cert(LeafKind::CaSigned))
+            .start();
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
+        copy_tree(Path::new(EXAMPLE), &tmp.path().join("hello"));
+        let fake = FakeKube::start();
+        let kubeconfig = fake.write_kubeconfig(&tmp.path().join("kubeconfig"), "fake-ctx", "apps");
+        fake.put(node("n1"));
+        fake.put(node("n2"));
+        Rig {
+            reg,
+            pki,
+            tmp,
+            fake,
+            kubeconfig,
+        }
+    }
+
+    fn slipway(&self, args: &[&str]) -> Run {
+        let ca = format!(
+            "--registry-ca={}={}",
+            self.reg.host(),
+            self.pki.ca().display()
+        );
+        let mut all = vec![ca.as_str(), "--output", "json"];
+        all.extend_from_slice(args);
+        let xdg = self.tmp.path().join("xdg");
+        slipway(
+            &self.tmp.path().join("certs.d"),
+            &all,
+            &[
+                ("KUBECONFIG", self.kubeconfig.to_str().unwrap()),
+                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+                (
+                    "DOCKER_CONFIG",
+                    self.tmp.path().join("docker").to_str().unwrap(),
+                ),
+            ],
+        )
+    }
+
+    fn converge(&self, extra: &[&str]) -> Run {
+        let dir = self.tmp.path().join("hello");
+        let store = self.tmp.path().join("store");
+        let repo = format!("{}/hello", self.reg.host());
+        let mut args = vec![
+            "converge",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--repo",
+            &repo,
+            "--kube-context",
+            "fake-ctx",
+            "--poll-interval",
+            "50ms",
+        ];
+        args.extend_from_slice(extra);
+        self.slipway(&args)
+    }
+
+    /// Marks the trust DaemonSet ready on both nodes once it has been read twice.
+    fn trust_rolls_out(&self) {
+        let mut polls = 0;
+        self.fake.on_request(move |store, r| {
+            if r.method == "GET" && r.path.ends_with(&format!("/daemonsets/{DS}")) {
+                polls += 1;
+                if polls == 2 {
+                    let ds = store.get("DaemonSet", TRUST_NS, DS).unwrap();
+                    let tpl = &ds["spec"]["template"]["metadata"];
+                    for n in ["n1", "n2"] {
+                        let mut p = pod(TRUST_NS, &format!("agent-{n}"), tpl["labels"].clone(), n, AGENT, None);
+                        p["metadata"]["annotations"] = tpl["annotations"].clone();
+                        store.put(p);
+                    }
+                    store.set_status("DaemonSet", TRUST_NS, DS, json!({
+                        "currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberMisscheduled": 0,
+                        "numberReady": 2, "updatedNumberScheduled": 2, "observedGeneration": ds["metadata"]["generation"]
+                    }));
+                }
+            }
+        });
+    }
+
+    /// Makes the app's Deployment ready on its second read, or, with `x509`, gives its pod
+    /// the kubelet's pull failure instead.
+    fn app_rolls_out(&self, x509: bool) {
+        let mut polls = 0;
+        self.fake.on_request(move |store, r| {
+            if r.method == "GET" && r.path.ends_with("/deployments/hello") {
+                polls += 1;
+                if polls != 2 {
+                    return;
+                }
+                let d = store.get("Deployment", "apps", "hello").unwrap();
+                let image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let labels = d["spec"]["template"]["metadata"]["labels"].clone();
+                if x509 {
+                    let desc = containerd_x509(&image);
+                    let msg = format!(
+                        "Failed to pull image \"{image}\": rpc error: code = Unknown desc = {desc}"
+                    );
+                    store.put(pod(
+                        "apps",
+                        "hello-5d8f7c-abcde",
+                        labels,
+                        "n2",
+                        &image,
+                        Some(&msg),
+                    ));
+                    store.put(pull_event("apps", "hello-5d8f7c-abcde", "n2", &msg));
+                } else {
+                    store.put(pod(
+                        "apps",
+                        "hello-5d8f7c-abcde",
+                        labels.clone(),
+                        "n1",
+                        &image,
+                        None,
+                    ));
+                    store.put(pod(
+                        "apps",
+                        "hello-5d8f7c-fghij",
+                        labels,
+                        "n2",
+                        &image,
+                        None,
+                    ));
+                    store.set_status(
+                        "Deployment",
+                        "apps",
+                        "hello",
+                        json!({
+                            "observedGeneration": d["metadata"]["generation"], "replicas": 2,
+                            "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2
+                        }),
+                    );
+                }
+            }
+        });
+    }
+
+    fn patches(&self) -> Vec<String> {
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH")
+            .map(|r| r.path.clone())
+            .collect()
+    }
+}
+
+#[test]
+fn converge_builds_trusts_every_node_then_applies_in_order_and_waits_for_readiness() {
+    let rig = Rig::new();
+    rig.trust_rolls_out();
+    rig.app_rolls_out(false);
+    let run = rig.converge(&["--agent-image", AGENT, "--timeout", "30s"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["ready"], true, "{}", run.stdout);
+
+    // Trust first (namespace, service account, bundle, DaemonSet), then the app: config
+    // before the workload.
+    let patches = rig.patches();
+    let kinds: Vec<&str> = patches
+        .iter()
+        .map(|p| p.rsplit('/').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "namespaces",
+            "serviceaccounts",
+            "configmaps",
+            "daemonsets",
+            "configmaps",
+            "services",
+            "deployments"
+        ],
+        "{patches:#?}"
+    );
+    // The DaemonSet was waited for before the app was applied.
+    let log = rig.fake.requests();
+    let first_app = log
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path.contains("/namespaces/apps/"))
+        .unwrap();
+    let ds_reads = log[..first_app]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/daemonsets/{DS}")))
+        .count();
+    assert!(
+        ds_reads >= 2,
+        "the app was applied before the DaemonSet was ready"
+    );
+
+    // The Deployment runs exactly the image build pushed, pinned by digest, and the
+    // bundle the nodes got is the CA this machine trusts the registry with.
+    let images = &run.json["images"];
+    let app = images["app"].as_str().unwrap();
+    assert!(
+        app.starts_with(&format!("{}/hello@sha256:", rig.reg.host())),
+        "{app}"
+    );
+    let d = rig.fake.get("Deployment", "apps", "hello").unwrap();
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], app);
+    let cm = rig
+        .fake
+        .get("ConfigMap", TRUST_NS, &format!("{DS}-bundles"))
+        .expect("the bundle ConfigMap");
+    let ca = std::fs::read_to_string(rig.pki.ca()).unwrap();
+    let bundle: String = cm["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let der_of = |pem: &str| {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    assert_eq!(der_of(&bundle), der_of(&ca));
+    assert_eq!(run.json["trust"]["nodes"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn converge_fails_fast_naming_node_registry_cause_and_fix_on_an_x509_pull_error() {
+    let rig = Rig::new();
+    rig.app_rolls_out(true);
+    let start = Instant::now();
+    let run = rig.converge(&["--skip-cluster-trust", "--timeout", "60s"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "failed at the timeout, not fast"
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let d = &run.json["diagnoses"][0];
+    assert_eq!(d["verdict"], "unknown-authority", "{}", run.stdout);
+    assert_eq!(d["node"], "n2");
+    assert_eq!(d["registry"], rig.reg.host().as_str());
+    let fixes = d["fixes"]["nodes"].to_string();
+    assert!(
+        fixes.contains(&format!(
+            "slipway cluster trust apply --trust {}=",
+            rig.reg.host()
+        )),
+        "{fixes}"
+    );
+    assert!(run.stderr.contains("on node n2"), "{}", run.stderr);
+    // Nothing of the trust agent was applied: it was skipped.
+    assert!(rig.patches().iter().all(|p| !p.contains(TRUST_NS)));
+}
+
+#[test]
+fn converge_refuses_a_private_ca_registry_without_an_agent_image_before_anything_happens() {
+    let rig = Rig::new();
+    let before = common::tree_state(&rig.reg.dir().join("data"));
+    let run = rig.converge(&["--timeout", "5s"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--agent-image"), "{}", run.stderr);
+    assert!(rig.fake.requests().is_empty(), "the API was called");
+    assert_eq!(
+        before,
+        common::tree_state(&rig.reg.dir().join("data")),
+        "something was pushed"
+    );
+}
+
+#[test]
+fn doctor_probes_the_registry_reads_the_cluster_and_explains_pasted_errors() {
+    let rig = Rig::new();
+    let host = rig.reg.host();
+    // Build side trusted, cluster without the trust agent, and one pull failure on record.
+    let image = format!("{host}/hello:1");
+    let msg = format!(
+        "Failed to pull image \"{image}\": {}",
+        containerd_x509(&image)
+    );
+    rig.fake.put(pull_event("apps", "hello-1", "n1", &msg));
+    let run = rig.slipway(&["doctor", "--registry", &host, "--kube-context", "fake-ctx"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json["build"]["verdict"], "ok", "{}", run.stdout);
+    assert!(run.json["cluster"]["daemonset"].is_null(), "{}", run.stdout);
+    let failures = run.json["cluster"]["pull_failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{}", run.stdout);
+    assert_eq!(failures[0]["verdict"], "unknown-authority");
+    let nodes = run.json["cluster"]["nodes_without_trust"].to_string();
+    assert!(nodes.contains("n1") && nodes.contains("n2"), "{nodes}");
+
+    // Build side only: nothing wrong.
+    let run = rig.slipway(&["doctor", "--registry", &host, "--no-cluster"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    // A pasted error, classified without a registry or a cluster.
+    let run = rig.slipway(&["doctor", "--explain", &msg]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.json["explain"]["verdict"], "unknown-authority");
+    assert_eq!(run.json["explain"]["registry"], host.as_str());
+    assert_eq!(run.json["explain"]["runtime"], "containerd");
+}
