@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use slipway_oci::{
     Descriptor, Digest, ImageManifest, Layout, Location, Manifest, Platform, Reference, media,
 };
-use slipway_registry::{CopyOptions, NoProgress, Registry, Sink, Source, copy};
+use slipway_registry::{CopyOptions, NoProgress, Progress, Registry, Sink, Source, copy};
 
 use crate::buildah::{self, HostAccess};
 use crate::config::{ImageSpec, ImportKind, WerfConfig};
@@ -44,6 +44,12 @@ pub trait Access {
     /// [`BuildError::Access`] or [`BuildError::Buildah`] (e.g. a client certificate, which
     /// cannot be handed to buildah).
     fn buildah_host(&self, reference: &Reference) -> Result<HostAccess, BuildError>;
+
+    /// Returns what shows the progress of base-image pulls and stage pushes (bars on a
+    /// terminal); nothing by default.
+    fn progress(&self) -> Arc<dyn Progress> {
+        Arc::new(NoProgress)
+    }
 }
 
 /// Chooses who builds a stage.
@@ -602,7 +608,7 @@ impl Run<'_> {
                 &src,
                 &Sink::Registry(reg, dst.clone()),
                 &CopyOptions::default(),
-                Arc::new(NoProgress),
+                self.access.progress(),
             ))
             .map_err(registry_err(&dst))?;
         Ok(())
@@ -637,7 +643,7 @@ impl Run<'_> {
                     &Source::Registry(reg, src.clone()),
                     &Sink::Layout(self.store.clone(), digest.hex().to_string()),
                     &CopyOptions::default(),
-                    Arc::new(NoProgress),
+                    self.access.progress(),
                 ))
                 .map_err(registry_err(&src))?;
         }
@@ -677,7 +683,7 @@ impl Run<'_> {
                     platform: Some(self.opts.platform.clone()),
                     jobs: 4,
                 },
-                Arc::new(NoProgress),
+                self.access.progress(),
             ))
             .map_err(registry_err(&img.reference))?;
         Ok(())

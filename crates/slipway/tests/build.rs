@@ -14,71 +14,39 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use common::{Run, copy_tree, slipway, tree_state};
+use common::{Run, TlsRig};
 use serde_json::{Value, json};
-use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout};
-
-/// The sample app, copied into a temporary folder by every test that builds it.
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+use slipway_testkit::oci_layout;
 
 /// A werf.yaml with one image `app` from `Dockerfile` in the project folder.
 const ONE_IMAGE: &str =
     "project: t\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n";
 
-/// What a test needs around `slipway build`: a TLS registry whose certificate a test CA
-/// signed, skopeo trusting that CA, and a scratch folder for projects, stores and reports.
+/// What a test needs around `slipway build`: the TLS registry rig, and a counter for
+/// report file names.
 struct Rig {
-    reg: Registry,
-    pki: TestPki,
-    tmp: tempfile::TempDir,
-    skopeo: Skopeo,
-    skopeo_certs: PathBuf,
+    base: TlsRig,
     counter: Cell<usize>,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = TlsRig;
+    fn deref(&self) -> &TlsRig {
+        &self.base
+    }
 }
 
 impl Rig {
     fn new() -> Rig {
-        let pki = TestPki::new();
-        let reg = Registry::builder()
-            .tls(&pki.server_cert(LeafKind::CaSigned))
-            .start();
-        let tmp = tempfile::tempdir().unwrap();
-        let skopeo_certs = cert_dir(&tmp.path().join("skopeo-certs"), &[pki.ca()], None);
-        // An empty certs.d, so that nothing the machine trusts is used by accident.
-        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
         Rig {
-            skopeo: Skopeo::new().cert_dir(&skopeo_certs),
-            reg,
-            pki,
-            tmp,
-            skopeo_certs,
+            base: TlsRig::new(),
             counter: Cell::new(0),
         }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
     }
 
     fn next(&self) -> usize {
         self.counter.set(self.counter.get() + 1);
         self.counter.get()
-    }
-
-    /// Returns `localhost:PORT/name`.
-    fn repo(&self, name: &str) -> String {
-        format!("{}/{name}", self.reg.host())
-    }
-
-    /// Copies `examples/hello` into a new folder `name` and returns it.
-    fn example(&self, name: &str) -> PathBuf {
-        let dir = self.path(name);
-        copy_tree(Path::new(EXAMPLE), &dir);
-        assert!(
-            dir.join("werf.yaml").is_file(),
-            "the sample app is missing: no werf.yaml in {EXAMPLE}"
-        );
-        dir
     }
 
     /// Writes a project folder `name` holding `files` (paths relative to it).
@@ -90,28 +58,6 @@ impl Rig {
             std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
         }
         dir
-    }
-
-    /// Runs slipway with the CA of the test registry trusted, and a private XDG data and
-    /// Docker config folder.
-    fn slipway(&self, args: &[&str]) -> Run {
-        let ca = format!(
-            "--registry-ca={}={}",
-            self.reg.host(),
-            self.pki.ca().display()
-        );
-        let mut all = vec![ca.as_str()];
-        all.extend_from_slice(args);
-        let xdg = self.path("xdg");
-        let docker = self.path("docker");
-        slipway(
-            &self.path("certs.d"),
-            &all,
-            &[
-                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
-                ("DOCKER_CONFIG", docker.to_str().unwrap()),
-            ],
-        )
     }
 
     /// Runs `slipway --output json build --dir DIR --store STORE --report-path FILE
@@ -163,26 +109,6 @@ impl Rig {
             run.stderr, run.stdout
         );
         run.json
-    }
-
-    /// Returns the path, mtime and size of everything in the registry's storage.
-    fn storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
-        tree_state(&self.reg.dir().join("data"))
-    }
-
-    /// Asserts that the registry's storage is as it was at `before`.
-    fn assert_nothing_pushed(&self, before: &BTreeMap<PathBuf, (SystemTime, u64)>, what: &str) {
-        let after = self.storage();
-        let mut changed: Vec<&PathBuf> = after
-            .iter()
-            .filter(|(p, v)| before.get(*p) != Some(v))
-            .map(|(p, _)| p)
-            .collect();
-        changed.extend(before.keys().filter(|p| !after.contains_key(*p)));
-        assert!(
-            changed.is_empty(),
-            "{what}: the registry's storage changed, so something was pushed: {changed:#?}"
-        );
     }
 
     /// Returns the image config blob of `image`, as skopeo reads it (`skopeo inspect --raw

@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Run, copy_tree, slipway};
+use common::{Run, TlsRig};
 use serde_json::{Value, json};
-use slipway_testkit::{FakeKube, LeafKind, Registry, TestPki};
+use slipway_testkit::FakeKube;
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
 const TRUST_NS: &str = "slipway-system";
 const DS: &str = "slipway-node-trust";
 const AGENT: &str = "ghcr.io/example/slipway:0.1";
@@ -87,63 +86,46 @@ fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
     }))
 }
 
-/// A registry with a CA-signed certificate, the sample app, a fake cluster with two nodes.
+/// The TLS registry rig with the sample app, and a fake cluster with two nodes.
 struct Rig {
-    reg: Registry,
-    pki: TestPki,
-    tmp: tempfile::TempDir,
+    base: TlsRig,
     fake: FakeKube,
     kubeconfig: PathBuf,
 }
 
+impl std::ops::Deref for Rig {
+    type Target = TlsRig;
+    fn deref(&self) -> &TlsRig {
+        &self.base
+    }
+}
+
 impl Rig {
     fn new() -> Rig {
-        let pki = TestPki::new();
-        let reg = Registry::builder()
-            .tls(&pki.server_cert(LeafKind::CaSigned))
-            .start();
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
-        copy_tree(Path::new(EXAMPLE), &tmp.path().join("hello"));
+        let base = TlsRig::new();
+        base.example("hello");
         let fake = FakeKube::start();
-        let kubeconfig = fake.write_kubeconfig(&tmp.path().join("kubeconfig"), "fake-ctx", "apps");
+        let kubeconfig = fake.write_kubeconfig(&base.path("kubeconfig"), "fake-ctx", "apps");
         fake.put(node("n1"));
         fake.put(node("n2"));
         Rig {
-            reg,
-            pki,
-            tmp,
+            base,
             fake,
             kubeconfig,
         }
     }
 
+    /// Runs slipway with `--output json` and the fake cluster's kubeconfig.
     fn slipway(&self, args: &[&str]) -> Run {
-        let ca = format!(
-            "--registry-ca={}={}",
-            self.reg.host(),
-            self.pki.ca().display()
-        );
-        let mut all = vec![ca.as_str(), "--output", "json"];
+        let mut all = vec!["--output", "json"];
         all.extend_from_slice(args);
-        let xdg = self.tmp.path().join("xdg");
-        slipway(
-            &self.tmp.path().join("certs.d"),
-            &all,
-            &[
-                ("KUBECONFIG", self.kubeconfig.to_str().unwrap()),
-                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
-                (
-                    "DOCKER_CONFIG",
-                    self.tmp.path().join("docker").to_str().unwrap(),
-                ),
-            ],
-        )
+        self.base
+            .slipway_env(&all, &[("KUBECONFIG", self.kubeconfig.to_str().unwrap())])
     }
 
     fn converge(&self, extra: &[&str]) -> Run {
-        let dir = self.tmp.path().join("hello");
-        let store = self.tmp.path().join("store");
+        let dir = self.path("hello");
+        let store = self.path("store");
         let repo = format!("{}/hello", self.reg.host());
         let mut args = vec![
             "converge",

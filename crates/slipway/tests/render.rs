@@ -9,105 +9,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
-use common::{Run, copy_tree, slipway, tree_state};
+use common::{Run, TlsRig};
 use serde_json::Value;
-use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir};
 
-/// The sample app, copied into a temporary folder by every test.
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
-
-/// A TLS registry whose certificate a test CA signed, skopeo trusting that CA, and a
-/// scratch folder.
-struct Rig {
-    reg: Registry,
-    pki: TestPki,
-    tmp: tempfile::TempDir,
-    skopeo: Skopeo,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let pki = TestPki::new();
-        let reg = Registry::builder()
-            .tls(&pki.server_cert(LeafKind::CaSigned))
-            .start();
-        let tmp = tempfile::tempdir().unwrap();
-        let skopeo_certs = cert_dir(&tmp.path().join("skopeo-certs"), &[pki.ca()], None);
-        // An empty certs.d, so that nothing the machine trusts is used by accident.
-        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
-        Rig {
-            skopeo: Skopeo::new().cert_dir(&skopeo_certs),
-            reg,
-            pki,
-            tmp,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    /// Returns `localhost:PORT/name`.
-    fn repo(&self, name: &str) -> String {
-        format!("{}/{name}", self.reg.host())
-    }
-
-    /// Copies `examples/hello` into a new folder `name` and returns it.
-    fn example(&self, name: &str) -> PathBuf {
-        let dir = self.path(name);
-        copy_tree(Path::new(EXAMPLE), &dir);
-        assert!(
-            dir.join(".helm/templates/deployment.yaml").is_file(),
-            "the sample app has no .helm/templates/deployment.yaml in {EXAMPLE}"
-        );
-        dir
-    }
-
-    /// Runs slipway with the test CA trusted for the registry (`--registry-ca HOST=CA`),
-    /// `--certs-d` an empty folder, and private XDG data and Docker config folders.
-    fn slipway(&self, args: &[&str]) -> Run {
-        let ca = format!(
-            "--registry-ca={}={}",
-            self.reg.host(),
-            self.pki.ca().display()
-        );
-        let mut all = vec![ca.as_str()];
-        all.extend_from_slice(args);
-        let xdg = self.path("xdg");
-        let docker = self.path("docker");
-        slipway(
-            &self.path("certs.d"),
-            &all,
-            &[
-                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
-                ("DOCKER_CONFIG", docker.to_str().unwrap()),
-            ],
-        )
-    }
-
-    /// Returns the path, mtime and size of everything in the registry's storage.
-    fn storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
-        tree_state(&self.reg.dir().join("data"))
-    }
-
-    fn assert_nothing_pushed(&self, before: &BTreeMap<PathBuf, (SystemTime, u64)>, what: &str) {
-        let after = self.storage();
-        let mut changed: Vec<&PathBuf> = after
-            .iter()
-            .filter(|(p, v)| before.get(*p) != Some(v))
-            .map(|(p, _)| p)
-            .collect();
-        changed.extend(before.keys().filter(|p| !after.contains_key(*p)));
-        assert!(
-            changed.is_empty(),
-            "{what}: the registry's storage changed, so something was pushed: {changed:#?}"
-        );
-    }
-}
+type Rig = TlsRig;
 
 fn read_json(path: &Path) -> Value {
     let text =

@@ -13,7 +13,7 @@ use slipway_build::{
     Observer, StageStatus,
 };
 use slipway_oci::{Platform, Reference};
-use slipway_registry::Registry;
+use slipway_registry::{Progress, Registry};
 use slipway_trust::RegistryHost;
 
 use crate::ExitCode;
@@ -23,9 +23,15 @@ use crate::settings::Settings;
 /// Opens registries with the command line's trust settings.
 struct CliAccess<'a> {
     settings: &'a Settings,
+    /// Shows transfers: bars when stderr is a terminal and the output is for people.
+    progress: Arc<dyn Progress>,
 }
 
 impl Access for CliAccess<'_> {
+    fn progress(&self) -> Arc<dyn Progress> {
+        self.progress.clone()
+    }
+
     fn registry(&self, reference: &Reference) -> Result<Arc<Registry>, BuildError> {
         super::transfer::registry(self.settings, reference).map_err(|e| BuildError::Access {
             subject: reference.registry.clone(),
@@ -193,7 +199,14 @@ pub fn build_images(
     let observer = Lines {
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let report = slipway_build::build(config, &opts, &CliAccess { settings }, &observer)?;
+    let progress: Arc<dyn Progress> =
+        if global.output == Output::Human && std::io::stderr().is_terminal() {
+            Arc::new(super::transfer::Bars::new())
+        } else {
+            Arc::new(slipway_registry::NoProgress)
+        };
+    let access = CliAccess { settings, progress };
+    let report = slipway_build::build(config, &opts, &access, &observer)?;
     if let Some(path) = &a.report_path {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');

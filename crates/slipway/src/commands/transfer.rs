@@ -132,13 +132,13 @@ pub fn run_copy(
 }
 
 /// Progress bars per blob on a terminal.
-struct Bars {
+pub(crate) struct Bars {
     multi: indicatif::MultiProgress,
     bars: Mutex<HashMap<Digest, indicatif::ProgressBar>>,
 }
 
 impl Bars {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Bars {
             multi: indicatif::MultiProgress::with_draw_target(
                 indicatif::ProgressDrawTarget::stderr(),

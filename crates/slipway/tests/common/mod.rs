@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use serde_json::Value;
+use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir};
 
 /// The result of one slipway run.
 pub struct Run {
@@ -154,4 +155,110 @@ pub fn tree_state(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
         }
     }
     out
+}
+
+/// The sample app.
+pub const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+
+/// A TLS registry whose certificate a test CA signed, skopeo trusting that CA, and a
+/// scratch folder with an empty certs.d (so nothing the machine trusts is used by accident).
+pub struct TlsRig {
+    /// The registry.
+    pub reg: Registry,
+    /// The CA that signed its certificate.
+    pub pki: TestPki,
+    /// The scratch folder.
+    pub tmp: tempfile::TempDir,
+    /// skopeo, trusting the CA.
+    pub skopeo: Skopeo,
+    /// skopeo's certificate folder.
+    pub skopeo_certs: PathBuf,
+}
+
+impl TlsRig {
+    /// Starts the registry and makes the folders.
+    pub fn new() -> TlsRig {
+        let pki = TestPki::new();
+        let reg = Registry::builder()
+            .tls(&pki.server_cert(LeafKind::CaSigned))
+            .start();
+        let tmp = tempfile::tempdir().unwrap();
+        let skopeo_certs = cert_dir(&tmp.path().join("skopeo-certs"), &[pki.ca()], None);
+        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
+        TlsRig {
+            skopeo: Skopeo::new().cert_dir(&skopeo_certs),
+            reg,
+            pki,
+            tmp,
+            skopeo_certs,
+        }
+    }
+
+    /// Returns a path in the scratch folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Returns `localhost:PORT/name`.
+    pub fn repo(&self, name: &str) -> String {
+        format!("{}/{name}", self.reg.host())
+    }
+
+    /// Copies `examples/hello` into a new folder `name` and returns it.
+    pub fn example(&self, name: &str) -> PathBuf {
+        let dir = self.path(name);
+        copy_tree(Path::new(EXAMPLE), &dir);
+        for f in ["werf.yaml", ".helm/templates/deployment.yaml"] {
+            assert!(
+                dir.join(f).is_file(),
+                "the sample app has no {f} in {EXAMPLE}"
+            );
+        }
+        dir
+    }
+
+    /// Runs slipway with the test CA trusted for the registry (`--registry-ca HOST=CA`),
+    /// `--certs-d` the empty folder, and private XDG data and Docker config folders.
+    pub fn slipway(&self, args: &[&str]) -> Run {
+        self.slipway_env(args, &[])
+    }
+
+    /// Like [`TlsRig::slipway`], with more environment variables.
+    pub fn slipway_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let ca = format!(
+            "--registry-ca={}={}",
+            self.reg.host(),
+            self.pki.ca().display()
+        );
+        let mut all = vec![ca.as_str()];
+        all.extend_from_slice(args);
+        let xdg = self.path("xdg");
+        let docker = self.path("docker");
+        let mut vars = vec![
+            ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+            ("DOCKER_CONFIG", docker.to_str().unwrap()),
+        ];
+        vars.extend_from_slice(env);
+        slipway(&self.path("certs.d"), &all, &vars)
+    }
+
+    /// Returns the path, mtime and size of everything in the registry's storage.
+    pub fn storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+        tree_state(&self.reg.dir().join("data"))
+    }
+
+    /// Asserts that the registry's storage is as it was at `before`.
+    pub fn assert_nothing_pushed(&self, before: &BTreeMap<PathBuf, (SystemTime, u64)>, what: &str) {
+        let after = self.storage();
+        let mut changed: Vec<&PathBuf> = after
+            .iter()
+            .filter(|(p, v)| before.get(*p) != Some(v))
+            .map(|(p, _)| p)
+            .collect();
+        changed.extend(before.keys().filter(|p| !after.contains_key(*p)));
+        assert!(
+            changed.is_empty(),
+            "{what}: the registry's storage changed, so something was pushed: {changed:#?}"
+        );
+    }
 }
