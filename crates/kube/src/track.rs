@@ -226,6 +226,24 @@ fn subject(r: &AppliedRef) -> String {
     r.to_string()
 }
 
+/// Says whether a rolling workload is done: its controller saw the current generation,
+/// and `want` pods are up to date and counted by `(what, have)` (available or ready).
+fn rollout(
+    observed: bool,
+    want: i32,
+    (what, have): (&str, i32),
+    updated: i32,
+    selector: String,
+) -> (State, String) {
+    let detail = format!("{have}/{want} {what}, {updated}/{want} updated");
+    let state = if observed && have == want && updated == want {
+        State::Ready(detail)
+    } else {
+        State::Waiting(detail)
+    };
+    (state, selector)
+}
+
 /// Reads one workload's state and its pod selector.
 async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error> {
     let ns = r.namespace.as_deref().unwrap_or("default");
@@ -240,20 +258,11 @@ async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error
             let spec = d.spec.clone().unwrap_or_default();
             let want = spec.replicas.unwrap_or(1);
             let st = d.status.clone().unwrap_or_default();
-            let (upd, avail) = (
+            Ok(rollout(
+                observed(st.observed_generation, d.metadata.generation),
+                want,
+                ("available", st.available_replicas.unwrap_or(0)),
                 st.updated_replicas.unwrap_or(0),
-                st.available_replicas.unwrap_or(0),
-            );
-            let detail = format!("{avail}/{want} available, {upd}/{want} updated");
-            let ok = observed(st.observed_generation, d.metadata.generation)
-                && upd == want
-                && avail == want;
-            Ok((
-                if ok {
-                    State::Ready(detail)
-                } else {
-                    State::Waiting(detail)
-                },
                 selector_string(&spec.selector),
             ))
         }
@@ -265,20 +274,11 @@ async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error
             let spec = s.spec.clone().unwrap_or_default();
             let want = spec.replicas.unwrap_or(1);
             let st = s.status.clone().unwrap_or_default();
-            let (ready, upd) = (
-                st.ready_replicas.unwrap_or(0),
+            Ok(rollout(
+                observed(st.observed_generation, s.metadata.generation),
+                want,
+                ("ready", st.ready_replicas.unwrap_or(0)),
                 st.updated_replicas.unwrap_or(0),
-            );
-            let detail = format!("{ready}/{want} ready, {upd}/{want} updated");
-            let ok = observed(st.observed_generation, s.metadata.generation)
-                && ready == want
-                && upd == want;
-            Ok((
-                if ok {
-                    State::Ready(detail)
-                } else {
-                    State::Waiting(detail)
-                },
                 selector_string(&spec.selector),
             ))
         }
@@ -289,21 +289,11 @@ async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error
                 .map_err(get_err)?;
             let spec = d.spec.clone().unwrap_or_default();
             let st = d.status.clone().unwrap_or_default();
-            let (want, ready, upd) = (
+            Ok(rollout(
+                observed(st.observed_generation, d.metadata.generation),
                 st.desired_number_scheduled,
-                st.number_ready,
+                ("ready", st.number_ready),
                 st.updated_number_scheduled.unwrap_or(0),
-            );
-            let detail = format!("{ready}/{want} ready, {upd}/{want} updated");
-            let ok = observed(st.observed_generation, d.metadata.generation)
-                && ready == want
-                && upd == want;
-            Ok((
-                if ok {
-                    State::Ready(detail)
-                } else {
-                    State::Waiting(detail)
-                },
                 selector_string(&spec.selector),
             ))
         }
