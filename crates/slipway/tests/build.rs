@@ -709,39 +709,79 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let git = stapel("git:\n- add: /\n  to: /app\n");
     let shell = stapel("shell:\n  install:\n  - echo hi\n");
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
-    // (name, werf.yaml, Dockerfile, what stderr must say; `{dir}` is the project folder)
-    let cases: [(&str, &str, &str, &[&str]); 5] = [
+    // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
+    // project folder)
+    let cases: [(&str, &str, &str, &[&str], &[&str]); 10] = [
         (
             "syntax",
             ONE_IMAGE,
             "FROM scratch\nCOPY a.txt /a.txt\n  FROBNICATE x\n",
+            &[],
             &["line 3, column 3", "FROBNICATE", "{dir}/Dockerfile"],
         ),
         (
             "missing",
             ONE_IMAGE,
             "FROM scratch\nCOPY a.txt /a.txt\nCOPY missing.txt /missing.txt\n",
+            &[],
             &["missing.txt", "not found"],
         ),
         (
             "from",
             ONE_IMAGE,
             "FROM scratch AS first\nCOPY a.txt /a.txt\nFROM scratch\nCOPY --from=nosuch /a.txt /a.txt\n",
+            &[],
             &["nosuch", "first"],
         ),
-        ("git", &git, good, &["werf.yaml", "`git`"]),
-        ("shell", &shell, good, &["werf.yaml", "`shell`"]),
+        ("git", &git, good, &[], &["werf.yaml", "`git`"]),
+        ("shell", &shell, good, &[], &["werf.yaml", "`shell`"]),
+        (
+            "yaml",
+            "project: t\nconfigVersion: 1\n---\nimage: [app\n",
+            good,
+            &[],
+            &["werf.yaml"],
+        ),
+        (
+            "run-native",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY a.txt /a.txt\nRUN echo hi\n",
+            &["--backend", "native"],
+            &["line 3", "RUN", "--backend buildah"],
+        ),
+        (
+            "add-archive",
+            ONE_IMAGE,
+            "FROM scratch\nADD a.tar.gz /srv/\n",
+            &[],
+            &["line 2", "a.tar.gz", "archives"],
+        ),
+        (
+            "add-url",
+            ONE_IMAGE,
+            "FROM scratch\nADD https://example.invalid/x.tgz /srv/\n",
+            &[],
+            &["line 2", "remote sources are not supported"],
+        ),
+        (
+            "chown-name",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY --chown=www-data a.txt /a.txt\n",
+            &[],
+            &["line 2", "www-data", "numeric"],
+        ),
     ];
-    for (name, werf, dockerfile, needles) in cases {
+    for (name, werf, dockerfile, extra, needles) in cases {
         let dir = rig.project(
             name,
             &[
                 ("werf.yaml", werf.as_bytes()),
                 ("Dockerfile", dockerfile.as_bytes()),
                 ("a.txt", b"a\n"),
+                ("a.tar.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"),
             ],
         );
-        let run = rig.build(&dir, &format!("store-{name}"), Some(&repo), &[]);
+        let run = rig.build(&dir, &format!("store-{name}"), Some(&repo), extra);
         assert_eq!(
             run.code, 2,
             "[{name}] bad input must exit 2\nstderr:\n{}\nstdout:\n{}",
@@ -757,4 +797,54 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
         }
         rig.assert_nothing_pushed(&before, &format!("[{name}]"));
     }
+}
+
+#[test]
+fn layer_format_options_are_part_of_the_digest_and_shape_the_layers() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "fmt",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", b"FROM scratch\nCOPY a.txt /a.txt\n"),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    touch_all(&dir, 1_600_000_000);
+    let manifest = |report: &Value, store: &str| -> Value {
+        let digest = text(image(report, "app"), "DockerImageDigest");
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        read_json(&rig.path(store).join("blobs/sha256").join(hex))
+    };
+    let gzip = rig.built(&dir, "s1", None, &[]);
+    let zstd = rig.built(&dir, "s2", None, &["--compression", "zstd"]);
+    let keep = rig.built(&dir, "s3", None, &["--keep-mtimes"]);
+    let digests = [&gzip, &zstd, &keep].map(|r| stage_digests(image(r, "app"))[0].to_string());
+    assert!(
+        digests[0] != digests[1] && digests[0] != digests[2] && digests[1] != digests[2],
+        "{digests:?}"
+    );
+    let layer = |r: &Value, store: &str| manifest(r, store)["layers"][0].clone();
+    assert_eq!(
+        layer(&gzip, "s1")["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(
+        layer(&zstd, "s2")["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    // --keep-mtimes keeps the file's time; the default is the epoch.
+    let blob = |r: &Value, store: &str| {
+        let d = layer(r, store)["digest"].as_str().unwrap().to_string();
+        rig.path(store)
+            .join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap())
+    };
+    let listing = |p: PathBuf| tar(&["--full-time", "-tvzf", p.to_str().unwrap()]);
+    assert!(
+        listing(blob(&keep, "s3")).contains("2020-09-13"),
+        "{}",
+        listing(blob(&keep, "s3"))
+    );
+    assert!(listing(blob(&gzip, "s1")).contains("1970-01-01"));
 }
