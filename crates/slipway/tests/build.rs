@@ -696,6 +696,9 @@ fn run_stage_builds_with_buildah() {
     rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
 }
 
+/// One bad-input case: name, werf.yaml, Dockerfile, extra flags, what stderr must say.
+type BadCase<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str]);
+
 #[test]
 fn bad_input_fails_clearly_and_pushes_nothing() {
     let rig = Rig::new();
@@ -711,7 +714,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [(&str, &str, &str, &[&str], &[&str]); 10] = [
+    let cases: [BadCase; 10] = [
         (
             "syntax",
             ONE_IMAGE,
