@@ -240,11 +240,12 @@ pub fn plan(
             if let Kind::Copy(c) = &ins.kind
                 && let Some(from) = &c.from
             {
-                let from = dockerfile::expand(from, df.escape, &lookup_global)
-                    .map_err(|m| fail(ins.line, format!("--from={from}: {m}")))?;
-                if let FromRef::Stage(i) =
-                    from_ref(df, stage.index, &from).map_err(|m| fail(ins.line, m))?
-                {
+                if from.contains('$') {
+                    // Only the stage's own ARGs may resolve it: every earlier stage may be
+                    // the one, so all are planned (building more, never too little).
+                    d.extend(0..stage.index);
+                } else if let Ok(FromRef::Stage(i)) = from_ref(df, stage.index, from) {
+                    // Errors are reported with the instruction's line when it is planned.
                     d.push(i);
                 }
             }
@@ -679,7 +680,20 @@ impl StagePlanner<'_> {
             let source =
                 match from_ref(self.df, self.stage_index(ins), &from).map_err(|m| fail(line, m))? {
                     FromRef::Stage(i) => {
-                        text.push_str(&format!("  from stage {}\n", self.stage_digest(i)));
+                        // The needed stages were found with the global args only; a
+                        // `--from` that only the stage's own ARG resolves may name a stage
+                        // that was not planned.
+                        let Some(dep) = self.planned.iter().find(|s| s.index == i) else {
+                            return Err(fail(
+                                line,
+                                format!(
+                                    "COPY --from={from}: stage {i} is named through a variable \
+                                     the stage declares; write the stage name, or use an ARG \
+                                     declared before the first FROM"
+                                ),
+                            ));
+                        };
+                        text.push_str(&format!("  from stage {}\n", dep.digest));
                         FromSource::Stage(i)
                     }
                     FromRef::Image(r) => {
@@ -1258,6 +1272,22 @@ mod tests {
     }
 
     #[test]
+    fn copy_from_through_a_stage_arg_finds_its_stage() {
+        let text = "FROM scratch AS a\nCOPY a.txt /a\nFROM scratch AS b\nCOPY a.txt /b\n\
+                    FROM scratch\nARG SRC=b\nCOPY --from=${SRC} /b /x\n";
+        let p = plan_text(text, &[], &mut base("1")).unwrap();
+        let Action::CopyFrom { from, .. } = &p.target().steps[1].action else {
+            panic!("not a COPY --from")
+        };
+        assert!(matches!(**from, FromSource::Stage(1)));
+        let q = plan_text(text, &[("SRC", "a")], &mut base("1")).unwrap();
+        assert!(
+            matches!(&q.target().steps[1].action, Action::CopyFrom { from, .. } if matches!(**from, FromSource::Stage(0)))
+        );
+        assert_ne!(p.target().digest, q.target().digest);
+    }
+
+    #[test]
     fn copy_from_names_only_earlier_stages() {
         let err = plan_text(
             "FROM scratch AS a\nFROM scratch\nCOPY --from=nosuch /x /y\n",
@@ -1271,7 +1301,7 @@ mod tests {
             "{err}"
         );
         let err = plan_text(
-            "FROM scratch\nCOPY --from=later /x /y\nFROM scratch AS later\n",
+            "FROM scratch AS first\nCOPY --from=later /x /y\nFROM scratch AS later\nFROM first\n",
             &[],
             &mut base("1"),
         )
