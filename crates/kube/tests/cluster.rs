@@ -13,7 +13,7 @@ use slipway_kube::{
     AGENT_NAME, CHECKSUM_ANNOTATION, Client, Error, Progress, TrackError, TrackOptions,
     TrustManifest, Trusted, Verdict, apply, cluster_status, connect_with, track, trust_apply,
 };
-use slipway_testkit::{FakeKube, KubeRequest, KubeStore};
+use slipway_testkit::{FakeKube, KubeRequest, KubeStore, fixtures};
 use slipway_trust::RegistryHost;
 
 fn shaped<T: serde::de::DeserializeOwned>(v: Value) -> Value {
@@ -54,11 +54,7 @@ fn opts(timeout_ms: u64) -> TrackOptions {
 }
 
 fn node(name: &str) -> Value {
-    shaped::<Node>(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } },
-        "status": { "conditions": [ { "type": "Ready", "status": "True" } ] }
-    }))
+    shaped::<Node>(fixtures::node(name))
 }
 
 /// A pod; `waiting` makes its container wait with (reason, message).
@@ -71,38 +67,20 @@ fn pod(
     waiting: Option<(&str, &str)>,
     annotations: Value,
 ) -> Value {
-    let ready = waiting.is_none();
-    let state = match waiting {
-        Some((reason, message)) => json!({ "waiting": { "reason": reason, "message": message } }),
-        None => json!({ "running": { "startedAt": "2026-01-10T10:00:00Z" } }),
-    };
-    shaped::<Pod>(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": name, "namespace": ns, "labels": labels, "annotations": annotations },
-        "spec": { "nodeName": node, "containers": [ { "name": "main", "image": image } ] },
-        "status": {
-            "phase": if ready { "Running" } else { "Pending" },
-            "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
-            "containerStatuses": [ {
-                "name": "main", "image": image, "imageID": "", "ready": ready,
-                "restartCount": 0, "state": state
-            } ]
-        }
-    }))
+    shaped::<Pod>(fixtures::pod(
+        ns,
+        name,
+        labels,
+        node,
+        image,
+        waiting,
+        annotations,
+    ))
 }
 
 /// A kubelet pull-failure event for a pod.
 fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
-    shaped::<Event>(json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": { "name": format!("{pod}.17a1b2c3d4e5f6a7"), "namespace": ns },
-        "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "fieldPath": "spec.containers{main}" },
-        "reason": "Failed", "type": "Warning", "message": message,
-        "source": { "component": "kubelet", "host": node },
-        "count": 3,
-        "firstTimestamp": "2026-01-10T10:00:00Z", "lastTimestamp": "2026-01-10T10:01:00Z",
-        "reportingComponent": "kubelet", "reportingInstance": node
-    }))
+    shaped::<Event>(fixtures::pull_event(ns, pod, node, message))
 }
 
 fn deployment(name: &str, image: &str) -> Value {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Run, TlsRig};
 use serde_json::{Value, json};
-use slipway_testkit::FakeKube;
+use slipway_testkit::{FakeKube, fixtures};
 
 const TRUST_NS: &str = "slipway-system";
 const DS: &str = "slipway-node-trust";
@@ -40,13 +40,10 @@ fn shaped<T: serde::de::DeserializeOwned>(v: Value) -> Value {
 }
 
 fn node(name: &str) -> Value {
-    shaped::<k8s_openapi::api::core::v1::Node>(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } },
-        "status": { "conditions": [ { "type": "Ready", "status": "True" } ] }
-    }))
+    shaped::<k8s_openapi::api::core::v1::Node>(fixtures::node(name))
 }
 
+/// A pod; with `waiting`, its container waits in `ErrImagePull` with that message.
 fn pod(
     ns: &str,
     name: &str,
@@ -55,35 +52,20 @@ fn pod(
     image: &str,
     waiting: Option<&str>,
 ) -> Value {
-    let ready = waiting.is_none();
-    let state = match waiting {
-        Some(message) => json!({ "waiting": { "reason": "ErrImagePull", "message": message } }),
-        None => json!({ "running": { "startedAt": "2026-11-25T10:00:00Z" } }),
-    };
-    shaped::<k8s_openapi::api::core::v1::Pod>(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": name, "namespace": ns, "labels": labels },
-        "spec": { "nodeName": node, "containers": [ { "name": "app", "image": image } ] },
-        "status": {
-            "phase": if ready { "Running" } else { "Pending" },
-            "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
-            "containerStatuses": [ {
-                "name": "app", "image": image, "imageID": "", "ready": ready,
-                "restartCount": 0, "state": state
-            } ]
-        }
-    }))
+    let waiting = waiting.map(|m| ("ErrImagePull", m));
+    shaped::<k8s_openapi::api::core::v1::Pod>(fixtures::pod(
+        ns,
+        name,
+        labels,
+        node,
+        image,
+        waiting,
+        json!({}),
+    ))
 }
 
 fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
-    shaped::<k8s_openapi::api::core::v1::Event>(json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": { "name": format!("{pod}.187a0c9d1e2f3a4b"), "namespace": ns },
-        "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "fieldPath": "spec.containers{app}" },
-        "reason": "Failed", "type": "Warning", "message": message,
-        "source": { "component": "kubelet", "host": node }, "count": 2,
-        "firstTimestamp": "2026-11-25T10:00:00Z", "lastTimestamp": "2026-11-25T10:00:30Z"
-    }))
+    shaped::<k8s_openapi::api::core::v1::Event>(fixtures::pull_event(ns, pod, node, message))
 }
 
 /// The TLS registry rig with the sample app, and a fake cluster with two nodes.

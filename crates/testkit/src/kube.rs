@@ -685,3 +685,65 @@ mod tests {
         assert_eq!(percent_decode("app%3Dweb%2Ctier"), "app=web,tier");
     }
 }
+
+/// Kubernetes API objects shaped as a real API server returns them, for tests to put into
+/// a [`FakeKube`]. Tests deserialize them into `k8s-openapi` types to check the shape.
+pub mod fixtures {
+    use serde_json::{Value, json};
+
+    /// A Ready node.
+    pub fn node(name: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": { "name": name, "labels": { "kubernetes.io/hostname": name } },
+            "status": { "conditions": [ { "type": "Ready", "status": "True" } ] }
+        })
+    }
+
+    /// A pod with one container `main` on `node`; `waiting` makes it wait with (reason,
+    /// message), else it runs and is Ready.
+    pub fn pod(
+        ns: &str,
+        name: &str,
+        labels: Value,
+        node: &str,
+        image: &str,
+        waiting: Option<(&str, &str)>,
+        annotations: Value,
+    ) -> Value {
+        let ready = waiting.is_none();
+        let state = match waiting {
+            Some((reason, message)) => {
+                json!({ "waiting": { "reason": reason, "message": message } })
+            }
+            None => json!({ "running": { "startedAt": "2026-01-10T10:00:00Z" } }),
+        };
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": name, "namespace": ns, "labels": labels, "annotations": annotations },
+            "spec": { "nodeName": node, "containers": [ { "name": "main", "image": image } ] },
+            "status": {
+                "phase": if ready { "Running" } else { "Pending" },
+                "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
+                "containerStatuses": [ {
+                    "name": "main", "image": image, "imageID": "", "ready": ready,
+                    "restartCount": 0, "state": state
+                } ]
+            }
+        })
+    }
+
+    /// A kubelet `Failed` event for a pod's container `main`, as a pull failure gives.
+    pub fn pull_event(ns: &str, pod: &str, node: &str, message: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": format!("{pod}.17a1b2c3d4e5f6a7"), "namespace": ns },
+            "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "fieldPath": "spec.containers{main}" },
+            "reason": "Failed", "type": "Warning", "message": message,
+            "source": { "component": "kubelet", "host": node },
+            "count": 3,
+            "firstTimestamp": "2026-01-10T10:00:00Z", "lastTimestamp": "2026-01-10T10:01:00Z",
+            "reportingComponent": "kubelet", "reportingInstance": node
+        })
+    }
+}

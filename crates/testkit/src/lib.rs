@@ -28,7 +28,7 @@ pub use dockerd::Dockerd;
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };
-pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore};
+pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};
 
