@@ -17,6 +17,7 @@
 //!   to the machine's `/etc/containers/certs.d` or `/etc/docker/certs.d` for it: slipway's
 //!   policy has already read those.
 
+use slipway_registry::credentials::CredentialStore;
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader};
@@ -54,12 +55,7 @@ impl HostAccess {
         if trust.identity.is_some() {
             return Err(BuildahError::ClientCert { host });
         }
-        let ca_pems = trust
-            .host_roots
-            .iter()
-            .chain(&trust.pinned)
-            .map(|der| slipway_trust::certificate_pem(der))
-            .collect();
+        let ca_pems = trust.host_pems();
         let insecure_reason = trust
             .skip_verify
             .clone()
@@ -330,22 +326,14 @@ impl Env {
         // file docker itself reads, when there is one. (buildah refuses a `DOCKER_CONFIG`
         // folder without a config.json, so that variable is never passed on.)
         if std::env::var_os("REGISTRY_AUTH_FILE").is_none()
-            && let Some(file) = docker_auth_file()
+            && let Some(file) = CredentialStore::from_env()
+                .docker_config
+                .filter(|f| f.is_file())
         {
             cmd.env("REGISTRY_AUTH_FILE", file);
         }
         cmd
     }
-}
-
-/// Returns docker's `config.json` (`$DOCKER_CONFIG` or `~/.docker`) when it exists.
-fn docker_auth_file() -> Option<PathBuf> {
-    let dir = match std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".docker"),
-    };
-    let file = dir.join("config.json");
-    file.is_file().then_some(file)
 }
 
 /// Accepts `host`, `host:port` and `[v6]:port` made of the characters registry hosts use.

@@ -449,6 +449,21 @@ fn pick<T>(
 }
 
 impl HostTrust {
+    /// Returns the certificates trusted for this host alone (its CAs and pinned
+    /// certificates, not the shared base roots) as PEM, each once: a self-signed CA given
+    /// for the host is both a root and a pin. This is what another program (buildah, a
+    /// node's runtime) must be handed to trust the host as slipway does.
+    pub fn host_pems(&self) -> Vec<String> {
+        let mut pems: Vec<String> = Vec::new();
+        for der in self.host_roots.iter().chain(&self.pinned) {
+            let pem = crate::certificate_pem(der);
+            if !pems.contains(&pem) {
+                pems.push(pem);
+            }
+        }
+        pems
+    }
+
     fn add_host_certs(
         &mut self,
         certs: Vec<CertificateDer<'static>>,

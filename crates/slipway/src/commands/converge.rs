@@ -32,14 +32,7 @@ fn private_bundle(settings: &Settings, host: &RegistryHost) -> Result<Option<Vec
         );
         return Ok(None);
     }
-    // A self-signed CA given with --registry-ca is both a root and pinned: send it once.
-    let mut certs: Vec<String> = vec![];
-    for c in trust.host_roots.iter().chain(trust.pinned.iter()) {
-        let pem = slipway_trust::certificate_pem(c);
-        if !certs.contains(&pem) {
-            certs.push(pem);
-        }
-    }
+    let certs = trust.host_pems();
     Ok((!certs.is_empty()).then(|| certs.concat().into_bytes()))
 }
 
