@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -147,11 +146,7 @@ impl HashCache {
         if fs::create_dir_all(dir).is_err() {
             return;
         }
-        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
-            && tmp.write_all(out.as_bytes()).is_ok()
-        {
-            let _ = tmp.persist(&file);
-        }
+        let _ = slipway_oci::write_file_atomic(&file, out.as_bytes());
     }
 }
 

@@ -264,19 +264,7 @@ impl Layout {
             .parent()
             .expect("a blob path has a folder")
             .to_path_buf();
-        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(Error::io(&dir))?;
-        Ok(BlobWriter {
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            hasher: Hasher::new(),
-            written: 0,
-            expected: Some(expected.clone()),
-            expected_size,
-            target,
-        })
+        self.new_blob_writer(&dir, Some(expected.clone()), expected_size, target.clone())
     }
 
     /// Starts writing a blob whose digest is known only once all of it is written, such as a
@@ -288,18 +276,29 @@ impl Layout {
     /// [`Error::Io`] when the folder or the temporary file cannot be created.
     pub fn blob_writer_unknown(&self) -> Result<BlobWriter, Error> {
         let dir = self.path.join("blobs").join("sha256");
-        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        self.new_blob_writer(&dir, None, None, dir.clone())
+    }
+
+    /// Opens the temporary file of a blob writer in `dir` (created if missing).
+    fn new_blob_writer(
+        &self,
+        dir: &Path,
+        expected: Option<Digest>,
+        expected_size: Option<u64>,
+        target: PathBuf,
+    ) -> Result<BlobWriter, Error> {
+        fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let file = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(Error::io(&dir))?;
+            .tempfile_in(dir)
+            .map_err(Error::io(dir))?;
         Ok(BlobWriter {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             hasher: Hasher::new(),
             written: 0,
-            expected: None,
-            expected_size: None,
-            target: dir,
+            expected,
+            expected_size,
+            target,
         })
     }
 
@@ -431,6 +430,19 @@ fn check_layout_file(path: &Path) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// Writes a file whole or not at all: a temporary file in the same folder, synced, then
+/// renamed over `target`.
+///
+/// # Errors
+/// [`Error::Io`] naming the folder or the file.
+pub fn write_file_atomic(target: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    write_atomic(dir, target, bytes)
 }
 
 /// Writes a file by writing a temporary file in `dir`, syncing it and renaming it over

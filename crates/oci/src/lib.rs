@@ -37,6 +37,7 @@ pub use digest::{Digest, Hasher};
 pub use error::Error;
 pub use layout::{
     BlobWriter, INDEX_FILE, LAYOUT_FILE, LAYOUT_VERSION, Layout, REF_NAME_ANNOTATION,
+    write_file_atomic,
 };
 pub use location::Location;
 pub use manifest::{

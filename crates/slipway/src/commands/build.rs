@@ -1,7 +1,7 @@
 //! `build`: werf.yaml + Dockerfiles into content-addressed stages, in --repo or the store.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -132,20 +132,6 @@ fn parse_repo(repo: &str) -> Result<Reference> {
     Ok(r)
 }
 
-/// Writes a file through a temp file in the same folder and a rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
 /// Reads the werf.yaml that the build flags name (`--config`, else `DIR/werf.yaml`).
 ///
 /// # Errors
@@ -210,7 +196,7 @@ pub fn build_images(
     if let Some(path) = &a.report_path {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');
-        write_atomic(path, &bytes).context("writing the build report")?;
+        slipway_oci::write_file_atomic(path, &bytes).context("writing the build report")?;
     }
     Ok(report)
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use slipway_build::BuildReport;
 use slipway_kube::render::{RenderError, Rendered, Source};
 
-use super::build::{build_images, load_config, write_atomic};
+use super::build::{build_images, load_config};
 use crate::ExitCode;
 use crate::cli::{GlobalArgs, Output, RenderArgs};
 use crate::settings::Settings;
@@ -145,7 +145,7 @@ pub fn run(
     );
     match a.out.as_deref().filter(|p| *p != Path::new("-")) {
         Some(path) => {
-            write_atomic(path, &bytes)?;
+            slipway_oci::write_file_atomic(path, &bytes)?;
             writeln!(err, "{summary} into {}", path.display())?;
         }
         None => {
