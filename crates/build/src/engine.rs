@@ -971,59 +971,49 @@ impl Run<'_> {
 
     fn resolve_uncached(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {
         let loc = Location::parse(reference).map_err(|e| BuildError::Usage(e.to_string()))?;
-        let (bytes, digest, config_bytes) = match loc {
+        let not_image = || BuildError::Usage(format!("{reference}: not an image manifest"));
+        let (manifest, digest, config_bytes) = match loc {
             Location::Layout { path, tag } => {
                 let layout = Layout::open(&path)?;
                 let mut desc = layout.resolve(tag.as_deref())?;
-                let mut bytes = layout.read_blob(&desc.digest)?;
-                if let Some(index) = Manifest::parse(&bytes, Some(&desc.media_type))?.as_index() {
+                let mut m =
+                    Manifest::parse(&layout.read_blob(&desc.digest)?, Some(&desc.media_type))?;
+                if let Some(index) = m.as_index() {
                     desc = self.pick(index, reference)?;
-                    bytes = layout.read_blob(&desc.digest)?;
+                    m = Manifest::parse(&layout.read_blob(&desc.digest)?, Some(&desc.media_type))?;
                 }
-                let m = Manifest::parse(&bytes, None)?;
-                let cfg = m.as_image().map(|m| m.config.digest.clone());
-                let cfg = match cfg {
-                    Some(d) => layout.read_blob(&d)?,
-                    None => vec![],
-                };
-                (bytes, desc.digest, cfg)
+                let m = m.as_image().cloned().ok_or_else(not_image)?;
+                let config = layout.read_blob(&m.config.digest)?;
+                (m, desc.digest, config)
             }
             Location::Registry(r) => {
                 let reg = self.registry(&r)?;
-                let (mut bytes, mut ct, mut digest) = self
-                    .rt
-                    .block_on(reg.get_manifest(&r.repository, &r.reference_str()))
-                    .map_err(registry_err(&r))?;
-                if let Some(index) = Manifest::parse(&bytes, ct.as_deref())?.as_index() {
-                    let d = self.pick(index, reference)?;
-                    (bytes, ct, digest) = self
-                        .rt
-                        .block_on(reg.get_manifest(&r.repository, d.digest.as_ref()))
+                let get = |rt: &tokio::runtime::Runtime, at: String| {
+                    let (bytes, ct, digest) = rt
+                        .block_on(reg.get_manifest(&r.repository, &at))
                         .map_err(registry_err(&r))?;
-                }
-                let m = Manifest::parse(&bytes, ct.as_deref())?;
-                let cfg = match m.as_image() {
-                    Some(m) if self.store.has_blob(&m.config.digest, Some(m.config.size)) => {
-                        self.store.read_blob(&m.config.digest)?
-                    }
-                    Some(m) => {
-                        let src = Source::Registry(reg.clone(), r.clone());
-                        let b = self
-                            .rt
-                            .block_on(src.small_blob(&m.config))
-                            .map_err(registry_err(&r))?;
-                        self.store.write_blob(&b)?;
-                        b
-                    }
-                    None => vec![],
+                    Ok::<_, BuildError>((Manifest::parse(&bytes, ct.as_deref())?, digest))
                 };
-                (bytes, digest, cfg)
+                let (mut m, mut digest) = get(&self.rt, r.reference_str())?;
+                if let Some(index) = m.as_index() {
+                    let d = self.pick(index, reference)?;
+                    (m, digest) = get(&self.rt, d.digest.to_string())?;
+                }
+                let m = m.as_image().cloned().ok_or_else(not_image)?;
+                let config = if self.store.has_blob(&m.config.digest, Some(m.config.size)) {
+                    self.store.read_blob(&m.config.digest)?
+                } else {
+                    let src = Source::Registry(reg.clone(), r.clone());
+                    let b = self
+                        .rt
+                        .block_on(src.small_blob(&m.config))
+                        .map_err(registry_err(&r))?;
+                    self.store.write_blob(&b)?;
+                    b
+                };
+                (m, digest, config)
             }
         };
-        let m = Manifest::parse(&bytes, None)?;
-        let image = m
-            .as_image()
-            .ok_or_else(|| BuildError::Usage(format!("{reference}: not an image manifest")))?;
         let config: Value = serde_json::from_slice(&config_bytes).map_err(|e| {
             BuildError::Usage(format!("{reference}: its image config is not JSON: {e}"))
         })?;
@@ -1031,7 +1021,7 @@ impl Run<'_> {
             reference: reference.to_string(),
             manifest_digest: digest,
             config,
-            layers: image.layers.clone(),
+            layers: manifest.layers,
         })
     }
 

@@ -210,7 +210,7 @@ pub fn plan(
                         1,
                         format!(
                             "target stage `{t}` is not in the Dockerfile; its stages are: {}",
-                            stage_names(df)
+                            stage_names(&df.stages)
                         ),
                     )
                 })?
@@ -293,8 +293,12 @@ enum FromRef {
     Image(String),
 }
 
-fn stage_names(df: &Dockerfile) -> String {
-    df.stages
+/// Lists stages as `name (index)`, or the index for unnamed ones; `(none)` for no stage.
+fn stage_names(stages: &[dockerfile::Stage]) -> String {
+    if stages.is_empty() {
+        return "(none)".into();
+    }
+    stages
         .iter()
         .map(|s| match &s.name {
             Some(n) => format!("{n} ({})", s.index),
@@ -324,7 +328,7 @@ fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, Stri
         }
         return Err(format!(
             "COPY --from={from}: stage {i} is not an earlier stage; the stages before this one are: {}",
-            stage_names_before(df, current)
+            stage_names(&df.stages[..current])
         ));
     }
     if df
@@ -342,20 +346,8 @@ fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, Stri
     Err(format!(
         "COPY --from={from}: there is no stage `{from}`; the stages before this one are: {}. \
          (To copy from an image, write its full reference, e.g. docker.io/library/{from}:latest.)",
-        stage_names_before(df, current)
+        stage_names(&df.stages[..current])
     ))
-}
-
-fn stage_names_before(df: &Dockerfile, current: usize) -> String {
-    if current == 0 {
-        return "(none)".into();
-    }
-    let names = Dockerfile {
-        escape: df.escape,
-        global_args: vec![],
-        stages: df.stages[..current].to_vec(),
-    };
-    stage_names(&names)
 }
 
 /// The values of the args declared before the first `FROM`, plus BuildKit's predefined

@@ -115,7 +115,7 @@ fn default_store() -> Result<PathBuf> {
     }
 }
 
-fn parse_repo(repo: &str) -> Result<Reference> {
+pub(crate) fn parse_repo(repo: &str) -> Result<Reference> {
     let r = Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
     let bare = repo.trim_start_matches("docker://");
     if r.digest.is_some()

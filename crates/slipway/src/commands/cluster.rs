@@ -8,7 +8,7 @@ use slipway_kube::{TrackError, TrackOptions, TrustManifest, Trusted};
 
 use crate::ExitCode;
 use crate::cli::{
-    ClusterApplyArgs, ClusterCommand, ClusterManifestArgs, ClusterTrustCommand, Output,
+    ClusterApplyArgs, ClusterCommand, ClusterManifestArgs, ClusterTrustCommand, Output, RuntimeArg,
 };
 
 /// Runs a `cluster` subcommand.
@@ -38,11 +38,7 @@ fn manifest(a: &ClusterManifestArgs) -> Result<TrustManifest> {
             ca_pem,
         });
     }
-    let runtime = a
-        .runtime
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_else(|| "auto".into());
+    let runtime = runtime_name(a.runtime);
     Ok(TrustManifest {
         registries,
         agent_image: a.agent_image.clone(),
@@ -50,6 +46,12 @@ fn manifest(a: &ClusterManifestArgs) -> Result<TrustManifest> {
         runtime,
         system_store: a.system_store,
     })
+}
+
+/// Returns the `--runtime` value as the agent's command line spells it.
+pub(crate) fn runtime_name(r: RuntimeArg) -> String {
+    r.to_possible_value()
+        .map_or_else(|| "auto".into(), |v| v.get_name().to_string())
 }
 
 fn run_manifest(a: &ClusterManifestArgs, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
@@ -76,9 +78,7 @@ fn run_apply(a: &ClusterApplyArgs, output: Output, out: &mut dyn Write) -> Resul
         timeout: a.timeout,
         agent_image: Some(m.agent_image.clone()),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = super::runtime()?;
     let result = rt.block_on(async {
         let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
         let progress = |p: &slipway_kube::Progress| {

@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
 use serde_json::json;
 use slipway_kube::{
     Progress, TrackError, TrackOptions, TrackReport, TrustApplyReport, TrustManifest, Trusted,
@@ -14,12 +13,6 @@ use slipway_trust::{ProbeOptions, RegistryHost, Verdict};
 use crate::ExitCode;
 use crate::cli::{ConvergeArgs, DoctorArgs, GlobalArgs, Output, RenderArgs};
 use crate::settings::Settings;
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
 
 /// The CA bundle the nodes need for `--repo`'s registry: its private CAs and pinned
 /// certificates, or `None` when the system roots suffice (or trust is switched off).
@@ -79,7 +72,7 @@ pub fn run(
              --skip-cluster-trust when the nodes are set up already"
         )));
     }
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let client = rt.block_on(slipway_kube::connect(a.kube_context.as_deref()))?;
     let namespace = a
         .namespace
@@ -112,10 +105,7 @@ pub fn run(
             }],
             agent_image: agent_image.clone(),
             namespace: a.trust_namespace.clone(),
-            runtime: a
-                .runtime
-                .to_possible_value()
-                .map_or_else(|| "auto".into(), |v| v.get_name().to_string()),
+            runtime: super::cluster::runtime_name(a.runtime),
             system_store: a.system_store,
         };
         match rt.block_on(slipway_kube::trust_apply(
@@ -258,7 +248,7 @@ pub fn run_doctor(
         if !a.no_cluster {
             text.push_str("== cluster side\n");
             let registry = host.to_string();
-            let status = runtime()?.block_on(async {
+            let status = super::runtime()?.block_on(async {
                 let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
                 slipway_kube::cluster_status(&client, &a.trust_namespace, &registry).await
             });

@@ -14,6 +14,18 @@ use serde::Serialize;
 
 use crate::cli::Output;
 
+/// Returns the async runtime a command's network work runs on: two workers, as many as
+/// this kind of machine has cores for streams and TLS.
+///
+/// # Errors
+/// The runtime cannot start (no threads).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 /// Writes `value` as pretty JSON and a newline: what `--output json` prints.
 ///
 /// # Errors

@@ -17,13 +17,6 @@ use crate::ExitCode;
 use crate::cli::{CopyArgs, InspectArgs, LoginArgs, Output, TagsArgs};
 use crate::settings::Settings;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 /// Opens a registry client for a reference's host, with stored credentials if any.
 pub(crate) fn registry(settings: &Settings, reference: &Reference) -> Result<Arc<Registry>> {
     let host = RegistryHost::parse(reference.api_host())?;
@@ -62,7 +55,7 @@ pub fn run_copy(
     let src_loc = Location::parse(&a.src)?;
     let dst_loc = Location::parse(&a.dst)?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let src = source(settings, &src_loc)?;
     let dst = match &dst_loc {
         Location::Layout { path, tag } => {
@@ -216,7 +209,7 @@ pub fn run_inspect(
 ) -> Result<ExitCode> {
     let loc = Location::parse(&a.reference)?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     let src = source(settings, &loc)?;
     let ins = rt.block_on(async {
         let (bytes, media_type, digest) = src.root().await?;
@@ -312,7 +305,7 @@ pub fn run_tags(
         Location::Layout { path, .. } => Layout::open(path)?.tags()?,
         Location::Registry(r) => {
             let reg = registry(settings, r)?;
-            runtime()?.block_on(reg.tags(&r.repository))?
+            super::runtime()?.block_on(reg.tags(&r.repository))?
         }
     };
     match output {
@@ -360,7 +353,7 @@ pub fn run_login(
     };
     let trust = settings.trust_for(&a.host)?;
     let reg = Registry::with_trust(settings.policy.clone(), trust, Some(cred.clone()))?;
-    runtime()?.block_on(reg.check_login())?;
+    super::runtime()?.block_on(reg.check_login())?;
     let stored = CredentialStore::from_env().store(&a.host.to_string(), &cred)?;
     match output {
         Output::Json => writeln!(
