@@ -338,7 +338,6 @@ async fn pods_of_an_older_bundle_keep_trust_apply_waiting_until_the_timeout() {
         }
     });
     c.fake.put(node("n3"));
-    let start = Instant::now();
     let err = trust_apply(
         &c.client,
         &manifest("ghcr.io/example/slipway:0.1"),
@@ -347,7 +346,6 @@ async fn pods_of_an_older_bundle_keep_trust_apply_waiting_until_the_timeout() {
     )
     .await
     .unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5));
     let TrackError::Timeout { not_ready, .. } = &err else {
         panic!("{err}")
     };
@@ -422,17 +420,13 @@ async fn fails_fast(
     ));
     c.fake
         .put(pull_event("apps", "web-7d4b9c-x2x9z", "n1", event));
-    let start = Instant::now();
     let mut lines = Vec::new();
     let err = track(&c.client, &applied, &opts(30_000), |p| {
         lines.push(p.clone())
     })
     .await
     .unwrap_err();
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "failed fast, not at the timeout"
-    );
+    // A pull failure ends tracking at once; waiting out the timeout gives `Timeout`.
     let TrackError::PullFailed { diagnoses } = err else {
         panic!("{err}")
     };
