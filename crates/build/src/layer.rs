@@ -1479,16 +1479,7 @@ impl Extractor {
                 self.created.insert(rel);
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(EntryFault::Corrupt)?
-                    .ok_or_else(|| {
-                        EntryFault::Corrupt(io::Error::new(
-                            ErrorKind::InvalidData,
-                            "a symlink without a target",
-                        ))
-                    })?
-                    .into_owned();
+                let target = link_target(entry, "a symlink without a target")?;
                 let rel = self.target(parents, last)?;
                 self.remove(&rel)?;
                 let abs = self.root.join(&rel);
@@ -1497,16 +1488,7 @@ impl Extractor {
                 self.created.insert(rel);
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(EntryFault::Corrupt)?
-                    .ok_or_else(|| {
-                        EntryFault::Corrupt(io::Error::new(
-                            ErrorKind::InvalidData,
-                            "a hard link without a target",
-                        ))
-                    })?
-                    .into_owned();
+                let target = link_target(entry, "a hard link without a target")?;
                 let from = self.link_source(&target)?;
                 let rel = self.target(parents, last)?;
                 if rel == from {
@@ -1711,6 +1693,15 @@ impl Extractor {
         }
         Ok(())
     }
+}
+
+/// Returns a link entry's target; an entry without one is corrupt (`missing` says which).
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, missing: &str) -> Result<PathBuf, EntryFault> {
+    entry
+        .link_name()
+        .map_err(EntryFault::Corrupt)?
+        .map(|t| t.into_owned())
+        .ok_or_else(|| EntryFault::Corrupt(io::Error::new(ErrorKind::InvalidData, missing)))
 }
 
 /// Why an entry failed: a problem of the destination, or of the archive.
