@@ -466,7 +466,10 @@ impl Run<'_> {
         let target = plan.target();
         // The fast path: the target exists, so nothing below it is needed.
         let found = self.find(&target.digest)?;
-        if let Some(loc) = found.filter(|l| !l.local || self.opts.repo.is_none()) {
+        if let Some(loc) = found
+            .clone()
+            .filter(|l| !l.local || self.opts.repo.is_none())
+        {
             for s in &plan.stages {
                 self.stage_event(&spec.name, s, StageStatus::Cached, None);
                 stages.push(stage_report(s, StageStatus::Cached, 0.0));
@@ -490,7 +493,13 @@ impl Run<'_> {
             _ => {
                 for s in &plan.stages {
                     let started = Instant::now();
-                    let status = match self.find(&s.digest)? {
+                    // The target was looked up already.
+                    let at = if s.index == target.index {
+                        found.clone()
+                    } else {
+                        self.find(&s.digest)?
+                    };
+                    let status = match at {
                         Some(loc) if !loc.local || self.opts.repo.is_none() => {
                             located.insert(s.index, loc);
                             StageStatus::Cached
