@@ -283,6 +283,72 @@ fn verify(
     }))
 }
 
+/// Bytes handed to a blob's writer thread at a time: a few hundred KiB per message keeps
+/// the channel's wake-ups rare next to the hashing and writing they carry.
+const WRITER_BATCH: usize = 256 * 1024;
+
+/// Stores a stream in a layout blob. The writer, which hashes every byte and writes it to
+/// the temporary file, runs on a blocking thread of its own while this task keeps receiving,
+/// so that several blobs in flight hash and write on every core instead of on the one
+/// thread that polls them all. The writer commits only after the stream ended cleanly; on a
+/// stream error it is dropped, which removes its temporary file.
+async fn write_off_thread(
+    mut stream: ByteStream,
+    writer: slipway_oci::BlobWriter,
+    digest: &Digest,
+) -> Result<(), Error> {
+    let what = format!("write blob {digest}");
+    let io_err = move |source| Error::Io {
+        what: what.clone(),
+        source,
+    };
+    // `None` marks the clean end; a channel closed without it means "abandon".
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<Bytes>>>(2);
+    let thread_err = io_err.clone();
+    let thread = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        // The writer buffers its file writes itself.
+        let mut w = writer;
+        while let Some(msg) = rx.blocking_recv() {
+            let Some(batch) = msg else {
+                return w.commit().map(|_| ()).map_err(Error::from);
+            };
+            for chunk in batch {
+                std::io::Write::write_all(&mut w, &chunk).map_err(&thread_err)?;
+            }
+        }
+        // Abandoned: dropping the writer removes its temporary file.
+        Ok(())
+    });
+    let received: Result<(), Error> = async {
+        let mut batch = Vec::new();
+        let mut batched = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            batched += chunk.len();
+            batch.push(chunk);
+            if batched >= WRITER_BATCH {
+                batched = 0;
+                if tx.send(Some(std::mem::take(&mut batch))).await.is_err() {
+                    return Ok(()); // the writer failed; its error is below
+                }
+            }
+        }
+        if !batch.is_empty() && tx.send(Some(batch)).await.is_err() {
+            return Ok(());
+        }
+        let _ = tx.send(None).await;
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    // Wait for the writer in every case, so no temporary file outlives this call.
+    let written = match thread.await {
+        Ok(r) => r,
+        Err(e) => Err(io_err(std::io::Error::other(e.to_string()))),
+    };
+    received.and(written)
+}
+
 impl Sink {
     async fn has_blob(&self, desc: &Descriptor) -> Result<bool, Error> {
         match self {
@@ -309,22 +375,9 @@ impl Sink {
         }
         match self {
             Sink::Layout(l, _) => {
-                let mut stream = src.blob(desc, progress, false).await?;
-                let io_err = |source| Error::Io {
-                    what: format!("write blob {}", desc.digest),
-                    source,
-                };
-                let mut w = std::io::BufWriter::with_capacity(
-                    1 << 20,
-                    l.blob_writer(&desc.digest, Some(desc.size))?,
-                );
-                while let Some(chunk) = stream.next().await {
-                    std::io::Write::write_all(&mut w, &chunk?).map_err(io_err)?;
-                }
-                // The writer hashes what it stores and refuses to commit on a mismatch.
-                w.into_inner()
-                    .map_err(|e| io_err(e.into_error()))?
-                    .commit()?;
+                let stream = src.blob(desc, progress, false).await?;
+                let writer = l.blob_writer(&desc.digest, Some(desc.size))?;
+                write_off_thread(stream, writer, &desc.digest).await?;
                 Ok(BlobOutcome::Uploaded)
             }
             Sink::Registry(reg, r) => {
