@@ -11,6 +11,8 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::hashcache::Stamp;
+
 /// The patterns of a `.dockerignore` file.
 #[derive(Debug, Clone, Default)]
 pub struct DockerIgnore {
@@ -436,6 +438,9 @@ pub struct Entry {
     pub size: u64,
     /// Its modification time on disk, in seconds since the epoch.
     pub mtime: i64,
+    /// Its inode, size and times when it was listed: the file-digest cache's key, so that
+    /// an unchanged file is neither read nor looked up on disk a second time.
+    pub stamp: Stamp,
 }
 
 /// Why a COPY could not be planned.
@@ -601,6 +606,7 @@ fn entry(source: PathBuf, dest: String, kind: EntryKind, meta: &fs::Metadata) ->
         mode: meta.mode() & 0o7777,
         size,
         mtime: meta.mtime(),
+        stamp: Stamp::of(meta),
     }
 }
 

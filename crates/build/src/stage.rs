@@ -875,7 +875,7 @@ fn hash_files(
                 s.spawn(move || {
                     let mut buf = vec![0u8; 64 * 1024];
                     part.iter()
-                        .map(|&i| cached_hash(&entries[i].source, cache, &mut buf).map(|d| (i, d)))
+                        .map(|&i| cached_hash(&entries[i], cache, &mut buf).map(|d| (i, d)))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -893,17 +893,22 @@ fn hash_files(
     Ok(out)
 }
 
-fn cached_hash(path: &Path, cache: &HashCache, buf: &mut [u8]) -> Result<Digest, BuildError> {
-    let stamp = std::fs::metadata(path).map(|m| Stamp::of(&m)).ok();
-    if let Some(d) = stamp.as_ref().and_then(|s| cache.get(path, s)) {
+/// Returns a file's digest: from the cache when the stamp the walk read still matches an
+/// entry, otherwise by reading the file.
+fn cached_hash(
+    entry: &crate::ignore::Entry,
+    cache: &HashCache,
+    buf: &mut [u8],
+) -> Result<Digest, BuildError> {
+    let path = entry.source.as_path();
+    if let Some(d) = cache.get(path, &entry.stamp) {
         return Ok(d);
     }
     let d = hash_file(path, buf)?;
-    // Only a file that did not change while it was read is remembered.
-    if let Some(s) = stamp
-        && std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == s)
-    {
-        cache.put(path, s, d.clone());
+    // Only a file that did not change since it was listed and while it was read is
+    // remembered.
+    if std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == entry.stamp) {
+        cache.put(path, entry.stamp, d.clone());
     }
     Ok(d)
 }
