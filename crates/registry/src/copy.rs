@@ -176,7 +176,7 @@ impl Source {
     ) -> Result<ByteStream, Error> {
         let raw: ByteStream = match self {
             Source::Layout(l, _) => {
-                let file = tokio::fs::File::from_std(l.open_blob(&desc.digest)?);
+                let file = l.open_blob(&desc.digest)?;
                 Box::pin(file_stream(file, l.blob_path(&desc.digest)))
             }
             Source::Registry(reg, r) => {
@@ -199,23 +199,34 @@ impl Source {
     }
 }
 
-fn file_stream(
-    file: tokio::fs::File,
-    path: PathBuf,
-) -> impl Stream<Item = Result<Bytes, Error>> + Send {
-    futures_util::stream::try_unfold((file, path), |(mut file, path)| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 * 1024];
-        let n = file.read(&mut buf).await.map_err(|source| Error::Io {
-            what: format!("read {}", path.display()),
-            source,
-        })?;
-        if n == 0 {
-            return Ok(None);
+/// Bytes per read of a layout blob.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Streams a file from a blocking thread of its own, which reads ahead by a few chunks.
+/// Each chunk is a fresh buffer that `read_to_end` fills without zeroing it first. The
+/// thread stops when the stream is dropped.
+fn file_stream(file: std::fs::File, path: PathBuf) -> impl Stream<Item = Result<Bytes, Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = file;
+        loop {
+            let mut buf = Vec::with_capacity(READ_CHUNK);
+            let item = match (&mut file).take(READ_CHUNK as u64).read_to_end(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => Ok(Bytes::from(buf)),
+                Err(source) => Err(Error::Io {
+                    what: format!("read {}", path.display()),
+                    source,
+                }),
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
         }
-        buf.truncate(n);
-        Ok(Some((Bytes::from(buf), (file, path))))
-    })
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) })
 }
 
 /// Hashes bytes as they pass and fails the stream at its end on a digest or size mismatch.
