@@ -26,7 +26,8 @@ use crate::hashcache::HashCache;
 use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
 use crate::layer::{self, Content, LayerEntry, LayerOptions};
 use crate::stage::{
-    self, Action, Base, EPOCH, FromSource, ImagePlan, PlanInput, Resolve, ResolvedImage, StagePlan,
+    self, Action, Base, Chown, EPOCH, FromSource, IdOrName, ImagePlan, PlanInput, Resolve,
+    ResolvedImage, StagePlan, Step,
 };
 use crate::{BuildError, LayerFormat};
 
@@ -734,6 +735,38 @@ impl Run<'_> {
         Ok(dir)
     }
 
+    /// Returns the ids a `--chown` gives, looking names up in the `/etc/passwd` and
+    /// `/etc/group` of the stage as built so far (its base's layers and its own).
+    fn owner(
+        &self,
+        chown: &Chown,
+        layers: &[Descriptor],
+        s: &StagePlan,
+        step: &Step,
+    ) -> Result<(u64, u64), BuildError> {
+        if let Some(ids) = chown.numeric() {
+            return Ok(ids);
+        }
+        let passwd = match chown.user {
+            IdOrName::Name(_) => layer::read_stacked_file(&self.store, layers, "etc/passwd")?,
+            IdOrName::Id(_) => None,
+        };
+        let group = match chown.group {
+            Some(IdOrName::Name(_)) => layer::read_stacked_file(&self.store, layers, "etc/group")?,
+            _ => None,
+        };
+        chown
+            .resolve(passwd.as_deref(), group.as_deref())
+            .map_err(|m| {
+                BuildError::Usage(format!(
+                    "stage {}, line {}: {}: {m}",
+                    s.label(),
+                    step.line,
+                    step.text
+                ))
+            })
+    }
+
     /// Builds one stage natively into the store, tagged by its digest.
     fn build_native(
         &mut self,
@@ -790,7 +823,16 @@ impl Run<'_> {
                         s.label()
                     )));
                 }
-                Action::Layer(entries) => Some(entries.clone()),
+                Action::Layer { entries, chown } => {
+                    let mut entries = entries.clone();
+                    if let Some(chown) = chown {
+                        let (uid, gid) = self.owner(chown, &layers, s, step)?;
+                        for e in &mut entries {
+                            (e.uid, e.gid) = (uid, gid);
+                        }
+                    }
+                    Some(entries)
+                }
                 Action::CopyFrom {
                     from,
                     sources,
@@ -805,6 +847,10 @@ impl Run<'_> {
                             self.ensure_image_local(img)?;
                             img.manifest_digest.clone()
                         }
+                    };
+                    let owner = match owner {
+                        Some(chown) => Some(self.owner(chown, &layers, s, step)?),
+                        None => None,
                     };
                     let root = self.rootfs(&manifest)?;
                     let dest = if sources.len() > 1 && !dest.ends_with('/') {

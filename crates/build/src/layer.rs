@@ -1141,6 +1141,91 @@ pub fn extract_layers(
     x.finish()
 }
 
+/// The most bytes [`read_stacked_file`] returns: it reads account files, not payloads.
+const STACKED_FILE_MAX: u64 = 16 << 20;
+
+/// Reads one file as an image's layers stack it, without extracting anything, such as the
+/// `/etc/passwd` a `COPY --chown=NAME` looks its user up in. Layers are read from the top:
+/// the first one that holds the file, deletes it (`.wh.NAME` for it or a parent folder)
+/// or hides its folder's lower content (`.wh..wh..opq`) decides. Returns `None` when the
+/// file is not there.
+///
+/// The blobs are not verified here (a layout verifies blobs as it stores them).
+///
+/// # Errors
+/// [`LayerError::UnsupportedMediaType`]; [`LayerError::Layout`] for a missing blob;
+/// [`LayerError::Corrupt`] for a blob that is not a layer archive, and also when the file
+/// is a link, a folder or larger than 16 MiB, naming the blob and why.
+pub fn read_stacked_file(
+    layout: &Layout,
+    layers: &[Descriptor],
+    path: &str,
+) -> Result<Option<Vec<u8>>, LayerError> {
+    let target = clean(Path::new(path)).unwrap_or_default();
+    for desc in layers.iter().rev() {
+        let codec = codec_of(&desc.media_type).ok_or_else(|| LayerError::UnsupportedMediaType {
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+        })?;
+        let blob = layout.blob_path(&desc.digest);
+        let corrupt = |source: io::Error| LayerError::Corrupt {
+            blob: blob.clone(),
+            source,
+        };
+        let raw = BufReader::with_capacity(256 * 1024, layout.open_blob(&desc.digest)?);
+        let tar: Box<dyn Read> = match codec {
+            Codec::Plain => Box::new(raw),
+            Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+            Codec::Zstd => {
+                Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(corrupt)?)
+            }
+        };
+        let mut archive = tar::Archive::new(tar);
+        // Whether this layer hides lower layers' copy of the file.
+        let mut hides = false;
+        for entry in archive.entries().map_err(corrupt)? {
+            let mut entry = entry.map_err(corrupt)?;
+            let Some(parts) = clean(&entry.path().map_err(corrupt)?) else {
+                continue;
+            };
+            if parts == target {
+                let kind = entry.header().entry_type();
+                let size = entry.header().size().map_err(corrupt)?;
+                let why = if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
+                    Some(format!("{path} is not a regular file in this layer"))
+                } else if size > STACKED_FILE_MAX {
+                    Some(format!("{path} is larger than {STACKED_FILE_MAX} bytes"))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(corrupt(io::Error::new(ErrorKind::InvalidData, why)));
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                entry.read_to_end(&mut bytes).map_err(corrupt)?;
+                return Ok(Some(bytes));
+            }
+            let Some((name, dir)) = parts.split_last() else {
+                continue;
+            };
+            let Some(name) = name.to_str().and_then(|n| n.strip_prefix(".wh.")) else {
+                continue;
+            };
+            hides |= if name == ".wh..opq" {
+                target.starts_with(dir) && target.len() > dir.len()
+            } else {
+                let mut gone = dir.to_vec();
+                gone.push(name.into());
+                target.starts_with(&gone)
+            };
+        }
+        if hides {
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
 /// Hashes what is read through it.
 struct HashRead<R> {
     inner: R,
@@ -2369,6 +2454,56 @@ mod tests {
         }
         names.sort();
         assert_eq!(names, ["a/new", "a/sub", "a/sub/y"]);
+    }
+
+    #[test]
+    fn read_stacked_file_takes_the_top_layer_and_obeys_whiteouts() {
+        let (_dir, l) = layout();
+        let file = |p: &str, s: &str| entry(p, Content::Bytes(s.as_bytes().to_vec()), 0o644);
+        let wh = |p: &str| entry(p, Content::Bytes(Vec::new()), 0o644);
+        let layer = |entries: &[LayerEntry], c| write_layer(&l, entries, &opts(c)).unwrap();
+        let base = layer(
+            &[file("/etc/passwd", "v1"), file("/etc/group", "g1")],
+            Compression::Gzip,
+        )
+        .descriptor();
+        let newer = layer(&[file("/etc/passwd", "v2")], Compression::Zstd).descriptor();
+        let other = layer(&[file("/srv/x", "x")], Compression::Gzip).descriptor();
+        let deleted = layer(&[wh("/etc/.wh.passwd")], Compression::Gzip).descriptor();
+        let opaque = layer(&[wh("/etc/.wh..wh..opq")], Compression::Gzip).descriptor();
+        let etc_gone = layer(&[wh("/.wh.etc")], Compression::Gzip).descriptor();
+        let read = |layers: &[Descriptor], p: &str| {
+            read_stacked_file(&l, layers, p)
+                .unwrap()
+                .map(|b| String::from_utf8(b).unwrap())
+        };
+        let stack = [base.clone(), newer.clone(), other.clone()];
+        assert_eq!(read(&stack, "etc/passwd").as_deref(), Some("v2"));
+        assert_eq!(read(&stack, "/etc/group").as_deref(), Some("g1"));
+        assert_eq!(read(&stack, "etc/shadow"), None);
+        assert_eq!(read(&[], "etc/passwd"), None);
+        assert_eq!(read(&[base.clone(), deleted.clone()], "etc/passwd"), None);
+        assert_eq!(
+            read(&[base.clone(), deleted], "etc/group").as_deref(),
+            Some("g1")
+        );
+        assert_eq!(read(&[base.clone(), opaque.clone()], "etc/group"), None);
+        assert_eq!(read(&[base.clone(), etc_gone], "etc/passwd"), None);
+        // A layer above the whiteout adds it back.
+        assert_eq!(
+            read(&[base.clone(), opaque, newer], "etc/passwd").as_deref(),
+            Some("v2")
+        );
+
+        // A link or a folder at the path is refused, naming the path.
+        let linked = store_tar(
+            &l,
+            &raw_tar(&[("etc/passwd", EntryType::Symlink, "/host/passwd", b"")]),
+        );
+        let err = read_stacked_file(&l, &[base, linked], "etc/passwd").unwrap_err();
+        assert!(matches!(err, LayerError::Corrupt { .. }), "{err}");
+        let why = std::error::Error::source(&err).unwrap().to_string();
+        assert!(why.contains("etc/passwd is not a regular file"), "{why}");
     }
 
     #[test]

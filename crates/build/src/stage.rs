@@ -73,7 +73,13 @@ pub enum Action {
     /// Nothing beyond the config change planning already made.
     Config,
     /// Writes a layer with these entries (from the context or heredocs).
-    Layer(Vec<LayerEntry>),
+    Layer {
+        /// The entries, owned as `--chown` says when it gives numbers.
+        entries: Vec<LayerEntry>,
+        /// A `--chown` with names: the engine looks them up in the stage's account files
+        /// and gives every entry that owner.
+        chown: Option<Chown>,
+    },
     /// Writes a layer with files from another stage or image, planned when that stage's
     /// root file system exists.
     CopyFrom {
@@ -86,7 +92,7 @@ pub enum Action {
         /// The working directory the destination is relative to.
         workdir: String,
         /// The owner from `--chown`.
-        owner: Option<(u64, u64)>,
+        owner: Option<Chown>,
         /// The mode from `--chmod`.
         chmod: Option<u32>,
     },
@@ -651,7 +657,7 @@ impl StagePlanner<'_> {
         let owner = c
             .chown
             .as_deref()
-            .map(|o| x(o).and_then(|o| parse_chown(&o).map_err(|m| fail(line, m))))
+            .map(|o| x(o).and_then(|o| Chown::parse(&o).map_err(|m| fail(line, m))))
             .transpose()?;
         let chmod = c
             .chmod
@@ -703,7 +709,9 @@ impl StagePlanner<'_> {
                 chmod,
             });
         }
-        let (uid, gid) = owner.unwrap_or((0, 0));
+        // Names are looked up when the stage is built; see `Action::Layer::chown`.
+        let (uid, gid) = owner.as_ref().and_then(Chown::numeric).unwrap_or((0, 0));
+        let chown = owner.filter(Chown::needs_lookup);
         let keep = self.input.format.keep_mtimes;
         let dest_is_dir = dest.ends_with('/') || c.sources.len() > 1;
         let mut entries: Vec<LayerEntry> = vec![];
@@ -823,7 +831,7 @@ impl StagePlanner<'_> {
                 });
             }
         }
-        Ok(Action::Layer(entries))
+        Ok(Action::Layer { entries, chown })
     }
 
     /// Expands a word with the variables the instruction sees.
@@ -1062,27 +1070,122 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(total as i64)
 }
 
-/// Parses `--chown=uid[:gid]`; names other than `root` need an `/etc/passwd`, which the
-/// native backend does not read.
-fn parse_chown(s: &str) -> Result<(u64, u64), String> {
-    let id = |p: &str| -> Result<u64, String> {
-        if p == "root" {
-            return Ok(0);
-        }
-        p.parse::<u64>().map_err(|_| {
-            format!(
-                "--chown={s}: the native backend takes numeric ids (e.g. --chown=1000:1000); \
-                 `{p}` is a name"
-            )
-        })
-    };
-    match s.split_once(':') {
-        Some((u, g)) => Ok((id(u)?, id(g)?)),
-        None => {
-            let u = id(s)?;
-            Ok((u, u))
+/// One part of a `--chown` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdOrName {
+    /// A numeric id (`root` is 0).
+    Id(u64),
+    /// A user or group name, looked up in the stage's `/etc/passwd` or `/etc/group`.
+    Name(String),
+}
+
+impl IdOrName {
+    fn parse(p: &str) -> IdOrName {
+        match p {
+            "root" => IdOrName::Id(0),
+            _ => p
+                .parse::<u64>()
+                .map_or_else(|_| IdOrName::Name(p.to_string()), IdOrName::Id),
         }
     }
+}
+
+/// A `--chown=user[:group]` value, as BuildKit reads it: a numeric user alone also sets the
+/// group to the same number; a user name alone sets the group to that user's primary group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chown {
+    /// The user part.
+    pub user: IdOrName,
+    /// The group part, when given.
+    pub group: Option<IdOrName>,
+}
+
+impl Chown {
+    /// Parses a `--chown` value.
+    ///
+    /// # Errors
+    /// An empty user or group, naming the value.
+    pub fn parse(s: &str) -> Result<Chown, String> {
+        let (u, g) = match s.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (s, None),
+        };
+        if u.is_empty() || g.is_some_and(str::is_empty) {
+            return Err(format!(
+                "--chown={s}: expected USER or USER:GROUP, each a name or a number"
+            ));
+        }
+        Ok(Chown {
+            user: IdOrName::parse(u),
+            group: g.map(IdOrName::parse),
+        })
+    }
+
+    /// Returns the ids when no part is a name.
+    pub fn numeric(&self) -> Option<(u64, u64)> {
+        match (&self.user, &self.group) {
+            (IdOrName::Id(u), None) => Some((*u, *u)),
+            (IdOrName::Id(u), Some(IdOrName::Id(g))) => Some((*u, *g)),
+            _ => None,
+        }
+    }
+
+    /// Tells whether a part is a name, so the stage's account files are needed.
+    pub fn needs_lookup(&self) -> bool {
+        self.numeric().is_none()
+    }
+
+    /// Resolves the ids with the contents of the stage's `/etc/passwd` and `/etc/group`
+    /// (`None` when the file is not in the image).
+    ///
+    /// # Errors
+    /// A name that the file does not list, or a missing file, naming both.
+    pub fn resolve(
+        &self,
+        passwd: Option<&[u8]>,
+        group: Option<&[u8]>,
+    ) -> Result<(u64, u64), String> {
+        let (uid, primary) = match &self.user {
+            IdOrName::Id(u) => (*u, *u),
+            IdOrName::Name(n) => {
+                let fields = lookup(passwd, "/etc/passwd", n)?;
+                match (fields.first(), fields.get(1)) {
+                    (Some(u), Some(g)) => (*u, *g),
+                    _ => return Err(format!("/etc/passwd: the line for `{n}` has no ids")),
+                }
+            }
+        };
+        let gid = match &self.group {
+            None => primary,
+            Some(IdOrName::Id(g)) => *g,
+            Some(IdOrName::Name(n)) => *lookup(group, "/etc/group", n)?
+                .first()
+                .ok_or_else(|| format!("/etc/group: the line for `{n}` has no id"))?,
+        };
+        Ok((uid, gid))
+    }
+}
+
+/// Finds `name` in an account file (`name:password:id[:id]:...`) and returns the numeric
+/// fields after the password, up to the first that is not a number.
+fn lookup(file: Option<&[u8]>, which: &str, name: &str) -> Result<Vec<u64>, String> {
+    let Some(file) = file else {
+        return Err(format!(
+            "--chown: `{name}` is a name, and the image has no {which} to look it up in; \
+             use numeric ids (e.g. --chown=1000:1000)"
+        ));
+    };
+    let text = String::from_utf8_lossy(file);
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split(':').next() == Some(name))
+        .map(|l| {
+            l.split(':')
+                .skip(2)
+                .map_while(|f| f.trim().parse::<u64>().ok())
+                .collect()
+        })
+        .ok_or_else(|| format!("--chown: no `{name}` in the image's {which}"))
 }
 
 fn parse_chmod(s: &str) -> Result<u32, String> {
@@ -1332,11 +1435,50 @@ mod tests {
     }
 
     #[test]
+    fn chown_names_resolve_as_buildkit_does() {
+        let passwd = b"root:x:0:0:root:/root:/bin/sh\n# note\n\
+                       node:x:1000:1001::/home/node:/bin/sh\n\
+                       nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n";
+        let group = b"root:x:0:\nstaff:x:50:node\nnode:x:1001:\n";
+        let r = |s: &str| Chown::parse(s).unwrap().resolve(Some(passwd), Some(group));
+        // A name alone takes the user's primary group.
+        assert_eq!(r("node"), Ok((1000, 1001)));
+        assert_eq!(r("node:staff"), Ok((1000, 50)));
+        assert_eq!(r("1000:staff"), Ok((1000, 50)));
+        assert_eq!(r("nonroot:7"), Ok((65532, 7)));
+        assert_eq!(r("5"), Ok((5, 5)));
+        assert!(
+            r("nobody")
+                .unwrap_err()
+                .contains("no `nobody` in the image's /etc/passwd")
+        );
+        assert!(
+            r("node:wheel")
+                .unwrap_err()
+                .contains("no `wheel` in the image's /etc/group")
+        );
+        // Without the files, names fail and numbers do not need them.
+        let bare = |s: &str| Chown::parse(s).unwrap().resolve(None, None);
+        assert!(bare("app").unwrap_err().contains("no /etc/passwd"));
+        assert!(bare("1:app").unwrap_err().contains("no /etc/group"));
+        assert_eq!(bare("root"), Ok((0, 0)));
+        assert_eq!(bare("5:6"), Ok((5, 6)));
+    }
+
+    #[test]
     fn chown_and_chmod_values() {
-        assert_eq!(parse_chown("1000:2000").unwrap(), (1000, 2000));
-        assert_eq!(parse_chown("33").unwrap(), (33, 33));
-        assert_eq!(parse_chown("root:root").unwrap(), (0, 0));
-        assert!(parse_chown("www-data").unwrap_err().contains("numeric"));
+        let ids = |s: &str| Chown::parse(s).unwrap().numeric();
+        assert_eq!(ids("1000:2000"), Some((1000, 2000)));
+        assert_eq!(ids("33"), Some((33, 33)));
+        assert_eq!(ids("root:root"), Some((0, 0)));
+        assert_eq!(ids("www-data"), None);
+        assert_eq!(ids("1000:staff"), None);
+        for bad in ["", ":1", "1:", "app:"] {
+            assert!(
+                Chown::parse(bad).unwrap_err().contains("USER:GROUP"),
+                "{bad}"
+            );
+        }
         assert_eq!(parse_chmod("0755").unwrap(), 0o755);
         assert!(parse_chmod("rwx").is_err());
         assert!(parse_chmod("17777").is_err());

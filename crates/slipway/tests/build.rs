@@ -570,6 +570,74 @@ fn moved_base_tag_rebuilds() {
 }
 
 #[test]
+fn chown_by_name_uses_the_accounts_of_the_stage() {
+    let rig = Rig::new();
+    let base = rig.repo("accounts:1");
+    rig.push_image(
+        &base,
+        &[
+            (
+                "etc/passwd",
+                b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+            ),
+            ("etc/group", b"root:x:0:\napp:x:1001:\nstaff:x:50:app\n"),
+        ],
+    );
+    let dockerfile = format!(
+        "FROM scratch AS src\n\
+         COPY a.txt /x.txt\n\
+         FROM {base}\n\
+         COPY --chown=app a.txt /a.txt\n\
+         COPY --chown=app:staff a.txt /b.txt\n\
+         COPY --from=src --chown=app:staff /x.txt /c.txt\n\
+         COPY passwd /etc/passwd\n\
+         COPY --chown=late:0 a.txt /d.txt\n"
+    );
+    let dir = rig.project(
+        "accounts",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", dockerfile.as_bytes()),
+            ("a.txt", b"a\n"),
+            (
+                "passwd",
+                b"root:x:0:0::/root:/bin/sh\nlate:x:2000:2001::/:/bin/sh\n",
+            ),
+        ],
+    );
+    let repo = rig.repo("accounts-app");
+    let report = rig.built(&dir, "store", Some(&repo), &["--backend", "native"]);
+    let fs = rig.pull(text(image(&report, "app"), "DockerImageName"));
+    // A name alone takes the user's primary group, as BuildKit does.
+    assert_eq!(fs.entry("a.txt").owner, "1000/1001");
+    assert_eq!(fs.entry("b.txt").owner, "1000/50");
+    assert_eq!(fs.entry("c.txt").owner, "1000/50", "COPY --from");
+    // The stage's own earlier layer replaced /etc/passwd.
+    assert_eq!(fs.entry("d.txt").owner, "2000/0");
+
+    // A name the image does not know fails the build and names it and the file.
+    let bad = rig.project(
+        "accounts-bad",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            (
+                "Dockerfile",
+                format!("FROM {base}\nCOPY --chown=nobody a.txt /a.txt\n").as_bytes(),
+            ),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let run = rig.build(&bad, "store-bad", Some(&repo), &[]);
+    assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no `nobody` in the image's /etc/passwd"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn same_inputs_in_two_folders_give_same_digests() {
     let rig = Rig::new();
     let one = rig.example("one");
@@ -771,7 +839,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             ONE_IMAGE,
             "FROM scratch\nCOPY --chown=www-data a.txt /a.txt\n",
             &[],
-            &["line 2", "www-data", "numeric"],
+            &["line 2", "www-data", "no /etc/passwd", "numeric ids"],
         ),
     ];
     for (name, werf, dockerfile, extra, needles) in cases {
