@@ -815,6 +815,8 @@ impl Run<'_> {
             threads: self.opts.threads,
         };
         for step in &s.steps {
+            // Folders of unpacked archives, which the layer reads from; removed after it.
+            let mut unpacked: Vec<tempfile::TempDir> = vec![];
             let entries = match &step.action {
                 Action::Config => None,
                 Action::Run => {
@@ -823,8 +825,34 @@ impl Run<'_> {
                         s.label()
                     )));
                 }
-                Action::Layer { entries, chown } => {
+                Action::Layer {
+                    entries,
+                    unpack,
+                    chown,
+                } => {
                     let mut entries = entries.clone();
+                    for u in unpack {
+                        let tmp = self.temp_dir("tmp", ".unpack-")?;
+                        let at = |e: &dyn std::fmt::Display| {
+                            BuildError::Usage(format!(
+                                "stage {}, line {}: unpacking {}: {e}",
+                                s.label(),
+                                step.line,
+                                u.archive.display()
+                            ))
+                        };
+                        layer::extract_archive(&u.archive, &u.digest, tmp.path())
+                            .map_err(|e| at(&e))?;
+                        let into = format!("{}/", u.into.trim_end_matches('/'));
+                        let planned = plan_copy(tmp.path(), None, &[".".into()], &into, "/")
+                            .map_err(|e| at(&e))?;
+                        // The archive's own times are part of its digest, so they stay.
+                        entries.extend(planned.into_iter().map(|e| {
+                            let mtime = e.mtime.max(0) as u64;
+                            disk_entry(e, None, None, mtime)
+                        }));
+                        unpacked.push(tmp);
+                    }
                     if let Some(chown) = chown {
                         let (uid, gid) = self.owner(chown, &layers, s, step)?;
                         for e in &mut entries {
@@ -872,29 +900,7 @@ impl Run<'_> {
                     Some(
                         planned
                             .into_iter()
-                            .map(|e| {
-                                // Without --chown, files keep the owner they had in the
-                                // stage they come from, as BuildKit does.
-                                let (uid, gid) = owner.unwrap_or_else(|| {
-                                    std::fs::symlink_metadata(&e.source)
-                                        .map(|m| (u64::from(m.uid()), u64::from(m.gid())))
-                                        .unwrap_or((0, 0))
-                                });
-                                LayerEntry {
-                                    path: e.dest,
-                                    mode: chmod.unwrap_or(e.mode),
-                                    uid,
-                                    gid,
-                                    mtime: 0,
-                                    content: match e.kind {
-                                        EntryKind::Dir => Content::Dir,
-                                        EntryKind::File => Content::File(e.source),
-                                        EntryKind::Symlink(t) => {
-                                            Content::Symlink(t.to_string_lossy().into())
-                                        }
-                                    },
-                                }
-                            })
+                            .map(|e| disk_entry(e, owner, *chmod, 0))
                             .collect(),
                     )
                 }
@@ -1106,6 +1112,34 @@ impl Resolve for Run<'_> {
         let r = self.resolve_uncached(reference)?;
         self.resolved.insert(reference.to_string(), r.clone());
         Ok(r)
+    }
+}
+
+/// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
+/// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
+/// owners when slipway runs as root, as BuildKit keeps them.
+fn disk_entry(
+    e: crate::ignore::Entry,
+    owner: Option<(u64, u64)>,
+    chmod: Option<u32>,
+    mtime: u64,
+) -> LayerEntry {
+    let (uid, gid) = owner.unwrap_or_else(|| {
+        std::fs::symlink_metadata(&e.source)
+            .map(|m| (u64::from(m.uid()), u64::from(m.gid())))
+            .unwrap_or((0, 0))
+    });
+    LayerEntry {
+        path: e.dest,
+        mode: chmod.unwrap_or(e.mode),
+        uid,
+        gid,
+        mtime,
+        content: match e.kind {
+            EntryKind::Dir => Content::Dir,
+            EntryKind::File => Content::File(e.source),
+            EntryKind::Symlink(t) => Content::Symlink(t.to_string_lossy().into()),
+        },
     }
 }
 

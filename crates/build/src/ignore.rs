@@ -441,6 +441,9 @@ pub struct Entry {
     /// Its inode, size and times when it was listed: the file-digest cache's key, so that
     /// an unchanged file is neither read nor looked up on disk a second time.
     pub stamp: Stamp,
+    /// For a file a source names itself (or a wildcard matches), not one found inside a
+    /// folder source: the destination folder an `ADD` unpacks it into when it is an archive.
+    pub unpack_dir: Option<String>,
 }
 
 /// Why a COPY could not be planned.
@@ -570,7 +573,9 @@ pub fn plan_copy(
                 } else {
                     dest_abs.clone()
                 };
-                out.push(entry(res.abs, to, EntryKind::File, &res.meta));
+                let mut e = entry(res.abs, to, EntryKind::File, &res.meta);
+                e.unpack_dir = Some(dest_abs.clone());
+                out.push(e);
                 any = true;
             } else if !wild {
                 return Err(CopyError::Special {
@@ -607,6 +612,7 @@ fn entry(source: PathBuf, dest: String, kind: EntryKind, meta: &fs::Metadata) ->
         size,
         mtime: meta.mtime(),
         stamp: Stamp::of(meta),
+        unpack_dir: None,
     }
 }
 

@@ -1141,6 +1141,105 @@ pub fn extract_layers(
     x.finish()
 }
 
+/// What kind of archive a file is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    /// A tar, plain or compressed with gzip or zstd: [`extract_archive`] unpacks it.
+    Tar,
+    /// A bzip2 or xz stream, which slipway cannot decompress.
+    Other(&'static str),
+}
+
+/// Tells whether a file is an archive an `ADD` unpacks, as BuildKit decides: a tar, or a
+/// gzip or zstd stream that holds one. bzip2 and xz streams are reported as such. Anything
+/// else (including a gzip of something that is not a tar) is an ordinary file.
+///
+/// # Errors
+/// The I/O error of reading the file.
+pub fn sniff_archive(path: &Path) -> io::Result<Option<ArchiveKind>> {
+    let mut head = Vec::with_capacity(BLOCK);
+    File::open(path)?
+        .take(BLOCK as u64)
+        .read_to_end(&mut head)?;
+    let first_block = |r: &mut dyn Read| {
+        let mut b = Vec::with_capacity(BLOCK);
+        r.take(BLOCK as u64).read_to_end(&mut b).map(|_| b)
+    };
+    let decoded = if head.starts_with(&[0x1f, 0x8b]) {
+        let f = BufReader::new(File::open(path)?);
+        first_block(&mut flate2::bufread::MultiGzDecoder::new(f)).unwrap_or_default()
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        match zstd::stream::read::Decoder::new(File::open(path)?) {
+            Ok(mut d) => first_block(&mut d).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    } else if head.starts_with(b"BZh") {
+        return Ok(Some(ArchiveKind::Other("bzip2")));
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Ok(Some(ArchiveKind::Other("xz")));
+    } else {
+        head
+    };
+    Ok(is_tar_header(&decoded).then_some(ArchiveKind::Tar))
+}
+
+/// Tells whether a block is a tar header: the `ustar` magic, or a valid checksum.
+fn is_tar_header(b: &[u8]) -> bool {
+    if b.len() < BLOCK || b.iter().all(|&x| x == 0) {
+        return false;
+    }
+    if &b[257..262] == b"ustar" {
+        return true;
+    }
+    let field = String::from_utf8_lossy(&b[148..156]);
+    let Ok(stored) = u32::from_str_radix(field.trim_matches(|c: char| c == ' ' || c == '\0'), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = b[..BLOCK]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(x)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
+/// Unpacks a tar (plain, gzip or zstd) into `dest` (created when missing), as an `ADD` of a
+/// local archive does, with [`extract_layers`]'s rules and safety checks. The content must
+/// have `expected` as its digest: the one the stage was planned with.
+///
+/// # Errors
+/// As [`extract_layers`], naming the archive; [`LayerError::Corrupt`] when it is not a
+/// tar, plain or compressed with gzip or zstd.
+pub fn extract_archive(archive: &Path, expected: &Digest, dest: &Path) -> Result<(), LayerError> {
+    let io_err = |source| LayerError::Io {
+        path: archive.into(),
+        source,
+    };
+    let mut magic = [0u8; 4];
+    let file = File::open(archive).map_err(io_err)?;
+    let n = (&file).read(&mut magic).map_err(io_err)?;
+    let codec = match &magic[..n] {
+        [0x1f, 0x8b, ..] => Codec::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd] => Codec::Zstd,
+        _ => Codec::Plain,
+    };
+    let file = File::open(archive).map_err(io_err)?;
+    fs::create_dir_all(dest).map_err(|source| LayerError::Io {
+        path: dest.into(),
+        source,
+    })?;
+    let mut x = Extractor::new(dest);
+    x.apply_file(file, archive, expected, codec)?;
+    x.finish()
+}
+
 /// The most bytes [`read_stacked_file`] returns: it reads account files, not payloads.
 const STACKED_FILE_MAX: u64 = 16 << 20;
 
@@ -1427,13 +1526,26 @@ impl Extractor {
     ) -> Result<(), LayerError> {
         let blob = layout.blob_path(&desc.digest);
         let file = layout.open_blob(&desc.digest)?;
+        self.apply_file(file, &blob, &desc.digest, codec)
+    }
+
+    /// Applies one (compressed) tar read from `file`, whose content must have `digest`;
+    /// `blob` names it in errors.
+    fn apply_file(
+        &mut self,
+        file: File,
+        blob: &Path,
+        digest: &Digest,
+        codec: Codec,
+    ) -> Result<(), LayerError> {
+        let blob = blob.to_path_buf();
         self.created.clear();
         thread::scope(|s| {
             let (tx, rx) = sync_channel::<Vec<u8>>(2);
             let (free_tx, free_rx) = channel::<Vec<u8>>();
             let chunks = Chunks::new(tx, free_rx, 4);
             let blob_ref = &blob;
-            let reader = s.spawn(move || decode(file, codec, &desc.digest, blob_ref, chunks));
+            let reader = s.spawn(move || decode(file, codec, digest, blob_ref, chunks));
             let mut input = ChannelReader {
                 rx,
                 free: free_tx,
@@ -2454,6 +2566,47 @@ mod tests {
         }
         names.sort();
         assert_eq!(names, ["a/new", "a/sub", "a/sub/y"]);
+    }
+
+    #[test]
+    fn sniff_archive_finds_tars_however_compressed() {
+        let (dir, l) = layout();
+        let one = [entry("/a", Content::Bytes(b"a".to_vec()), 0o644)];
+        let gz = write_layer(&l, &one, &opts(Compression::Gzip)).unwrap();
+        let zst = write_layer(&l, &one, &opts(Compression::Zstd)).unwrap();
+        let plain = dir.path().join("plain.tar");
+        fs::write(&plain, raw_tar(&[("a", EntryType::Regular, "", b"a")])).unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        };
+        let mut text_gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        text_gz.write_all(&[b'x'; 2000]).unwrap();
+        let text_gz = write("text.gz", &text_gz.finish().unwrap());
+        let sniff = |p: &Path| sniff_archive(p).unwrap();
+        assert_eq!(sniff(&l.blob_path(&gz.digest)), Some(ArchiveKind::Tar));
+        assert_eq!(sniff(&l.blob_path(&zst.digest)), Some(ArchiveKind::Tar));
+        assert_eq!(sniff(&plain), Some(ArchiveKind::Tar));
+        assert_eq!(sniff(&text_gz), None, "a gzip without a tar is a file");
+        assert_eq!(sniff(&write("t.txt", &[b'x'; 600])), None);
+        assert_eq!(sniff(&write("empty", b"")), None);
+        assert_eq!(
+            sniff(&write("a.bz2", b"BZh91AY&SY")),
+            Some(ArchiveKind::Other("bzip2"))
+        );
+        assert_eq!(
+            sniff(&write("a.xz", b"\xfd7zXZ\0rest")),
+            Some(ArchiveKind::Other("xz"))
+        );
+
+        // Unpacking checks the digest the stage was planned with.
+        let dest = dir.path().join("out");
+        extract_archive(&l.blob_path(&gz.digest), &gz.digest, &dest).unwrap();
+        assert_eq!(fs::read(dest.join("a")).unwrap(), b"a");
+        let err = extract_archive(&l.blob_path(&zst.digest), &gz.digest, &dir.path().join("x"))
+            .unwrap_err();
+        assert!(matches!(err, LayerError::DigestMismatch { .. }), "{err}");
     }
 
     #[test]

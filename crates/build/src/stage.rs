@@ -19,7 +19,7 @@ use slipway_oci::{Descriptor, Digest, Hasher, Platform};
 use crate::dockerfile::{self, ArgDecl, Command, Dockerfile, Healthcheck, Instruction, Kind};
 use crate::hashcache::{HashCache, Stamp};
 use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
-use crate::layer::{Content, LayerEntry};
+use crate::layer::{self, ArchiveKind, Content, LayerEntry};
 use crate::{BuildError, LayerFormat};
 
 /// The `created` time every image and history entry gets: the epoch, for reproducibility.
@@ -58,6 +58,17 @@ pub enum Base {
     Image(ResolvedImage),
 }
 
+/// A local archive an `ADD` unpacks.
+#[derive(Debug, Clone)]
+pub struct Unpack {
+    /// The archive in the context.
+    pub archive: PathBuf,
+    /// Its digest when the stage was planned; unpacking checks it.
+    pub digest: Digest,
+    /// The folder in the image it is unpacked into.
+    pub into: String,
+}
+
 /// Where a `COPY --from` reads.
 #[derive(Debug, Clone)]
 pub enum FromSource {
@@ -76,8 +87,10 @@ pub enum Action {
     Layer {
         /// The entries, owned as `--chown` says when it gives numbers.
         entries: Vec<LayerEntry>,
-        /// A `--chown` with names: the engine looks them up in the stage's account files
-        /// and gives every entry that owner.
+        /// The local archives an `ADD` unpacks into the same layer.
+        unpack: Vec<Unpack>,
+        /// A `--chown` with names, or any `--chown` of an `ADD` that unpacks: the engine
+        /// looks names up in the stage's account files and gives every entry that owner.
         chown: Option<Chown>,
     },
     /// Writes a layer with files from another stage or image, planned when that stage's
@@ -711,10 +724,10 @@ impl StagePlanner<'_> {
         }
         // Names are looked up when the stage is built; see `Action::Layer::chown`.
         let (uid, gid) = owner.as_ref().and_then(Chown::numeric).unwrap_or((0, 0));
-        let chown = owner.filter(Chown::needs_lookup);
         let keep = self.input.format.keep_mtimes;
         let dest_is_dir = dest.ends_with('/') || c.sources.len() > 1;
         let mut entries: Vec<LayerEntry> = vec![];
+        let mut unpack: Vec<Unpack> = vec![];
         // Heredoc sources become files named after their delimiter.
         for h in &c.heredocs {
             let body = if h.expand {
@@ -792,16 +805,43 @@ impl StagePlanner<'_> {
                         Content::Dir
                     }
                     EntryKind::File => {
-                        if is_add && is_archive(&e.source) {
-                            return Err(fail(
-                                line,
-                                format!(
-                                    "ADD {}: local archives are unpacked by ADD, which the native \
-                                     backend does not do; use COPY for the file as is, or \
-                                     --backend buildah",
-                                    e.source.display()
-                                ),
-                            ));
+                        let into = e.unpack_dir.as_ref().filter(|_| is_add);
+                        let kind = match into {
+                            Some(_) => layer::sniff_archive(&e.source).map_err(|source| {
+                                BuildError::Io {
+                                    path: e.source.clone(),
+                                    source,
+                                }
+                            })?,
+                            None => None,
+                        };
+                        match (kind, into) {
+                            (Some(ArchiveKind::Tar), Some(into)) => {
+                                let digest = hash.expect("files are hashed");
+                                text.push_str(&format!(
+                                    "  U {} {} {digest}\n",
+                                    json_str(into),
+                                    e.size
+                                ));
+                                unpack.push(Unpack {
+                                    archive: e.source.clone(),
+                                    digest,
+                                    into: into.clone(),
+                                });
+                                continue;
+                            }
+                            (Some(ArchiveKind::Other(format)), _) => {
+                                return Err(fail(
+                                    line,
+                                    format!(
+                                        "ADD {}: a {format} archive, which the native backend \
+                                         cannot unpack (it unpacks tar, tar.gz and tar.zst); \
+                                         use --backend buildah",
+                                        e.source.display()
+                                    ),
+                                ));
+                            }
+                            _ => {}
                         }
                         text.push_str(&format!(
                             "  F {} {mode:o} {} {}",
@@ -831,7 +871,13 @@ impl StagePlanner<'_> {
                 });
             }
         }
-        Ok(Action::Layer { entries, chown })
+        // Unpacked archives' files are owned when they are unpacked.
+        let chown = owner.filter(|c| c.needs_lookup() || !unpack.is_empty());
+        Ok(Action::Layer {
+            entries,
+            unpack,
+            chown,
+        })
     }
 
     /// Expands a word with the variables the instruction sees.
@@ -936,27 +982,6 @@ fn hash_file(path: &Path, buf: &mut [u8]) -> Result<Digest, BuildError> {
         h.update(&buf[..n]);
     }
     Ok(h.finish())
-}
-
-/// Tells whether a file starts like an archive ADD would unpack (tar, gzip, bzip2, xz, zstd).
-fn is_archive(path: &PathBuf) -> bool {
-    let mut head = [0u8; 512];
-    let Ok(mut f) = File::open(path) else {
-        return false;
-    };
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    let h = &head[..n];
-    h.starts_with(&[0x1f, 0x8b])
-        || h.starts_with(b"BZh")
-        || h.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-        || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-        || (n >= 262 && &h[257..262] == b"ustar")
 }
 
 fn env_of(config: &Map<String, Value>) -> Vec<(String, String)> {

@@ -638,6 +638,72 @@ fn chown_by_name_uses_the_accounts_of_the_stage() {
 }
 
 #[test]
+fn add_unpacks_local_tar_archives() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "add",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            (
+                "Dockerfile",
+                b"FROM scratch\n\
+                  ADD tool.tar.gz /opt/\n\
+                  ADD tool.tar /plain\n\
+                  ADD --chown=7:8 tool.tar.gz /owned/\n\
+                  ADD notes.gz docs/ /data/\n",
+            ),
+            ("src/tool/README", b"readme\n"),
+            ("src/tool/bin/run", b"#!/bin/sh\n"),
+            ("docs/inner.tar", b"not unpacked: only named sources are\n"),
+        ],
+    );
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-euc", script])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {out:?}");
+    };
+    sh("chmod 0755 src/tool/bin/run && ln -s bin/run src/tool/run");
+    let tar_flags = "--owner=1234 --group=5678 --numeric-owner --mtime=@1600000000 -C src tool";
+    sh(&format!(
+        "tar -czf tool.tar.gz {tar_flags} && tar -cf tool.tar {tar_flags}"
+    ));
+    // A gzip that does not hold a tar is copied as it is, as BuildKit does.
+    sh("printf 'just notes\\n' | gzip -c > notes.gz && rm -r src");
+
+    let repo = rig.repo("add-app");
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&report, "app");
+    assert_eq!(text(app, "Backend"), "native", "{app:#}");
+    let fs = rig.pull(text(app, "DockerImageName"));
+    assert_eq!(fs.read("opt/tool/README"), "readme\n");
+    assert_eq!(fs.entry("opt/tool/bin/run").mode, "-rwxr-xr-x");
+    assert!(fs.entry("opt/tool/run").mode.starts_with('l'), "a symlink");
+    assert_eq!(fs.read("plain/tool/README"), "readme\n", "a plain tar");
+    assert_eq!(fs.entry("owned/tool/README").owner, "7/8", "--chown");
+    assert_eq!(fs.entry("opt/tool/README").mtime, "2020-09-13 12:26:40");
+    let notes = std::fs::read(fs.root.join("data/notes.gz")).unwrap();
+    assert!(notes.starts_with(&[0x1f, 0x8b]), "notes.gz stays gzip");
+    assert_eq!(
+        fs.read("data/inner.tar"),
+        "not unpacked: only named sources are\n"
+    );
+    // Extraction keeps the archive's owners when it may set owners, as root.
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    assert_eq!(
+        root.ok(),
+        Some(0),
+        "this test checks kept owners and needs root (CI runs as root)"
+    );
+    assert_eq!(fs.entry("opt/tool/README").owner, "1234/5678");
+
+    let again = rig.built(&dir, "store", Some(&repo), &[]);
+    assert_eq!(statuses(image(&again, "app")), ["cached"]);
+}
+
+#[test]
 fn same_inputs_in_two_folders_give_same_digests() {
     let rig = Rig::new();
     let one = rig.example("one");
@@ -821,11 +887,11 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             &["line 3", "RUN", "--backend buildah"],
         ),
         (
-            "add-archive",
+            "add-bzip2",
             ONE_IMAGE,
-            "FROM scratch\nADD a.tar.gz /srv/\n",
+            "FROM scratch\nADD a.tar.bz2 /srv/\n",
             &[],
-            &["line 2", "a.tar.gz", "archives"],
+            &["line 2", "a.tar.bz2", "bzip2", "--backend buildah"],
         ),
         (
             "add-url",
@@ -849,7 +915,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
                 ("werf.yaml", werf.as_bytes()),
                 ("Dockerfile", dockerfile.as_bytes()),
                 ("a.txt", b"a\n"),
-                ("a.tar.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"),
+                ("a.tar.bz2", b"BZh91AY&SY"),
             ],
         );
         let run = rig.build(&dir, &format!("store-{name}"), Some(&repo), extra);
