@@ -24,6 +24,9 @@ pub struct AppliedRef {
     pub name: String,
     /// `metadata.generation` after the apply, when the server sets one.
     pub generation: Option<i64>,
+    /// The resource's plural in API paths (`deployments`).
+    #[serde(skip)]
+    pub plural: String,
 }
 
 impl std::fmt::Display for AppliedRef {
@@ -286,6 +289,7 @@ pub async fn apply(
             namespace,
             name,
             generation: None,
+            plural: r.resource.plural.clone(),
         };
         let out = api
             .patch(&subject.name, &params, &Patch::Apply(&obj))

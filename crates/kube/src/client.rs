@@ -54,6 +54,16 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// A release inventory ConfigMap holds something slipway did not write.
+    #[error(
+        "{subject}: its `objects` is not a slipway release inventory ({why}); delete it to start the release's record afresh"
+    )]
+    Inventory {
+        /// The ConfigMap.
+        subject: String,
+        /// What the JSON parser said.
+        why: String,
+    },
 }
 
 impl Error {

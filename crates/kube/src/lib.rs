@@ -25,6 +25,7 @@
 mod apply;
 mod client;
 mod diagnose;
+pub mod prune;
 pub mod render;
 mod track;
 mod trust;
@@ -36,6 +37,7 @@ pub use diagnose::{
     registry_of, unrecoverable,
 };
 pub use kube::Client;
+pub use prune::{PruneReport, prune};
 pub use slipway_trust::{Fixes, Verdict};
 pub use track::{
     PodReport, Progress, TrackError, TrackOptions, TrackReport, Waiting, WorkloadReport,

@@ -371,6 +371,15 @@ pub struct ConvergeArgs {
     /// Also configure each node's OS trust store.
     #[arg(long = "system-store")]
     pub system_store: bool,
+    /// The release: what this converge owns. Its objects are recorded in ConfigMap
+    /// slipway-release-NAME, and those a later converge no longer has are deleted
+    /// [default: werf.yaml's project].
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+    /// Do not delete objects that an earlier converge of the release applied and this one
+    /// does not (they stay recorded).
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
     /// Time between polls of the API.
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
     pub poll_interval: Duration,
@@ -503,6 +512,15 @@ pub struct ClusterApplyArgs {
     /// How long to wait for every node.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// The release: what this converge owns. Its objects are recorded in ConfigMap
+    /// slipway-release-NAME, and those a later converge no longer has are deleted
+    /// [default: werf.yaml's project].
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+    /// Do not delete objects that an earlier converge of the release applied and this one
+    /// does not (they stay recorded).
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
     /// Time between polls of the API.
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
     pub poll_interval: Duration,

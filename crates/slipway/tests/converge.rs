@@ -244,9 +244,17 @@ fn converge_builds_trusts_every_node_then_applies_in_order_and_waits_for_readine
             "daemonsets",
             "configmaps",
             "services",
-            "deployments"
+            "deployments",
+            "configmaps"
         ],
         "{patches:#?}"
+    );
+    assert!(
+        patches
+            .last()
+            .unwrap()
+            .ends_with("/namespaces/apps/configmaps/slipway-release-hello"),
+        "the release inventory comes last: {patches:#?}"
     );
     // The DaemonSet was waited for before the app was applied.
     let log = rig.fake.requests();
@@ -291,6 +299,136 @@ fn converge_builds_trusts_every_node_then_applies_in_order_and_waits_for_readine
     };
     assert_eq!(der_of(&bundle), der_of(&ca));
     assert_eq!(run.json["trust"]["nodes"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
+    let rig = Rig::new();
+    rig.app_rolls_out(false);
+    let app = std::fs::read_to_string(rig.path("hello/.helm/templates/deployment.yaml")).unwrap();
+    let manifests = |name: &str, extra: &str| {
+        let dir = rig.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.yaml"), format!("{app}\n---\n{extra}")).unwrap();
+        dir
+    };
+    let extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old-settings\n\
+                 data:\n  a: b\n---\napiVersion: v1\nkind: PersistentVolumeClaim\n\
+                 metadata:\n  name: data\nspec:\n  accessModes: [ReadWriteOnce]\n\
+                 resources:\n    requests:\n      storage: 1Gi\n";
+    let first = manifests("m1", extra);
+    let second = manifests("m2", "");
+    let converge = |dir: &PathBuf| {
+        let dir = dir.to_str().unwrap().to_string();
+        let run = rig.converge(&[
+            "--skip-cluster-trust",
+            "--timeout",
+            "30s",
+            "--manifests",
+            &dir,
+        ]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+    let inventory = || {
+        let cm = rig
+            .fake
+            .get("ConfigMap", "apps", "slipway-release-hello")
+            .expect("the release inventory");
+        let objects: Value = serde_json::from_str(cm["data"]["objects"].as_str().unwrap()).unwrap();
+        let mut names: Vec<String> = objects
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o["kind"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+
+    let run = converge(&first);
+    assert_eq!(run.json["release"], "hello");
+    assert_eq!(run.json["pruned"], json!({"deleted": [], "kept": []}));
+    assert_eq!(
+        inventory(),
+        [
+            "ConfigMap hello",
+            "ConfigMap old-settings",
+            "Deployment hello",
+            "PersistentVolumeClaim data",
+            "Service hello"
+        ]
+    );
+
+    let run = converge(&second);
+    assert_eq!(
+        run.json["pruned"],
+        json!({"deleted": ["ConfigMap apps/old-settings"], "kept": ["PersistentVolumeClaim apps/data"]}),
+        "{}",
+        run.stderr
+    );
+    assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_none());
+    assert!(
+        rig.fake
+            .get("PersistentVolumeClaim", "apps", "data")
+            .is_some()
+    );
+    assert!(rig.fake.get("Deployment", "apps", "hello").is_some());
+    assert!(
+        run.stderr.contains("kept PersistentVolumeClaim apps/data"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        inventory(),
+        ["ConfigMap hello", "Deployment hello", "Service hello"]
+    );
+
+    // Another release in the same namespace owns nothing of this one's; --no-prune deletes
+    // nothing, and a bad release name stops before anything happens.
+    let before = rig.fake.requests().len();
+    let run = rig.converge(&["--skip-cluster-trust", "--release", "Bad_Name"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--release"), "{}", run.stderr);
+    assert_eq!(rig.fake.requests().len(), before, "nothing was sent");
+    let dir = first.to_str().unwrap().to_string();
+    let run = rig.converge(&[
+        "--skip-cluster-trust",
+        "--timeout",
+        "30s",
+        "--manifests",
+        &dir,
+        "--release",
+        "other",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["pruned"]["deleted"], json!([]));
+    let run = converge(&second);
+    assert_eq!(
+        run.json["pruned"]["deleted"],
+        json!([]),
+        "release hello never had it"
+    );
+    assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_some());
+    let run = rig.converge(&[
+        "--skip-cluster-trust",
+        "--timeout",
+        "30s",
+        "--manifests",
+        second.to_str().unwrap(),
+        "--release",
+        "other",
+        "--no-prune",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["pruned"], Value::Null);
+    assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_some());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! A loopback stand-in for a Kubernetes API server, for the kube crate's tests.
 //!
 //! No API server can run on the test machines, so [`FakeKube`] answers the few requests
-//! kube-rs sends (get, list, server-side apply) from objects held in memory. The test
+//! kube-rs sends (get, list, server-side apply, delete) from objects held in memory. The test
 //! scripts the cluster: it puts nodes, pods and events into the store, sets statuses, and
 //! registers hooks that run on every request ("after three polls, mark the DaemonSet
 //! ready"). It speaks plain HTTP/1.1 on 127.0.0.1 and records every request in order.
@@ -606,6 +606,20 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
                 }),
             )
         }
+        ("DELETE", Some(name)) => match store.get(&kind, &ns, name) {
+            Some(obj) => {
+                store.delete(&kind, &ns, name);
+                (200, obj)
+            }
+            None => (
+                404,
+                status_body(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", target.plural),
+                ),
+            ),
+        },
         ("PATCH", Some(name)) => {
             if request.content_type.as_deref() != Some("application/apply-patch+yaml") {
                 return (

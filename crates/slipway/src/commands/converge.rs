@@ -58,6 +58,12 @@ pub fn run(
     let reference =
         slipway_oci::Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
     let host = RegistryHost::parse(reference.api_host())?;
+    let release = match &a.release {
+        Some(r) => r.clone(),
+        None => super::build::load_config(&a.build)?.project,
+    };
+    slipway_kube::prune::check_release_name(&release)
+        .map_err(|m| slipway_build::BuildError::Usage(format!("--release: {m}")))?;
     // Check what can be checked before building: the trust the nodes will need.
     let bundle = if a.skip_cluster_trust {
         None
@@ -134,6 +140,21 @@ pub fn run(
     for r in &applied {
         eprintln!("  applied {r}");
     }
+    let pruned = if a.no_prune {
+        None
+    } else {
+        let p = rt.block_on(slipway_kube::prune(&client, &namespace, &release, &applied))?;
+        for d in &p.deleted {
+            eprintln!("  deleted {d}: release {release} no longer has it");
+        }
+        for k in &p.kept {
+            eprintln!(
+                "  kept {k}: release {release} no longer has it, but deleting one loses data; \
+                 delete it yourself if it should go"
+            );
+        }
+        Some(p)
+    };
     eprintln!("== track the rollout");
     let report: TrackReport = match rt.block_on(slipway_kube::track(
         &client,
@@ -151,7 +172,9 @@ pub fn run(
             "ready": true,
             "images": rendered.images,
             "trust": trust_report,
+            "release": release,
             "applied": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "pruned": pruned,
             "rollout": report,
         }),
         |out| {
