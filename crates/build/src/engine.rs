@@ -215,7 +215,8 @@ pub fn build(
         source,
     })?;
     let store = Arc::new(Layout::create(&store_path)?);
-    let hashes = HashCache::load(&store_path);
+    let contexts: Vec<PathBuf> = selected.iter().map(|s| s.context.clone()).collect();
+    let hashes = HashCache::load(&store_path, &contexts);
     let mut run = Run {
         hashes: &hashes,
         opts,

@@ -7,10 +7,13 @@
 //! old mtime is hashed again. Files changed in the last two seconds are not remembered, so
 //! a write landing in the same clock tick as the hash is never missed.
 //!
-//! The cache lives in the store (`cache/file-hashes`), one line per file, and is replaced
-//! by a rename when a build added to it.
+//! The cache lives in the store, one file per build context
+//! (`cache/file-digests/<hash of the context's path>`), one line per context file, so a
+//! build reads only its own contexts' entries however many projects share the store. A
+//! build rewrites a context's file (by a rename) when it added to it or did not look up
+//! some of its entries: those files are gone, ignored or no longer copied, and are dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use slipway_oci::Digest;
 
-/// How many entries the file keeps at most.
+/// How many entries one context's file keeps at most.
 const MAX_ENTRIES: usize = 500_000;
 /// How long a file must have been left alone before its digest is remembered.
 const SETTLE_NS: i128 = 2_000_000_000;
@@ -58,9 +61,11 @@ impl Default for HashCache {
     /// An empty cache that is never saved.
     fn default() -> Self {
         HashCache {
-            file: None,
+            store: None,
+            roots: vec![],
             settle_ns: SETTLE_NS,
             known: HashMap::new(),
+            hits: Mutex::new(HashSet::new()),
             added: Mutex::new(vec![]),
         }
     }
@@ -69,30 +74,52 @@ impl Default for HashCache {
 /// The remembered digests, shared by the threads that hash.
 #[derive(Debug)]
 pub struct HashCache {
-    file: Option<PathBuf>,
+    /// The store's cache folder; `None` for a cache that is never saved.
+    store: Option<PathBuf>,
+    /// The contexts loaded, each with its file.
+    roots: Vec<(PathBuf, PathBuf)>,
     settle_ns: i128,
     known: HashMap<PathBuf, (Stamp, Digest)>,
+    /// The paths whose entries this build used.
+    hits: Mutex<HashSet<PathBuf>>,
     added: Mutex<Vec<(PathBuf, Stamp, Digest)>>,
 }
 
+/// The file of one context's entries in a store's cache folder.
+fn context_file(cache: &Path, root: &Path) -> PathBuf {
+    let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let key = Digest::sha256_of(root.as_os_str().as_encoded_bytes());
+    cache.join("file-digests").join(&key.hex()[..32])
+}
+
 impl HashCache {
-    /// Loads the cache of a store; a missing or unreadable file is an empty cache (it only
-    /// saves work, so damage costs a rehash, never a wrong digest: every entry is checked
-    /// against the file's current stamp).
-    pub fn load(store: &Path) -> HashCache {
-        let file = store.join("cache").join("file-hashes");
+    /// Loads the entries of these build contexts from a store; a missing or unreadable
+    /// file is an empty cache (it only saves work, so damage costs a rehash, never a wrong
+    /// digest: every entry is checked against the file's current stamp).
+    pub fn load(store: &Path, contexts: &[PathBuf]) -> HashCache {
+        let cache = store.join("cache");
         let mut known = HashMap::new();
-        if let Ok(text) = fs::read_to_string(&file) {
-            for line in text.lines() {
-                if let Some((path, entry)) = parse_line(line) {
-                    known.insert(path, entry);
+        let mut roots: Vec<(PathBuf, PathBuf)> = vec![];
+        for root in contexts {
+            if roots.iter().any(|(r, _)| r == root) {
+                continue;
+            }
+            let file = context_file(&cache, root);
+            if let Ok(text) = fs::read_to_string(&file) {
+                for line in text.lines() {
+                    if let Some((path, entry)) = parse_line(line) {
+                        known.insert(path, entry);
+                    }
                 }
             }
+            roots.push((root.clone(), file));
         }
         HashCache {
-            file: Some(file),
+            store: Some(cache),
+            roots,
             settle_ns: SETTLE_NS,
             known,
+            hits: Mutex::new(HashSet::new()),
             added: Mutex::new(vec![]),
         }
     }
@@ -100,7 +127,13 @@ impl HashCache {
     /// Returns the remembered digest of a file, if its stamp still matches.
     pub fn get(&self, path: &Path, stamp: &Stamp) -> Option<Digest> {
         match self.known.get(path) {
-            Some((s, d)) if s == stamp => Some(d.clone()),
+            Some((s, d)) if s == stamp => {
+                self.hits
+                    .lock()
+                    .expect("hash cache lock")
+                    .insert(path.to_path_buf());
+                Some(d.clone())
+            }
             _ => None,
         }
     }
@@ -116,37 +149,50 @@ impl HashCache {
             .push((path.to_path_buf(), stamp, digest));
     }
 
-    /// Writes the cache back when this build added to it. Failures are ignored: the cache
-    /// only saves work.
+    /// Writes back each context's file that this build changed: the entries it used or
+    /// added under that context. Failures are ignored: the cache only saves work.
     pub fn save(self) {
-        let Some(file) = self.file else { return };
+        let Some(cache) = self.store else { return };
+        let hits = self.hits.into_inner().unwrap_or_default();
         let added = self.added.into_inner().unwrap_or_default();
-        if added.is_empty() {
-            return;
-        }
         let mut known = self.known;
-        for (p, s, d) in added {
-            known.insert(p, (s, d));
+        for (p, s, d) in &added {
+            known.insert(p.clone(), (*s, d.clone()));
         }
-        let mut out = String::new();
-        for (p, (s, d)) in known.iter().take(MAX_ENTRIES) {
-            let Some(text) = p.to_str().filter(|t| !t.contains('\n')) else {
+        let added: HashSet<&PathBuf> = added.iter().map(|(p, _, _)| p).collect();
+        for (root, file) in &self.roots {
+            let under: Vec<(&PathBuf, &(Stamp, Digest))> =
+                known.iter().filter(|(p, _)| p.starts_with(root)).collect();
+            let added_here = added.iter().any(|p| p.starts_with(root));
+            let kept: Vec<_> = under
+                .iter()
+                .filter(|(p, _)| hits.contains(*p) || added.contains(p))
+                .collect();
+            // Unchanged, or not looked at by this build at all (no stage copied from it).
+            if !added_here && (kept.len() == under.len() || kept.is_empty()) {
                 continue;
-            };
-            out.push_str(&format!(
-                "{} {} {} {} {} {text}\n",
-                s.ino,
-                s.size,
-                s.mtime_ns,
-                s.ctime_ns,
-                d.hex()
-            ));
+            }
+            let mut out = String::new();
+            for (p, (s, d)) in kept.into_iter().take(MAX_ENTRIES) {
+                let Some(text) = p.to_str().filter(|t| !t.contains('\n')) else {
+                    continue;
+                };
+                out.push_str(&format!(
+                    "{} {} {} {} {} {text}\n",
+                    s.ino,
+                    s.size,
+                    s.mtime_ns,
+                    s.ctime_ns,
+                    d.hex()
+                ));
+            }
+            let Some(dir) = file.parent() else { continue };
+            if fs::create_dir_all(dir).is_ok() {
+                let _ = slipway_oci::write_file_atomic(file, out.as_bytes());
+            }
         }
-        let Some(dir) = file.parent() else { return };
-        if fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        let _ = slipway_oci::write_file_atomic(&file, out.as_bytes());
+        // The single file of earlier versions.
+        let _ = fs::remove_file(cache.join("file-hashes"));
     }
 }
 
@@ -192,13 +238,14 @@ mod tests {
         let f = old_file(dir.path(), "a.txt", "one");
         let stamp = Stamp::of(&fs::metadata(&f).unwrap());
         let d = Digest::sha256_of(b"one");
-        let mut cache = HashCache::load(&store);
+        let ctx = [dir.path().to_path_buf()];
+        let mut cache = HashCache::load(&store, &ctx);
         cache.settle_ns = 0; // the test cannot age a file's change time
         assert_eq!(cache.get(&f, &stamp), None);
         cache.put(&f, stamp, d.clone());
         cache.save();
 
-        let cache = HashCache::load(&store);
+        let cache = HashCache::load(&store, &ctx);
         assert_eq!(
             cache.get(&f, &Stamp::of(&fs::metadata(&f).unwrap())),
             Some(d)
@@ -223,17 +270,74 @@ mod tests {
         let f = dir.path().join("fresh.txt");
         fs::write(&f, "x").unwrap();
         let stamp = Stamp::of(&fs::metadata(&f).unwrap());
-        let cache = HashCache::load(&store);
+        let ctx = [dir.path().to_path_buf()];
+        let cache = HashCache::load(&store, &ctx);
         cache.put(&f, stamp, Digest::sha256_of(b"x"));
         cache.save();
-        assert_eq!(HashCache::load(&store).get(&f, &stamp), None);
+        assert_eq!(HashCache::load(&store, &ctx).get(&f, &stamp), None);
 
-        fs::create_dir_all(store.join("cache")).unwrap();
-        fs::write(
-            store.join("cache/file-hashes"),
-            "garbage\n1 2 3 4 nothex /x\n",
-        )
-        .unwrap();
-        assert!(HashCache::load(&store).known.is_empty());
+        let file = context_file(&store.join("cache"), dir.path());
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "garbage\n1 2 3 4 nothex /x\n").unwrap();
+        assert!(HashCache::load(&store, &ctx).known.is_empty());
+    }
+
+    #[test]
+    fn each_context_keeps_its_own_file_and_drops_what_a_build_did_not_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        let files = [
+            old_file(&a, "1", "a1"),
+            old_file(&a, "2", "a2"),
+            old_file(&b, "1", "b1"),
+        ];
+        let stamp = |f: &Path| Stamp::of(&fs::metadata(f).unwrap());
+        let both = [a.clone(), b.clone()];
+        let mut cache = HashCache::load(&store, &both);
+        cache.settle_ns = 0;
+        for f in &files {
+            cache.put(
+                f,
+                stamp(f),
+                Digest::sha256_of(f.as_os_str().as_encoded_bytes()),
+            );
+        }
+        cache.save();
+        let lines = |root: &Path| {
+            fs::read_to_string(context_file(&store.join("cache"), root))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        assert_eq!((lines(&a), lines(&b)), (2, 1));
+
+        // A build of context a alone that looks up only a/1: a/2 is dropped, b is untouched.
+        let cache = HashCache::load(&store, std::slice::from_ref(&a));
+        assert_eq!(cache.known.len(), 2, "only a's file is read");
+        assert!(cache.get(&files[0], &stamp(&files[0])).is_some());
+        cache.save();
+        assert_eq!((lines(&a), lines(&b)), (1, 1));
+        let cache = HashCache::load(&store, &both);
+        assert!(cache.get(&files[0], &stamp(&files[0])).is_some());
+        assert!(cache.get(&files[1], &stamp(&files[1])).is_none());
+        assert!(cache.get(&files[2], &stamp(&files[2])).is_some());
+
+        // A build that uses every entry it has rewrites nothing.
+        let before = fs::metadata(context_file(&store.join("cache"), &a))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let cache = HashCache::load(&store, std::slice::from_ref(&a));
+        assert!(cache.get(&files[0], &stamp(&files[0])).is_some());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.save();
+        let after = fs::metadata(context_file(&store.join("cache"), &a))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after);
     }
 }
