@@ -13,11 +13,14 @@
 //! build rewrites a context's file (by a rename) when it added to it or did not look up
 //! some of its entries: those files are gone, ignored or no longer copied, and are dropped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use slipway_oci::Digest;
@@ -65,10 +68,19 @@ impl Default for HashCache {
             roots: vec![],
             settle_ns: SETTLE_NS,
             known: HashMap::new(),
-            hits: Mutex::new(HashSet::new()),
             added: Mutex::new(vec![]),
         }
     }
+}
+
+/// One remembered digest, and whether this build used it.
+#[derive(Debug)]
+struct Known {
+    stamp: Stamp,
+    digest: Digest,
+    used: AtomicBool,
+    /// Computed by this build, not read from the file.
+    fresh: bool,
 }
 
 /// The remembered digests, shared by the threads that hash.
@@ -79,9 +91,8 @@ pub struct HashCache {
     /// The contexts loaded, each with its file.
     roots: Vec<(PathBuf, PathBuf)>,
     settle_ns: i128,
-    known: HashMap<PathBuf, (Stamp, Digest)>,
-    /// The paths whose entries this build used.
-    hits: Mutex<HashSet<PathBuf>>,
+    /// Keyed by the path's bytes, which hash faster than a `Path`'s components.
+    known: HashMap<OsString, Known>,
     added: Mutex<Vec<(PathBuf, Stamp, Digest)>>,
 }
 
@@ -107,8 +118,15 @@ impl HashCache {
             let file = context_file(&cache, root);
             if let Ok(text) = fs::read_to_string(&file) {
                 for line in text.lines() {
-                    if let Some((path, entry)) = parse_line(line) {
-                        known.insert(path, entry);
+                    if let Some((path, (stamp, digest))) = parse_line(line) {
+                        let used = AtomicBool::new(false);
+                        let k = Known {
+                            stamp,
+                            digest,
+                            used,
+                            fresh: false,
+                        };
+                        known.insert(path.into_os_string(), k);
                     }
                 }
             }
@@ -119,20 +137,16 @@ impl HashCache {
             roots,
             settle_ns: SETTLE_NS,
             known,
-            hits: Mutex::new(HashSet::new()),
             added: Mutex::new(vec![]),
         }
     }
 
     /// Returns the remembered digest of a file, if its stamp still matches.
     pub fn get(&self, path: &Path, stamp: &Stamp) -> Option<Digest> {
-        match self.known.get(path) {
-            Some((s, d)) if s == stamp => {
-                self.hits
-                    .lock()
-                    .expect("hash cache lock")
-                    .insert(path.to_path_buf());
-                Some(d.clone())
+        match self.known.get(path.as_os_str()) {
+            Some(k) if k.stamp == *stamp => {
+                k.used.store(true, Ordering::Relaxed);
+                Some(k.digest.clone())
             }
             _ => None,
         }
@@ -153,37 +167,49 @@ impl HashCache {
     /// added under that context. Failures are ignored: the cache only saves work.
     pub fn save(self) {
         let Some(cache) = self.store else { return };
-        let hits = self.hits.into_inner().unwrap_or_default();
         let added = self.added.into_inner().unwrap_or_default();
         let mut known = self.known;
-        for (p, s, d) in &added {
-            known.insert(p.clone(), (*s, d.clone()));
+        for (p, stamp, digest) in added {
+            let used = AtomicBool::new(true);
+            let k = Known {
+                stamp,
+                digest,
+                used,
+                fresh: true,
+            };
+            known.insert(p.into_os_string(), k);
         }
-        let added: HashSet<&PathBuf> = added.iter().map(|(p, _, _)| p).collect();
         for (root, file) in &self.roots {
-            let under: Vec<(&PathBuf, &(Stamp, Digest))> =
-                known.iter().filter(|(p, _)| p.starts_with(root)).collect();
-            let added_here = added.iter().any(|p| p.starts_with(root));
-            let kept: Vec<_> = under
-                .iter()
-                .filter(|(p, _)| hits.contains(*p) || added.contains(p))
-                .collect();
-            // Unchanged, or not looked at by this build at all (no stage copied from it).
-            if !added_here && (kept.len() == under.len() || kept.is_empty()) {
+            let root = root.as_os_str();
+            let (mut under, mut fresh) = (0, false);
+            let mut kept: Vec<(&OsStr, &Known)> = vec![];
+            for (p, k) in &known {
+                if is_under(root, p) {
+                    under += 1;
+                    fresh |= k.fresh;
+                    if k.used.load(Ordering::Relaxed) {
+                        kept.push((p, k));
+                    }
+                }
+            }
+            // Nothing new, and every record used or none (no stage copied from this
+            // context): the file stays as it is.
+            if !fresh && (kept.len() == under || kept.is_empty()) {
                 continue;
             }
             let mut out = String::new();
-            for (p, (s, d)) in kept.into_iter().take(MAX_ENTRIES) {
+            for (p, k) in kept.into_iter().take(MAX_ENTRIES) {
                 let Some(text) = p.to_str().filter(|t| !t.contains('\n')) else {
                     continue;
                 };
+                let s = &k.stamp;
                 out.push_str(&format!(
                     "{} {} {} {} {} {text}\n",
                     s.ino,
                     s.size,
                     s.mtime_ns,
                     s.ctime_ns,
-                    d.hex()
+                    k.digest.hex()
                 ));
             }
             let Some(dir) = file.parent() else { continue };
@@ -194,6 +220,14 @@ impl HashCache {
         // The single file of earlier versions.
         let _ = fs::remove_file(cache.join("file-hashes"));
     }
+}
+
+/// Tells whether `path` lies in the folder `root`, comparing bytes.
+fn is_under(root: &OsStr, path: &OsStr) -> bool {
+    let (r, p) = (root.as_bytes(), path.as_bytes());
+    let r = r.strip_suffix(b"/").unwrap_or(r);
+    p.strip_prefix(r)
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/' || r.is_empty())
 }
 
 fn parse_line(line: &str) -> Option<(PathBuf, (Stamp, Digest))> {
@@ -280,6 +314,14 @@ mod tests {
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, "garbage\n1 2 3 4 nothex /x\n").unwrap();
         assert!(HashCache::load(&store, &ctx).known.is_empty());
+    }
+
+    #[test]
+    fn is_under_compares_whole_path_components() {
+        let u = |r: &str, p: &str| is_under(OsStr::new(r), OsStr::new(p));
+        assert!(u("/a/b", "/a/b/x") && u("/a/b/", "/a/b/x") && u("/a/b", "/a/b"));
+        assert!(!u("/a/b", "/a/bc/x") && !u("/a/b", "/a") && !u("/a/b", "/x/a/b"));
+        assert!(u("/", "/etc/x") && u(".", "./x"));
     }
 
     #[test]
