@@ -24,10 +24,10 @@ use crate::config::{ImageSpec, ImportKind, WerfConfig};
 use crate::dockerfile;
 use crate::hashcache::HashCache;
 use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
-use crate::layer::{self, Content, LayerEntry, LayerOptions};
+use crate::layer::{self, Content, LayerEntry, LayerOptions, Stacked};
 use crate::stage::{
-    self, Action, Base, Chown, EPOCH, FromSource, IdOrName, ImagePlan, PlanInput, Resolve,
-    ResolvedImage, StagePlan, Step,
+    self, Action, Base, Chown, EPOCH, FromSource, ImagePlan, PlanInput, Resolve, ResolvedImage,
+    StagePlan, Step,
 };
 use crate::{BuildError, LayerFormat};
 
@@ -227,6 +227,7 @@ pub fn build(
         store_path,
         registries: HashMap::new(),
         resolved: HashMap::new(),
+        accounts: None,
     };
     // Plan every image first, so bad input anywhere stops the build before any push.
     // Images whose args import a dependency's name can only be planned once it is built;
@@ -362,7 +363,12 @@ struct Run<'a> {
     registries: HashMap<String, Arc<Registry>>,
     resolved: HashMap<String, ResolvedImage>,
     hashes: &'a HashCache,
+    /// The last layer stack whose account files were read, and what it holds.
+    accounts: Option<(Vec<Digest>, Vec<Stacked>)>,
 }
+
+/// The bytes of `/etc/passwd` and `/etc/group`, each when the image has it.
+type AccountFiles = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn registry_err(
     subject: impl std::fmt::Display,
@@ -739,7 +745,7 @@ impl Run<'_> {
     /// Returns the ids a `--chown` gives, looking names up in the `/etc/passwd` and
     /// `/etc/group` of the stage as built so far (its base's layers and its own).
     fn owner(
-        &self,
+        &mut self,
         chown: &Chown,
         layers: &[Descriptor],
         s: &StagePlan,
@@ -748,14 +754,7 @@ impl Run<'_> {
         if let Some(ids) = chown.numeric() {
             return Ok(ids);
         }
-        let passwd = match chown.user {
-            IdOrName::Name(_) => layer::read_stacked_file(&self.store, layers, "etc/passwd")?,
-            IdOrName::Id(_) => None,
-        };
-        let group = match chown.group {
-            Some(IdOrName::Name(_)) => layer::read_stacked_file(&self.store, layers, "etc/group")?,
-            _ => None,
-        };
+        let (passwd, group) = self.account_files(layers)?;
         chown
             .resolve(passwd.as_deref(), group.as_deref())
             .map_err(|m| {
@@ -766,6 +765,27 @@ impl Run<'_> {
                     step.text
                 ))
             })
+    }
+
+    /// Reads `/etc/passwd` and `/etc/group` from a layer stack in one pass. A stack that
+    /// grows the one read last (a stage's next `COPY --chown`) has only its new layers
+    /// read.
+    fn account_files(&mut self, layers: &[Descriptor]) -> Result<AccountFiles, BuildError> {
+        const FILES: [&str; 2] = ["etc/passwd", "etc/group"];
+        let digests: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
+        let (below, known) = match self.accounts.take() {
+            Some((d, found)) if digests.starts_with(&d) => (found, d.len()),
+            _ => (vec![Stacked::Unknown; FILES.len()], 0),
+        };
+        let above = layer::read_stacked_files(&self.store, &layers[known..], &FILES)?;
+        let found: Vec<Stacked> = above
+            .into_iter()
+            .zip(below)
+            .map(|(a, b)| a.over(b))
+            .collect();
+        self.accounts = Some((digests, found.clone()));
+        let mut files = found.into_iter().map(Stacked::into_bytes);
+        Ok((files.next().flatten(), files.next().flatten()))
     }
 
     /// Builds one stage natively into the store, tagged by its digest.

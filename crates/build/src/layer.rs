@@ -1240,28 +1240,64 @@ pub fn extract_archive(archive: &Path, expected: &Digest, dest: &Path) -> Result
     x.finish()
 }
 
-/// The most bytes [`read_stacked_file`] returns: it reads account files, not payloads.
+/// The most bytes [`read_stacked_files`] returns: it reads account files, not payloads.
 const STACKED_FILE_MAX: u64 = 16 << 20;
 
-/// Reads one file as an image's layers stack it, without extracting anything, such as the
-/// `/etc/passwd` a `COPY --chown=NAME` looks its user up in. Layers are read from the top:
-/// the first one that holds the file, deletes it (`.wh.NAME` for it or a parent folder)
-/// or hides its folder's lower content (`.wh..wh..opq`) decides. Returns `None` when the
-/// file is not there.
+/// What a stack of layers says about one path; see [`read_stacked_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stacked {
+    /// A layer holds the file: its bytes.
+    Found(Vec<u8>),
+    /// A layer deletes it (`.wh.NAME` for it or a parent folder) or hides its folder's lower
+    /// content (`.wh..wh..opq`): lower layers do not matter.
+    Hidden,
+    /// No layer of the stack holds or hides it: lower layers decide.
+    Unknown,
+}
+
+impl Stacked {
+    /// Puts this (upper) result over the one of the layers below.
+    pub fn over(self, lower: Stacked) -> Stacked {
+        match self {
+            Stacked::Unknown => lower,
+            decided => decided,
+        }
+    }
+
+    /// The file's bytes, when a layer holds it.
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Stacked::Found(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Reads files as an image's layers stack them, in one pass and without extracting
+/// anything, such as the `/etc/passwd` and `/etc/group` a `COPY --chown=NAME` looks its
+/// user up in. Layers are read from the top and each path is decided by the first layer
+/// that holds, deletes or hides it; reading stops once every path is decided.
 ///
 /// The blobs are not verified here (a layout verifies blobs as it stores them).
 ///
 /// # Errors
 /// [`LayerError::UnsupportedMediaType`]; [`LayerError::Layout`] for a missing blob;
-/// [`LayerError::Corrupt`] for a blob that is not a layer archive, and also when the file
-/// is a link, a folder or larger than 16 MiB, naming the blob and why.
-pub fn read_stacked_file(
+/// [`LayerError::Corrupt`] for a blob that is not a layer archive, and also when a path is
+/// a link, a folder or larger than 16 MiB, naming the blob and why.
+pub fn read_stacked_files(
     layout: &Layout,
     layers: &[Descriptor],
-    path: &str,
-) -> Result<Option<Vec<u8>>, LayerError> {
-    let target = clean(Path::new(path)).unwrap_or_default();
+    paths: &[&str],
+) -> Result<Vec<Stacked>, LayerError> {
+    let targets: Vec<Vec<OsString>> = paths
+        .iter()
+        .map(|p| clean(Path::new(p)).unwrap_or_default())
+        .collect();
+    let mut out = vec![Stacked::Unknown; paths.len()];
     for desc in layers.iter().rev() {
+        if out.iter().all(|o| *o != Stacked::Unknown) {
+            break;
+        }
         let codec = codec_of(&desc.media_type).ok_or_else(|| LayerError::UnsupportedMediaType {
             digest: desc.digest.clone(),
             media_type: desc.media_type.clone(),
@@ -1280,49 +1316,64 @@ pub fn read_stacked_file(
             }
         };
         let mut archive = tar::Archive::new(tar);
-        // Whether this layer hides lower layers' copy of the file.
-        let mut hides = false;
+        // What this layer says of each path still undecided.
+        let mut here = vec![Stacked::Unknown; paths.len()];
         for entry in archive.entries().map_err(corrupt)? {
             let mut entry = entry.map_err(corrupt)?;
             let Some(parts) = clean(&entry.path().map_err(corrupt)?) else {
                 continue;
             };
-            if parts == target {
-                let kind = entry.header().entry_type();
-                let size = entry.header().size().map_err(corrupt)?;
-                let why = if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
-                    Some(format!("{path} is not a regular file in this layer"))
-                } else if size > STACKED_FILE_MAX {
-                    Some(format!("{path} is larger than {STACKED_FILE_MAX} bytes"))
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    return Err(corrupt(io::Error::new(ErrorKind::InvalidData, why)));
+            for (i, target) in targets.iter().enumerate() {
+                if out[i] != Stacked::Unknown || matches!(here[i], Stacked::Found(_)) {
+                    continue;
                 }
-                let mut bytes = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut bytes).map_err(corrupt)?;
-                return Ok(Some(bytes));
+                if parts == *target {
+                    let kind = entry.header().entry_type();
+                    let size = entry.header().size().map_err(corrupt)?;
+                    let why = if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
+                        Some(format!("{} is not a regular file in this layer", paths[i]))
+                    } else if size > STACKED_FILE_MAX {
+                        Some(format!(
+                            "{} is larger than {STACKED_FILE_MAX} bytes",
+                            paths[i]
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        return Err(corrupt(io::Error::new(ErrorKind::InvalidData, why)));
+                    }
+                    let mut bytes = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut bytes).map_err(corrupt)?;
+                    here[i] = Stacked::Found(bytes);
+                    continue;
+                }
+                let Some((name, dir)) = parts.split_last() else {
+                    continue;
+                };
+                let Some(name) = name.to_str().and_then(|n| n.strip_prefix(".wh.")) else {
+                    continue;
+                };
+                let hides = if name == ".wh..opq" {
+                    target.starts_with(dir) && target.len() > dir.len()
+                } else {
+                    let mut gone = dir.to_vec();
+                    gone.push(name.into());
+                    target.starts_with(&gone)
+                };
+                if hides {
+                    // The layer's own copy, if it has one, still wins.
+                    here[i] = Stacked::Hidden;
+                }
             }
-            let Some((name, dir)) = parts.split_last() else {
-                continue;
-            };
-            let Some(name) = name.to_str().and_then(|n| n.strip_prefix(".wh.")) else {
-                continue;
-            };
-            hides |= if name == ".wh..opq" {
-                target.starts_with(dir) && target.len() > dir.len()
-            } else {
-                let mut gone = dir.to_vec();
-                gone.push(name.into());
-                target.starts_with(&gone)
-            };
         }
-        if hides {
-            return Ok(None);
+        for (o, h) in out.iter_mut().zip(here) {
+            if *o == Stacked::Unknown {
+                *o = h;
+            }
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// Hashes what is read through it.
@@ -2610,7 +2661,7 @@ mod tests {
     }
 
     #[test]
-    fn read_stacked_file_takes_the_top_layer_and_obeys_whiteouts() {
+    fn read_stacked_files_takes_the_top_layer_and_obeys_whiteouts() {
         let (_dir, l) = layout();
         let file = |p: &str, s: &str| entry(p, Content::Bytes(s.as_bytes().to_vec()), 0o644);
         let wh = |p: &str| entry(p, Content::Bytes(Vec::new()), 0o644);
@@ -2626,34 +2677,57 @@ mod tests {
         let opaque = layer(&[wh("/etc/.wh..wh..opq")], Compression::Gzip).descriptor();
         let etc_gone = layer(&[wh("/.wh.etc")], Compression::Gzip).descriptor();
         let read = |layers: &[Descriptor], p: &str| {
-            read_stacked_file(&l, layers, p)
-                .unwrap()
-                .map(|b| String::from_utf8(b).unwrap())
+            read_stacked_files(&l, layers, &[p]).unwrap().remove(0)
         };
+        let text = |s: Stacked| s.into_bytes().map(|b| String::from_utf8(b).unwrap());
         let stack = [base.clone(), newer.clone(), other.clone()];
-        assert_eq!(read(&stack, "etc/passwd").as_deref(), Some("v2"));
-        assert_eq!(read(&stack, "/etc/group").as_deref(), Some("g1"));
-        assert_eq!(read(&stack, "etc/shadow"), None);
-        assert_eq!(read(&[], "etc/passwd"), None);
-        assert_eq!(read(&[base.clone(), deleted.clone()], "etc/passwd"), None);
+        assert_eq!(text(read(&stack, "etc/passwd")).as_deref(), Some("v2"));
+        assert_eq!(text(read(&stack, "/etc/group")).as_deref(), Some("g1"));
+        assert_eq!(read(&stack, "etc/shadow"), Stacked::Unknown);
+        assert_eq!(read(&[], "etc/passwd"), Stacked::Unknown);
         assert_eq!(
-            read(&[base.clone(), deleted], "etc/group").as_deref(),
+            read(&[base.clone(), deleted.clone()], "etc/passwd"),
+            Stacked::Hidden
+        );
+        assert_eq!(
+            text(read(&[base.clone(), deleted], "etc/group")).as_deref(),
             Some("g1")
         );
-        assert_eq!(read(&[base.clone(), opaque.clone()], "etc/group"), None);
-        assert_eq!(read(&[base.clone(), etc_gone], "etc/passwd"), None);
+        assert_eq!(
+            read(&[base.clone(), opaque.clone()], "etc/group"),
+            Stacked::Hidden
+        );
+        assert_eq!(
+            read(&[base.clone(), etc_gone], "etc/passwd"),
+            Stacked::Hidden
+        );
         // A layer above the whiteout adds it back.
         assert_eq!(
-            read(&[base.clone(), opaque, newer], "etc/passwd").as_deref(),
+            text(read(&[base.clone(), opaque.clone(), newer], "etc/passwd")).as_deref(),
             Some("v2")
         );
+        // Both files in one pass; an upper stack's answer goes over a lower one's.
+        let both =
+            read_stacked_files(&l, &[base.clone(), other], &["etc/passwd", "etc/group"]).unwrap();
+        assert_eq!(
+            both,
+            [
+                Stacked::Found(b"v1".to_vec()),
+                Stacked::Found(b"g1".to_vec())
+            ]
+        );
+        let upper = read_stacked_files(&l, &[opaque], &["etc/group"])
+            .unwrap()
+            .remove(0);
+        assert_eq!(upper.clone().over(both[1].clone()), Stacked::Hidden);
+        assert_eq!(Stacked::Unknown.over(both[1].clone()), both[1]);
 
         // A link or a folder at the path is refused, naming the path.
         let linked = store_tar(
             &l,
             &raw_tar(&[("etc/passwd", EntryType::Symlink, "/host/passwd", b"")]),
         );
-        let err = read_stacked_file(&l, &[base, linked], "etc/passwd").unwrap_err();
+        let err = read_stacked_files(&l, &[base, linked], &["etc/passwd"]).unwrap_err();
         assert!(matches!(err, LayerError::Corrupt { .. }), "{err}");
         let why = std::error::Error::source(&err).unwrap().to_string();
         assert!(why.contains("etc/passwd is not a regular file"), "{why}");
