@@ -180,7 +180,8 @@ pub async fn write_inventory(
 
 /// Deletes the objects the release's previous inventory lists and `applied` does not
 /// (background propagation; one already gone counts as deleted), keeps [`KEPT_KINDS`],
-/// and records `applied` as the new inventory.
+/// and records `applied` as the new inventory. With `delete` false, every such object is
+/// kept and stays recorded.
 ///
 /// The inventory is first widened to what was there plus what was applied, so a prune that
 /// stops half-way is finished by the next converge, and an object applied now is never
@@ -193,6 +194,7 @@ pub async fn prune(
     namespace: &str,
     release: &str,
     applied: &[AppliedRef],
+    delete: bool,
 ) -> Result<PruneReport, Error> {
     let before = read_inventory(client, namespace, release).await?;
     let now: Vec<Owned> = applied.iter().map(Owned::from).collect();
@@ -201,10 +203,14 @@ pub async fn prune(
         .filter(|o| !now.iter().any(|n| n.same_object(o)))
         .collect();
     let mut report = PruneReport::default();
-    if !stale.is_empty() {
+    if !stale.is_empty() || !delete {
         let mut both = now.clone();
         both.extend(stale.iter().cloned());
         write_inventory(client, namespace, release, &both).await?;
+    }
+    if !delete {
+        report.kept = stale.iter().map(ToString::to_string).collect();
+        return Ok(report);
     }
     for o in &stale {
         if KEPT_KINDS.contains(&o.kind.as_str()) {

@@ -376,8 +376,8 @@ pub struct ConvergeArgs {
     /// [default: werf.yaml's project].
     #[arg(long, value_name = "NAME")]
     pub release: Option<String>,
-    /// Do not delete objects that an earlier converge of the release applied and this one
-    /// does not (they stay recorded).
+    /// Keep the objects that an earlier converge of the release applied and this one does
+    /// not; they stay recorded, so a later converge without this flag deletes them.
     #[arg(long = "no-prune")]
     pub no_prune: bool,
     /// Time between polls of the API.
@@ -517,8 +517,8 @@ pub struct ClusterApplyArgs {
     /// [default: werf.yaml's project].
     #[arg(long, value_name = "NAME")]
     pub release: Option<String>,
-    /// Do not delete objects that an earlier converge of the release applied and this one
-    /// does not (they stay recorded).
+    /// Keep the objects that an earlier converge of the release applied and this one does
+    /// not; they stay recorded, so a later converge without this flag deletes them.
     #[arg(long = "no-prune")]
     pub no_prune: bool,
     /// Time between polls of the API.

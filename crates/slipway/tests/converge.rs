@@ -427,8 +427,28 @@ fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
         "--no-prune",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json["pruned"], Value::Null);
+    assert_eq!(
+        run.json["pruned"],
+        json!({"deleted": [], "kept": ["ConfigMap apps/old-settings", "PersistentVolumeClaim apps/data"]})
+    );
     assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_some());
+    assert!(run.stderr.contains("(--no-prune)"), "{}", run.stderr);
+    // Still recorded: the next converge of `other` without the flag deletes it.
+    let run = rig.converge(&[
+        "--skip-cluster-trust",
+        "--timeout",
+        "30s",
+        "--manifests",
+        second.to_str().unwrap(),
+        "--release",
+        "other",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json["pruned"]["deleted"],
+        json!(["ConfigMap apps/old-settings"])
+    );
+    assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_none());
 }
 
 #[test]

@@ -140,21 +140,24 @@ pub fn run(
     for r in &applied {
         eprintln!("  applied {r}");
     }
-    let pruned = if a.no_prune {
-        None
-    } else {
-        let p = rt.block_on(slipway_kube::prune(&client, &namespace, &release, &applied))?;
-        for d in &p.deleted {
-            eprintln!("  deleted {d}: release {release} no longer has it");
-        }
-        for k in &p.kept {
-            eprintln!(
-                "  kept {k}: release {release} no longer has it, but deleting one loses data; \
-                 delete it yourself if it should go"
-            );
-        }
-        Some(p)
-    };
+    let pruned = rt.block_on(slipway_kube::prune(
+        &client,
+        &namespace,
+        &release,
+        &applied,
+        !a.no_prune,
+    ))?;
+    for d in &pruned.deleted {
+        eprintln!("  deleted {d}: release {release} no longer has it");
+    }
+    for k in &pruned.kept {
+        let why = if a.no_prune {
+            "--no-prune"
+        } else {
+            "deleting one loses data; delete it yourself if it should go"
+        };
+        eprintln!("  kept {k}: release {release} no longer has it ({why})");
+    }
     eprintln!("== track the rollout");
     let report: TrackReport = match rt.block_on(slipway_kube::track(
         &client,
