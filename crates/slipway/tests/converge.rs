@@ -318,18 +318,23 @@ fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
                  resources:\n    requests:\n      storage: 1Gi\n";
     let first = manifests("m1", extra);
     let second = manifests("m2", "");
-    let converge = |dir: &PathBuf| {
-        let dir = dir.to_str().unwrap().to_string();
-        let run = rig.converge(&[
+    // Converges the manifests in `dir` as `release` (with more flags), expecting success.
+    let converge_as = |release: &str, dir: &PathBuf, extra: &[&str]| {
+        let mut args = vec![
             "--skip-cluster-trust",
             "--timeout",
             "30s",
             "--manifests",
-            &dir,
-        ]);
+            dir.to_str().unwrap(),
+            "--release",
+            release,
+        ];
+        args.extend_from_slice(extra);
+        let run = rig.converge(&args);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         run
     };
+    let converge = |dir: &PathBuf| converge_as("hello", dir, &[]);
     let inventory = || {
         let cm = rig
             .fake
@@ -397,17 +402,7 @@ fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--release"), "{}", run.stderr);
     assert_eq!(rig.fake.requests().len(), before, "nothing was sent");
-    let dir = first.to_str().unwrap().to_string();
-    let run = rig.converge(&[
-        "--skip-cluster-trust",
-        "--timeout",
-        "30s",
-        "--manifests",
-        &dir,
-        "--release",
-        "other",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = converge_as("other", &first, &[]);
     assert_eq!(run.json["pruned"]["deleted"], json!([]));
     let run = converge(&second);
     assert_eq!(
@@ -416,17 +411,7 @@ fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
         "release hello never had it"
     );
     assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_some());
-    let run = rig.converge(&[
-        "--skip-cluster-trust",
-        "--timeout",
-        "30s",
-        "--manifests",
-        second.to_str().unwrap(),
-        "--release",
-        "other",
-        "--no-prune",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = converge_as("other", &second, &["--no-prune"]);
     assert_eq!(
         run.json["pruned"],
         json!({"deleted": [], "kept": ["ConfigMap apps/old-settings", "PersistentVolumeClaim apps/data"]})
@@ -434,16 +419,7 @@ fn a_second_converge_deletes_what_the_release_no_longer_has_but_keeps_data() {
     assert!(rig.fake.get("ConfigMap", "apps", "old-settings").is_some());
     assert!(run.stderr.contains("(--no-prune)"), "{}", run.stderr);
     // Still recorded: the next converge of `other` without the flag deletes it.
-    let run = rig.converge(&[
-        "--skip-cluster-trust",
-        "--timeout",
-        "30s",
-        "--manifests",
-        second.to_str().unwrap(),
-        "--release",
-        "other",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = converge_as("other", &second, &[]);
     assert_eq!(
         run.json["pruned"]["deleted"],
         json!(["ConfigMap apps/old-settings"])

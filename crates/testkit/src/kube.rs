@@ -335,6 +335,14 @@ fn fields_match(obj: &Value, selector: &str) -> bool {
         })
 }
 
+/// The API server's answer for an object that is not there.
+fn not_found(plural: &str, name: &str) -> (u16, Value) {
+    (
+        404,
+        status_body(404, "NotFound", format!("{plural} \"{name}\" not found")),
+    )
+}
+
 fn status_body(code: u16, reason: &str, message: String) -> Value {
     json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -577,14 +585,7 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
     match (request.method.as_str(), &target.name) {
         ("GET", Some(name)) => match store.get(&kind, &ns, name) {
             Some(obj) => (200, obj),
-            None => (
-                404,
-                status_body(
-                    404,
-                    "NotFound",
-                    format!("{} \"{name}\" not found", target.plural),
-                ),
-            ),
+            None => not_found(&target.plural, name),
         },
         ("GET", None) => {
             let labels = request.param("labelSelector").unwrap_or("").to_string();
@@ -611,14 +612,7 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
                 store.delete(&kind, &ns, name);
                 (200, obj)
             }
-            None => (
-                404,
-                status_body(
-                    404,
-                    "NotFound",
-                    format!("{} \"{name}\" not found", target.plural),
-                ),
-            ),
+            None => not_found(&target.plural, name),
         },
         ("PATCH", Some(name)) => {
             if request.content_type.as_deref() != Some("application/apply-patch+yaml") {
