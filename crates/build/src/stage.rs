@@ -513,10 +513,16 @@ impl StagePlanner<'_> {
                 .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
                 .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]),
         };
+        // A RUN sees every declared arg in its environment; otherwise only the args that
+        // later instructions name can matter, and the digest leaves out the others' values.
+        let runs = stage
+            .instructions
+            .iter()
+            .any(|i| matches!(i.kind, Kind::Run(_)));
         let mut cmd_set = false;
         let mut steps = vec![];
         let mut has_run = false;
-        for ins in &stage.instructions {
+        for (pos, ins) in stage.instructions.iter().enumerate() {
             let normalized = ins.normalized();
             text.push_str(&normalized);
             text.push('\n');
@@ -531,11 +537,15 @@ impl StagePlanner<'_> {
                                 None => self.globals.get(&d.name).cloned().flatten(),
                             },
                         };
-                        text.push_str(&format!(
-                            "  arg {}={}\n",
-                            d.name,
-                            value.as_deref().map(json_str).unwrap_or("unset".into())
-                        ));
+                        if runs || names_var(&stage.instructions[pos + 1..], &d.name) {
+                            text.push_str(&format!(
+                                "  arg {}={}\n",
+                                d.name,
+                                value.as_deref().map(json_str).unwrap_or("unset".into())
+                            ));
+                        } else {
+                            text.push_str(&format!("  arg {} unused\n", d.name));
+                        }
                         vars.args.insert(d.name.clone(), value);
                     }
                 }
@@ -894,6 +904,25 @@ impl StagePlanner<'_> {
             .map(|s| s.index)
             .unwrap_or(0)
     }
+}
+
+/// Tells whether any of the instructions names the variable (`$NAME` or `${NAME...}`),
+/// heredoc bodies included. Conservative: a name in quotes or an escaped `\$` counts too.
+fn names_var(instructions: &[Instruction], name: &str) -> bool {
+    instructions.iter().any(|i| {
+        let text = i.normalized();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let word = rest.strip_prefix('{').unwrap_or(rest);
+            if let Some(after) = word.strip_prefix(name)
+                && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return true;
+            }
+        }
+        false
+    })
 }
 
 fn json_str(s: &str) -> String {
@@ -1374,13 +1403,38 @@ mod tests {
             "the stage copying from it too"
         );
         let arg = plan_text(TWO, &[("V", "2")], &mut base("1")).unwrap();
-        assert_ne!(digests(&a)[0], digests(&arg)[0]);
+        assert_eq!(
+            digests(&a),
+            digests(&arg),
+            "stage one declares V but never uses it, and has no RUN"
+        );
+        let uses = TWO.replace("COPY a.txt /a", "LABEL v=${V}\nCOPY a.txt /a");
+        let (one, two) = (
+            plan_text(&uses, &[], &mut base("1")).unwrap(),
+            plan_text(&uses, &[("V", "2")], &mut base("1")).unwrap(),
+        );
+        assert_ne!(digests(&one)[0], digests(&two)[0], "a LABEL names V");
+        let runs = TWO.replace("COPY a.txt /a", "RUN true\nCOPY a.txt /a");
+        let (one, two) = (
+            plan_text(&runs, &[], &mut base("1")).unwrap(),
+            plan_text(&runs, &[("V", "2")], &mut base("1")).unwrap(),
+        );
+        assert_ne!(digests(&one)[0], digests(&two)[0], "a RUN sees every arg");
         let unused = plan_text(TWO, &[("OTHER", "x")], &mut base("1")).unwrap();
         assert_eq!(
             digests(&a),
             digests(&unused),
             "an arg no stage declares changes nothing"
         );
+    }
+
+    #[test]
+    fn names_var_finds_whole_names_in_both_forms() {
+        let df = dockerfile::parse("FROM scratch\nLABEL a=$VERSION b=${TAG:-x}\nENV P=$PATHX\n")
+            .unwrap();
+        let ins = &df.stages[0].instructions;
+        assert!(names_var(ins, "VERSION") && names_var(ins, "TAG") && names_var(ins, "PATHX"));
+        assert!(!names_var(ins, "PATH") && !names_var(ins, "VERS") && !names_var(ins, "X"));
     }
 
     #[test]
