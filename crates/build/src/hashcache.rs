@@ -83,6 +83,19 @@ struct Known {
     fresh: bool,
 }
 
+impl Known {
+    /// A record read from the file (`fresh` false), or computed by this build, which
+    /// counts as used.
+    fn new(stamp: Stamp, digest: Digest, fresh: bool) -> Known {
+        Known {
+            stamp,
+            digest,
+            used: AtomicBool::new(fresh),
+            fresh,
+        }
+    }
+}
+
 /// The remembered digests, shared by the threads that hash.
 #[derive(Debug)]
 pub struct HashCache {
@@ -119,14 +132,7 @@ impl HashCache {
             if let Ok(text) = fs::read_to_string(&file) {
                 for line in text.lines() {
                     if let Some((path, (stamp, digest))) = parse_line(line) {
-                        let used = AtomicBool::new(false);
-                        let k = Known {
-                            stamp,
-                            digest,
-                            used,
-                            fresh: false,
-                        };
-                        known.insert(path.into_os_string(), k);
+                        known.insert(path.into_os_string(), Known::new(stamp, digest, false));
                     }
                 }
             }
@@ -170,14 +176,7 @@ impl HashCache {
         let added = self.added.into_inner().unwrap_or_default();
         let mut known = self.known;
         for (p, stamp, digest) in added {
-            let used = AtomicBool::new(true);
-            let k = Known {
-                stamp,
-                digest,
-                used,
-                fresh: true,
-            };
-            known.insert(p.into_os_string(), k);
+            known.insert(p.into_os_string(), Known::new(stamp, digest, true));
         }
         for (root, file) in &self.roots {
             let root = root.as_os_str();
