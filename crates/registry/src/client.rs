@@ -8,11 +8,11 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use slipway_oci::{Digest, MANIFEST_ACCEPT};
-use slipway_trust::{HostTrust, RegistryHost, TrustPolicy};
+use slipway_trust::{FixContext, HostTrust, RegistryHost, TrustPolicy, Verdict};
 
 use crate::auth::{Challenge, TokenResponse, parse_challenge};
 use crate::credentials::Credential;
-use crate::error::{Error, redact};
+use crate::error::{Error, host_port, redact};
 
 const USER_AGENT: &str = concat!("slipway/", env!("CARGO_PKG_VERSION"));
 
@@ -84,7 +84,7 @@ pub(crate) fn build_http(trust: &HostTrust) -> Result<reqwest::Client, Error> {
         .map_err(|source| Error::Transport {
             method: "CONNECT".into(),
             url: trust.host.to_string(),
-            source,
+            error: source,
         })
 }
 
@@ -247,7 +247,7 @@ impl Registry {
             let result = rb.send().await.map_err(|source| Error::Transport {
                 method: method.to_string(),
                 url: redact(&url),
-                source,
+                error: source,
             });
             match result {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !authed_once => {
@@ -393,7 +393,7 @@ impl Registry {
         .map_err(|source| Error::Transport {
             method: "GET".into(),
             url: redact(&url),
-            source,
+            error: source,
         })?;
         if !resp.status().is_success() {
             let status = resp.status();
@@ -451,9 +451,21 @@ impl Registry {
             return Ok(resp);
         }
         let url = redact(resp.url());
+        let plain_host = (resp.url().scheme() == "http").then(|| host_port(resp.url()));
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
-        let (codes, message) = parse_error_body(&body);
+        let (codes, mut message) = parse_error_body(&body);
+        // Go's TLS server answers plain HTTP with this 400 and text.
+        if let Some(registry) = plain_host
+            && status == 400
+            && body.windows(12).any(|w| w == b"HTTPS server")
+        {
+            let cx = FixContext {
+                registry,
+                ..Default::default()
+            };
+            message = Some(Verdict::TlsRequired.fixes(&cx).build_machine.join("; "));
+        }
         Err(Error::Status {
             method: method.into(),
             url,
@@ -490,7 +502,7 @@ impl Registry {
             .map_err(|source| Error::Transport {
                 method: "GET".into(),
                 url: format!("{}/{repo}:{reference}", self.host),
-                source,
+                error: source,
             })?
             .to_vec();
         let actual = Digest::sha256_of(&bytes);
@@ -574,7 +586,7 @@ impl Registry {
             resp = rb.send().await.map_err(|source| Error::Transport {
                 method: "GET".into(),
                 url: redact(&next),
-                source,
+                error: source,
             })?;
         }
         Err(Error::Protocol {
@@ -719,7 +731,7 @@ impl JsonChecked for Response {
         let bytes = self.bytes().await.map_err(|source| Error::Transport {
             method: "GET".into(),
             url: redact(url),
-            source,
+            error: source,
         })?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
             subject: redact(url),

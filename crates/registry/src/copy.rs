@@ -185,7 +185,7 @@ impl Source {
                 Box::pin(resp.bytes_stream().map_err(move |source| Error::Transport {
                     method: "GET".into(),
                     url: url.clone(),
-                    source,
+                    error: source,
                 }))
             }
         };
@@ -538,7 +538,7 @@ async fn upload_once(
             let broken = Error::Transport {
                 method: "PATCH".into(),
                 url: redact(&location),
-                source,
+                error: source,
             };
             let (resumed_at, at) = match upload_status(reg, &location, scopes).await {
                 Ok(Some(s)) => s,
@@ -681,7 +681,7 @@ async fn chunked(
         let resp = rb.send().await.map_err(|source| Error::Transport {
             method: "PATCH".into(),
             url: redact(&location),
-            source,
+            error: source,
         })?;
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE
             && chunk > 256 << 10

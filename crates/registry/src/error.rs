@@ -19,16 +19,17 @@ pub enum Error {
         /// The first error message in the body.
         message: Option<String>,
     },
-    /// The request did not get an answer.
-    #[error("{method} {url}: {source}")]
+    /// The request did not get an answer. The message names the cause (an untrusted
+    /// certificate, nothing listening, plain HTTP on a TLS port...) and its fix, so the
+    /// client's own error chain is not exposed as a source.
+    #[error("{method} {url}: {}", transport_text(url, error))]
     Transport {
         /// The HTTP method.
         method: String,
         /// The URL, with its query redacted.
         url: String,
         /// What reqwest/hyper/rustls said.
-        #[source]
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
     /// Authentication failed or was refused for safety.
     #[error("authentication with {host} failed: {why}")]
@@ -100,14 +101,70 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            Error::Transport { source, .. } => {
-                source.is_connect()
-                    || source.is_timeout()
-                    || source.is_request()
-                    || source.is_body()
+            Error::Transport { error, .. } => {
+                error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
             }
             _ => false,
         }
+    }
+}
+
+/// Describes a request that got no answer: what went wrong and, when it is known, how to fix
+/// it on this machine.
+fn transport_text(url: &str, error: &reqwest::Error) -> String {
+    let registry = reqwest::Url::parse(url)
+        .map(|u| host_port(&u))
+        .unwrap_or_else(|_| url.to_string());
+    if let Some((verdict, problem)) = slipway_trust::classify_connection_error(error, &registry) {
+        let cx = slipway_trust::FixContext {
+            registry: registry.clone(),
+            self_signed: problem.contains("self-signed"),
+            ..Default::default()
+        };
+        let mut text = problem;
+        for fix in verdict.fixes(&cx).build_machine {
+            text.push_str("\n  fix: ");
+            text.push_str(&fix);
+        }
+        if verdict != slipway_trust::Verdict::ConnectionRefused {
+            text.push_str(&format!(
+                "\n  `slipway registry probe {registry}` shows what the registry serves"
+            ));
+        }
+        return text;
+    }
+    // reqwest's own text repeats the URL; say what kind of failure it was instead.
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    let mut text = kind.to_string();
+    let mut next = std::error::Error::source(error);
+    let mut last = String::new();
+    while let Some(e) = next {
+        let line = e.to_string();
+        if line != last {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        last = line;
+        next = e.source();
+    }
+    text
+}
+
+/// Returns a URL's `host[:port]`, as registries are named (the port only when not the
+/// scheme's default).
+pub(crate) fn host_port(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 

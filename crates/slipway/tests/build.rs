@@ -932,8 +932,21 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
                 run.stderr
             );
         }
+        common::assert_no_repeated_cause(&run.stderr);
         rig.assert_nothing_pushed(&before, &format!("[{name}]"));
     }
+    // No werf.yaml at all: the I/O error is said once.
+    let empty = rig.path("no-project");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = rig.build(&empty, "store-none", Some(&repo), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    common::assert_stderr_has(&run, &["cannot read", "werf.yaml"]);
+    assert_eq!(
+        run.stderr.matches("No such file").count(),
+        1,
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

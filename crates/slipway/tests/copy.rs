@@ -277,6 +277,74 @@ fn round_trips_through_an_explicitly_plain_http_registry() {
     round_trip("plain-http");
 }
 
+/// A request that gets no answer names the cause and the fix, and the URL once.
+#[test]
+fn connection_failures_name_the_cause_and_the_fix() {
+    let pki = TestPki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let expect = |args: &[&str], says: &[&str]| {
+        let r = slipway(tmp.path(), args, &[]);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        for s in says {
+            assert!(
+                r.stderr.contains(s),
+                "{args:?}: wanted {s:?} in:\n{}",
+                r.stderr
+            );
+        }
+        assert_eq!(r.stderr.matches("/v2/").count(), 1, "{}", r.stderr);
+        assert!(!r.stderr.contains("error sending request"), "{}", r.stderr);
+        common::assert_no_repeated_cause(&r.stderr);
+    };
+
+    // A CA-signed certificate whose CA this machine was not given.
+    let tls = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .start();
+    let host = tls.host();
+    expect(
+        &["inspect", &format!("{host}/app:v1")],
+        &[
+            &format!("the certificate of {host} is not signed by any CA trusted for it"),
+            &format!("--registry-ca {host}="),
+            &format!("slipway registry probe {host}"),
+        ],
+    );
+    // Plain HTTP spoken to that TLS port.
+    expect(
+        &[
+            "--registry-plain-http",
+            &host,
+            "inspect",
+            &format!("{host}/app:v1"),
+        ],
+        &[
+            "400",
+            &format!("the port speaks TLS: drop --registry-plain-http {host}"),
+        ],
+    );
+
+    // TLS spoken to a plain HTTP registry.
+    let plain = Registry::builder().start();
+    let host = plain.host();
+    expect(
+        &["tags", &format!("{host}/app")],
+        &[
+            &format!("{host} did not answer in TLS"),
+            &format!("--registry-plain-http {host}"),
+        ],
+    );
+
+    // Nothing listening.
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    expect(
+        &["inspect", &format!("127.0.0.1:{port}/app:v1")],
+        &[&format!("127.0.0.1:{port} refused the connection")],
+    );
+}
+
 #[test]
 fn copies_between_two_repositories_of_one_registry_by_mounting() {
     let m = Mode::new("ca-file");

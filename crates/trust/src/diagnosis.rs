@@ -131,12 +131,18 @@ impl Verdict {
             Verdict::UnknownAuthority => {
                 let mut b = Vec::new();
                 if cx.self_signed {
+                    let fingerprint = cx
+                        .leaf_sha256
+                        .as_deref()
+                        .map(|f| format!(" {f}"))
+                        .unwrap_or_default();
                     b.push(format!(
-                        "the server's certificate is self-signed; after checking its SHA-256 fingerprint {} with the registry's owner, save it: openssl s_client -connect {r} -showcerts </dev/null | openssl x509 -out {file}",
-                        cx.leaf_sha256.as_deref().unwrap_or("(not seen)")
+                        "the server's certificate is self-signed; after checking its SHA-256 fingerprint{fingerprint} with the registry's owner, save it: openssl s_client -connect {r} -showcerts </dev/null | openssl x509 -out {file}"
                     ));
                 } else if let Some(issuer) = &cx.leaf_issuer {
                     b.push(format!("get the CA certificate that issued the registry's certificate ({issuer}) as PEM, saved as {file}"));
+                } else {
+                    b.push(format!("get the CA certificate that issued the registry's certificate as PEM, saved as {file}"));
                 }
                 b.push(format!("pass it: --registry-ca {r}={file}  (or put it in /etc/containers/certs.d/{r}/ca.crt, or configs.\"{r}\".tls.ca_file in --registries-config)"));
                 (b, vec![node_ca, all_nodes])
@@ -203,6 +209,118 @@ fn host_only(r: &str) -> &str {
             .unwrap_or(r);
     }
     r.rsplit_once(':').map(|(h, _)| h).unwrap_or(r)
+}
+
+/// Says what is wrong with a certificate that `registry` (`host[:port]`) served, in one
+/// sentence. `trusted` lists where the trusted CAs came from, when the caller knows.
+pub fn certificate_problem(
+    verdict: Verdict,
+    e: &rustls::CertificateError,
+    registry: &str,
+    trusted: Option<&str>,
+) -> String {
+    let name = host_only(registry);
+    let what = match verdict {
+        Verdict::UnknownAuthority => match trusted {
+            Some(t) => format!(
+                "the certificate of {registry} is not signed by any CA trusted for it (trusted: {t})"
+            ),
+            None => format!("the certificate of {registry} is not signed by any CA trusted for it"),
+        },
+        Verdict::HostnameMismatch => {
+            format!("the certificate of {registry} does not name {name}")
+        }
+        Verdict::LegacyCommonName => format!(
+            "the certificate of {registry} names {name} only in its Common Name, with no subjectAltName"
+        ),
+        Verdict::Expired => format!("the certificate of {registry} has expired"),
+        Verdict::NotYetValid => format!("the certificate of {registry} is not valid yet"),
+        _ if webpki_error(e) == Some(&webpki::Error::NameConstraintViolation) => format!(
+            "the certificate of {registry} names something its CA's name constraints do not permit (Go: \"x509: a root or intermediate certificate is not authorized to sign for this name\")"
+        ),
+        _ => format!("the certificate of {registry} was refused"),
+    };
+    if webpki_error(e) == Some(&webpki::Error::CaUsedAsEndEntity) {
+        format!(
+            "{what}; it presents a self-signed certificate marked CA:TRUE as its own, as `openssl req -x509` makes"
+        )
+    } else {
+        what
+    }
+}
+
+fn webpki_error(e: &rustls::CertificateError) -> Option<&webpki::Error> {
+    match e {
+        rustls::CertificateError::Other(o) => o.0.downcast_ref::<webpki::Error>(),
+        _ => None,
+    }
+}
+
+/// Names why a request to `registry` (`host[:port]`) got no answer, from the error chain an
+/// HTTP client returns: rustls and socket errors, also when an `io::Error` wraps them.
+/// Returns the verdict and one sentence, or `None` when nothing in the chain is known.
+pub fn classify_connection_error(
+    err: &(dyn std::error::Error + 'static),
+    registry: &str,
+) -> Option<(Verdict, String)> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        // An `io::Error` hides what it wraps from `source()`; look inside, layer by layer.
+        let mut layer = Some(e);
+        while let Some(l) = layer {
+            if let Some(tls) = l.downcast_ref::<rustls::Error>() {
+                return Some(tls_problem(tls, registry));
+            }
+            let io = l.downcast_ref::<std::io::Error>();
+            match io.map(std::io::Error::kind) {
+                Some(std::io::ErrorKind::ConnectionRefused) => {
+                    return Some((
+                        Verdict::ConnectionRefused,
+                        format!("{registry} refused the connection"),
+                    ));
+                }
+                Some(std::io::ErrorKind::TimedOut) => {
+                    return Some((
+                        Verdict::Timeout,
+                        format!("{registry} did not answer in time"),
+                    ));
+                }
+                _ => {}
+            }
+            layer = io
+                .and_then(std::io::Error::get_ref)
+                .map(|inner| inner as &(dyn std::error::Error + 'static));
+        }
+        next = e.source();
+    }
+    None
+}
+
+fn tls_problem(e: &rustls::Error, registry: &str) -> (Verdict, String) {
+    use rustls::{AlertDescription as A, Error as E, InvalidMessage};
+    match e {
+        E::InvalidCertificate(ce) => {
+            let v = classify_certificate_error(ce, None, host_only(registry));
+            (v, certificate_problem(v, ce, registry, None))
+        }
+        E::AlertReceived(A::CertificateRequired) => (
+            Verdict::ClientCertRequired,
+            format!(
+                "{registry} requires a client certificate and none was sent (TLS alert certificate_required)"
+            ),
+        ),
+        // The first byte of an HTTP answer is not a TLS record type.
+        E::InvalidMessage(InvalidMessage::InvalidContentType) => (
+            Verdict::PlainHttp,
+            format!(
+                "{registry} did not answer in TLS; the port seems to speak plain HTTP (Go says \"http: server gave HTTP response to HTTPS client\")"
+            ),
+        ),
+        other => (
+            Verdict::Other,
+            format!("TLS with {registry} failed: {other}"),
+        ),
+    }
 }
 
 /// Maps a rustls certificate error to a verdict, given the served leaf and the host.
@@ -284,6 +402,50 @@ mod tests {
             f.nodes[0].starts_with("slipway node trust install --registry r.test:5000 --ca"),
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn connection_errors_are_found_inside_nested_io_errors() {
+        use std::io::{Error as IoError, ErrorKind};
+        // As hyper and reqwest return a rustls failure: io::Error(Other, io::Error(InvalidData, tls)).
+        let nested = |tls: rustls::Error| IoError::other(IoError::new(ErrorKind::InvalidData, tls));
+        let r = "r.test:5000";
+        let unknown = nested(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        let (v, text) = classify_connection_error(&unknown, r).unwrap();
+        assert_eq!(v, Verdict::UnknownAuthority);
+        assert_eq!(
+            text,
+            "the certificate of r.test:5000 is not signed by any CA trusted for it"
+        );
+        let expired = nested(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        ));
+        assert_eq!(
+            classify_connection_error(&expired, r).unwrap().0,
+            Verdict::Expired
+        );
+        let http = nested(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert_eq!(
+            classify_connection_error(&http, r).unwrap().0,
+            Verdict::PlainHttp
+        );
+        let mtls = nested(rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired,
+        ));
+        assert_eq!(
+            classify_connection_error(&mtls, r).unwrap().0,
+            Verdict::ClientCertRequired
+        );
+        let refused = IoError::other(IoError::from(ErrorKind::ConnectionRefused));
+        let (v, text) = classify_connection_error(&refused, r).unwrap();
+        assert_eq!(v, Verdict::ConnectionRefused);
+        assert_eq!(text, "r.test:5000 refused the connection");
+        let other = IoError::other("something else");
+        assert_eq!(classify_connection_error(&other, r), None);
     }
 
     #[test]

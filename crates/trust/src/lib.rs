@@ -34,7 +34,10 @@ mod source;
 mod tls;
 
 pub use config::{Auth, HostConfig, RegistriesConfig, TlsConfig};
-pub use diagnosis::{FixContext, Fixes, Verdict, classify_certificate_error};
+pub use diagnosis::{
+    FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
+    classify_connection_error,
+};
 pub use error::Error;
 pub use events::{PullFailure, classify_pull_failure};
 pub use host::RegistryHost;

@@ -13,7 +13,9 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{AlertDescription, ClientConnection};
 use serde::Serialize;
 
-use crate::diagnosis::{FixContext, Fixes, Verdict, classify_certificate_error};
+use crate::diagnosis::{
+    FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
+};
 use crate::inspect::{CertSummary, summarize};
 use crate::policy::HostTrust;
 use crate::source::SourceUse;
@@ -443,35 +445,8 @@ fn classify_tls_io(
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let what = match v {
-                Verdict::UnknownAuthority => format!(
-                    "the certificate of {host} is not signed by any CA trusted for it (trusted: {sources})"
-                ),
-                Verdict::HostnameMismatch => format!(
-                    "the certificate of {host} does not name {}",
-                    trust.host.host()
-                ),
-                Verdict::LegacyCommonName => format!(
-                    "the certificate of {host} names {} only in its Common Name, with no subjectAltName",
-                    trust.host.host()
-                ),
-                Verdict::Expired => format!("the certificate of {host} has expired"),
-                Verdict::NotYetValid => format!("the certificate of {host} is not valid yet"),
-                _ if matches!(ce, rustls::CertificateError::Other(o) if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::NameConstraintViolation))) =>
-                {
-                    format!(
-                        "the certificate of {host} names something its CA's name constraints do not permit (Go: \"x509: a root or intermediate certificate is not authorized to sign for this name\")"
-                    )
-                }
-                _ => format!("the certificate of {host} was refused"),
-            };
-            let ca_as_leaf = matches!(ce, rustls::CertificateError::Other(o) if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)));
-            let hint = if ca_as_leaf {
-                "; it presents a self-signed certificate marked CA:TRUE as its own, as `openssl req -x509` makes"
-            } else {
-                ""
-            };
-            (v, format!("{what}{hint} [{e}]"))
+            let what = certificate_problem(v, ce, &host, Some(&sources));
+            (v, format!("{what} [{e}]"))
         }
         Some(rustls::Error::AlertReceived(AlertDescription::CertificateRequired)) => (
             Verdict::ClientCertRequired,

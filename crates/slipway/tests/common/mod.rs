@@ -75,10 +75,23 @@ pub fn slipway_stdin(
     }
 }
 
-/// Asserts that stderr contains every needle.
+/// Asserts that stderr contains every needle, and that no error line repeats a cause.
 pub fn assert_stderr_has(r: &Run, needles: &[&str]) {
     for n in needles {
         assert!(r.stderr.contains(n), "stderr lacks {n:?}: {}", r.stderr);
+    }
+    assert_no_repeated_cause(&r.stderr);
+}
+
+/// Asserts that no `error:` line says the same cause twice in a row (`A: B: B`), as happens
+/// when a message quotes its cause and the cause is printed again.
+pub fn assert_no_repeated_cause(stderr: &str) {
+    for line in stderr.lines().filter(|l| l.starts_with("error: ")) {
+        let parts: Vec<&str> = line.split(": ").collect();
+        assert!(
+            parts.windows(2).all(|w| w[0] != w[1]),
+            "a cause is repeated in: {line}"
+        );
     }
 }
 
