@@ -144,6 +144,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Returns whether the error is about what the user asked for (a malformed reference,
+    /// digest, tag or platform; a folder that is not a layout; a tag it lacks), rather than
+    /// about what was found while working.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidDigest { .. }
+                | Error::InvalidReference { .. }
+                | Error::InvalidTag { .. }
+                | Error::InvalidLocation { .. }
+                | Error::InvalidPlatform { .. }
+                | Error::NotALayout { .. }
+                | Error::TagNotFound { .. }
+                | Error::TagRequired { .. }
+        )
+    }
+}
 fn list_tags(tags: &[String]) -> String {
     if tags.is_empty() {
         "it has no tags".into()

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode, header};
 use slipway_oci::{
-    Descriptor, Digest, Hasher, ImageManifest, Layout, Manifest, Platform, Reference,
+    Descriptor, Digest, Hasher, ImageConfig, ImageManifest, Layout, Manifest, Platform, Reference,
 };
 
 use crate::client::{BlobOutcome, Registry, push_scope};
@@ -796,7 +796,22 @@ async fn copy_inner(
                 .await?;
             report.manifests += 1;
         }
-        (Manifest::Image(image), _) => {
+        (Manifest::Image(image), want) => {
+            if let Some(want) = want {
+                // A single image is copied only when it is the platform asked for; a config
+                // that names none is taken as it is.
+                let config = src.small_blob(&image.config).await?;
+                let have = serde_json::from_slice::<ImageConfig>(&config)
+                    .ok()
+                    .and_then(|c| c.platform());
+                if let Some(have) = have.filter(|h| !h.matches(want)) {
+                    return Err(Error::PlatformNotFound {
+                        reference: src.name(),
+                        platform: want.to_string(),
+                        available: format!("{have}; it is a single-platform image"),
+                    });
+                }
+            }
             cx.copy_image(&image, &root, tag.as_deref(), &mut report)
                 .await?
         }

@@ -96,6 +96,27 @@ fn codes_text(codes: &[String]) -> String {
 }
 
 impl Error {
+    /// Returns whether the error is about what the user asked for: a malformed reference, a
+    /// layout or tag that does not exist, a platform the image lacks, or trust and credential
+    /// settings that cannot be used (exit code 2 rather than 3).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Error::PlatformNotFound { .. } | Error::Trust(_) => true,
+            // A config file or helper setting that cannot be used; not a failed write or a
+            // helper that ran and failed.
+            Error::Credentials(e) => matches!(
+                e,
+                crate::credentials::Error::InvalidHost { .. }
+                    | crate::credentials::Error::NoDockerConfig
+                    | crate::credentials::Error::Read { .. }
+                    | crate::credentials::Error::Invalid { .. }
+                    | crate::credentials::Error::HelperNotFound { .. }
+            ),
+            Error::Oci(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+
     /// Returns whether retrying the same request may succeed: timeouts, connection
     /// resets, 408, 429 and 5xx.
     pub fn is_retryable(&self) -> bool {

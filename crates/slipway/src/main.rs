@@ -125,6 +125,19 @@ fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }) {
         return ExitCode::BadInput;
     }
+    if let Some(e) = err.downcast_ref::<slipway_registry::Error>() {
+        return if e.is_bad_input() {
+            ExitCode::BadInput
+        } else {
+            ExitCode::Failed
+        };
+    }
+    if err
+        .downcast_ref::<slipway_oci::Error>()
+        .is_some_and(slipway_oci::Error::is_bad_input)
+    {
+        return ExitCode::BadInput;
+    }
     if err.downcast_ref::<slipway_trust::Error>().is_some() {
         return ExitCode::BadInput;
     }

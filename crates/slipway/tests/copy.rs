@@ -277,6 +277,50 @@ fn round_trips_through_an_explicitly_plain_http_registry() {
     round_trip("plain-http");
 }
 
+/// What the user names wrongly exits 2 and creates nothing.
+#[test]
+fn bad_references_layouts_and_tags_exit_2_and_create_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    oci_layout(&src, "v1", FILES);
+    let dst = tmp.path().join("dst");
+    let dst_ref = format!("oci:{}:v1", dst.display());
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "copy",
+                &format!("oci:{}:v1", tmp.path().join("nothing").display()),
+                &dst_ref,
+            ],
+            "is not an OCI image layout",
+        ),
+        (
+            &["copy", &format!("oci:{}:nope", src.display()), &dst_ref],
+            "has no manifest tagged `nope`",
+        ),
+        (
+            &["copy", "127.0.0.1:9/UPPER:v1", &dst_ref],
+            "must be lowercase",
+        ),
+        (
+            &[
+                "copy",
+                &format!("oci:{}", src.display()),
+                &dst_ref,
+                "--platform",
+                "linux",
+            ],
+            "linux",
+        ),
+    ];
+    for (args, says) in cases {
+        let r = slipway(tmp.path(), args, &[]);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        common::assert_stderr_has(&r, &[says]);
+        assert!(!dst.exists(), "{args:?} created {}", dst.display());
+    }
+}
+
 /// A request that gets no answer names the cause and the fix, and the URL once.
 #[test]
 fn connection_failures_name_the_cause_and_the_fix() {
@@ -457,12 +501,43 @@ fn a_multi_arch_index_copies_whole_or_by_platform() {
         "--platform",
         "windows/amd64",
     ]);
-    assert_eq!(r.code, 3);
+    assert_eq!(r.code, 2, "a platform the index lacks is bad input");
     assert!(
         r.stderr.contains("no manifest for platform windows/amd64"),
         "{}",
         r.stderr
     );
+
+    // A single-platform image is copied only when it is the platform asked for, and a
+    // refused copy leaves no layout behind.
+    // (The kit's configs all say linux/amd64; the index is what calls one of them arm64.)
+    let single = m.image(&format!("multi@{}", amd.manifest_digest));
+    let none = m.tmp.path().join("none");
+    let r = m.run(&[
+        "copy",
+        &single,
+        &format!("oci:{}:x", none.display()),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "no manifest for platform linux/arm64 (it has: linux/amd64; it is a single-platform image)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!none.exists(), "the failed copy created {}", none.display());
+    let r = m.run(&[
+        "copy",
+        &single,
+        &format!("oci:{}:x", none.display()),
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], amd.manifest_digest);
 }
 
 #[test]

@@ -57,12 +57,17 @@ pub fn run_copy(
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let rt = super::runtime()?;
     let src = source(settings, &src_loc)?;
+    // A layout this copy creates is removed again if the copy fails.
+    let mut created: Option<std::path::PathBuf> = None;
     let dst = match &dst_loc {
         Location::Layout { path, tag } => {
             let tag = tag.clone().or_else(|| match &src_loc {
                 Location::Layout { tag, .. } => tag.clone(),
                 Location::Registry(r) => r.tag.clone(),
             });
+            if !path.exists() {
+                created = Some(path.clone());
+            }
             Sink::Layout(
                 Arc::new(Layout::create(path)?),
                 tag.unwrap_or_else(|| "latest".into()),
@@ -77,15 +82,21 @@ pub fn run_copy(
         Arc::new(NoProgress)
     };
     let started = std::time::Instant::now();
-    let report = rt.block_on(copy(
-        &src,
-        &dst,
-        &CopyOptions {
-            platform,
-            jobs: a.jobs,
-        },
-        progress,
-    ))?;
+    let report = rt
+        .block_on(copy(
+            &src,
+            &dst,
+            &CopyOptions {
+                platform,
+                jobs: a.jobs,
+            },
+            progress,
+        ))
+        .inspect_err(|_| {
+            if let Some(path) = &created {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        })?;
     let secs = started.elapsed().as_secs_f64();
     #[derive(Serialize)]
     struct Summary<'a> {
