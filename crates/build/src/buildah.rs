@@ -19,6 +19,8 @@
 
 use slipway_registry::credentials::CredentialStore;
 use std::collections::{BTreeMap, VecDeque};
+
+use crate::dockerfile::Dockerfile;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -152,6 +154,39 @@ pub fn available() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Writes the Dockerfile that builds stage `index` of `df` (parsed from `text`) on its own.
+///
+/// It keeps the text before the first `FROM` (parser directives, global `ARG`s), then has
+/// one `FROM` per earlier stage, so that stage names and `--from=N` numbers keep their
+/// meaning. A stage that `deps` maps to an image becomes `FROM <image> AS <name>`; any other
+/// stays an empty `FROM scratch`, which buildah skips as unused. Last come the stage's own
+/// lines, unchanged, so it is the one built.
+pub fn stage_dockerfile(
+    text: &str,
+    df: &Dockerfile,
+    index: usize,
+    deps: &BTreeMap<usize, String>,
+) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    // `line` is 1-based; a stage runs up to the line before the next `FROM`.
+    let start = |i: usize| df.stages[i].line - 1;
+    let end = |i: usize| df.stages.get(i + 1).map_or(lines.len(), |n| n.line - 1);
+    let mut out: String = lines[..start(0)].concat();
+    for (j, stage) in df.stages.iter().enumerate().take(index) {
+        let name = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("slipway-stage-{j}"));
+        let base = deps.get(&j).map_or("scratch", String::as_str);
+        out.push_str(&format!("FROM {base} AS {name}\n"));
+    }
+    out.push_str(&lines[start(index)..end(index)].concat());
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// Runs the build and writes the image as an OCI layout at `<work_dir>/out`, tagged `image`
@@ -500,6 +535,42 @@ fn stream(
 mod tests {
     use super::*;
     use slipway_testkit::{LeafKind, Registry, TestPki};
+
+    #[test]
+    fn a_stage_alone_keeps_names_numbers_and_its_own_text() {
+        let text = "# syntax=docker/dockerfile:1\nARG BASE=alpine\n\
+                    FROM ${BASE} AS deps\nRUN make \\\n  deps\n\n\
+                    FROM scratch\nCOPY x /x\n\
+                    FROM deps AS app\nCOPY --from=1 /x /x\nRUN build\n\
+                    FROM scratch\nCOPY --from=app /out /out";
+        let df = crate::dockerfile::parse(text).unwrap();
+        let deps = BTreeMap::from([
+            (0, "r.test/app@sha256:aaaa".to_string()),
+            (1, "r.test/app@sha256:bbbb".to_string()),
+        ]);
+        assert_eq!(
+            stage_dockerfile(text, &df, 2, &deps),
+            "# syntax=docker/dockerfile:1\nARG BASE=alpine\n\
+             FROM r.test/app@sha256:aaaa AS deps\n\
+             FROM r.test/app@sha256:bbbb AS slipway-stage-1\n\
+             FROM deps AS app\nCOPY --from=1 /x /x\nRUN build\n"
+        );
+        // The first stage keeps its continuation lines; the last gets a final newline.
+        assert_eq!(
+            stage_dockerfile(text, &df, 0, &BTreeMap::new()),
+            "# syntax=docker/dockerfile:1\nARG BASE=alpine\n\
+             FROM ${BASE} AS deps\nRUN make \\\n  deps\n\n"
+        );
+        let last = stage_dockerfile(text, &df, 3, &BTreeMap::from([(2, "img".to_string())]));
+        assert!(
+            last.ends_with(
+                "FROM scratch AS deps\nFROM scratch AS slipway-stage-1\nFROM img AS app\n\
+                 FROM scratch\nCOPY --from=app /out /out\n"
+            ),
+            "{last}"
+        );
+        crate::dockerfile::parse(&last).expect("the rewritten file parses");
+    }
 
     /// Panics unless the machine can run real buildah builds.
     fn require_buildah() {

@@ -484,8 +484,12 @@ impl Run<'_> {
             }
             return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
         }
+        // With --repo, buildah builds each missing stage on its own, on top of the stages it
+        // uses as pushed there, so a stage whose inputs did not change is never rerun.
+        // Without it, buildah cannot reach stages built earlier, and builds the target whole.
+        let whole = backend == Backend::Buildah && self.opts.repo.is_none();
         let manifest = match backend {
-            Backend::Buildah => {
+            Backend::Buildah if whole => {
                 let started = Instant::now();
                 for s in &plan.stages {
                     self.stage_event(&spec.name, s, StageStatus::Building, None);
@@ -521,7 +525,11 @@ impl Run<'_> {
                         }
                         None => {
                             self.stage_event(&spec.name, s, StageStatus::Building, None);
-                            let manifest = self.build_native(&plan, s, &mut located)?;
+                            let manifest = if backend == Backend::Buildah {
+                                self.build_buildah_stage(spec, &plan, s, &located, &args)?
+                            } else {
+                                self.build_native(&plan, s, &mut located)?
+                            };
                             if self.opts.repo.is_some() {
                                 self.stage_event(&spec.name, s, StageStatus::Pushing, None);
                                 self.push(&s.digest)?;
@@ -988,19 +996,90 @@ impl Run<'_> {
         plan: &ImagePlan,
         args: &BTreeMap<String, String>,
     ) -> Result<Digest, BuildError> {
+        let images: Vec<&ResolvedImage> = plan.stages.iter().flat_map(stage_images).collect();
+        let hosts = self.buildah_hosts(spec, &images, None)?;
+        let target = plan.target();
+        let work = self.temp_dir("tmp", "buildah-")?;
+        let digest = self.run_buildah(
+            spec,
+            &hosts,
+            &spec.dockerfile,
+            target.name.as_deref(),
+            args,
+            work.path(),
+            &target.digest,
+        )?;
+        drop(work);
+        if self.opts.repo.is_some() {
+            self.stage_event(&spec.name, target, StageStatus::Pushing, None);
+            self.push(&target.digest)?;
+        }
+        Ok(digest)
+    }
+
+    /// Builds one stage with buildah, from a Dockerfile in which the earlier stages it uses
+    /// are the images pushed to `--repo` for them, and stores it under the stage's digest.
+    fn build_buildah_stage(
+        &mut self,
+        spec: &ImageSpec,
+        plan: &ImagePlan,
+        stage: &StagePlan,
+        located: &HashMap<usize, Located>,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Digest, BuildError> {
+        let repo = self
+            .opts
+            .repo
+            .clone()
+            .expect("stages are built one by one only with --repo");
+        let mut deps = BTreeMap::new();
+        for j in stage_deps(stage) {
+            let loc = located.get(&j).ok_or_else(|| {
+                BuildError::Usage(format!(
+                    "stage {} uses stage {j} ({}), which is neither built nor found",
+                    stage.label(),
+                    plan.stage(j).digest
+                ))
+            })?;
+            deps.insert(j, format!("{}@{}", repo.name(), loc.manifest));
+        }
+        let hosts = self.buildah_hosts(
+            spec,
+            &stage_images(stage).collect::<Vec<_>>(),
+            (!deps.is_empty()).then_some(&repo),
+        )?;
+        let df = read_dockerfile(spec)?;
+        let text = std::fs::read_to_string(&spec.dockerfile).map_err(io_err(&spec.dockerfile))?;
+        let work = self.temp_dir("tmp", "buildah-")?;
+        let dockerfile = work.path().join("Dockerfile");
+        std::fs::write(
+            &dockerfile,
+            buildah::stage_dockerfile(&text, &df, stage.index, &deps),
+        )
+        .map_err(io_err(&dockerfile))?;
+        let job_dir = work.path().join("job");
+        std::fs::create_dir(&job_dir).map_err(io_err(&job_dir))?;
+        self.run_buildah(
+            spec,
+            &hosts,
+            &dockerfile,
+            None,
+            args,
+            &job_dir,
+            &stage.digest,
+        )
+    }
+
+    /// Collects what buildah needs to trust the registries of `images` and of `repo`.
+    fn buildah_hosts(
+        &self,
+        spec: &ImageSpec,
+        images: &[&ResolvedImage],
+        repo: Option<&Reference>,
+    ) -> Result<Vec<HostAccess>, BuildError> {
         let mut hosts: Vec<HostAccess> = vec![];
-        let mut images: Vec<&ResolvedImage> = vec![];
-        for s in &plan.stages {
-            if let Base::Image(img) = &s.base {
-                images.push(img);
-            }
-            for st in &s.steps {
-                if let Action::CopyFrom { from, .. } = &st.action
-                    && let FromSource::Image(img) = &**from
-                {
-                    images.push(img);
-                }
-            }
+        if let Some(r) = repo {
+            hosts.push(self.access.buildah_host(r)?);
         }
         for img in images {
             if let Location::Registry(r) = Location::parse(&img.reference)? {
@@ -1015,17 +1094,33 @@ impl Run<'_> {
                 )));
             }
         }
-        let work = self.temp_dir("tmp", "buildah-")?;
+        Ok(hosts)
+    }
+
+    /// Runs buildah in `work_dir` (private and empty) and stores its image under `into`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private helper; the arguments are the job's parts"
+    )]
+    fn run_buildah(
+        &mut self,
+        spec: &ImageSpec,
+        hosts: &[HostAccess],
+        dockerfile: &Path,
+        target: Option<&str>,
+        args: &BTreeMap<String, String>,
+        work_dir: &Path,
+        into: &Digest,
+    ) -> Result<Digest, BuildError> {
         let platform = stage::platform_text(&self.opts.platform);
-        let target = plan.target();
         let job = buildah::BuildahJob {
             context: &spec.context,
-            dockerfile: &spec.dockerfile,
-            target: target.name.as_deref(),
+            dockerfile,
+            target,
             args,
-            hosts: &hosts,
+            hosts,
             platform: Some(&platform),
-            work_dir: work.path(),
+            work_dir,
             timestamp: 0,
         };
         let observer = self.observer;
@@ -1038,16 +1133,11 @@ impl Run<'_> {
             .rt
             .block_on(copy(
                 &Source::Layout(out_layout, Some("image".into())),
-                &Sink::Layout(self.store.clone(), target.digest.hex().to_string()),
+                &Sink::Layout(self.store.clone(), into.hex().to_string()),
                 &CopyOptions::default(),
                 Arc::new(NoProgress),
             ))
             .map_err(registry_err(format!("oci:{}", out.display())))?;
-        drop(work);
-        if self.opts.repo.is_some() {
-            self.stage_event(&spec.name, target, StageStatus::Pushing, None);
-            self.push(&target.digest)?;
-        }
         Ok(report.digest)
     }
 
@@ -1139,6 +1229,39 @@ impl Resolve for Run<'_> {
 /// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
 /// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
 /// owners when slipway runs as root, as BuildKit keeps them.
+/// Lists the images a stage pulls: its base and the images its `COPY --from`s name.
+fn stage_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
+    let base = match &s.base {
+        Base::Image(img) => Some(img),
+        _ => None,
+    };
+    base.into_iter()
+        .chain(s.steps.iter().filter_map(|st| match &st.action {
+            Action::CopyFrom { from, .. } => match &**from {
+                FromSource::Image(img) => Some(img),
+                FromSource::Stage(_) => None,
+            },
+            _ => None,
+        }))
+}
+
+/// Lists the earlier stages a stage uses: its base and its `COPY --from`s, by index.
+fn stage_deps(s: &StagePlan) -> std::collections::BTreeSet<usize> {
+    let base = match s.base {
+        Base::Stage(j) => Some(j),
+        _ => None,
+    };
+    base.into_iter()
+        .chain(s.steps.iter().filter_map(|st| match &st.action {
+            Action::CopyFrom { from, .. } => match **from {
+                FromSource::Stage(j) => Some(j),
+                FromSource::Image(_) => None,
+            },
+            _ => None,
+        }))
+        .collect()
+}
+
 fn disk_entry(
     e: crate::ignore::Entry,
     owner: Option<(u64, u64)>,

@@ -830,6 +830,71 @@ fn run_stage_builds_with_buildah() {
     rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
 }
 
+/// With --repo, buildah builds each missing stage alone, on the stages it uses as pushed:
+/// a `RUN` stage whose inputs did not change is not run again when a later stage changes.
+#[test]
+fn buildah_stages_are_cached_one_by_one() {
+    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    });
+    let rig = Rig::new();
+    let werf = "project: stages\nconfigVersion: 1\n---\n\
+                image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
+                image: app\ndockerfile: Dockerfile\ncontext: .\n\
+                dependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
+    // Stage 0 (`deps`) records a random stamp; stage 1 (no name) only copies; stage 2 uses
+    // stage 0 as its base and stage 1 by number.
+    let dockerfile = "ARG BASE\n\
+        FROM ${BASE} AS deps\n\
+        COPY deps.txt /deps.txt\n\
+        RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox cp /deps.txt /installed && /bin/busybox head -c 16 /dev/urandom | /bin/busybox od -An -tx1 > /stamp\"]\n\
+        FROM scratch\n\
+        COPY app.txt /app.txt\n\
+        FROM deps AS app\n\
+        COPY --from=1 /app.txt /app.txt\n\
+        RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox cat /installed /app.txt > /combined\"]\n";
+    let files = |app: &'static [u8]| -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            ("werf.yaml", werf.as_bytes().to_vec()),
+            (
+                "base.Dockerfile",
+                b"FROM scratch\nCOPY --chmod=0755 busybox /bin/busybox\n".to_vec(),
+            ),
+            ("Dockerfile", dockerfile.as_bytes().to_vec()),
+            ("busybox", busybox.clone()),
+            ("deps.txt", b"deps v1\n".to_vec()),
+            ("app.txt", app.to_vec()),
+        ]
+    };
+    let project = |app: &'static [u8]| {
+        let f = files(app);
+        let refs: Vec<(&str, &[u8])> = f.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        rig.project("stages", &refs)
+    };
+    let repo = rig.repo("stages");
+    let dir = project(b"app v1\n");
+    let first = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&first, "app");
+    assert_eq!(statuses(app), ["built", "built", "built"], "{first:#}");
+    let fs = rig.pull(text(app, "DockerImageName"));
+    assert_eq!(fs.read("combined"), "deps v1\napp v1\n");
+    let stamp = fs.read("stamp");
+    assert!(!stamp.trim().is_empty());
+
+    let dir = project(b"app v2\n");
+    let second = rig.built(&dir, "store", Some(&repo), &[]);
+    let app2 = image(&second, "app");
+    assert_eq!(statuses(app2), ["cached", "built", "built"], "{second:#}");
+    assert_eq!(stage_digests(app2)[0], stage_digests(app)[0]);
+    let fs = rig.pull(text(app2, "DockerImageName"));
+    assert_eq!(fs.read("combined"), "deps v1\napp v2\n");
+    assert_eq!(
+        fs.read("stamp"),
+        stamp,
+        "the deps stage's RUN did not run again"
+    );
+}
+
 /// One bad-input case: name, werf.yaml, Dockerfile, extra flags, what stderr must say.
 type BadCase<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str]);
 
