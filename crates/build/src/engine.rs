@@ -487,7 +487,7 @@ impl Run<'_> {
         // With --repo, buildah builds each missing stage on its own, on top of the stages it
         // uses as pushed there, so a stage whose inputs did not change is never rerun.
         // Without it, buildah cannot reach stages built earlier, and builds the target whole.
-        let whole = backend == Backend::Buildah && self.opts.repo.is_none();
+        let whole = backend == Backend::Buildah && !self.buildah_reaches_repo(&spec.name);
         let manifest = match backend {
             Backend::Buildah if whole => {
                 let started = Instant::now();
@@ -1068,6 +1068,25 @@ impl Run<'_> {
             &job_dir,
             &stage.digest,
         )
+    }
+
+    /// Tells whether buildah can pull stages from `--repo`. It cannot without one, nor from
+    /// a registry that wants a client certificate; the reason is logged.
+    fn buildah_reaches_repo(&self, image: &str) -> bool {
+        let Some(repo) = &self.opts.repo else {
+            return false;
+        };
+        match self.access.buildah_host(repo) {
+            Ok(_) => true,
+            Err(e) => {
+                let line = format!(
+                    "buildah cannot pull stages from {} ({e}); building the target whole",
+                    repo.registry
+                );
+                self.observer.event(&Event::Log { image, line: &line });
+                false
+            }
+        }
     }
 
     /// Collects what buildah needs to trust the registries of `images` and of `repo`.
