@@ -43,16 +43,17 @@ pub enum Error {
         /// The missing field.
         field: &'static str,
     },
-    /// The API server refused a request, or could not be reached.
-    #[error("{verb} {subject}: {source}")]
+    /// The API server refused a request, or could not be reached. When it could not be
+    /// reached, the message names why (an untrusted certificate, nothing listening...) and
+    /// which kubeconfig setting to check, so kube-rs' own chain is not exposed as a source.
+    #[error("{verb} {subject}: {}", api_text(error))]
     Api {
         /// What slipway was doing: `apply`, `get`, `list`.
         verb: &'static str,
         /// The object or collection, e.g. `DaemonSet slipway-system/slipway-node-trust`.
         subject: String,
         /// What kube-rs said.
-        #[source]
-        source: Box<kube::Error>,
+        error: Box<kube::Error>,
     },
     /// A release inventory ConfigMap holds something slipway did not write.
     #[error(
@@ -71,9 +72,47 @@ impl Error {
         Error::Api {
             verb,
             subject: subject.into(),
-            source: Box::new(e),
+            error: Box::new(e),
         }
     }
+}
+
+/// Describes a failed API request: for a server that could not be reached, why, and which
+/// kubeconfig setting to check; otherwise kube-rs' message and its causes.
+fn api_text(e: &kube::Error) -> String {
+    use slipway_trust::Verdict as V;
+    if let Some((verdict, problem)) = slipway_trust::classify_connection_error(e, "the API server")
+    {
+        let check = match verdict {
+            V::UnknownAuthority
+            | V::HostnameMismatch
+            | V::LegacyCommonName
+            | V::Expired
+            | V::NotYetValid => {
+                "; check the cluster's `certificate-authority-data` (or `certificate-authority`) and `server` in the kubeconfig"
+            }
+            V::ConnectionRefused | V::Timeout => {
+                "; check the kubeconfig's `server` and that the cluster is running"
+            }
+            V::PlainHttp => "; check the port in the kubeconfig's `server`",
+            V::ClientCertRequired => {
+                "; the kubeconfig's user needs `client-certificate-data` and `client-key-data`"
+            }
+            _ => "",
+        };
+        return format!("{problem}{check}");
+    }
+    let mut text = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// Connects with the kubeconfig kube-rs finds (`$KUBECONFIG`, else `~/.kube/config`; with no
@@ -119,4 +158,44 @@ pub async fn connect_with(
         (None, None) => Config::infer().await.map_err(|e| kerr(e.to_string()))?,
     };
     Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind};
+
+    #[test]
+    fn unreachable_api_servers_are_named_with_the_setting_to_check() {
+        let refused = kube::Error::Service(Box::new(IoError::other(IoError::from(
+            ErrorKind::ConnectionRefused,
+        ))));
+        assert_eq!(
+            Error::api("apply", "Namespace slipway-system", refused).to_string(),
+            "apply Namespace slipway-system: the API server refused the connection; check the kubeconfig's `server` and that the cluster is running"
+        );
+        let untrusted = kube::Error::Service(Box::new(IoError::other(IoError::new(
+            ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ))));
+        let text = Error::api("list", "nodes", untrusted).to_string();
+        assert!(
+            text.starts_with(
+                "list nodes: the certificate of the API server is not signed by any CA trusted for it; check the cluster's `certificate-authority-data`"
+            ),
+            "{text}"
+        );
+        // Anything else keeps kube-rs' words, each cause once.
+        let other = kube::Error::Service(Box::new(IoError::other("proxy said no")));
+        let text = Error::api("get", "pods", other).to_string();
+        assert_eq!(text.matches("proxy said no").count(), 1, "{text}");
+        assert!(
+            std::error::Error::source(&Error::api(
+                "get",
+                "pods",
+                kube::Error::Service(Box::new(IoError::other("x")))
+            ))
+            .is_none()
+        );
+    }
 }
