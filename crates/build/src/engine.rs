@@ -432,7 +432,7 @@ impl Run<'_> {
                     .find_map(|s| {
                         s.steps
                             .iter()
-                            .find(|st| matches!(st.action, Action::Run))
+                            .find(|st| matches!(st.action, Action::Run { .. }))
                             .map(|st| (s.label(), st.line))
                     })
                     .expect("a RUN");
@@ -848,7 +848,7 @@ impl Run<'_> {
             let mut unpacked: Vec<tempfile::TempDir> = vec![];
             let entries = match &step.action {
                 Action::Config => None,
-                Action::Run => {
+                Action::Run { .. } => {
                     return Err(BuildError::Usage(format!(
                         "stage {}: RUN needs the buildah backend",
                         s.label()
@@ -1248,37 +1248,42 @@ impl Resolve for Run<'_> {
 /// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
 /// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
 /// owners when slipway runs as root, as BuildKit keeps them.
-/// Lists the images a stage pulls: its base and the images its `COPY --from`s name.
+/// Lists the images a stage pulls: its base and the images its `COPY --from`s and
+/// `RUN --mount from=`s name.
 fn stage_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
     let base = match &s.base {
         Base::Image(img) => Some(img),
         _ => None,
     };
     base.into_iter()
-        .chain(s.steps.iter().filter_map(|st| match &st.action {
-            Action::CopyFrom { from, .. } => match &**from {
-                FromSource::Image(img) => Some(img),
-                FromSource::Stage(_) => None,
-            },
-            _ => None,
+        .chain(step_froms(s).filter_map(|from| match from {
+            FromSource::Image(img) => Some(img),
+            FromSource::Stage(_) => None,
         }))
 }
 
-/// Lists the earlier stages a stage uses: its base and its `COPY --from`s, by index.
+/// Lists the earlier stages a stage uses: its base, its `COPY --from`s and its
+/// `RUN --mount from=`s, by index.
 fn stage_deps(s: &StagePlan) -> std::collections::BTreeSet<usize> {
     let base = match s.base {
         Base::Stage(j) => Some(j),
         _ => None,
     };
     base.into_iter()
-        .chain(s.steps.iter().filter_map(|st| match &st.action {
-            Action::CopyFrom { from, .. } => match **from {
-                FromSource::Stage(j) => Some(j),
-                FromSource::Image(_) => None,
-            },
-            _ => None,
+        .chain(step_froms(s).filter_map(|from| match from {
+            FromSource::Stage(j) => Some(*j),
+            FromSource::Image(_) => None,
         }))
         .collect()
+}
+
+/// Lists what a stage's `COPY --from`s and `RUN --mount from=`s name.
+fn step_froms(s: &StagePlan) -> impl Iterator<Item = &FromSource> {
+    s.steps.iter().flat_map(|st| match &st.action {
+        Action::CopyFrom { from, .. } => std::slice::from_ref(&**from),
+        Action::Run { mounts } => mounts.as_slice(),
+        _ => &[],
+    })
 }
 
 fn disk_entry(

@@ -110,7 +110,10 @@ pub enum Action {
         chmod: Option<u32>,
     },
     /// Runs a command: only the buildah backend can.
-    Run,
+    Run {
+        /// The stages and images its `--mount=...,from=` flags mount.
+        mounts: Vec<FromSource>,
+    },
 }
 
 /// One planned instruction.
@@ -256,14 +259,17 @@ pub fn plan(
             d.push(i);
         }
         for ins in &stage.instructions {
-            if let Kind::Copy(c) = &ins.kind
-                && let Some(from) = &c.from
-            {
+            let froms = match &ins.kind {
+                Kind::Copy(c) => c.from.iter().cloned().collect(),
+                Kind::Run(r) => mount_froms(r),
+                _ => vec![],
+            };
+            for from in froms {
                 if from.contains('$') {
                     // Only the stage's own ARGs may resolve it: every earlier stage may be
                     // the one, so all are planned (building more, never too little).
                     d.extend(0..stage.index);
-                } else if let Ok(FromRef::Stage(i)) = from_ref(df, stage.index, from) {
+                } else if let Ok(FromRef::Stage(i)) = from_ref(df, stage.index, &from, "") {
                     // Errors are reported with the instruction's line when it is planned.
                     d.push(i);
                 }
@@ -337,7 +343,8 @@ fn earlier_stage(df: &Dockerfile, current: usize, name: &str) -> Option<usize> {
 /// Tells what a `--from` value names: an earlier stage (by name or index) or an image. A
 /// bare word that is neither a stage nor looks like an image reference is an error, since
 /// it is almost always a misspelt stage.
-fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, String> {
+/// `what` names the flag in messages: `COPY --from=x` or `RUN --mount from=x`.
+fn from_ref(df: &Dockerfile, current: usize, from: &str, what: &str) -> Result<FromRef, String> {
     if let Some(i) = earlier_stage(df, current, from) {
         return Ok(FromRef::Stage(i));
     }
@@ -346,7 +353,7 @@ fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, Stri
             return Ok(FromRef::Stage(i));
         }
         return Err(format!(
-            "COPY --from={from}: stage {i} is not an earlier stage; the stages before this one are: {}",
+            "{what}: stage {i} is not an earlier stage; the stages before this one are: {}",
             stage_names(&df.stages[..current])
         ));
     }
@@ -356,14 +363,14 @@ fn from_ref(df: &Dockerfile, current: usize, from: &str) -> Result<FromRef, Stri
         .any(|s| s.name.as_deref() == Some(&*from.to_ascii_lowercase()))
     {
         return Err(format!(
-            "COPY --from={from}: stage `{from}` comes later in the Dockerfile; a stage can only copy from earlier stages"
+            "{what}: stage `{from}` comes later in the Dockerfile; a stage can only copy from earlier stages"
         ));
     }
     if from.contains(['/', ':', '.', '@']) {
         return Ok(FromRef::Image(from.to_string()));
     }
     Err(format!(
-        "COPY --from={from}: there is no stage `{from}`; the stages before this one are: {}. \
+        "{what}: there is no stage `{from}`; the stages before this one are: {}. \
          (To copy from an image, write its full reference, e.g. docker.io/library/{from}:latest.)",
         stage_names(&df.stages[..current])
     ))
@@ -637,9 +644,34 @@ impl StagePlanner<'_> {
                     }
                 }
                 Kind::Maintainer(m) => author = Some(m.clone()),
-                Kind::Run(_) => {
+                Kind::Run(r) => {
                     has_run = true;
-                    action = Action::Run;
+                    let mut mounts = vec![];
+                    for m in mount_specs(r) {
+                        let Some(from) = m.from else {
+                            if m.kind == "bind" {
+                                // The build context: its files are part of the digest.
+                                let source = m.source.as_deref().unwrap_or(".");
+                                let source = self.x(&vars, ins, source)?;
+                                self.hash_mounted_context(ins, &source, &mut text)?;
+                            }
+                            continue;
+                        };
+                        let from = self.x(&vars, ins, &from)?;
+                        let what = format!("RUN --mount from={from}");
+                        if from.parse::<usize>().is_ok() {
+                            // buildah 1.28 would look for an image of that name.
+                            return Err((self.fail)(
+                                ins.line,
+                                format!(
+                                    "{what}: buildah finds mount sources by stage name only; \
+                                     name the stage (FROM ... AS NAME) and mount from=NAME"
+                                ),
+                            ));
+                        }
+                        mounts.push(self.resolve_from(ins, &from, &what, &mut text, resolver)?);
+                    }
+                    action = Action::Run { mounts };
                 }
                 Kind::Copy(c) | Kind::Add(c) => {
                     let is_add = matches!(ins.kind, Kind::Add(_));
@@ -698,31 +730,8 @@ impl StagePlanner<'_> {
         }
         if let Some(from) = &c.from {
             let from = x(from)?;
-            let source =
-                match from_ref(self.df, self.stage_index(ins), &from).map_err(|m| fail(line, m))? {
-                    FromRef::Stage(i) => {
-                        // The needed stages were found with the global args only; a
-                        // `--from` that only the stage's own ARG resolves may name a stage
-                        // that was not planned.
-                        let Some(dep) = self.planned.iter().find(|s| s.index == i) else {
-                            return Err(fail(
-                                line,
-                                format!(
-                                    "COPY --from={from}: stage {i} is named through a variable \
-                                     the stage declares; write the stage name, or use an ARG \
-                                     declared before the first FROM"
-                                ),
-                            ));
-                        };
-                        text.push_str(&format!("  from stage {}\n", dep.digest));
-                        FromSource::Stage(i)
-                    }
-                    FromRef::Image(r) => {
-                        let img = resolver.resolve(&r)?;
-                        text.push_str(&format!("  from image {}\n", img.manifest_digest));
-                        FromSource::Image(img)
-                    }
-                };
+            let what = format!("COPY --from={from}");
+            let source = self.resolve_from(ins, &from, &what, text, resolver)?;
             return Ok(Action::CopyFrom {
                 from: Box::new(source),
                 sources,
@@ -896,6 +905,79 @@ impl StagePlanner<'_> {
             .map_err(|m| (self.fail)(ins.line, format!("{}: {m}", ins.kind.keyword())))
     }
 
+    /// Adds what a `RUN --mount=type=bind` of the build context's `source` holds to the
+    /// stage's digest text: each entry's path, kind, mode and content digest, as for `COPY`.
+    fn hash_mounted_context(
+        &self,
+        ins: &Instruction,
+        source: &str,
+        text: &mut String,
+    ) -> Result<(), BuildError> {
+        let entries = plan_copy(
+            self.input.context,
+            Some(self.input.ignore),
+            &[source.to_string()],
+            "/mount/",
+            "/",
+        )
+        .map_err(|e| {
+            (self.fail)(
+                ins.line,
+                format!(
+                    "RUN --mount source={source}: {e} (context {})",
+                    self.input.context.display()
+                ),
+            )
+        })?;
+        let hashes = hash_files(&entries, self.input.hashes)?;
+        text.push_str(&format!("  mount context {}\n", json_str(source)));
+        for (e, hash) in entries.iter().zip(hashes) {
+            let what = match &e.kind {
+                EntryKind::Dir => "D".to_string(),
+                EntryKind::File => format!("F {} {}", e.size, hash.expect("files are hashed")),
+                EntryKind::Symlink(t) => format!("L {}", json_str(&t.to_string_lossy())),
+            };
+            text.push_str(&format!("   {} {:o} {what}\n", json_str(&e.dest), e.mode));
+        }
+        Ok(())
+    }
+
+    /// Resolves an expanded `--from` (of `COPY`, or of a `RUN --mount`) to an earlier
+    /// planned stage or an image, and adds its digest to the stage's digest text.
+    fn resolve_from(
+        &self,
+        ins: &Instruction,
+        from: &str,
+        what: &str,
+        text: &mut String,
+        resolver: &mut dyn Resolve,
+    ) -> Result<FromSource, BuildError> {
+        let fail = self.fail;
+        let line = ins.line;
+        match from_ref(self.df, self.stage_index(ins), from, what).map_err(|m| fail(line, m))? {
+            FromRef::Stage(i) => {
+                // The needed stages were found with the global args only; a `--from` that
+                // only the stage's own ARG resolves may name a stage that was not planned.
+                let Some(dep) = self.planned.iter().find(|s| s.index == i) else {
+                    return Err(fail(
+                        line,
+                        format!(
+                            "{what}: stage {i} is named through a variable the stage declares; \
+                             write the stage name, or use an ARG declared before the first FROM"
+                        ),
+                    ));
+                };
+                text.push_str(&format!("  from stage {}\n", dep.digest));
+                Ok(FromSource::Stage(i))
+            }
+            FromRef::Image(r) => {
+                let img = resolver.resolve(&r)?;
+                text.push_str(&format!("  from image {}\n", img.manifest_digest));
+                Ok(FromSource::Image(img))
+            }
+        }
+    }
+
     fn stage_index(&self, ins: &Instruction) -> usize {
         self.df
             .stages
@@ -904,6 +986,68 @@ impl StagePlanner<'_> {
             .map(|s| s.index)
             .unwrap_or(0)
     }
+}
+
+/// One `RUN --mount=...` flag, as far as the stage digest cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MountSpec {
+    /// `bind` (the default), `cache`, `tmpfs`, `secret` or `ssh`.
+    kind: String,
+    /// The raw `from=`: a stage or an image; `None` for the build context.
+    from: Option<String>,
+    /// The raw `source=` (or `src=`) path in `from`.
+    source: Option<String>,
+}
+
+/// Reads the `--mount` flags of a `RUN` (`--mount=type=bind,from=x,...`, or the same in
+/// double quotes; fields are comma-separated and may be quoted themselves).
+fn mount_specs(r: &dockerfile::Run) -> Vec<MountSpec> {
+    r.flags
+        .iter()
+        .filter_map(|f| f.strip_prefix("--mount="))
+        .map(|v| {
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            let mut m = MountSpec {
+                kind: "bind".into(),
+                from: None,
+                source: None,
+            };
+            for field in split_fields(v) {
+                let Some((k, val)) = field.split_once('=') else {
+                    continue;
+                };
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "type" => m.kind = val.to_ascii_lowercase(),
+                    "from" => m.from = Some(val.to_string()),
+                    "source" | "src" => m.source = Some(val.to_string()),
+                    _ => {}
+                }
+            }
+            m
+        })
+        .collect()
+}
+
+/// Returns the raw `from=` values of a `RUN`'s `--mount` flags.
+fn mount_froms(r: &dockerfile::Run) -> Vec<String> {
+    mount_specs(r).into_iter().filter_map(|m| m.from).collect()
+}
+
+/// Splits `a,"b,c",d` at the commas outside double quotes, dropping the quotes.
+fn split_fields(v: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in v.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().expect("one field").push(c),
+        }
+    }
+    out
 }
 
 /// Tells whether any of the instructions names the variable (`$NAME` or `${NAME...}`),
@@ -1425,6 +1569,136 @@ mod tests {
             digests(&a),
             digests(&unused),
             "an arg no stage declares changes nothing"
+        );
+    }
+
+    #[test]
+    fn run_mounts_from_stages_and_images_are_dependencies() {
+        let text = "FROM r.test/base:1 AS tools\nCOPY a.txt /a\n\
+                    FROM scratch AS unused\n\
+                    FROM r.test/base:1\n\
+                    RUN --mount=type=bind,from=tools,target=/t \
+                        --mount=\"type=bind,target=/i,from=r.test/img:2\" cat /t/a\n";
+        let p = plan_text(text, &[], &mut base("1")).unwrap();
+        let indices: Vec<usize> = p.stages.iter().map(|s| s.index).collect();
+        assert_eq!(
+            indices,
+            [0, 2],
+            "the mounted stage is needed, the unused one is not"
+        );
+        let Action::Run { mounts } = &p.target().steps[0].action else {
+            panic!("a RUN");
+        };
+        assert!(matches!(mounts[0], FromSource::Stage(0)), "{mounts:?}");
+        assert!(
+            matches!(&mounts[1], FromSource::Image(i) if i.reference == "r.test/img:2"),
+            "{mounts:?}"
+        );
+        // A change to the mounted stage changes the stage that mounts it.
+        let changed = text.replace("COPY a.txt /a", "COPY a.txt /b");
+        let q = plan_text(&changed, &[], &mut base("1")).unwrap();
+        assert_ne!(digests(&p)[1], digests(&q)[1]);
+        // A mount without `from` (the context, a cache) adds no dependency.
+        let cache = "FROM r.test/base:1 AS tools\nFROM r.test/base:1\nRUN --mount=type=cache,target=/c make\n";
+        let p = plan_text(cache, &[], &mut base("1")).unwrap();
+        assert_eq!(p.stages.len(), 1);
+        let err = plan_text(
+            "FROM r.test/base:1\nRUN --mount=type=bind,from=nosuch,target=/n ls\n",
+            &[],
+            &mut base("1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("RUN --mount from=nosuch: there is no stage"),
+            "{err}"
+        );
+        let err = plan_text(
+            "FROM r.test/base:1\nFROM r.test/base:1\nRUN --mount=from=0,target=/n ls\n",
+            &[],
+            &mut base("1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("by stage name only"), "{err}");
+    }
+
+    #[test]
+    fn a_bind_mount_of_the_context_puts_its_files_in_the_digest() {
+        let text = "FROM r.test/base:1\nRUN --mount=type=bind,source=a.txt,target=/a cat /a\n";
+        let dir = tempfile::tempdir().unwrap();
+        let plan_in = |content: &str| {
+            std::fs::write(dir.path().join("a.txt"), content).unwrap();
+            let df = dockerfile::parse(text).unwrap();
+            let platform = Platform::parse("linux/amd64").unwrap();
+            let p = plan(
+                &df,
+                &PlanInput {
+                    dockerfile_path: Path::new("/ctx/Dockerfile"),
+                    context: dir.path(),
+                    ignore: &DockerIgnore::default(),
+                    target: None,
+                    args: &BTreeMap::new(),
+                    platform: &platform,
+                    format: &LayerFormat::default(),
+                    hashes: &HashCache::default(),
+                },
+                &mut base("1"),
+            )
+            .unwrap();
+            digests(&p)
+        };
+        let one = plan_in("one\n");
+        assert_eq!(one, plan_in("one\n"));
+        assert_ne!(one, plan_in("two\n"), "the mounted file changed");
+        // A cache mount is not content.
+        let cache = "FROM r.test/base:1\nRUN --mount=type=cache,target=/c make\n";
+        let plain = "FROM r.test/base:1\nRUN make\n";
+        let (c, p) = (
+            plan_text(cache, &[], &mut base("1")).unwrap(),
+            plan_text(plain, &[], &mut base("1")).unwrap(),
+        );
+        assert_ne!(digests(&c), digests(&p), "the flag itself is in the text");
+        let missing = plan_text(
+            "FROM r.test/base:1\nRUN --mount=type=bind,source=nope,target=/n ls\n",
+            &[],
+            &mut base("1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("RUN --mount source=nope"), "{missing}");
+    }
+
+    #[test]
+    fn mount_specs_read_type_from_and_source() {
+        let df = dockerfile::parse(
+            "FROM a\nRUN --mount=type=cache,target=/c --mount=\"from=b,src=x y,target=/t\" --mount=target=/ctx true\n",
+        )
+        .unwrap();
+        let Kind::Run(r) = &df.stages[0].instructions[0].kind else {
+            panic!("a RUN");
+        };
+        let specs = mount_specs(r);
+        assert_eq!(specs[0].kind, "cache");
+        assert_eq!(
+            (
+                specs[1].kind.as_str(),
+                specs[1].from.as_deref(),
+                specs[1].source.as_deref()
+            ),
+            ("bind", Some("b"), Some("x y"))
+        );
+        assert_eq!(
+            (specs[2].from.as_deref(), specs[2].source.as_deref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn mount_fields_split_outside_quotes() {
+        assert_eq!(
+            split_fields(r#"type=bind,"source=a,b",from=x"#),
+            ["type=bind", "source=a,b", "from=x"]
         );
     }
 

@@ -842,17 +842,20 @@ fn buildah_stages_are_cached_one_by_one() {
                 image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
                 image: app\ndockerfile: Dockerfile\ncontext: .\n\
                 dependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
-    // Stage 0 (`deps`) records a random stamp; stage 1 (no name) only copies; stage 2 uses
-    // stage 0 as its base and stage 1 by number.
+    // Stage 0 (`deps`) records a random stamp; stage 1 only copies; stage 2 uses stage 0 as
+    // its base and mounts stage 1 (by name: buildah 1.28 resolves mounts only by name);
+    // stage 3 copies from 2 by name and from 0 by number.
     let dockerfile = "ARG BASE\n\
         FROM ${BASE} AS deps\n\
         COPY deps.txt /deps.txt\n\
         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox cp /deps.txt /installed && /bin/busybox head -c 16 /dev/urandom | /bin/busybox od -An -tx1 > /stamp\"]\n\
-        FROM scratch\n\
+        FROM scratch AS src\n\
         COPY app.txt /app.txt\n\
         FROM deps AS app\n\
-        COPY --from=1 /app.txt /app.txt\n\
-        RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox cat /installed /app.txt > /combined\"]\n";
+        RUN --mount=type=bind,from=src,target=/m [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox cat /installed /m/app.txt > /combined\"]\n\
+        FROM scratch\n\
+        COPY --from=app /combined /combined\n\
+        COPY --from=0 /stamp /stamp\n";
     let files = |app: &'static [u8]| -> Vec<(&'static str, Vec<u8>)> {
         vec![
             ("werf.yaml", werf.as_bytes().to_vec()),
@@ -875,7 +878,11 @@ fn buildah_stages_are_cached_one_by_one() {
     let dir = project(b"app v1\n");
     let first = rig.built(&dir, "store", Some(&repo), &[]);
     let app = image(&first, "app");
-    assert_eq!(statuses(app), ["built", "built", "built"], "{first:#}");
+    assert_eq!(
+        statuses(app),
+        ["built", "built", "built", "built"],
+        "{first:#}"
+    );
     let fs = rig.pull(text(app, "DockerImageName"));
     assert_eq!(fs.read("combined"), "deps v1\napp v1\n");
     let stamp = fs.read("stamp");
@@ -884,7 +891,11 @@ fn buildah_stages_are_cached_one_by_one() {
     let dir = project(b"app v2\n");
     let second = rig.built(&dir, "store", Some(&repo), &[]);
     let app2 = image(&second, "app");
-    assert_eq!(statuses(app2), ["cached", "built", "built"], "{second:#}");
+    assert_eq!(
+        statuses(app2),
+        ["cached", "built", "built", "built"],
+        "{second:#}"
+    );
     assert_eq!(stage_digests(app2)[0], stage_digests(app)[0]);
     let fs = rig.pull(text(app2, "DockerImageName"));
     assert_eq!(fs.read("combined"), "deps v1\napp v2\n");
