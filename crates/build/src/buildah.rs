@@ -156,6 +156,66 @@ pub fn available() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// A symbolic link to a store, at a path buildah accepts after `oci:`: buildah 1.28 turns
+/// the path into an image name (`localhost/PATH`), so every component must be lowercase
+/// letters and digits joined by `.`, `_` or `-`. Removed when dropped.
+pub struct StoreLink {
+    path: PathBuf,
+}
+
+impl StoreLink {
+    /// Links `/tmp/slipway-stages-<16 hex>` (or under `$TMPDIR` when its path is such a name)
+    /// to `store`; `salt` makes the name unique to the build.
+    ///
+    /// # Errors
+    /// [`BuildahError::Io`] when the store cannot be resolved or the link not made.
+    pub fn new(store: &Path, salt: &slipway_oci::Digest) -> Result<StoreLink, BuildahError> {
+        let target = std::fs::canonicalize(store).map_err(io_err(store))?;
+        let tmp = std::env::temp_dir();
+        let dir = if image_name_path(&tmp) {
+            tmp
+        } else {
+            PathBuf::from("/tmp")
+        };
+        let seed = format!(
+            "{}:{}:{:?}",
+            salt,
+            std::process::id(),
+            std::time::SystemTime::now()
+        );
+        let name = slipway_oci::Digest::sha256_of(seed.as_bytes()).hex()[..16].to_string();
+        let path = dir.join(format!("slipway-stages-{name}"));
+        std::os::unix::fs::symlink(&target, &path).map_err(io_err(&path))?;
+        Ok(StoreLink { path })
+    }
+
+    /// Returns the link's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StoreLink {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Tells whether every component of an absolute path is a valid image-name component.
+fn image_name_path(p: &Path) -> bool {
+    p.is_absolute()
+        && p.components().skip(1).all(|c| {
+            let s = c.as_os_str().to_string_lossy();
+            let b = s.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|&c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+                })
+        })
+}
+
 /// Writes the Dockerfile that builds stage `index` of `df` (parsed from `text`) on its own.
 ///
 /// It keeps the text before the first `FROM` (parser directives, global `ARG`s), then has
@@ -535,6 +595,27 @@ fn stream(
 mod tests {
     use super::*;
     use slipway_testkit::{LeafKind, Registry, TestPki};
+
+    #[test]
+    fn store_links_have_paths_buildah_takes_as_image_names() {
+        assert!(image_name_path(Path::new("/tmp/slipway-stages-0a1b")));
+        assert!(!image_name_path(Path::new("/tmp/.tmp8pZMon/store")));
+        assert!(!image_name_path(Path::new("/tmp/Upper")));
+        assert!(!image_name_path(Path::new("relative")));
+        let store = tempfile::tempdir().unwrap();
+        let link = StoreLink::new(store.path(), &slipway_oci::Digest::sha256_of(b"x")).unwrap();
+        assert!(image_name_path(link.path()), "{}", link.path().display());
+        assert_eq!(
+            std::fs::canonicalize(link.path()).unwrap(),
+            std::fs::canonicalize(store.path()).unwrap()
+        );
+        let path = link.path().to_path_buf();
+        drop(link);
+        assert!(
+            std::fs::symlink_metadata(&path).is_err(),
+            "the link is removed"
+        );
+    }
 
     #[test]
     fn a_stage_alone_keeps_names_numbers_and_its_own_text() {

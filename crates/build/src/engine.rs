@@ -484,72 +484,55 @@ impl Run<'_> {
             }
             return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
         }
-        // With --repo, buildah builds each missing stage on its own, on top of the stages it
-        // uses as pushed there, so a stage whose inputs did not change is never rerun.
-        // Without it, buildah cannot reach stages built earlier, and builds the target whole.
-        let whole = backend == Backend::Buildah && !self.buildah_reaches_repo(&spec.name);
-        let manifest = match backend {
-            Backend::Buildah if whole => {
+        // Stage by stage; buildah builds each missing stage with `RUN` on its own, on top of
+        // the stages it uses as they are in the store, so an unchanged stage is never rerun.
+        let manifest = {
+            for s in &plan.stages {
                 let started = Instant::now();
-                for s in &plan.stages {
-                    self.stage_event(&spec.name, s, StageStatus::Building, None);
-                }
-                let digest = self.build_buildah(spec, &plan, &args)?;
-                let secs = started.elapsed().as_secs_f64();
-                for s in &plan.stages {
-                    self.stage_event(&spec.name, s, StageStatus::Built, Some(secs));
-                    stages.push(stage_report(s, StageStatus::Built, secs));
-                }
-                digest
-            }
-            _ => {
-                for s in &plan.stages {
-                    let started = Instant::now();
-                    // The target was looked up already.
-                    let at = if s.index == target.index {
-                        found.clone()
-                    } else {
-                        self.find(&s.digest)?
-                    };
-                    let status = match at {
-                        Some(loc) if !loc.local || self.opts.repo.is_none() => {
-                            located.insert(s.index, loc);
-                            StageStatus::Cached
-                        }
-                        Some(loc) => {
-                            // Built before without --repo: push it, no rebuild.
+                // The target was looked up already.
+                let at = if s.index == target.index {
+                    found.clone()
+                } else {
+                    self.find(&s.digest)?
+                };
+                let status = match at {
+                    Some(loc) if !loc.local || self.opts.repo.is_none() => {
+                        located.insert(s.index, loc);
+                        StageStatus::Cached
+                    }
+                    Some(loc) => {
+                        // Built before without --repo: push it, no rebuild.
+                        self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                        self.push(&s.digest)?;
+                        located.insert(s.index, loc);
+                        StageStatus::Pushed
+                    }
+                    None => {
+                        self.stage_event(&spec.name, s, StageStatus::Building, None);
+                        let manifest = if backend == Backend::Buildah {
+                            self.build_buildah_stage(spec, &plan, s, &mut located, &args)?
+                        } else {
+                            self.build_native(&plan, s, &mut located)?
+                        };
+                        if self.opts.repo.is_some() {
                             self.stage_event(&spec.name, s, StageStatus::Pushing, None);
                             self.push(&s.digest)?;
-                            located.insert(s.index, loc);
-                            StageStatus::Pushed
                         }
-                        None => {
-                            self.stage_event(&spec.name, s, StageStatus::Building, None);
-                            let manifest = if backend == Backend::Buildah {
-                                self.build_buildah_stage(spec, &plan, s, &located, &args)?
-                            } else {
-                                self.build_native(&plan, s, &mut located)?
-                            };
-                            if self.opts.repo.is_some() {
-                                self.stage_event(&spec.name, s, StageStatus::Pushing, None);
-                                self.push(&s.digest)?;
-                            }
-                            located.insert(
-                                s.index,
-                                Located {
-                                    manifest,
-                                    local: true,
-                                },
-                            );
-                            StageStatus::Built
-                        }
-                    };
-                    let secs = started.elapsed().as_secs_f64();
-                    self.stage_event(&spec.name, s, status, Some(secs));
-                    stages.push(stage_report(s, status, secs));
-                }
-                located[&target.index].manifest.clone()
+                        located.insert(
+                            s.index,
+                            Located {
+                                manifest,
+                                local: true,
+                            },
+                        );
+                        StageStatus::Built
+                    }
+                };
+                let secs = started.elapsed().as_secs_f64();
+                self.stage_event(&spec.name, s, status, Some(secs));
+                stages.push(stage_report(s, status, secs));
             }
+            located[&target.index].manifest.clone()
         };
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
         Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
@@ -989,65 +972,46 @@ impl Run<'_> {
         Ok(digest)
     }
 
-    /// Builds the target with buildah, stores it under the target's digest and pushes it.
-    fn build_buildah(
-        &mut self,
-        spec: &ImageSpec,
-        plan: &ImagePlan,
-        args: &BTreeMap<String, String>,
-    ) -> Result<Digest, BuildError> {
-        let images: Vec<&ResolvedImage> = plan.stages.iter().flat_map(stage_images).collect();
-        let hosts = self.buildah_hosts(spec, &images, None)?;
-        let target = plan.target();
-        let work = self.temp_dir("tmp", "buildah-")?;
-        let digest = self.run_buildah(
-            spec,
-            &hosts,
-            &spec.dockerfile,
-            target.name.as_deref(),
-            args,
-            work.path(),
-            &target.digest,
-        )?;
-        drop(work);
-        if self.opts.repo.is_some() {
-            self.stage_event(&spec.name, target, StageStatus::Pushing, None);
-            self.push(&target.digest)?;
-        }
-        Ok(digest)
-    }
-
     /// Builds one stage with buildah, from a Dockerfile in which the earlier stages it uses
-    /// are the images pushed to `--repo` for them, and stores it under the stage's digest.
+    /// are their images in the store (`oci:LINK:DIGEST`, pulled from `--repo` first when
+    /// only there), and stores it under the stage's digest.
     fn build_buildah_stage(
         &mut self,
         spec: &ImageSpec,
         plan: &ImagePlan,
         stage: &StagePlan,
-        located: &HashMap<usize, Located>,
+        located: &mut HashMap<usize, Located>,
         args: &BTreeMap<String, String>,
     ) -> Result<Digest, BuildError> {
-        let repo = self
-            .opts
-            .repo
-            .clone()
-            .expect("stages are built one by one only with --repo");
+        // buildah names what it reads through `oci:` after the path, so the store is handed to
+        // it through a link whose path is a valid lowercase image name.
+        let link = buildah::StoreLink::new(self.store.path(), &stage.digest)?;
         let mut deps = BTreeMap::new();
         for j in stage_deps(stage) {
-            let loc = located.get(&j).ok_or_else(|| {
-                BuildError::Usage(format!(
-                    "stage {} uses stage {j} ({}), which is neither built nor found",
-                    stage.label(),
-                    plan.stage(j).digest
-                ))
-            })?;
-            deps.insert(j, format!("{}@{}", repo.name(), loc.manifest));
+            self.ensure_stage_local(plan, j, located)?;
+            let tag = plan.stage(j).digest.hex().to_string();
+            deps.insert(j, format!("oci:{}:{tag}", link.path().display()));
         }
-        let hosts = self.buildah_hosts(
-            spec,
-            &stage_images(stage).collect::<Vec<_>>(),
-            (!deps.is_empty()).then_some(&repo),
-        )?;
+        let hosts = self.buildah_hosts(spec, &stage_images(stage).collect::<Vec<_>>())?;
+        // A build arg naming an image in the store (a werf dependency built without --repo)
+        // names it through the link too.
+        let store = std::fs::canonicalize(self.store.path()).ok();
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| {
+                let v = match Location::parse(v) {
+                    Ok(Location::Layout { path, tag })
+                        if std::fs::canonicalize(&path).ok() == store =>
+                    {
+                        let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
+                        format!("oci:{}{tag}", link.path().display())
+                    }
+                    _ => v.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let args = &args;
         let df = read_dockerfile(spec)?;
         let text = std::fs::read_to_string(&spec.dockerfile).map_err(io_err(&spec.dockerfile))?;
         let work = self.temp_dir("tmp", "buildah-")?;
@@ -1059,87 +1023,15 @@ impl Run<'_> {
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
         std::fs::create_dir(&job_dir).map_err(io_err(&job_dir))?;
-        self.run_buildah(
-            spec,
-            &hosts,
-            &dockerfile,
-            None,
-            args,
-            &job_dir,
-            &stage.digest,
-        )
-    }
-
-    /// Tells whether buildah can pull stages from `--repo`. It cannot without one, nor from
-    /// a registry that wants a client certificate; the reason is logged.
-    fn buildah_reaches_repo(&self, image: &str) -> bool {
-        let Some(repo) = &self.opts.repo else {
-            return false;
-        };
-        match self.access.buildah_host(repo) {
-            Ok(_) => true,
-            Err(e) => {
-                let line = format!(
-                    "buildah cannot pull stages from {} ({e}); building the target whole",
-                    repo.registry
-                );
-                self.observer.event(&Event::Log { image, line: &line });
-                false
-            }
-        }
-    }
-
-    /// Collects what buildah needs to trust the registries of `images` and of `repo`.
-    fn buildah_hosts(
-        &self,
-        spec: &ImageSpec,
-        images: &[&ResolvedImage],
-        repo: Option<&Reference>,
-    ) -> Result<Vec<HostAccess>, BuildError> {
-        let mut hosts: Vec<HostAccess> = vec![];
-        if let Some(r) = repo {
-            hosts.push(self.access.buildah_host(r)?);
-        }
-        for img in images {
-            if let Location::Registry(r) = Location::parse(&img.reference)? {
-                if hosts.iter().any(|h| h.host == r.registry) {
-                    continue;
-                }
-                hosts.push(self.access.buildah_host(&r)?);
-            } else {
-                return Err(BuildError::Usage(format!(
-                    "image `{}`: buildah cannot start from the local store image {}; build with --repo",
-                    spec.name, img.reference
-                )));
-            }
-        }
-        Ok(hosts)
-    }
-
-    /// Runs buildah in `work_dir` (private and empty) and stores its image under `into`.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one private helper; the arguments are the job's parts"
-    )]
-    fn run_buildah(
-        &mut self,
-        spec: &ImageSpec,
-        hosts: &[HostAccess],
-        dockerfile: &Path,
-        target: Option<&str>,
-        args: &BTreeMap<String, String>,
-        work_dir: &Path,
-        into: &Digest,
-    ) -> Result<Digest, BuildError> {
         let platform = stage::platform_text(&self.opts.platform);
         let job = buildah::BuildahJob {
             context: &spec.context,
-            dockerfile,
-            target,
+            dockerfile: &dockerfile,
+            target: None,
             args,
-            hosts,
+            hosts: &hosts,
             platform: Some(&platform),
-            work_dir,
+            work_dir: &job_dir,
             timestamp: 0,
         };
         let observer = self.observer;
@@ -1152,12 +1044,42 @@ impl Run<'_> {
             .rt
             .block_on(copy(
                 &Source::Layout(out_layout, Some("image".into())),
-                &Sink::Layout(self.store.clone(), into.hex().to_string()),
+                &Sink::Layout(self.store.clone(), stage.digest.hex().to_string()),
                 &CopyOptions::default(),
                 Arc::new(NoProgress),
             ))
             .map_err(registry_err(format!("oci:{}", out.display())))?;
         Ok(report.digest)
+    }
+
+    /// Collects what buildah needs to trust the registries of `images`.
+    fn buildah_hosts(
+        &self,
+        spec: &ImageSpec,
+        images: &[&ResolvedImage],
+    ) -> Result<Vec<HostAccess>, BuildError> {
+        let mut hosts: Vec<HostAccess> = vec![];
+        let store = std::fs::canonicalize(self.store.path()).ok();
+        for img in images {
+            match Location::parse(&img.reference)? {
+                Location::Registry(r) => {
+                    if hosts.iter().any(|h| h.host == r.registry) {
+                        continue;
+                    }
+                    hosts.push(self.access.buildah_host(&r)?);
+                }
+                // The store is handed to buildah through a link; see `build_buildah_stage`.
+                Location::Layout { path, .. } if std::fs::canonicalize(&path).ok() == store => {}
+                Location::Layout { .. } => {
+                    return Err(BuildError::Usage(format!(
+                        "image `{}`: buildah can start only from images in a registry or in this \
+                         build's store, not from {}",
+                        spec.name, img.reference
+                    )));
+                }
+            }
+        }
+        Ok(hosts)
     }
 
     fn resolve_uncached(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {

@@ -888,8 +888,9 @@ fn buildah_stages_are_cached_one_by_one() {
     let stamp = fs.read("stamp");
     assert!(!stamp.trim().is_empty());
 
+    // A fresh store: the cached stage is pulled from the repo for buildah to start from.
     let dir = project(b"app v2\n");
-    let second = rig.built(&dir, "store", Some(&repo), &[]);
+    let second = rig.built(&dir, "store2", Some(&repo), &[]);
     let app2 = image(&second, "app");
     assert_eq!(
         statuses(app2),
@@ -904,6 +905,37 @@ fn buildah_stages_are_cached_one_by_one() {
         stamp,
         "the deps stage's RUN did not run again"
     );
+
+    // Without --repo, the stages come from the local store, and so does the base: werf's
+    // dependency hands buildah its `oci:` name in the store.
+    let local = |app: &'static [u8]| {
+        let f = files(app);
+        let refs: Vec<(&str, &[u8])> = f.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        rig.project("local", &refs)
+    };
+    let before = rig.storage();
+    let one = rig.built(&local(b"app v1\n"), "store-local", None, &[]);
+    assert_eq!(
+        statuses(image(&one, "app")),
+        ["built", "built", "built", "built"]
+    );
+    let two = rig.built(&local(b"app v3\n"), "store-local", None, &[]);
+    let app3 = image(&two, "app");
+    assert_eq!(
+        statuses(app3),
+        ["cached", "built", "built", "built"],
+        "{two:#}"
+    );
+    rig.assert_nothing_pushed(&before, "builds without --repo");
+    let dest = rig.repo("local:1");
+    let copy = rig.slipway(&["copy", text(app3, "DockerImageName"), &dest]);
+    assert_eq!(copy.code, 0, "{}", copy.stderr);
+    let fs = rig.pull(&dest);
+    assert_eq!(fs.read("combined"), "deps v1\napp v3\n");
+    let local_stamp = fs.read("stamp");
+    let first_local = rig.slipway(&["copy", text(image(&one, "app"), "DockerImageName"), &dest]);
+    assert_eq!(first_local.code, 0, "{}", first_local.stderr);
+    assert_eq!(rig.pull(&dest).read("stamp"), local_stamp, "not run again");
 }
 
 /// One bad-input case: name, werf.yaml, Dockerfile, extra flags, what stderr must say.
