@@ -86,7 +86,8 @@ pub struct BuildahJob<'a> {
     pub hosts: &'a [HostAccess],
     /// The platform, `os/arch` (`--platform`).
     pub platform: Option<&'a str>,
-    /// A private, existing, empty folder: buildah's storage, config and the output go here.
+    /// A private, existing folder: buildah's storage, config and the output go here. Jobs
+    /// may share it, one after the other: the storage then keeps the layers pulled before.
     pub work_dir: &'a Path,
     /// The creation time of the image, in epoch seconds (`--timestamp`; 0 is reproducible).
     pub timestamp: i64,

@@ -471,6 +471,9 @@ impl Run<'_> {
         });
         let mut stages: Vec<StageReport> = vec![];
         let mut located: HashMap<usize, Located> = HashMap::new();
+        // One buildah folder for all stages of the image, so its storage keeps the layers of
+        // base images between stages instead of pulling them again.
+        let mut buildah: Option<BuildahSession> = None;
         let target = plan.target();
         // The fast path: the target exists, so nothing below it is needed.
         let found = self.find(&target.digest)?;
@@ -510,7 +513,14 @@ impl Run<'_> {
                     None => {
                         self.stage_event(&spec.name, s, StageStatus::Building, None);
                         let manifest = if backend == Backend::Buildah {
-                            self.build_buildah_stage(spec, &plan, s, &mut located, &args)?
+                            self.build_buildah_stage(
+                                spec,
+                                &plan,
+                                s,
+                                &mut located,
+                                &args,
+                                &mut buildah,
+                            )?
                         } else {
                             self.build_native(&plan, s, &mut located)?
                         };
@@ -982,10 +992,20 @@ impl Run<'_> {
         stage: &StagePlan,
         located: &mut HashMap<usize, Located>,
         args: &BTreeMap<String, String>,
+        session: &mut Option<BuildahSession>,
     ) -> Result<Digest, BuildError> {
-        // buildah names what it reads through `oci:` after the path, so the store is handed to
-        // it through a link whose path is a valid lowercase image name.
-        let link = buildah::StoreLink::new(self.store.path(), &stage.digest)?;
+        if session.is_none() {
+            let work = self.temp_dir("tmp", "buildah-")?;
+            let job = work.path().join("job");
+            std::fs::create_dir(&job).map_err(io_err(&job))?;
+            // buildah names what it reads through `oci:` after the path, so the store is
+            // handed to it through a link whose path is a valid lowercase image name.
+            *session = Some(BuildahSession {
+                link: buildah::StoreLink::new(self.store.path(), &stage.digest)?,
+                work,
+            });
+        }
+        let BuildahSession { work, link } = session.as_ref().expect("just made");
         let mut deps = BTreeMap::new();
         for j in stage_deps(stage) {
             self.ensure_stage_local(plan, j, located)?;
@@ -1014,15 +1034,13 @@ impl Run<'_> {
         let args = &args;
         let df = read_dockerfile(spec)?;
         let text = std::fs::read_to_string(&spec.dockerfile).map_err(io_err(&spec.dockerfile))?;
-        let work = self.temp_dir("tmp", "buildah-")?;
-        let dockerfile = work.path().join("Dockerfile");
+        let dockerfile = work.path().join(format!("Dockerfile.{}", stage.index));
         std::fs::write(
             &dockerfile,
             buildah::stage_dockerfile(&text, &df, stage.index, &deps),
         )
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
-        std::fs::create_dir(&job_dir).map_err(io_err(&job_dir))?;
         let platform = stage::platform_text(&self.opts.platform);
         let job = buildah::BuildahJob {
             context: &spec.context,
@@ -1170,6 +1188,13 @@ impl Resolve for Run<'_> {
 /// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
 /// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
 /// owners when slipway runs as root, as BuildKit keeps them.
+/// What the buildah builds of one image share: buildah's folder (its storage keeps pulled
+/// layers) and the link to the store.
+struct BuildahSession {
+    work: tempfile::TempDir,
+    link: buildah::StoreLink,
+}
+
 /// Lists the images a stage pulls: its base and the images its `COPY --from`s and
 /// `RUN --mount from=`s name.
 fn stage_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
