@@ -770,23 +770,44 @@ impl Run<'_> {
 
     /// Reads `/etc/passwd` and `/etc/group` from a layer stack in one pass. A stack that
     /// grows the one read last (a stage's next `COPY --chown`) has only its new layers
-    /// read.
+    /// read, and a stack read by an earlier build is taken from the store's cache
+    /// (`STORE/cache/accounts/`, keyed by the layer digests), so a big base is read once.
     fn account_files(&mut self, layers: &[Descriptor]) -> Result<AccountFiles, BuildError> {
         const FILES: [&str; 2] = ["etc/passwd", "etc/group"];
         let digests: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
-        let (below, known) = match self.accounts.take() {
-            Some((d, found)) if digests.starts_with(&d) => (found, d.len()),
-            _ => (vec![Stacked::Unknown; FILES.len()], 0),
+        let cache = self.accounts_cache_file(&digests);
+        let found = match self.accounts.take() {
+            Some((d, found)) if d == digests => found,
+            earlier => match read_accounts(&cache, FILES.len()) {
+                Some(found) => found,
+                None => {
+                    let (below, known) = match earlier {
+                        Some((d, found)) if digests.starts_with(&d) => (found, d.len()),
+                        _ => (vec![Stacked::Unknown; FILES.len()], 0),
+                    };
+                    let above = layer::read_stacked_files(&self.store, &layers[known..], &FILES)?;
+                    let found: Vec<Stacked> = above
+                        .into_iter()
+                        .zip(below)
+                        .map(|(a, b)| a.over(b))
+                        .collect();
+                    let _ = write_accounts(&cache, &found);
+                    found
+                }
+            },
         };
-        let above = layer::read_stacked_files(&self.store, &layers[known..], &FILES)?;
-        let found: Vec<Stacked> = above
-            .into_iter()
-            .zip(below)
-            .map(|(a, b)| a.over(b))
-            .collect();
         self.accounts = Some((digests, found.clone()));
         let mut files = found.into_iter().map(Stacked::into_bytes);
         Ok((files.next().flatten(), files.next().flatten()))
+    }
+
+    /// Names the cache file of a layer stack's account files.
+    fn accounts_cache_file(&self, digests: &[Digest]) -> PathBuf {
+        let key: String = digests.iter().map(|d| format!("{d}\n")).collect();
+        self.store
+            .path()
+            .join("cache/accounts")
+            .join(Digest::sha256_of(key.as_bytes()).hex())
     }
 
     /// Builds one stage natively into the store, tagged by its digest.
@@ -1188,6 +1209,25 @@ impl Resolve for Run<'_> {
 /// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
 /// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
 /// owners when slipway runs as root, as BuildKit keeps them.
+/// Reads a cached account-files record; `None` when missing or not as written.
+fn read_accounts(file: &Path, count: usize) -> Option<Vec<Stacked>> {
+    let bytes = std::fs::read(file).ok()?;
+    serde_json::from_slice::<Vec<Stacked>>(&bytes)
+        .ok()
+        .filter(|v| v.len() == count)
+}
+
+/// Writes a cache record whole (temporary file, then rename). `None` when it could not,
+/// which only costs a re-read next time.
+fn write_accounts(file: &Path, found: &[Stacked]) -> Option<()> {
+    let dir = file.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).ok()?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(found).ok()?).ok()?;
+    tmp.persist(file).ok()?;
+    Some(())
+}
+
 /// What the buildah builds of one image share: buildah's folder (its storage keeps pulled
 /// layers) and the link to the store.
 struct BuildahSession {

@@ -1244,7 +1244,8 @@ pub fn extract_archive(archive: &Path, expected: &Digest, dest: &Path) -> Result
 const STACKED_FILE_MAX: u64 = 16 << 20;
 
 /// What a stack of layers says about one path; see [`read_stacked_files`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Stacked {
     /// A layer holds the file: its bytes.
     Found(Vec<u8>),

@@ -615,6 +615,35 @@ fn chown_by_name_uses_the_accounts_of_the_stage() {
     // The stage's own earlier layer replaced /etc/passwd.
     assert_eq!(fs.entry("d.txt").owner, "2000/0");
 
+    // What a layer stack's account files say is kept in the store and read from there by
+    // later builds: a record edited to say uid 1234 is what the next build uses.
+    let cache = rig.path("store/cache/accounts");
+    let mut edited = 0;
+    for f in std::fs::read_dir(&cache)
+        .expect("the accounts cache")
+        .flatten()
+    {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        let mut records: Vec<Value> = serde_json::from_str(&text).unwrap();
+        for r in &mut records {
+            let Some(bytes) = r.get("found").and_then(Value::as_array) else {
+                continue;
+            };
+            let bytes: Vec<u8> = bytes.iter().map(|b| b.as_u64().unwrap() as u8).collect();
+            let passwd = String::from_utf8(bytes).unwrap();
+            if passwd.contains("app:x:1000:") {
+                *r = json!({ "found": passwd.replace("app:x:1000:", "app:x:1234:").into_bytes() });
+                edited += 1;
+            }
+        }
+        std::fs::write(f.path(), serde_json::to_vec(&records).unwrap()).unwrap();
+    }
+    assert!(edited > 0, "no cached record holds the base's /etc/passwd");
+    let changed = rig.project("accounts", &[("a.txt", b"changed\n")]);
+    let report = rig.built(&changed, "store", Some(&repo), &["--backend", "native"]);
+    let fs = rig.pull(text(image(&report, "app"), "DockerImageName"));
+    assert_eq!(fs.entry("a.txt").owner, "1234/1001", "read from the cache");
+
     // A name the image does not know fails the build and names it and the file.
     let bad = rig.project(
         "accounts-bad",
