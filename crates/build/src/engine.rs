@@ -423,8 +423,19 @@ impl Run<'_> {
         };
         let plan = stage::plan(&df, &input, self)?;
         let backend = match self.opts.backend {
-            Backend::Auto if plan.has_run() => Backend::Buildah,
+            Backend::Auto if plan.has_run() || plan.native_blocker().is_some() => Backend::Buildah,
             Backend::Auto => Backend::Native,
+            Backend::Native if plan.native_blocker().is_some() => {
+                let (stage, line, why) = plan.native_blocker().expect("a blocker");
+                return Err(BuildError::Plan {
+                    path: path.clone(),
+                    line,
+                    message: format!(
+                        "stage {}: {why}; use --backend buildah (or auto)",
+                        stage.label()
+                    ),
+                });
+            }
             Backend::Native if plan.has_run() => {
                 let (stage, line) = plan
                     .stages

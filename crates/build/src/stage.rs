@@ -144,6 +144,9 @@ pub struct StagePlan {
     pub author: Option<String>,
     /// Whether it has a `RUN`.
     pub has_run: bool,
+    /// Why the native backend cannot build it, other than `RUN`: the line and the reason
+    /// (an `ADD` of an archive only buildah unpacks).
+    pub native_blocker: Option<(usize, String)>,
     /// The stage digest.
     pub digest: Digest,
 }
@@ -179,6 +182,16 @@ impl ImagePlan {
     /// Tells whether a needed stage runs commands.
     pub fn has_run(&self) -> bool {
         self.stages.iter().any(|s| s.has_run)
+    }
+
+    /// Returns the first reason, other than `RUN`, the native backend cannot build a needed
+    /// stage: the stage, the line and the reason.
+    pub fn native_blocker(&self) -> Option<(&StagePlan, usize, &str)> {
+        self.stages.iter().find_map(|s| {
+            s.native_blocker
+                .as_ref()
+                .map(|(line, why)| (s, *line, why.as_str()))
+        })
     }
 }
 
@@ -529,6 +542,7 @@ impl StagePlanner<'_> {
         let mut cmd_set = false;
         let mut steps = vec![];
         let mut has_run = false;
+        let mut native_blocker: Option<(usize, String)> = None;
         for (pos, ins) in stage.instructions.iter().enumerate() {
             let normalized = ins.normalized();
             text.push_str(&normalized);
@@ -675,7 +689,15 @@ impl StagePlanner<'_> {
                 }
                 Kind::Copy(c) | Kind::Add(c) => {
                     let is_add = matches!(ins.kind, Kind::Add(_));
-                    action = self.plan_copy_step(ins, c, is_add, &vars, &mut text, resolver)?;
+                    action = self.plan_copy_step(
+                        ins,
+                        c,
+                        is_add,
+                        &vars,
+                        &mut text,
+                        &mut native_blocker,
+                        resolver,
+                    )?;
                 }
             }
             steps.push(Step {
@@ -693,10 +715,15 @@ impl StagePlanner<'_> {
             config,
             author,
             has_run,
+            native_blocker,
             digest,
         })
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the planner's state for one instruction; a struct would only rename it"
+    )]
     fn plan_copy_step(
         &self,
         ins: &Instruction,
@@ -704,6 +731,7 @@ impl StagePlanner<'_> {
         is_add: bool,
         vars: &Vars,
         text: &mut String,
+        native_blocker: &mut Option<(usize, String)>,
         resolver: &mut dyn Resolve,
     ) -> Result<Action, BuildError> {
         let fail = self.fail;
@@ -849,16 +877,26 @@ impl StagePlanner<'_> {
                                 });
                                 continue;
                             }
-                            (Some(ArchiveKind::Other(format)), _) => {
-                                return Err(fail(
-                                    line,
-                                    format!(
-                                        "ADD {}: a {format} archive, which the native backend \
-                                         cannot unpack (it unpacks tar, tar.gz and tar.zst); \
-                                         use --backend buildah",
-                                        e.source.display()
-                                    ),
+                            (Some(ArchiveKind::Other(format)), Some(into)) => {
+                                // buildah unpacks it; the digest has the archive's bytes.
+                                let digest = hash.expect("files are hashed");
+                                text.push_str(&format!(
+                                    "  X {} {} {digest}\n",
+                                    json_str(into),
+                                    e.size
                                 ));
+                                native_blocker.get_or_insert_with(|| {
+                                    (
+                                        line,
+                                        format!(
+                                            "ADD {}: a {format} archive, which the native \
+                                             backend cannot unpack (it unpacks tar, tar.gz and \
+                                             tar.zst)",
+                                            e.source.display()
+                                        ),
+                                    )
+                                });
+                                continue;
                             }
                             _ => {}
                         }
