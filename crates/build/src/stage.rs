@@ -1525,6 +1525,16 @@ mod tests {
     ) -> Result<ImagePlan, BuildError> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
+        plan_in(dir.path(), text, args, resolver)
+    }
+
+    /// Plans `text` with `context` as the build context.
+    fn plan_in(
+        context: &Path,
+        text: &str,
+        args: &[(&str, &str)],
+        resolver: &mut dyn Resolve,
+    ) -> Result<ImagePlan, BuildError> {
         let df = dockerfile::parse(text).unwrap();
         let args: BTreeMap<String, String> = args
             .iter()
@@ -1535,7 +1545,7 @@ mod tests {
             &df,
             &PlanInput {
                 dockerfile_path: Path::new("/ctx/Dockerfile"),
-                context: dir.path(),
+                context,
                 ignore: &DockerIgnore::default(),
                 target: None,
                 args: &args,
@@ -1665,30 +1675,13 @@ mod tests {
     fn a_bind_mount_of_the_context_puts_its_files_in_the_digest() {
         let text = "FROM r.test/base:1\nRUN --mount=type=bind,source=a.txt,target=/a cat /a\n";
         let dir = tempfile::tempdir().unwrap();
-        let plan_in = |content: &str| {
+        let plan_with = |content: &str| {
             std::fs::write(dir.path().join("a.txt"), content).unwrap();
-            let df = dockerfile::parse(text).unwrap();
-            let platform = Platform::parse("linux/amd64").unwrap();
-            let p = plan(
-                &df,
-                &PlanInput {
-                    dockerfile_path: Path::new("/ctx/Dockerfile"),
-                    context: dir.path(),
-                    ignore: &DockerIgnore::default(),
-                    target: None,
-                    args: &BTreeMap::new(),
-                    platform: &platform,
-                    format: &LayerFormat::default(),
-                    hashes: &HashCache::default(),
-                },
-                &mut base("1"),
-            )
-            .unwrap();
-            digests(&p)
+            digests(&plan_in(dir.path(), text, &[], &mut base("1")).unwrap())
         };
-        let one = plan_in("one\n");
-        assert_eq!(one, plan_in("one\n"));
-        assert_ne!(one, plan_in("two\n"), "the mounted file changed");
+        let one = plan_with("one\n");
+        assert_eq!(one, plan_with("one\n"));
+        assert_ne!(one, plan_with("two\n"), "the mounted file changed");
         // A cache mount is not content.
         let cache = "FROM r.test/base:1\nRUN --mount=type=cache,target=/c make\n";
         let plain = "FROM r.test/base:1\nRUN make\n";
