@@ -81,9 +81,8 @@ impl Error {
 /// kubeconfig setting to check; otherwise kube-rs' message and its causes.
 fn api_text(e: &kube::Error) -> String {
     use slipway_trust::Verdict as V;
-    if let Some((verdict, problem)) = slipway_trust::classify_connection_error(e, "the API server")
-    {
-        let check = match verdict {
+    if let Some(p) = slipway_trust::classify_connection_error(e, "the API server") {
+        let check = match p.verdict {
             V::UnknownAuthority
             | V::HostnameMismatch
             | V::LegacyCommonName
@@ -100,19 +99,9 @@ fn api_text(e: &kube::Error) -> String {
             }
             _ => "",
         };
-        return format!("{problem}{check}");
+        return format!("{}{check}", p.problem);
     }
-    let mut text = e.to_string();
-    let mut next = std::error::Error::source(e);
-    while let Some(cause) = next {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        next = cause.source();
-    }
-    text
+    slipway_trust::error_text(e)
 }
 
 /// Connects with the kubeconfig kube-rs finds (`$KUBECONFIG`, else `~/.kube/config`; with no

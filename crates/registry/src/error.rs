@@ -136,18 +136,13 @@ fn transport_text(url: &str, error: &reqwest::Error) -> String {
     let registry = reqwest::Url::parse(url)
         .map(|u| host_port(&u))
         .unwrap_or_else(|_| url.to_string());
-    if let Some((verdict, problem)) = slipway_trust::classify_connection_error(error, &registry) {
-        let cx = slipway_trust::FixContext {
-            registry: registry.clone(),
-            self_signed: problem.contains("self-signed"),
-            ..Default::default()
-        };
-        let mut text = problem;
-        for fix in verdict.fixes(&cx).build_machine {
+    if let Some(p) = slipway_trust::classify_connection_error(error, &registry) {
+        let mut text = p.problem.clone();
+        for fix in p.fixes().build_machine {
             text.push_str("\n  fix: ");
             text.push_str(&fix);
         }
-        if verdict != slipway_trust::Verdict::ConnectionRefused {
+        if p.verdict != slipway_trust::Verdict::ConnectionRefused {
             text.push_str(&format!(
                 "\n  `slipway registry probe {registry}` shows what the registry serves"
             ));
@@ -164,19 +159,10 @@ fn transport_text(url: &str, error: &reqwest::Error) -> String {
     } else {
         "the request failed"
     };
-    let mut text = kind.to_string();
-    let mut next = std::error::Error::source(error);
-    let mut last = String::new();
-    while let Some(e) = next {
-        let line = e.to_string();
-        if line != last {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        last = line;
-        next = e.source();
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{kind}: {}", slipway_trust::error_text(cause)),
+        None => kind.to_string(),
     }
-    text
 }
 
 /// Returns a URL's `host[:port]`, as registries are named (the port only when not the

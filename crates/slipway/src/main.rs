@@ -49,7 +49,7 @@ fn main() {
                 ExitCode::Ok
             } else {
                 let code = exit_code_for(&err);
-                let text = error_text(&err);
+                let text = slipway_trust::error_text(err.as_ref());
                 eprintln!("error: {text}");
                 if output == Output::Json {
                     let obj = serde_json::json!({ "error": text, "exit_code": code as i32 });
@@ -154,20 +154,6 @@ fn exit_code_for(err: &anyhow::Error) -> ExitCode {
         Some(_) => ExitCode::BadInput,
         None => ExitCode::Failed,
     }
-}
-
-/// Joins an error and its causes with ": ", leaving out a cause whose text the message
-/// already holds (many messages quote their cause).
-fn error_text(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -256,33 +256,67 @@ fn webpki_error(e: &rustls::CertificateError) -> Option<&webpki::Error> {
     }
 }
 
+/// Says why a request got no answer, as [`classify_connection_error`] found it.
+#[derive(Clone, Debug)]
+pub struct ConnectionProblem {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One sentence naming the registry and what went wrong.
+    pub problem: String,
+    /// What the fix text may refer to (the registry; whether it served a self-signed
+    /// certificate).
+    pub fix_context: FixContext,
+}
+
+impl ConnectionProblem {
+    /// Returns the fix for this problem, for the build machine and for the nodes.
+    pub fn fixes(&self) -> Fixes {
+        self.verdict.fixes(&self.fix_context)
+    }
+}
+
 /// Names why a request to `registry` (`host[:port]`) got no answer, from the error chain an
 /// HTTP client returns: rustls and socket errors, also when an `io::Error` wraps them.
-/// Returns the verdict and one sentence, or `None` when nothing in the chain is known.
+/// Returns `None` when nothing in the chain is known.
 pub fn classify_connection_error(
     err: &(dyn std::error::Error + 'static),
     registry: &str,
-) -> Option<(Verdict, String)> {
+) -> Option<ConnectionProblem> {
+    let found = |verdict, problem, self_signed| ConnectionProblem {
+        verdict,
+        problem,
+        fix_context: FixContext {
+            registry: registry.to_string(),
+            self_signed,
+            ..FixContext::default()
+        },
+    };
     let mut next = Some(err);
     while let Some(e) = next {
         // An `io::Error` hides what it wraps from `source()`; look inside, layer by layer.
         let mut layer = Some(e);
         while let Some(l) = layer {
             if let Some(tls) = l.downcast_ref::<rustls::Error>() {
-                return Some(tls_problem(tls, registry));
+                // A self-signed certificate marked CA:TRUE, served as the leaf.
+                let self_signed = matches!(tls, rustls::Error::InvalidCertificate(ce)
+                    if webpki_error(ce) == Some(&webpki::Error::CaUsedAsEndEntity));
+                let (verdict, problem) = tls_problem(tls, registry);
+                return Some(found(verdict, problem, self_signed));
             }
             let io = l.downcast_ref::<std::io::Error>();
             match io.map(std::io::Error::kind) {
                 Some(std::io::ErrorKind::ConnectionRefused) => {
-                    return Some((
+                    return Some(found(
                         Verdict::ConnectionRefused,
                         format!("{registry} refused the connection"),
+                        false,
                     ));
                 }
                 Some(std::io::ErrorKind::TimedOut) => {
-                    return Some((
+                    return Some(found(
                         Verdict::Timeout,
                         format!("{registry} did not answer in time"),
+                        false,
                     ));
                 }
                 _ => {}
@@ -294,6 +328,22 @@ pub fn classify_connection_error(
         next = e.source();
     }
     None
+}
+
+/// Joins an error and its causes with ": ", leaving out a cause whose text is already there
+/// (many messages quote their cause, and HTTP clients repeat theirs).
+pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 fn tls_problem(e: &rustls::Error, registry: &str) -> (Verdict, String) {
@@ -413,39 +463,78 @@ mod tests {
         let unknown = nested(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));
-        let (v, text) = classify_connection_error(&unknown, r).unwrap();
-        assert_eq!(v, Verdict::UnknownAuthority);
+        let p = classify_connection_error(&unknown, r).unwrap();
+        assert_eq!(p.verdict, Verdict::UnknownAuthority);
         assert_eq!(
-            text,
+            p.problem,
             "the certificate of r.test:5000 is not signed by any CA trusted for it"
+        );
+        assert!(!p.fix_context.self_signed);
+        assert_eq!(p.fix_context.registry, r);
+        let ca_leaf = nested(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Other(rustls::OtherError(std::sync::Arc::new(
+                webpki::Error::CaUsedAsEndEntity,
+            ))),
+        ));
+        let p = classify_connection_error(&ca_leaf, r).unwrap();
+        assert_eq!(p.verdict, Verdict::UnknownAuthority);
+        assert!(
+            p.fix_context.self_signed,
+            "CaUsedAsEndEntity is self-signed"
+        );
+        assert!(
+            p.fixes().build_machine[0].contains("self-signed"),
+            "{:?}",
+            p.fixes()
         );
         let expired = nested(rustls::Error::InvalidCertificate(
             rustls::CertificateError::Expired,
         ));
         assert_eq!(
-            classify_connection_error(&expired, r).unwrap().0,
+            classify_connection_error(&expired, r).unwrap().verdict,
             Verdict::Expired
         );
         let http = nested(rustls::Error::InvalidMessage(
             rustls::InvalidMessage::InvalidContentType,
         ));
         assert_eq!(
-            classify_connection_error(&http, r).unwrap().0,
+            classify_connection_error(&http, r).unwrap().verdict,
             Verdict::PlainHttp
         );
         let mtls = nested(rustls::Error::AlertReceived(
             rustls::AlertDescription::CertificateRequired,
         ));
         assert_eq!(
-            classify_connection_error(&mtls, r).unwrap().0,
+            classify_connection_error(&mtls, r).unwrap().verdict,
             Verdict::ClientCertRequired
         );
         let refused = IoError::other(IoError::from(ErrorKind::ConnectionRefused));
-        let (v, text) = classify_connection_error(&refused, r).unwrap();
-        assert_eq!(v, Verdict::ConnectionRefused);
-        assert_eq!(text, "r.test:5000 refused the connection");
+        let p = classify_connection_error(&refused, r).unwrap();
+        assert_eq!(p.verdict, Verdict::ConnectionRefused);
+        assert_eq!(p.problem, "r.test:5000 refused the connection");
         let other = IoError::other("something else");
-        assert_eq!(classify_connection_error(&other, r), None);
+        assert!(classify_connection_error(&other, r).is_none());
+    }
+
+    #[test]
+    fn error_text_says_each_cause_once() {
+        use std::io::{Error as IoError, ErrorKind};
+        #[derive(Debug)]
+        struct Quoting(IoError);
+        impl fmt::Display for Quoting {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "cannot read x: {}", self.0)
+            }
+        }
+        impl std::error::Error for Quoting {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Quoting(IoError::new(ErrorKind::NotFound, "gone"));
+        assert_eq!(error_text(&e), "cannot read x: gone");
+        let plain = IoError::other(IoError::new(ErrorKind::NotFound, "gone"));
+        assert_eq!(error_text(&plain), "gone");
     }
 
     #[test]

@@ -35,8 +35,8 @@ mod tls;
 
 pub use config::{Auth, HostConfig, RegistriesConfig, TlsConfig};
 pub use diagnosis::{
-    FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
-    classify_connection_error,
+    ConnectionProblem, FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
+    classify_connection_error, error_text,
 };
 pub use error::Error;
 pub use events::{PullFailure, classify_pull_failure};
