@@ -19,12 +19,12 @@
 
 use slipway_registry::credentials::CredentialStore;
 use std::collections::{BTreeMap, VecDeque};
-
-use crate::dockerfile::Dockerfile;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+
+use crate::dockerfile::Dockerfile;
 
 /// The local name the built image gets inside the job's private storage.
 const IMAGE_NAME: &str = "localhost/slipway-buildah-output:latest";
@@ -76,10 +76,8 @@ impl HostAccess {
 pub struct BuildahJob<'a> {
     /// The build context folder.
     pub context: &'a Path,
-    /// The Dockerfile.
+    /// The Dockerfile; its last stage is built.
     pub dockerfile: &'a Path,
-    /// The stage to build (`--target`).
-    pub target: Option<&'a str>,
     /// Build arguments (`--build-arg K=V`, in key order).
     pub args: &'a BTreeMap<String, String>,
     /// The registries the `FROM` lines pull from.
@@ -162,15 +160,17 @@ pub fn available() -> Option<String> {
 /// letters and digits joined by `.`, `_` or `-`. Removed when dropped.
 pub struct StoreLink {
     path: PathBuf,
+    /// The store's canonical path.
+    target: PathBuf,
 }
 
 impl StoreLink {
     /// Links `/tmp/slipway-stages-<16 hex>` (or under `$TMPDIR` when its path is such a name)
-    /// to `store`; `salt` makes the name unique to the build.
+    /// to `store`; the name is unique to this process and moment.
     ///
     /// # Errors
     /// [`BuildahError::Io`] when the store cannot be resolved or the link not made.
-    pub fn new(store: &Path, salt: &slipway_oci::Digest) -> Result<StoreLink, BuildahError> {
+    pub fn new(store: &Path) -> Result<StoreLink, BuildahError> {
         let target = std::fs::canonicalize(store).map_err(io_err(store))?;
         let tmp = std::env::temp_dir();
         let dir = if image_name_path(&tmp) {
@@ -178,21 +178,21 @@ impl StoreLink {
         } else {
             PathBuf::from("/tmp")
         };
-        let seed = format!(
-            "{}:{}:{:?}",
-            salt,
-            std::process::id(),
-            std::time::SystemTime::now()
-        );
+        let seed = format!("{}:{:?}", std::process::id(), std::time::SystemTime::now());
         let name = slipway_oci::Digest::sha256_of(seed.as_bytes()).hex()[..16].to_string();
         let path = dir.join(format!("slipway-stages-{name}"));
         std::os::unix::fs::symlink(&target, &path).map_err(io_err(&path))?;
-        Ok(StoreLink { path })
+        Ok(StoreLink { path, target })
     }
 
     /// Returns the link's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Tells whether `folder` is the store this link points at.
+    pub fn links_to(&self, folder: &Path) -> bool {
+        std::fs::canonicalize(folder).is_ok_and(|f| f == self.target)
     }
 }
 
@@ -302,9 +302,6 @@ fn build_and_push(
         "-f".into(),
         job.dockerfile.into(),
     ];
-    if let Some(target) = job.target {
-        args.extend(["--target".into(), target.into()]);
-    }
     if let Some(platform) = job.platform {
         args.extend(["--platform".into(), platform.into()]);
     }
@@ -604,12 +601,14 @@ mod tests {
         assert!(!image_name_path(Path::new("/tmp/Upper")));
         assert!(!image_name_path(Path::new("relative")));
         let store = tempfile::tempdir().unwrap();
-        let link = StoreLink::new(store.path(), &slipway_oci::Digest::sha256_of(b"x")).unwrap();
+        let link = StoreLink::new(store.path()).unwrap();
         assert!(image_name_path(link.path()), "{}", link.path().display());
         assert_eq!(
             std::fs::canonicalize(link.path()).unwrap(),
             std::fs::canonicalize(store.path()).unwrap()
         );
+        assert!(link.links_to(store.path()) && link.links_to(link.path()));
+        assert!(!link.links_to(Path::new("/tmp")));
         let path = link.path().to_path_buf();
         drop(link);
         assert!(
@@ -692,7 +691,6 @@ mod tests {
         let job = BuildahJob {
             context: ctx.path(),
             dockerfile: &dockerfile,
-            target: None,
             args: &args,
             hosts,
             platform: Some("linux/amd64"),

@@ -322,7 +322,8 @@ fn import_args(
 }
 
 /// Reads and parses an image's Dockerfile.
-fn read_dockerfile(spec: &ImageSpec) -> Result<dockerfile::Dockerfile, BuildError> {
+/// Reads and parses an image's Dockerfile; returns its text and the parsed form.
+fn read_dockerfile(spec: &ImageSpec) -> Result<(String, dockerfile::Dockerfile), BuildError> {
     let path = &spec.dockerfile;
     let text = std::fs::read_to_string(path).map_err(|e| {
         BuildError::Usage(format!(
@@ -331,12 +332,13 @@ fn read_dockerfile(spec: &ImageSpec) -> Result<dockerfile::Dockerfile, BuildErro
             spec.name
         ))
     })?;
-    dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
+    let df = dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
         path: path.clone(),
         line: e.line,
         column: e.column,
         message: e.message,
-    })
+    })?;
+    Ok((text, df))
 }
 
 /// An image whose stages are planned.
@@ -344,6 +346,8 @@ struct Prepared {
     plan: ImagePlan,
     backend: Backend,
     args: BTreeMap<String, String>,
+    /// The Dockerfile's text and parsed form, for the Dockerfiles buildah is given.
+    dockerfile: (String, dockerfile::Dockerfile),
 }
 
 /// Where a stage's image is.
@@ -369,6 +373,9 @@ struct Run<'a> {
 
 /// The bytes of `/etc/passwd` and `/etc/group`, each when the image has it.
 type AccountFiles = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The files `--chown` names are looked up in.
+const ACCOUNT_FILES: [&str; 2] = ["etc/passwd", "etc/group"];
 
 fn registry_err(
     subject: impl std::fmt::Display,
@@ -408,7 +415,7 @@ impl Run<'_> {
         args: &BTreeMap<String, String>,
     ) -> Result<Prepared, BuildError> {
         let path = &spec.dockerfile;
-        let df = read_dockerfile(spec)?;
+        let (text, df) = read_dockerfile(spec)?;
         let ignore = DockerIgnore::load(&spec.context)?;
         let opts = self.opts;
         let input = PlanInput {
@@ -422,11 +429,11 @@ impl Run<'_> {
             hashes: self.hashes,
         };
         let plan = stage::plan(&df, &input, self)?;
+        let blocker = plan.native_blocker();
         let backend = match self.opts.backend {
-            Backend::Auto if plan.has_run() || plan.native_blocker().is_some() => Backend::Buildah,
+            Backend::Auto if plan.has_run() || blocker.is_some() => Backend::Buildah,
             Backend::Auto => Backend::Native,
-            Backend::Native if plan.native_blocker().is_some() => {
-                let (stage, line, why) = plan.native_blocker().expect("a blocker");
+            Backend::Native if let Some((stage, line, why)) = blocker => {
                 return Err(BuildError::Plan {
                     path: path.clone(),
                     line,
@@ -462,6 +469,7 @@ impl Run<'_> {
             plan,
             backend,
             args: args.clone(),
+            dockerfile: (text, df),
         })
     }
 
@@ -470,6 +478,7 @@ impl Run<'_> {
             plan,
             backend,
             args,
+            dockerfile,
         } = prepared;
         let backend_name = match backend {
             Backend::Buildah => "buildah",
@@ -482,9 +491,6 @@ impl Run<'_> {
         });
         let mut stages: Vec<StageReport> = vec![];
         let mut located: HashMap<usize, Located> = HashMap::new();
-        // One buildah folder for all stages of the image, so its storage keeps the layers of
-        // base images between stages instead of pulling them again.
-        let mut buildah: Option<BuildahSession> = None;
         let target = plan.target();
         // The fast path: the target exists, so nothing below it is needed.
         let found = self.find(&target.digest)?;
@@ -498,63 +504,59 @@ impl Run<'_> {
             }
             return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
         }
+        // One buildah folder for all stages of the image, so its storage keeps the layers of
+        // base images between stages instead of pulling them again.
+        let buildah = match backend {
+            Backend::Buildah => Some(self.buildah_session(&args, dockerfile)?),
+            _ => None,
+        };
         // Stage by stage; buildah builds each missing stage with `RUN` on its own, on top of
         // the stages it uses as they are in the store, so an unchanged stage is never rerun.
-        let manifest = {
-            for s in &plan.stages {
-                let started = Instant::now();
-                // The target was looked up already.
-                let at = if s.index == target.index {
-                    found.clone()
-                } else {
-                    self.find(&s.digest)?
-                };
-                let status = match at {
-                    Some(loc) if !loc.local || self.opts.repo.is_none() => {
-                        located.insert(s.index, loc);
-                        StageStatus::Cached
-                    }
-                    Some(loc) => {
-                        // Built before without --repo: push it, no rebuild.
+        for s in &plan.stages {
+            let started = Instant::now();
+            // The target was looked up already.
+            let at = if s.index == target.index {
+                found.clone()
+            } else {
+                self.find(&s.digest)?
+            };
+            let status = match at {
+                Some(loc) if !loc.local || self.opts.repo.is_none() => {
+                    located.insert(s.index, loc);
+                    StageStatus::Cached
+                }
+                Some(loc) => {
+                    // Built before without --repo: push it, no rebuild.
+                    self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                    self.push(&s.digest)?;
+                    located.insert(s.index, loc);
+                    StageStatus::Pushed
+                }
+                None => {
+                    self.stage_event(&spec.name, s, StageStatus::Building, None);
+                    let manifest = match &buildah {
+                        Some(b) => self.build_buildah_stage(spec, &plan, s, &mut located, b)?,
+                        None => self.build_native(&plan, s, &mut located)?,
+                    };
+                    if self.opts.repo.is_some() {
                         self.stage_event(&spec.name, s, StageStatus::Pushing, None);
                         self.push(&s.digest)?;
-                        located.insert(s.index, loc);
-                        StageStatus::Pushed
                     }
-                    None => {
-                        self.stage_event(&spec.name, s, StageStatus::Building, None);
-                        let manifest = if backend == Backend::Buildah {
-                            self.build_buildah_stage(
-                                spec,
-                                &plan,
-                                s,
-                                &mut located,
-                                &args,
-                                &mut buildah,
-                            )?
-                        } else {
-                            self.build_native(&plan, s, &mut located)?
-                        };
-                        if self.opts.repo.is_some() {
-                            self.stage_event(&spec.name, s, StageStatus::Pushing, None);
-                            self.push(&s.digest)?;
-                        }
-                        located.insert(
-                            s.index,
-                            Located {
-                                manifest,
-                                local: true,
-                            },
-                        );
-                        StageStatus::Built
-                    }
-                };
-                let secs = started.elapsed().as_secs_f64();
-                self.stage_event(&spec.name, s, status, Some(secs));
-                stages.push(stage_report(s, status, secs));
-            }
-            located[&target.index].manifest.clone()
-        };
+                    located.insert(
+                        s.index,
+                        Located {
+                            manifest,
+                            local: true,
+                        },
+                    );
+                    StageStatus::Built
+                }
+            };
+            let secs = started.elapsed().as_secs_f64();
+            self.stage_event(&spec.name, s, status, Some(secs));
+            stages.push(stage_report(s, status, secs));
+        }
+        let manifest = located[&target.index].manifest.clone();
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
         Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
     }
@@ -784,32 +786,45 @@ impl Run<'_> {
     /// read, and a stack read by an earlier build is taken from the store's cache
     /// (`STORE/cache/accounts/`, keyed by the layer digests), so a big base is read once.
     fn account_files(&mut self, layers: &[Descriptor]) -> Result<AccountFiles, BuildError> {
-        const FILES: [&str; 2] = ["etc/passwd", "etc/group"];
         let digests: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
-        let cache = self.accounts_cache_file(&digests);
         let found = match self.accounts.take() {
             Some((d, found)) if d == digests => found,
-            earlier => match read_accounts(&cache, FILES.len()) {
-                Some(found) => found,
-                None => {
-                    let (below, known) = match earlier {
-                        Some((d, found)) if digests.starts_with(&d) => (found, d.len()),
-                        _ => (vec![Stacked::Unknown; FILES.len()], 0),
-                    };
-                    let above = layer::read_stacked_files(&self.store, &layers[known..], &FILES)?;
-                    let found: Vec<Stacked> = above
-                        .into_iter()
-                        .zip(below)
-                        .map(|(a, b)| a.over(b))
-                        .collect();
-                    let _ = write_accounts(&cache, &found);
-                    found
+            earlier => {
+                let cache = self.accounts_cache_file(&digests);
+                match read_accounts(&cache, ACCOUNT_FILES.len()) {
+                    Some(found) => found,
+                    None => {
+                        let found = self.read_account_layers(layers, earlier)?;
+                        write_accounts(&cache, &found);
+                        found
+                    }
                 }
-            },
+            }
         };
         self.accounts = Some((digests, found.clone()));
         let mut files = found.into_iter().map(Stacked::into_bytes);
         Ok((files.next().flatten(), files.next().flatten()))
+    }
+
+    /// Reads the account files from the layers, only those above `earlier`'s stack when
+    /// this stack grows it.
+    fn read_account_layers(
+        &self,
+        layers: &[Descriptor],
+        earlier: Option<(Vec<Digest>, Vec<Stacked>)>,
+    ) -> Result<Vec<Stacked>, BuildError> {
+        let (below, known) = match earlier {
+            Some((d, found)) if layers.iter().map(|l| &l.digest).take(d.len()).eq(&d) => {
+                (found, d.len())
+            }
+            _ => (vec![Stacked::Unknown; ACCOUNT_FILES.len()], 0),
+        };
+        let above = layer::read_stacked_files(&self.store, &layers[known..], &ACCOUNT_FILES)?;
+        Ok(above
+            .into_iter()
+            .zip(below)
+            .map(|(a, b)| a.over(b))
+            .collect())
     }
 
     /// Names the cache file of a layer stack's account files.
@@ -1014,6 +1029,43 @@ impl Run<'_> {
         Ok(digest)
     }
 
+    /// Makes the folder and the store link the buildah builds of one image share, and the
+    /// build args they get: an arg naming an image in the store (a werf dependency built
+    /// without --repo) names it through the link.
+    fn buildah_session(
+        &self,
+        args: &BTreeMap<String, String>,
+        dockerfile: (String, dockerfile::Dockerfile),
+    ) -> Result<BuildahSession, BuildError> {
+        let work = self.temp_dir("tmp", "buildah-")?;
+        let job = work.path().join("job");
+        std::fs::create_dir(&job).map_err(io_err(&job))?;
+        // buildah names what it reads through `oci:` after the path, so the store is handed
+        // to it through a link whose path is a valid lowercase image name.
+        let link = buildah::StoreLink::new(self.store.path())?;
+        let args = args
+            .iter()
+            .map(|(k, v)| {
+                let v = match Location::parse(v) {
+                    Ok(Location::Layout { path, tag }) if link.links_to(&path) => {
+                        let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
+                        format!("oci:{}{tag}", link.path().display())
+                    }
+                    _ => v.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let (text, df) = dockerfile;
+        Ok(BuildahSession {
+            work,
+            link,
+            args,
+            text,
+            df,
+        })
+    }
+
     /// Builds one stage with buildah, from a Dockerfile in which the earlier stages it uses
     /// are their images in the store (`oci:LINK:DIGEST`, pulled from `--repo` first when
     /// only there), and stores it under the stage's digest.
@@ -1023,53 +1075,26 @@ impl Run<'_> {
         plan: &ImagePlan,
         stage: &StagePlan,
         located: &mut HashMap<usize, Located>,
-        args: &BTreeMap<String, String>,
-        session: &mut Option<BuildahSession>,
+        session: &BuildahSession,
     ) -> Result<Digest, BuildError> {
-        if session.is_none() {
-            let work = self.temp_dir("tmp", "buildah-")?;
-            let job = work.path().join("job");
-            std::fs::create_dir(&job).map_err(io_err(&job))?;
-            // buildah names what it reads through `oci:` after the path, so the store is
-            // handed to it through a link whose path is a valid lowercase image name.
-            *session = Some(BuildahSession {
-                link: buildah::StoreLink::new(self.store.path(), &stage.digest)?,
-                work,
-            });
-        }
-        let BuildahSession { work, link } = session.as_ref().expect("just made");
+        let BuildahSession {
+            work,
+            link,
+            args,
+            text,
+            df,
+        } = session;
         let mut deps = BTreeMap::new();
         for j in stage_deps(stage) {
             self.ensure_stage_local(plan, j, located)?;
             let tag = plan.stage(j).digest.hex().to_string();
             deps.insert(j, format!("oci:{}:{tag}", link.path().display()));
         }
-        let hosts = self.buildah_hosts(spec, &stage_images(stage).collect::<Vec<_>>())?;
-        // A build arg naming an image in the store (a werf dependency built without --repo)
-        // names it through the link too.
-        let store = std::fs::canonicalize(self.store.path()).ok();
-        let args: BTreeMap<String, String> = args
-            .iter()
-            .map(|(k, v)| {
-                let v = match Location::parse(v) {
-                    Ok(Location::Layout { path, tag })
-                        if std::fs::canonicalize(&path).ok() == store =>
-                    {
-                        let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
-                        format!("oci:{}{tag}", link.path().display())
-                    }
-                    _ => v.clone(),
-                };
-                (k.clone(), v)
-            })
-            .collect();
-        let args = &args;
-        let df = read_dockerfile(spec)?;
-        let text = std::fs::read_to_string(&spec.dockerfile).map_err(io_err(&spec.dockerfile))?;
+        let hosts = self.buildah_hosts(spec, &stage_images(stage).collect::<Vec<_>>(), link)?;
         let dockerfile = work.path().join(format!("Dockerfile.{}", stage.index));
         std::fs::write(
             &dockerfile,
-            buildah::stage_dockerfile(&text, &df, stage.index, &deps),
+            buildah::stage_dockerfile(text, df, stage.index, &deps),
         )
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
@@ -1077,7 +1102,6 @@ impl Run<'_> {
         let job = buildah::BuildahJob {
             context: &spec.context,
             dockerfile: &dockerfile,
-            target: None,
             args,
             hosts: &hosts,
             platform: Some(&platform),
@@ -1102,14 +1126,15 @@ impl Run<'_> {
         Ok(report.digest)
     }
 
-    /// Collects what buildah needs to trust the registries of `images`.
+    /// Collects what buildah needs to trust the registries of `images`; images in the store
+    /// need nothing, buildah reads them through `link`.
     fn buildah_hosts(
         &self,
         spec: &ImageSpec,
         images: &[&ResolvedImage],
+        link: &buildah::StoreLink,
     ) -> Result<Vec<HostAccess>, BuildError> {
         let mut hosts: Vec<HostAccess> = vec![];
-        let store = std::fs::canonicalize(self.store.path()).ok();
         for img in images {
             match Location::parse(&img.reference)? {
                 Location::Registry(r) => {
@@ -1118,8 +1143,7 @@ impl Run<'_> {
                     }
                     hosts.push(self.access.buildah_host(&r)?);
                 }
-                // The store is handed to buildah through a link; see `build_buildah_stage`.
-                Location::Layout { path, .. } if std::fs::canonicalize(&path).ok() == store => {}
+                Location::Layout { path, .. } if link.links_to(&path) => {}
                 Location::Layout { .. } => {
                     return Err(BuildError::Usage(format!(
                         "image `{}`: buildah can start only from images in a registry or in this \
@@ -1217,9 +1241,6 @@ impl Resolve for Run<'_> {
     }
 }
 
-/// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
-/// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
-/// owners when slipway runs as root, as BuildKit keeps them.
 /// Reads a cached account-files record; `None` when missing or not as written.
 fn read_accounts(file: &Path, count: usize) -> Option<Vec<Stacked>> {
     let bytes = std::fs::read(file).ok()?;
@@ -1228,22 +1249,24 @@ fn read_accounts(file: &Path, count: usize) -> Option<Vec<Stacked>> {
         .filter(|v| v.len() == count)
 }
 
-/// Writes a cache record whole (temporary file, then rename). `None` when it could not,
-/// which only costs a re-read next time.
-fn write_accounts(file: &Path, found: &[Stacked]) -> Option<()> {
-    let dir = file.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).ok()?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(found).ok()?).ok()?;
-    tmp.persist(file).ok()?;
-    Some(())
+/// Writes a cache record whole. Failing only costs a re-read next time.
+fn write_accounts(file: &Path, found: &[Stacked]) {
+    let (Some(dir), Ok(json)) = (file.parent(), serde_json::to_vec(found)) else {
+        return;
+    };
+    if std::fs::create_dir_all(dir).is_ok() {
+        let _ = slipway_oci::write_file_atomic(file, &json);
+    }
 }
 
 /// What the buildah builds of one image share: buildah's folder (its storage keeps pulled
-/// layers) and the link to the store.
+/// layers), the link to the store, the build args as buildah gets them, and the Dockerfile.
 struct BuildahSession {
     work: tempfile::TempDir,
     link: buildah::StoreLink,
+    args: BTreeMap<String, String>,
+    text: String,
+    df: dockerfile::Dockerfile,
 }
 
 /// Lists the images a stage pulls: its base and the images its `COPY --from`s and
@@ -1284,6 +1307,9 @@ fn step_froms(s: &StagePlan) -> impl Iterator<Item = &FromSource> {
     })
 }
 
+/// Turns a file found on disk (in an extracted stage or an unpacked archive) into a layer
+/// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
+/// owners when slipway runs as root, as BuildKit keeps them.
 fn disk_entry(
     e: crate::ignore::Entry,
     owner: Option<(u64, u64)>,
