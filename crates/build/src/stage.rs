@@ -539,12 +539,17 @@ impl StagePlanner<'_> {
             .instructions
             .iter()
             .any(|i| matches!(i.kind, Kind::Run(_)));
+        // Each instruction's text, which later `ARG`s look for their names in.
+        let texts: Vec<String> = stage
+            .instructions
+            .iter()
+            .map(Instruction::normalized)
+            .collect();
         let mut cmd_set = false;
         let mut steps = vec![];
-        let mut has_run = false;
         let mut native_blocker: Option<(usize, String)> = None;
         for (pos, ins) in stage.instructions.iter().enumerate() {
-            let normalized = ins.normalized();
+            let normalized = texts[pos].clone();
             text.push_str(&normalized);
             text.push('\n');
             let mut action = Action::Config;
@@ -558,7 +563,7 @@ impl StagePlanner<'_> {
                                 None => self.globals.get(&d.name).cloned().flatten(),
                             },
                         };
-                        if runs || names_var(&stage.instructions[pos + 1..], &d.name) {
+                        if runs || names_var(&texts[pos + 1..], &d.name) {
                             text.push_str(&format!(
                                 "  arg {}={}\n",
                                 d.name,
@@ -659,7 +664,6 @@ impl StagePlanner<'_> {
                 }
                 Kind::Maintainer(m) => author = Some(m.clone()),
                 Kind::Run(r) => {
-                    has_run = true;
                     let mut mounts = vec![];
                     for m in mount_specs(r) {
                         let Some(from) = m.from else {
@@ -714,7 +718,7 @@ impl StagePlanner<'_> {
             steps,
             config,
             author,
-            has_run,
+            has_run: runs,
             native_blocker,
             digest,
         })
@@ -1088,11 +1092,11 @@ fn split_fields(v: &str) -> Vec<String> {
     out
 }
 
-/// Tells whether any of the instructions names the variable (`$NAME` or `${NAME...}`),
-/// heredoc bodies included. Conservative: a name in quotes or an escaped `\$` counts too.
-fn names_var(instructions: &[Instruction], name: &str) -> bool {
-    instructions.iter().any(|i| {
-        let text = i.normalized();
+/// Tells whether any of the instructions (as normalized text) names the variable (`$NAME`
+/// or `${NAME...}`), heredoc bodies included. Conservative: a name in quotes or an escaped
+/// `\$` counts too.
+fn names_var(instructions: &[String], name: &str) -> bool {
+    instructions.iter().any(|text| {
         let mut rest = text.as_str();
         while let Some(at) = rest.find('$') {
             rest = &rest[at + 1..];
@@ -1737,7 +1741,12 @@ mod tests {
     fn names_var_finds_whole_names_in_both_forms() {
         let df = dockerfile::parse("FROM scratch\nLABEL a=$VERSION b=${TAG:-x}\nENV P=$PATHX\n")
             .unwrap();
-        let ins = &df.stages[0].instructions;
+        let ins: Vec<String> = df.stages[0]
+            .instructions
+            .iter()
+            .map(Instruction::normalized)
+            .collect();
+        let ins = &ins;
         assert!(names_var(ins, "VERSION") && names_var(ins, "TAG") && names_var(ins, "PATHX"));
         assert!(!names_var(ins, "PATH") && !names_var(ins, "VERS") && !names_var(ins, "X"));
     }
