@@ -310,7 +310,7 @@ fn bad_references_layouts_and_tags_exit_2_and_create_nothing() {
                 "--platform",
                 "linux",
             ],
-            "linux",
+            "invalid platform `linux`",
         ),
     ];
     for (args, says) in cases {
