@@ -1152,3 +1152,139 @@ fn an_upload_whose_answer_was_lost_asks_for_its_range_then_restarts_cleanly() {
         layout.manifest_digest
     );
 }
+
+/// Runs slipway (with the mode's trust flags, human output) on a pseudo-terminal `cols`
+/// columns wide, through util-linux `script`, and returns the exit code and everything the
+/// terminal was sent.
+fn on_terminal(m: &Mode, cols: u16, args: &[&str]) -> (i32, String) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = format!("stty cols {cols} rows 40; exec ");
+    line.push_str(&quote(env!("CARGO_BIN_EXE_slipway")));
+    let certs_d = s(m.tmp.path()).to_string();
+    let words = ["--certs-d", certs_d.as_str()]
+        .into_iter()
+        .chain(m.flags.iter().map(String::as_str))
+        .chain(args.iter().copied());
+    for w in words {
+        line.push(' ');
+        line.push_str(&quote(w));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm-256color")
+        .envs(m.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run util-linux script (bsdutils)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+/// The rows a `cols`-wide terminal shows of `raw`: escape sequences removed, the text split
+/// where the cursor goes back to a row's start, and runs longer than a row wrapped the way
+/// the terminal wraps them. (indicatif pads each bar with spaces to the terminal's width and
+/// lets the terminal wrap to the next row, so a bar that fits fills exactly one row.)
+fn terminal_rows(raw: &str, cols: usize) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            plain.push(c);
+            continue;
+        }
+        // CSI: ESC [ parameters, then one final byte in @..~; a cursor movement ends a run.
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for f in chars.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+        plain.push('\r');
+    }
+    let mut rows = vec![];
+    for run in plain.split(['\r', '\n']) {
+        let run: Vec<char> = run.chars().collect();
+        for row in run.chunks(cols) {
+            let row: String = row.iter().collect();
+            if !row.trim().is_empty() {
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_within_its_width_and_piped_output_stays_plain() {
+    let m = Mode::new("ca-file");
+    let big = noise(3 << 20, 7);
+    let layout = oci_layout(
+        &m.tmp.path().join("src"),
+        "v1",
+        &[("data/blob.bin", big.as_slice())],
+    );
+    let layer = &layout.layer_digest["sha256:".len().."sha256:".len() + 12];
+    for cols in [80u16, 60] {
+        let image = m.image(&format!("bars{cols}:v1"));
+        let (code, raw) = on_terminal(&m, cols, &["copy", &layout.reference(), &image]);
+        assert_eq!(code, 0, "{cols} columns: {raw}");
+        let rows = terminal_rows(&raw, usize::from(cols));
+        let bar = rows
+            .iter()
+            .find(|l| l.starts_with(layer) && l.contains("done"))
+            .unwrap_or_else(|| {
+                panic!("no finished bar for layer {layer} at {cols} columns in {rows:#?}")
+            });
+        assert!(bar.contains("3.00 MiB"), "the bar shows sizes: {bar:?}");
+        // Every row that shows part of a bar shows one whole bar: digest prefix first, the
+        // bar's brackets and the rate on the same row. A bar wider than the terminal would
+        // wrap, and its second row would start with the rest of it.
+        for row in rows
+            .iter()
+            .filter(|r| r.contains(['[', ']']) || r.contains("B/s"))
+        {
+            let whole = row.len() > 13
+                && row[..12].bytes().all(|b| b.is_ascii_hexdigit())
+                && row[12..].starts_with(' ')
+                && row.contains('[')
+                && row.contains(']')
+                && row.contains("B/s");
+            assert!(
+                whole,
+                "a bar does not fit the {cols}-column terminal: {row:?} in {rows:#?}"
+            );
+        }
+    }
+
+    // Piped (as in every other test here): no bars, no cursor movement.
+    let mut a: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+    let (src, image) = (layout.reference(), m.image("piped:v1"));
+    a.extend(["copy", &src, &image]);
+    let env: Vec<(&str, &str)> = m
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = slipway(m.tmp.path(), &a, &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for out in [&r.stdout, &r.stderr] {
+        assert!(
+            !out.contains('\x1b') && !out.contains('\r'),
+            "piped output holds terminal control characters: {out:?}"
+        );
+    }
+    assert!(
+        r.stdout.contains(layout.manifest_digest.as_str()),
+        "{}",
+        r.stdout
+    );
+}

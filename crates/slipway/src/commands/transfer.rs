@@ -156,7 +156,7 @@ impl Progress for Bars {
     fn start(&self, digest: &Digest, size: u64) {
         let bar = self.multi.add(indicatif::ProgressBar::new(size));
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            "{prefix} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
