@@ -56,12 +56,13 @@ pub trait Access {
 /// Chooses who builds a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// native unless a needed stage has `RUN`, then buildah.
+    /// Per stage: buildah for a stage only it can build (`RUN`, an `ADD` of bzip2 or xz),
+    /// native for the others.
     #[default]
     Auto,
     /// slipway itself: every instruction but `RUN`.
     Native,
-    /// `buildah build --isolation chroot`.
+    /// `buildah build --isolation chroot`, for every stage.
     Buildah,
 }
 
@@ -154,6 +155,9 @@ pub struct StageReport {
     pub status: StageStatus,
     /// Seconds spent on it.
     pub seconds: f64,
+    /// For a stage built in this run, the backend that built it: `native` or `buildah`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<&'static str>,
 }
 
 /// Reports one image, with werf's report keys.
@@ -512,8 +516,10 @@ impl Run<'_> {
         };
         // Stage by stage; buildah builds each missing stage with `RUN` on its own, on top of
         // the stages it uses as they are in the store, so an unchanged stage is never rerun.
+        let explicit_buildah = self.opts.backend == Backend::Buildah;
         for s in &plan.stages {
             let started = Instant::now();
+            let mut built_by = None;
             // The target was looked up already.
             let at = if s.index == target.index {
                 found.clone()
@@ -534,9 +540,18 @@ impl Run<'_> {
                 }
                 None => {
                     self.stage_event(&spec.name, s, StageStatus::Building, None);
+                    // `auto` gives buildah only the stages that need it; the others, even in
+                    // the same Dockerfile, are built natively, which is faster and trusts
+                    // registries through slipway's own client.
                     let manifest = match &buildah {
-                        Some(b) => self.build_buildah_stage(spec, &plan, s, &mut located, b)?,
-                        None => self.build_native(&plan, s, &mut located)?,
+                        Some(b) if explicit_buildah || s.needs_buildah() => {
+                            built_by = Some("buildah");
+                            self.build_buildah_stage(spec, &plan, s, &mut located, b)?
+                        }
+                        _ => {
+                            built_by = Some("native");
+                            self.build_native(&plan, s, &mut located)?
+                        }
                     };
                     if self.opts.repo.is_some() {
                         self.stage_event(&spec.name, s, StageStatus::Pushing, None);
@@ -554,7 +569,10 @@ impl Run<'_> {
             };
             let secs = started.elapsed().as_secs_f64();
             self.stage_event(&spec.name, s, status, Some(secs));
-            stages.push(stage_report(s, status, secs));
+            stages.push(StageReport {
+                backend: built_by,
+                ..stage_report(s, status, secs)
+            });
         }
         let manifest = located[&target.index].manifest.clone();
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
@@ -1342,6 +1360,7 @@ fn stage_report(s: &StagePlan, status: StageStatus, seconds: f64) -> StageReport
         digest: s.digest.hex().to_string(),
         status,
         seconds,
+        backend: None,
     }
 }
 

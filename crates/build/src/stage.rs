@@ -152,6 +152,12 @@ pub struct StagePlan {
 }
 
 impl StagePlan {
+    /// Whether only buildah can build this stage: it has a `RUN`, or something else the
+    /// native backend cannot do.
+    pub fn needs_buildah(&self) -> bool {
+        self.has_run || self.native_blocker.is_some()
+    }
+
     /// Returns the name to show: `AS` name or the index.
     pub fn label(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.index.to_string())

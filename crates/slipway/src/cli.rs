@@ -264,11 +264,11 @@ input.")]
 /// Chooses who builds stages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
-    /// native, unless a needed stage has RUN: then buildah.
+    /// Per stage: buildah for a stage with RUN (or an ADD of bzip2/xz), native for the rest.
     Auto,
     /// slipway itself: every instruction except RUN.
     Native,
-    /// `buildah build --isolation chroot` (Debian package buildah).
+    /// `buildah build --isolation chroot` (Debian package buildah) for every stage.
     Buildah,
 }
 
@@ -293,7 +293,7 @@ pub struct BuildArgs {
     /// The werf.yaml to read [default: DIR/werf.yaml].
     #[arg(long, value_name = "FILE", env = "WERF_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Who builds: auto picks buildah only for images with RUN.
+    /// Who builds: auto picks buildah only for the stages with RUN.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
     /// Layer compression.

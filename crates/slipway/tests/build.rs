@@ -320,6 +320,14 @@ fn statuses(img: &Value) -> Vec<&str> {
     stages(img).iter().map(|s| text(s, "Status")).collect()
 }
 
+/// The backend that built each stage in this run (`-` for a stage not built).
+fn stage_backends(img: &Value) -> Vec<&str> {
+    stages(img)
+        .iter()
+        .map(|s| s["Backend"].as_str().unwrap_or("-"))
+        .collect()
+}
+
 fn stage_digests(img: &Value) -> Vec<&str> {
     stages(img).iter().map(|s| text(s, "Digest")).collect()
 }
@@ -912,6 +920,14 @@ fn buildah_stages_are_cached_one_by_one() {
         ["built", "built", "built", "built"],
         "{first:#}"
     );
+    // `auto` hands buildah only the stages with RUN; the copying stages are built natively,
+    // on top of (and mounted into) stages the other backend built.
+    assert_eq!(
+        stage_backends(app),
+        ["buildah", "native", "buildah", "native"],
+        "{first:#}"
+    );
+    assert_eq!(text(app, "Backend"), "buildah");
     let fs = rig.pull(text(app, "DockerImageName"));
     assert_eq!(fs.read("combined"), "deps v1\napp v1\n");
     let stamp = fs.read("stamp");
@@ -926,6 +942,7 @@ fn buildah_stages_are_cached_one_by_one() {
         ["cached", "built", "built", "built"],
         "{second:#}"
     );
+    assert_eq!(stage_backends(app2), ["-", "native", "buildah", "native"]);
     assert_eq!(stage_digests(app2)[0], stage_digests(app)[0]);
     let fs = rig.pull(text(app2, "DockerImageName"));
     assert_eq!(fs.read("combined"), "deps v1\napp v2\n");
@@ -936,19 +953,22 @@ fn buildah_stages_are_cached_one_by_one() {
     );
 
     // Without --repo, the stages come from the local store, and so does the base: werf's
-    // dependency hands buildah its `oci:` name in the store.
+    // dependency hands buildah its `oci:` name in the store. `--backend buildah` builds every
+    // stage with buildah.
     let local = |app: &'static [u8]| {
         let f = files(app);
         let refs: Vec<(&str, &[u8])> = f.iter().map(|(n, b)| (*n, b.as_slice())).collect();
         rig.project("local", &refs)
     };
     let before = rig.storage();
-    let one = rig.built(&local(b"app v1\n"), "store-local", None, &[]);
+    let all_buildah: &[&str] = &["--backend", "buildah"];
+    let one = rig.built(&local(b"app v1\n"), "store-local", None, all_buildah);
     assert_eq!(
         statuses(image(&one, "app")),
         ["built", "built", "built", "built"]
     );
-    let two = rig.built(&local(b"app v3\n"), "store-local", None, &[]);
+    assert_eq!(stage_backends(image(&one, "app")), ["buildah"; 4]);
+    let two = rig.built(&local(b"app v3\n"), "store-local", None, all_buildah);
     let app3 = image(&two, "app");
     assert_eq!(
         statuses(app3),
