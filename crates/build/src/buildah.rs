@@ -99,10 +99,12 @@ pub enum BuildahError {
         "buildah is not installed: install the Debian package `buildah`, or build with --backend native (no RUN)"
     )]
     NotInstalled,
-    /// A base-image registry needs a client certificate (mTLS).
+    /// A registry buildah would pull from itself (a `COPY --from` or `RUN --mount from=`
+    /// image) needs a client certificate (mTLS).
     #[error(
         "registry {host} needs a client certificate, and buildah cannot be given slipway's \
-         client key: base images from an mTLS registry need --backend native"
+         client key: in a stage with RUN, take an image from it through a stage of its own \
+         (`FROM {host}/IMAGE AS NAME`, then `--from=NAME`), which slipway pulls"
     )]
     ClientCert {
         /// The registry.
@@ -223,12 +225,14 @@ fn image_name_path(p: &Path) -> bool {
 /// one `FROM` per earlier stage, so that stage names and `--from=N` numbers keep their
 /// meaning. A stage that `deps` maps to an image becomes `FROM <image> AS <name>`; any other
 /// stays an empty `FROM scratch`, which buildah skips as unused. Last come the stage's own
-/// lines, unchanged, so it is the one built.
+/// lines, unchanged, so it is the one built; with `base`, its `FROM` instruction (with any
+/// continuation lines) is replaced by `FROM <base> [AS <name>]`.
 pub fn stage_dockerfile(
     text: &str,
     df: &Dockerfile,
     index: usize,
     deps: &BTreeMap<usize, String>,
+    base: Option<&str>,
 ) -> String {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     // `line` is 1-based; a stage runs up to the line before the next `FROM`.
@@ -243,7 +247,23 @@ pub fn stage_dockerfile(
         let base = deps.get(&j).map_or("scratch", String::as_str);
         out.push_str(&format!("FROM {base} AS {name}\n"));
     }
-    out.push_str(&lines[start(index)..end(index)].concat());
+    let own = match base {
+        None => start(index),
+        Some(base) => {
+            let stage = &df.stages[index];
+            out.push_str(&format!("FROM {base}"));
+            if let Some(name) = &stage.name {
+                out.push_str(&format!(" AS {name}"));
+            }
+            out.push('\n');
+            // The FROM ends where the stage's first instruction starts.
+            stage
+                .instructions
+                .first()
+                .map_or(end(index), |i| i.line - 1)
+        }
+    };
+    out.push_str(&lines[own..end(index)].concat());
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -293,8 +313,9 @@ fn build_and_push(
         env.policy.clone().into(),
         "--format=oci".into(),
         "--layers=false".into(),
-        // The storage is new, so every base image comes over the network, through the trust
-        // written above, never from a store someone else filled.
+        // Images come from slipway's store (bases, earlier stages) or, for `--from` images,
+        // over the network through the trust written above; never from a buildah store
+        // someone else filled.
         "--pull=always".into(),
         format!("--timestamp={}", job.timestamp).into(),
         "-t".into(),
@@ -630,7 +651,7 @@ mod tests {
             (1, "r.test/app@sha256:bbbb".to_string()),
         ]);
         assert_eq!(
-            stage_dockerfile(text, &df, 2, &deps),
+            stage_dockerfile(text, &df, 2, &deps, None),
             "# syntax=docker/dockerfile:1\nARG BASE=alpine\n\
              FROM r.test/app@sha256:aaaa AS deps\n\
              FROM r.test/app@sha256:bbbb AS slipway-stage-1\n\
@@ -638,15 +659,43 @@ mod tests {
         );
         // The first stage keeps its continuation lines; the last gets a final newline.
         assert_eq!(
-            stage_dockerfile(text, &df, 0, &BTreeMap::new()),
+            stage_dockerfile(text, &df, 0, &BTreeMap::new(), None),
             "# syntax=docker/dockerfile:1\nARG BASE=alpine\n\
              FROM ${BASE} AS deps\nRUN make \\\n  deps\n\n"
         );
-        let last = stage_dockerfile(text, &df, 3, &BTreeMap::from([(2, "img".to_string())]));
+        let last = stage_dockerfile(
+            text,
+            &df,
+            3,
+            &BTreeMap::from([(2, "img".to_string())]),
+            None,
+        );
         assert!(
             last.ends_with(
                 "FROM scratch AS deps\nFROM scratch AS slipway-stage-1\nFROM img AS app\n\
                  FROM scratch\nCOPY --from=app /out /out\n"
+            ),
+            "{last}"
+        );
+        crate::dockerfile::parse(&last).expect("the rewritten file parses");
+    }
+
+    #[test]
+    fn a_stage_can_start_from_a_base_in_the_store_instead_of_its_from_line() {
+        let text = "ARG BASE\nFROM --platform=linux/amd64 \\\n  ${BASE} AS deps\n\
+                    # a comment\nRUN make\nFROM scratch\nCOPY --from=deps /x /x\n\
+                    FROM ${BASE}\n";
+        let df = crate::dockerfile::parse(text).unwrap();
+        let store = "oci:/tmp/slipway-stages-0123:base-abcd";
+        assert_eq!(
+            stage_dockerfile(text, &df, 0, &BTreeMap::new(), Some(store)),
+            "ARG BASE\nFROM oci:/tmp/slipway-stages-0123:base-abcd AS deps\nRUN make\n"
+        );
+        // A stage with no instructions is its FROM alone, and keeps no name it did not have.
+        let last = stage_dockerfile(text, &df, 2, &BTreeMap::new(), Some(store));
+        assert!(
+            last.ends_with(
+                "FROM scratch AS slipway-stage-1\nFROM oci:/tmp/slipway-stages-0123:base-abcd\n"
             ),
             "{last}"
         );
@@ -913,7 +962,11 @@ mod tests {
 
         let err = HostAccess::from_trust(&policy.resolve(&mtls).unwrap()).unwrap_err();
         assert!(matches!(&err, BuildahError::ClientCert { host } if host == "mtls.test:5000"));
-        assert!(err.to_string().contains("--backend native"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("FROM mtls.test:5000/IMAGE AS NAME"),
+            "{err}"
+        );
 
         let a = HostAccess::from_trust(&policy.resolve(&skip).unwrap()).unwrap();
         assert!(a.insecure);

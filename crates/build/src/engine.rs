@@ -716,7 +716,7 @@ impl Run<'_> {
         if all_there {
             return Ok(());
         }
-        let tag = format!("base-{}", img.manifest_digest.hex());
+        let tag = base_tag(img);
         let src = match Location::parse(&img.reference)? {
             Location::Layout { path, tag } => Source::Layout(Arc::new(Layout::open(&path)?), tag),
             Location::Registry(r) => {
@@ -736,6 +736,21 @@ impl Run<'_> {
             ))
             .map_err(registry_err(&img.reference))?;
         Ok(())
+    }
+
+    /// Puts a base image in the store, tagged `base-<manifest hex>`, and returns the tag:
+    /// how buildah gets a base, so that it never contacts a registry itself.
+    fn base_in_store(&mut self, img: &ResolvedImage) -> Result<String, BuildError> {
+        self.ensure_image_local(img)?;
+        let tag = base_tag(img);
+        // Its blobs may have come with a stage built on it, without the tag.
+        if self.store.resolve(Some(&tag)).is_err() {
+            let bytes = self.store.read_blob(&img.manifest_digest)?;
+            let media_type = Manifest::parse(&bytes, None)?.media_type(None);
+            let desc = Descriptor::new(media_type, img.manifest_digest.clone(), bytes.len() as u64);
+            self.store.set_tag(&tag, &desc)?;
+        }
+        Ok(tag)
     }
 
     /// Reads an image manifest and its config from the store.
@@ -1108,11 +1123,22 @@ impl Run<'_> {
             let tag = plan.stage(j).digest.hex().to_string();
             deps.insert(j, format!("oci:{}:{tag}", link.path().display()));
         }
-        let hosts = self.buildah_hosts(spec, &stage_images(stage).collect::<Vec<_>>(), link)?;
+        // slipway pulls the base into the store through the trust policy (client certificates
+        // included), and buildah reads it from there; it pulls only `COPY --from` and
+        // `RUN --mount from=` images itself.
+        let base = match &stage.base {
+            Base::Image(img) => {
+                let tag = self.base_in_store(img)?;
+                Some(format!("oci:{}:{tag}", link.path().display()))
+            }
+            _ => None,
+        };
+        let pulled_by_buildah: Vec<&ResolvedImage> = step_images(stage).collect();
+        let hosts = self.buildah_hosts(spec, &pulled_by_buildah, link)?;
         let dockerfile = work.path().join(format!("Dockerfile.{}", stage.index));
         std::fs::write(
             &dockerfile,
-            buildah::stage_dockerfile(text, df, stage.index, &deps),
+            buildah::stage_dockerfile(text, df, stage.index, &deps, base.as_deref()),
         )
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
@@ -1164,9 +1190,10 @@ impl Run<'_> {
                 Location::Layout { path, .. } if link.links_to(&path) => {}
                 Location::Layout { .. } => {
                     return Err(BuildError::Usage(format!(
-                        "image `{}`: buildah can start only from images in a registry or in this \
-                         build's store, not from {}",
-                        spec.name, img.reference
+                        "image `{}`: buildah takes `--from` images only from a registry or this \
+                         build's store, not from {}; give it a stage of its own \
+                         (`FROM {} AS NAME`, then `--from=NAME`)",
+                        spec.name, img.reference, img.reference
                     )));
                 }
             }
@@ -1287,18 +1314,17 @@ struct BuildahSession {
     df: dockerfile::Dockerfile,
 }
 
-/// Lists the images a stage pulls: its base and the images its `COPY --from`s and
-/// `RUN --mount from=`s name.
-fn stage_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
-    let base = match &s.base {
-        Base::Image(img) => Some(img),
-        _ => None,
-    };
-    base.into_iter()
-        .chain(step_froms(s).filter_map(|from| match from {
-            FromSource::Image(img) => Some(img),
-            FromSource::Stage(_) => None,
-        }))
+/// Lists the images a stage's `COPY --from`s and `RUN --mount from=`s name.
+fn step_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
+    step_froms(s).filter_map(|from| match from {
+        FromSource::Image(img) => Some(img),
+        FromSource::Stage(_) => None,
+    })
+}
+
+/// The store tag of a base image: `base-<manifest hex>`.
+fn base_tag(img: &ResolvedImage) -> String {
+    format!("base-{}", img.manifest_digest.hex())
 }
 
 /// Lists the earlier stages a stage uses: its base, its `COPY --from`s and its

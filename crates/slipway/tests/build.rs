@@ -867,6 +867,82 @@ fn run_stage_builds_with_buildah() {
     rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
 }
 
+/// A `RUN` stage whose base is in a registry that requires a client certificate: slipway
+/// pulls the base into the store through its own client (buildah cannot present one), and
+/// buildah starts from the store.
+#[test]
+fn a_run_stage_starts_from_a_base_in_an_mtls_registry() {
+    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    });
+    let rig = Rig::new();
+    let client = rig.pki.client_cert();
+    let mtls = slipway_testkit::Registry::builder()
+        .tls(&rig.pki.server_cert(slipway_testkit::LeafKind::CaSigned))
+        .client_ca(&client.ca)
+        .start();
+    let ca_flag = format!("--registry-ca={}={}", mtls.host(), rig.pki.ca().display());
+    let cert_flag = format!(
+        "--registry-client-cert={}={},{}",
+        mtls.host(),
+        client.cert.display(),
+        client.key.display()
+    );
+    let flags = [ca_flag.as_str(), cert_flag.as_str()];
+    let werf = "project: mtls\nconfigVersion: 1\n---\n\
+                image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
+                image: app\ndockerfile: Dockerfile\ncontext: .\n\
+                dependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n";
+    let project = |name: &str, word: &str| {
+        let dockerfile = format!(
+            "ARG BASE\nFROM ${{BASE}} AS tools\nFROM ${{BASE}}\n\
+             COPY --from=tools /bin/busybox /tools/busybox\n\
+             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {word} > /made\"]\n"
+        );
+        rig.project(
+            name,
+            &[
+                ("werf.yaml", werf.as_bytes()),
+                (
+                    "base.Dockerfile",
+                    b"FROM scratch\nCOPY --chmod=0755 busybox /bin/busybox\n",
+                ),
+                ("Dockerfile", dockerfile.as_bytes()),
+                ("busybox", &busybox),
+            ],
+        )
+    };
+    let repo = format!("{}/mtls", mtls.host());
+    // `tools`, a stage that only names an image of that registry, is how a RUN stage copies
+    // from it: slipway builds (pulls) that stage natively.
+    let check = |report: &Value, word: &str, tools: &str| {
+        let app = image(report, "app");
+        assert_eq!(statuses(app), [tools, "built"], "{report:#}");
+        let native = if tools == "built" { "native" } else { "-" };
+        assert_eq!(stage_backends(app), [native, "buildah"], "{report:#}");
+        assert!(
+            text(app, "DockerImageName").starts_with(&repo),
+            "{report:#}"
+        );
+        let dest = rig.repo(&format!("mtls-{word}:1"));
+        let mut args = flags.to_vec();
+        args.extend(["copy", text(app, "DockerImageName"), &dest]);
+        let copy = rig.slipway(&args);
+        assert_eq!(copy.code, 0, "{}", copy.stderr);
+        let fs = rig.pull(&dest);
+        assert_eq!(fs.read("made"), format!("{word}\n"));
+        assert_eq!(fs.entry("tools/busybox").mode, "-rwxr-xr-x");
+    };
+    // The base is built here, so its blobs are in the store already.
+    let first = rig.built(&project("one", "one"), "store", Some(&repo), &flags);
+    assert_eq!(statuses(image(&first, "base")), ["built"]);
+    check(&first, "one", "built");
+    // A new store: the base is only in the mTLS registry.
+    let second = rig.built(&project("two", "two"), "store2", Some(&repo), &flags);
+    assert_eq!(statuses(image(&second, "base")), ["cached"]);
+    check(&second, "two", "cached");
+}
+
 /// With --repo, buildah builds each missing stage alone, on the stages it uses as pushed:
 /// a `RUN` stage whose inputs did not change is not run again when a later stage changes.
 #[test]
