@@ -738,18 +738,43 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Puts a base image in the store, tagged `base-<manifest hex>`, and returns the tag:
-    /// how buildah gets a base, so that it never contacts a registry itself.
+    /// Puts a base image in the store for buildah, tagged `base-<manifest hex>`, and returns
+    /// the tag, so that buildah never contacts a registry for it. buildah's OCI layout reader
+    /// sees only OCI manifests, so a Docker schema 2 base is tagged as its OCI equivalent:
+    /// the same config and layers, under OCI media types.
     fn base_in_store(&mut self, img: &ResolvedImage) -> Result<String, BuildError> {
         self.ensure_image_local(img)?;
         let tag = base_tag(img);
-        // Its blobs may have come with a stage built on it, without the tag.
-        if self.store.resolve(Some(&tag)).is_err() {
-            let bytes = self.store.read_blob(&img.manifest_digest)?;
-            let media_type = Manifest::parse(&bytes, None)?.media_type(None);
-            let desc = Descriptor::new(media_type, img.manifest_digest.clone(), bytes.len() as u64);
-            self.store.set_tag(&tag, &desc)?;
+        // The tag is missing when the blobs came with a stage built on the base, and names
+        // the Docker manifest right after a pull.
+        if let Ok(d) = self.store.resolve(Some(&tag))
+            && d.media_type == media::OCI_MANIFEST
+        {
+            return Ok(tag);
         }
+        let bytes = self.store.read_blob(&img.manifest_digest)?;
+        let parsed = Manifest::parse(&bytes, None)?;
+        let media_type = parsed.media_type(None);
+        let desc = match parsed.as_image() {
+            Some(m) if media_type == media::DOCKER_MANIFEST => {
+                let mut m = m.clone();
+                m.media_type = Some(media::OCI_MANIFEST.into());
+                if m.config.media_type == media::DOCKER_CONFIG {
+                    m.config.media_type = media::OCI_CONFIG.into();
+                }
+                for l in &mut m.layers {
+                    if l.media_type == media::DOCKER_LAYER_GZIP {
+                        l.media_type = media::OCI_LAYER_GZIP.into();
+                    }
+                }
+                let oci = serde_json::to_vec(&m)
+                    .map_err(|e| BuildError::Usage(format!("base image {}: {e}", img.reference)))?;
+                let digest = self.store.write_blob(&oci)?;
+                Descriptor::new(media::OCI_MANIFEST, digest, oci.len() as u64)
+            }
+            _ => Descriptor::new(media_type, img.manifest_digest.clone(), bytes.len() as u64),
+        };
+        self.store.set_tag(&tag, &desc)?;
         Ok(tag)
     }
 

@@ -867,6 +867,74 @@ fn run_stage_builds_with_buildah() {
     rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
 }
 
+/// A `RUN` stage on a base with a Docker schema 2 manifest: buildah reads OCI layouts only
+/// through OCI manifests, so slipway stores the base for it under OCI media types.
+#[test]
+fn a_run_stage_starts_from_a_docker_schema2_base() {
+    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    });
+    let rig = Rig::new();
+    let base_dir = rig.project(
+        "base",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            (
+                "Dockerfile",
+                b"FROM scratch\nCOPY --chmod=0755 busybox /bin/busybox\n",
+            ),
+            ("busybox", &busybox),
+        ],
+    );
+    let report = rig.built(&base_dir, "store-base", Some(&rig.repo("base")), &[]);
+    let docker_base = rig.repo("docker-base:1");
+    let certs = rig.skopeo_certs.display().to_string();
+    let built_base = format!(
+        "docker://{}",
+        text(image(&report, "app"), "DockerImageName")
+    );
+    rig.skopeo
+        .run(&[
+            "copy",
+            "--format=v2s2",
+            "--src-cert-dir",
+            &certs,
+            "--dest-cert-dir",
+            &certs,
+            &built_base,
+            &format!("docker://{docker_base}"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inspect = rig.slipway(&["--output", "json", "inspect", &docker_base]);
+    assert_eq!(
+        inspect.json["media_type"], "application/vnd.docker.distribution.manifest.v2+json",
+        "{}",
+        inspect.stdout
+    );
+
+    // Twice with one store: first the base is pulled (its tag names the Docker manifest),
+    // then it is found there.
+    for word in ["one", "two"] {
+        let dockerfile = format!(
+            "FROM {docker_base}\n\
+             RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {word} > /made\"]\n"
+        );
+        let dir = rig.project(
+            word,
+            &[
+                ("werf.yaml", ONE_IMAGE.as_bytes()),
+                ("Dockerfile", dockerfile.as_bytes()),
+            ],
+        );
+        let report = rig.built(&dir, "store", Some(&rig.repo("app")), &[]);
+        let app = image(&report, "app");
+        assert_eq!(statuses(app), ["built"], "{report:#}");
+        assert_eq!(stage_backends(app), ["buildah"]);
+        let made = rig.pull(text(app, "DockerImageName")).read("made");
+        assert_eq!(made, format!("{word}\n"));
+    }
+}
+
 /// A `RUN` stage whose base is in a registry that requires a client certificate: slipway
 /// pulls the base into the store through its own client (buildah cannot present one), and
 /// buildah starts from the store.
