@@ -1121,6 +1121,7 @@ impl Run<'_> {
             args,
             text,
             df,
+            filtered: std::cell::OnceCell::new(),
         })
     }
 
@@ -1141,6 +1142,7 @@ impl Run<'_> {
             args,
             text,
             df,
+            ..
         } = session;
         let mut deps = BTreeMap::new();
         for j in stage_deps(stage) {
@@ -1169,7 +1171,11 @@ impl Run<'_> {
         let job_dir = work.path().join("job");
         let platform = stage::platform_text(&self.opts.platform);
         let job = buildah::BuildahJob {
-            context: &spec.context,
+            context: if stage.mounts_context {
+                session.context_for_mounts(&spec.context)?
+            } else {
+                &spec.context
+            },
             dockerfile: &dockerfile,
             args,
             hosts: &hosts,
@@ -1337,6 +1343,69 @@ struct BuildahSession {
     args: BTreeMap<String, String>,
     text: String,
     df: dockerfile::Dockerfile,
+    /// The context without its `.dockerignore`d files, made for the first stage that
+    /// bind-mounts it.
+    filtered: std::cell::OnceCell<PathBuf>,
+}
+
+impl BuildahSession {
+    /// Returns the context a stage that bind-mounts it is built with: a copy of the files
+    /// `.dockerignore` lets through, which are the files its digest covers. buildah 1.28
+    /// mounts the whole folder, ignored files included; BuildKit mounts what it was sent.
+    fn context_for_mounts(&self, context: &Path) -> Result<&Path, BuildError> {
+        if let Some(dir) = self.filtered.get() {
+            return Ok(dir);
+        }
+        let dir = self.work.path().join("context");
+        copy_context(context, &dir)?;
+        Ok(self.filtered.get_or_init(|| dir))
+    }
+}
+
+/// Copies the files of `context` that its `.dockerignore` lets through into the new folder
+/// `to`, keeping modes, file mtimes and symbolic links.
+fn copy_context(context: &Path, to: &Path) -> Result<(), BuildError> {
+    let ignore = DockerIgnore::load(context)?;
+    let entries = plan_copy(context, Some(&ignore), &[".".into()], "/", "/")
+        .map_err(|e| BuildError::Usage(format!("build context {}: {e}", context.display())))?;
+    std::fs::create_dir(to).map_err(io_err(to))?;
+    let mut dirs = vec![];
+    for e in entries {
+        let rel = e.dest.trim_start_matches('/');
+        if rel.is_empty() {
+            continue;
+        }
+        let dest = to.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        match &e.kind {
+            EntryKind::Dir => {
+                std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+                dirs.push((dest, e.mode));
+            }
+            EntryKind::File => {
+                std::fs::copy(&e.source, &dest).map_err(io_err(&e.source))?;
+                let mtime = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(u64::try_from(e.mtime).unwrap_or(0));
+                std::fs::File::options()
+                    .write(true)
+                    .open(&dest)
+                    .and_then(|f| f.set_modified(mtime))
+                    .map_err(io_err(&dest))?;
+            }
+            EntryKind::Symlink(target) => {
+                std::os::unix::fs::symlink(target, &dest).map_err(io_err(&dest))?;
+            }
+        }
+    }
+    // Modes last, so a read-only folder was still writable while it was filled.
+    for (dir, mode) in dirs.iter().rev() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(*mode))
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 /// Lists the images a stage's `COPY --from`s and `RUN --mount from=`s name.

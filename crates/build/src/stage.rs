@@ -144,6 +144,8 @@ pub struct StagePlan {
     pub author: Option<String>,
     /// Whether it has a `RUN`.
     pub has_run: bool,
+    /// Whether a `RUN` bind-mounts the build context (`--mount=type=bind` without `from=`).
+    pub mounts_context: bool,
     /// Why the native backend cannot build it, other than `RUN`: the line and the reason
     /// (an `ADD` of an archive only buildah unpacks).
     pub native_blocker: Option<(usize, String)>,
@@ -554,6 +556,7 @@ impl StagePlanner<'_> {
         let mut cmd_set = false;
         let mut steps = vec![];
         let mut native_blocker: Option<(usize, String)> = None;
+        let mut mounts_context = false;
         for (pos, ins) in stage.instructions.iter().enumerate() {
             let normalized = texts[pos].clone();
             text.push_str(&normalized);
@@ -678,6 +681,7 @@ impl StagePlanner<'_> {
                                 let source = m.source.as_deref().unwrap_or(".");
                                 let source = self.x(&vars, ins, source)?;
                                 self.hash_mounted_context(ins, &source, &mut text)?;
+                                mounts_context = true;
                             }
                             continue;
                         };
@@ -725,6 +729,7 @@ impl StagePlanner<'_> {
             config,
             author,
             has_run: runs,
+            mounts_context,
             native_blocker,
             digest,
         })

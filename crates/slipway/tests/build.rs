@@ -867,6 +867,76 @@ fn run_stage_builds_with_buildah() {
     rig.assert_nothing_pushed(&before, "an unchanged rebuild of a RUN stage");
 }
 
+/// A `RUN --mount=type=bind` of the context sees what `.dockerignore` lets through, as with
+/// BuildKit, and exactly the files the stage's digest covers: a change to an ignored file
+/// neither rebuilds the stage nor would have been visible to it.
+#[test]
+fn a_context_bind_mount_sees_only_what_dockerignore_lets_through() {
+    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    });
+    let rig = Rig::new();
+    let dockerfile = b"FROM scratch AS tools\n\
+        COPY --chmod=0755 busybox /bin/busybox\n\
+        FROM tools\n\
+        RUN --mount=type=bind,target=/ctx [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox ls -a /ctx /ctx/sub > /listing && /bin/busybox cat /ctx/sub/ok.txt > /ok && /bin/busybox stat -c %a /ctx/run.sh > /mode\"]\n";
+    let dir = rig.project(
+        "mount",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", dockerfile),
+            ("busybox", &busybox),
+            (".dockerignore", b"secret.txt\nsub/*.log\n"),
+            ("secret.txt", b"do not mount me\n"),
+            ("sub/ok.txt", b"mounted v1\n"),
+            ("sub/noise.log", b"log\n"),
+            ("run.sh", b"#!/bin/sh\n"),
+        ],
+    );
+    std::fs::set_permissions(
+        dir.join("run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    let repo = rig.repo("mount");
+    let first = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&first, "app");
+    assert_eq!(statuses(app), ["built", "built"], "{first:#}");
+    let fs = rig.pull(text(app, "DockerImageName"));
+    let listing = fs.read("listing");
+    assert!(
+        listing.contains("busybox") && listing.contains("ok.txt") && listing.contains("run.sh"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("secret.txt") && !listing.contains("noise.log"),
+        "ignored files are mounted: {listing}"
+    );
+    assert_eq!(fs.read("ok"), "mounted v1\n");
+    assert_eq!(fs.read("mode"), "750\n", "modes are kept");
+    assert!(
+        dir.join("secret.txt").is_file(),
+        "the context itself is untouched"
+    );
+
+    // An ignored file changes: nothing to rebuild. A mounted one changes: the RUN reruns.
+    std::fs::write(dir.join("secret.txt"), b"changed\n").unwrap();
+    let again = rig.built(&dir, "store", Some(&repo), &[]);
+    assert_eq!(
+        statuses(image(&again, "app")),
+        ["cached", "cached"],
+        "{again:#}"
+    );
+    std::fs::write(dir.join("sub/ok.txt"), b"mounted v2\n").unwrap();
+    let changed = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&changed, "app");
+    assert_eq!(statuses(app), ["cached", "built"], "{changed:#}");
+    assert_eq!(
+        rig.pull(text(app, "DockerImageName")).read("ok"),
+        "mounted v2\n"
+    );
+}
+
 /// A `RUN` stage on a base with a Docker schema 2 manifest: buildah reads OCI layouts only
 /// through OCI manifests, so slipway stores the base for it under OCI media types.
 #[test]
