@@ -294,16 +294,13 @@ fn verify(
     }))
 }
 
-/// Bytes handed to a blob's writer thread at a time: a few hundred KiB per message keeps
-/// the channel's wake-ups rare next to the hashing and writing they carry.
-const WRITER_BATCH: usize = 256 * 1024;
-
-/// Stores a stream in a layout blob. The writer, which hashes every byte and writes it to
-/// the temporary file, runs on a blocking thread of its own while this task keeps receiving,
-/// so that several blobs in flight hash and write on every core instead of on the one
-/// thread that polls them all. The writer commits only after the stream ended cleanly; on a
-/// stream error it is dropped, which removes its temporary file.
-async fn write_off_thread(
+/// Stores a stream in a layout blob, on a task of its own: the task receives, hashes and
+/// writes each chunk as it comes, so blobs in flight spread over the runtime's workers (one
+/// task polling them all would hash and write every blob on one core), without handing
+/// chunks to another thread. Writes go to the page cache, so they do not hold a worker for
+/// long. The writer commits only after the stream ended cleanly; on a stream error it is
+/// dropped, which removes its temporary file.
+async fn write_in_task(
     mut stream: ByteStream,
     writer: slipway_oci::BlobWriter,
     digest: &Digest,
@@ -313,51 +310,19 @@ async fn write_off_thread(
         what: what.clone(),
         source,
     };
-    // `None` marks the clean end; a channel closed without it means "abandon".
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<Bytes>>>(2);
-    let thread_err = io_err.clone();
-    let thread = tokio::task::spawn_blocking(move || -> Result<(), Error> {
-        // The writer buffers its file writes itself.
+    let task_err = io_err.clone();
+    let task = tokio::spawn(async move {
         let mut w = writer;
-        while let Some(msg) = rx.blocking_recv() {
-            let Some(batch) = msg else {
-                return w.commit().map(|_| ()).map_err(Error::from);
-            };
-            for chunk in batch {
-                std::io::Write::write_all(&mut w, &chunk).map_err(&thread_err)?;
-            }
-        }
-        // Abandoned: dropping the writer removes its temporary file.
-        Ok(())
-    });
-    let received: Result<(), Error> = async {
-        let mut batch = Vec::new();
-        let mut batched = 0;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            batched += chunk.len();
-            batch.push(chunk);
-            if batched >= WRITER_BATCH {
-                batched = 0;
-                if tx.send(Some(std::mem::take(&mut batch))).await.is_err() {
-                    return Ok(()); // the writer failed; its error is below
-                }
-            }
+            std::io::Write::write_all(&mut w, &chunk?).map_err(&task_err)?;
         }
-        if !batch.is_empty() && tx.send(Some(batch)).await.is_err() {
-            return Ok(());
-        }
-        let _ = tx.send(None).await;
-        Ok(())
-    }
-    .await;
-    drop(tx);
-    // Wait for the writer in every case, so no temporary file outlives this call.
-    let written = match thread.await {
+        w.commit().map(|_| ()).map_err(Error::from)
+    });
+    // Awaited in every case, so no temporary file outlives this call.
+    match task.await {
         Ok(r) => r,
         Err(e) => Err(io_err(std::io::Error::other(e.to_string()))),
-    };
-    received.and(written)
+    }
 }
 
 impl Sink {
@@ -388,7 +353,7 @@ impl Sink {
             Sink::Layout(l, _) => {
                 let stream = src.blob(desc, progress, false).await?;
                 let writer = l.blob_writer(&desc.digest, Some(desc.size))?;
-                write_off_thread(stream, writer, &desc.digest).await?;
+                write_in_task(stream, writer, &desc.digest).await?;
                 Ok(BlobOutcome::Uploaded)
             }
             Sink::Registry(reg, r) => {
