@@ -125,6 +125,8 @@ pub enum Event<'a> {
         status: StageStatus,
         /// Seconds it took, for finished work.
         seconds: Option<f64>,
+        /// The backend, for a stage being built or built in this run.
+        backend: Option<&'a str>,
     },
     /// A line of buildah's output.
     Log {
@@ -488,10 +490,17 @@ impl Run<'_> {
             Backend::Buildah => "buildah",
             _ => "native",
         };
+        let mixed = backend == Backend::Buildah
+            && self.opts.backend != Backend::Buildah
+            && plan.stages.iter().any(|s| !s.needs_buildah());
         self.observer.event(&Event::Image {
             name: &spec.name,
             stages: plan.stages.len(),
-            backend: backend_name,
+            backend: if mixed {
+                "buildah for the stages with RUN, native for the others"
+            } else {
+                backend_name
+            },
         });
         let mut stages: Vec<StageReport> = vec![];
         let mut located: HashMap<usize, Located> = HashMap::new();
@@ -503,7 +512,7 @@ impl Run<'_> {
             .filter(|l| !l.local || self.opts.repo.is_none())
         {
             for s in &plan.stages {
-                self.stage_event(&spec.name, s, StageStatus::Cached, None);
+                self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
                 stages.push(stage_report(s, StageStatus::Cached, 0.0));
             }
             return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
@@ -533,28 +542,26 @@ impl Run<'_> {
                 }
                 Some(loc) => {
                     // Built before without --repo: push it, no rebuild.
-                    self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                    self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
                     self.push(&s.digest)?;
                     located.insert(s.index, loc);
                     StageStatus::Pushed
                 }
                 None => {
-                    self.stage_event(&spec.name, s, StageStatus::Building, None);
                     // `auto` gives buildah only the stages that need it; the others, even in
                     // the same Dockerfile, are built natively, which is faster and trusts
                     // registries through slipway's own client.
+                    let with_buildah = explicit_buildah || s.needs_buildah();
+                    built_by = Some(if with_buildah { "buildah" } else { "native" });
+                    self.stage_event(&spec.name, s, StageStatus::Building, None, built_by);
                     let manifest = match &buildah {
-                        Some(b) if explicit_buildah || s.needs_buildah() => {
-                            built_by = Some("buildah");
+                        Some(b) if with_buildah => {
                             self.build_buildah_stage(spec, &plan, s, &mut located, b)?
                         }
-                        _ => {
-                            built_by = Some("native");
-                            self.build_native(&plan, s, &mut located)?
-                        }
+                        _ => self.build_native(&plan, s, &mut located)?,
                     };
                     if self.opts.repo.is_some() {
-                        self.stage_event(&spec.name, s, StageStatus::Pushing, None);
+                        self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
                         self.push(&s.digest)?;
                     }
                     located.insert(
@@ -568,7 +575,7 @@ impl Run<'_> {
                 }
             };
             let secs = started.elapsed().as_secs_f64();
-            self.stage_event(&spec.name, s, status, Some(secs));
+            self.stage_event(&spec.name, s, status, Some(secs), built_by);
             stages.push(StageReport {
                 backend: built_by,
                 ..stage_report(s, status, secs)
@@ -579,13 +586,21 @@ impl Run<'_> {
         Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
     }
 
-    fn stage_event(&self, image: &str, s: &StagePlan, status: StageStatus, seconds: Option<f64>) {
+    fn stage_event(
+        &self,
+        image: &str,
+        s: &StagePlan,
+        status: StageStatus,
+        seconds: Option<f64>,
+        backend: Option<&str>,
+    ) {
         self.observer.event(&Event::Stage {
             image,
             stage: &s.label(),
             digest: &s.digest,
             status,
             seconds,
+            backend,
         });
     }
 

@@ -899,7 +899,18 @@ fn a_context_bind_mount_sees_only_what_dockerignore_lets_through() {
     )
     .unwrap();
     let repo = rig.repo("mount");
-    let first = rig.built(&dir, "store", Some(&repo), &[]);
+    let run = rig.build(&dir, "store", Some(&repo), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The stage lines name who builds each stage; the image line says both take part.
+    for line in [
+        "app/tools",
+        "building (native)",
+        "building (buildah)",
+        "(buildah for the stages with RUN, native for the others)",
+    ] {
+        assert!(run.stderr.contains(line), "no {line:?} in\n{}", run.stderr);
+    }
+    let first = run.json;
     let app = image(&first, "app");
     assert_eq!(statuses(app), ["built", "built"], "{first:#}");
     let fs = rig.pull(text(app, "DockerImageName"));

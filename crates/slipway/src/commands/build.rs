@@ -74,6 +74,7 @@ impl Observer for Lines {
                 digest,
                 status,
                 seconds,
+                backend,
             } => {
                 let word = match status {
                     StageStatus::Cached => "cached",
@@ -93,10 +94,11 @@ impl Observer for Lines {
                 } else {
                     word.to_string()
                 };
+                let by = backend.map(|b| format!(" ({b})")).unwrap_or_default();
                 let time = seconds.map(|s| format!(" in {s:.2}s")).unwrap_or_default();
                 writeln!(
                     err,
-                    "  {image}/{stage} {} {word}{time}",
+                    "  {image}/{stage} {} {word}{time}{by}",
                     &digest.hex()[..12]
                 )
             }
