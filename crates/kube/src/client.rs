@@ -81,7 +81,11 @@ impl Error {
 /// kubeconfig setting to check; otherwise kube-rs' message and its causes.
 fn api_text(e: &kube::Error) -> String {
     use slipway_trust::Verdict as V;
-    if let Some(p) = slipway_trust::classify_connection_error(e, "the API server") {
+    let subject = match server_of(e) {
+        Some(url) => format!("the API server {url}"),
+        None => "the API server".to_string(),
+    };
+    if let Some(p) = slipway_trust::classify_connection_error(e, &subject) {
         let check = match p.verdict {
             V::UnknownAuthority
             | V::HostnameMismatch
@@ -146,7 +150,48 @@ pub async fn connect_with(
             .map_err(|e| kerr(e.to_string()))?,
         (None, None) => Config::infer().await.map_err(|e| kerr(e.to_string()))?,
     };
-    Client::try_from(config).map_err(|e| Error::Client(Box::new(e)))
+    // Transport errors carry the server's URL, so that an unreachable cluster is named.
+    let server = config.cluster_url.to_string();
+    let builder =
+        kube::client::ClientBuilder::try_from(config).map_err(|e| Error::Client(Box::new(e)))?;
+    let tag = tower::util::MapErrLayer::new(move |e: tower::BoxError| -> tower::BoxError {
+        Box::new(AtServer {
+            server: server.clone(),
+            source: e,
+        })
+    });
+    Ok(builder.with_layer(&tag).build())
+}
+
+/// A transport error of a request to the API server at `server`.
+#[derive(Debug)]
+struct AtServer {
+    server: String,
+    source: tower::BoxError,
+}
+
+impl std::fmt::Display for AtServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "API server {}", self.server)
+    }
+}
+
+impl std::error::Error for AtServer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Finds the API server's URL in an error's causes, when the client tagged it.
+fn server_of(e: &kube::Error) -> Option<&str> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(at) = err.downcast_ref::<AtServer>() {
+            return Some(&at.server);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -173,6 +218,15 @@ mod tests {
                 "list nodes: the certificate of the API server is not signed by any CA trusted for it; check the cluster's `certificate-authority-data`"
             ),
             "{text}"
+        );
+        // The client tags transport errors with the server, and the message names it.
+        let tagged = kube::Error::Service(Box::new(AtServer {
+            server: "https://10.0.0.1:6443/".into(),
+            source: Box::new(IoError::other(IoError::from(ErrorKind::ConnectionRefused))),
+        }));
+        assert_eq!(
+            Error::api("list", "nodes", tagged).to_string(),
+            "list nodes: the API server https://10.0.0.1:6443/ refused the connection; check the kubeconfig's `server` and that the cluster is running"
         );
         // Anything else keeps kube-rs' words, each cause once.
         let other = kube::Error::Service(Box::new(IoError::other("proxy said no")));

@@ -494,6 +494,35 @@ fn doctor_probes_the_registry_reads_the_cluster_and_explains_pasted_errors() {
     let nodes = run.json["cluster"]["nodes_without_trust"].to_string();
     assert!(nodes.contains("n1") && nodes.contains("n2"), "{nodes}");
 
+    // A cluster that cannot be reached is named by its kubeconfig `server`.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = rig.path("gone.kubeconfig");
+    std::fs::write(
+        &gone,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n\
+             clusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             contexts:\n- name: gone\n  context: {{cluster: gone, user: u}}\n\
+             users:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .unwrap();
+    let run = rig.base.slipway_env(
+        &["--output", "json", "doctor", "--registry", &host],
+        &[("KUBECONFIG", gone.to_str().unwrap())],
+    );
+    let server = format!("the API server http://127.0.0.1:{port}/ refused the connection");
+    assert!(
+        run.stdout.contains(&server) && run.stdout.contains("kubeconfig's `server`"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+
     // Build side only: nothing wrong.
     let run = rig.slipway(&["doctor", "--registry", &host, "--no-cluster"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
