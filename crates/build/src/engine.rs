@@ -490,9 +490,8 @@ impl Run<'_> {
             Backend::Buildah => "buildah",
             _ => "native",
         };
-        let mixed = backend == Backend::Buildah
-            && self.opts.backend != Backend::Buildah
-            && plan.stages.iter().any(|s| !s.needs_buildah());
+        let mixed =
+            backend == Backend::Buildah && plan.stages.iter().any(|s| !self.buildah_builds(s));
         self.observer.event(&Event::Image {
             name: &spec.name,
             stages: plan.stages.len(),
@@ -513,7 +512,7 @@ impl Run<'_> {
         {
             for s in &plan.stages {
                 self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
-                stages.push(stage_report(s, StageStatus::Cached, 0.0));
+                stages.push(stage_report(s, StageStatus::Cached, 0.0, None));
             }
             return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
         }
@@ -525,7 +524,6 @@ impl Run<'_> {
         };
         // Stage by stage; buildah builds each missing stage with `RUN` on its own, on top of
         // the stages it uses as they are in the store, so an unchanged stage is never rerun.
-        let explicit_buildah = self.opts.backend == Backend::Buildah;
         for s in &plan.stages {
             let started = Instant::now();
             let mut built_by = None;
@@ -551,14 +549,16 @@ impl Run<'_> {
                     // `auto` gives buildah only the stages that need it; the others, even in
                     // the same Dockerfile, are built natively, which is faster and trusts
                     // registries through slipway's own client.
-                    let with_buildah = explicit_buildah || s.needs_buildah();
-                    built_by = Some(if with_buildah { "buildah" } else { "native" });
+                    let session = buildah.as_ref().filter(|_| self.buildah_builds(s));
+                    built_by = Some(if session.is_some() {
+                        "buildah"
+                    } else {
+                        "native"
+                    });
                     self.stage_event(&spec.name, s, StageStatus::Building, None, built_by);
-                    let manifest = match &buildah {
-                        Some(b) if with_buildah => {
-                            self.build_buildah_stage(spec, &plan, s, &mut located, b)?
-                        }
-                        _ => self.build_native(&plan, s, &mut located)?,
+                    let manifest = match session {
+                        Some(b) => self.build_buildah_stage(spec, &plan, s, &mut located, b)?,
+                        None => self.build_native(&plan, s, &mut located)?,
                     };
                     if self.opts.repo.is_some() {
                         self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
@@ -576,14 +576,17 @@ impl Run<'_> {
             };
             let secs = started.elapsed().as_secs_f64();
             self.stage_event(&spec.name, s, status, Some(secs), built_by);
-            stages.push(StageReport {
-                backend: built_by,
-                ..stage_report(s, status, secs)
-            });
+            stages.push(stage_report(s, status, secs, built_by));
         }
         let manifest = located[&target.index].manifest.clone();
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
         Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
+    }
+
+    /// Whether buildah builds this stage: every stage with `--backend buildah`, and with
+    /// `auto` only the stages the native backend cannot build.
+    fn buildah_builds(&self, s: &StagePlan) -> bool {
+        self.opts.backend == Backend::Buildah || s.needs_buildah()
     }
 
     fn stage_event(
@@ -1488,14 +1491,19 @@ fn disk_entry(
     }
 }
 
-fn stage_report(s: &StagePlan, status: StageStatus, seconds: f64) -> StageReport {
+fn stage_report(
+    s: &StagePlan,
+    status: StageStatus,
+    seconds: f64,
+    backend: Option<&'static str>,
+) -> StageReport {
     StageReport {
         index: s.index,
         name: s.name.clone(),
         digest: s.digest.hex().to_string(),
         status,
         seconds,
-        backend: None,
+        backend,
     }
 }
 

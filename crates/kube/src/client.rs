@@ -184,14 +184,11 @@ impl std::error::Error for AtServer {
 
 /// Finds the API server's URL in an error's causes, when the client tagged it.
 fn server_of(e: &kube::Error) -> Option<&str> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(at) = err.downcast_ref::<AtServer>() {
-            return Some(&at.server);
-        }
-        cur = err.source();
-    }
-    None
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
+    .find_map(|e| e.downcast_ref::<AtServer>())
+    .map(|at| at.server.as_str())
 }
 
 #[cfg(test)]

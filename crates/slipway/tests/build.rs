@@ -332,6 +332,13 @@ fn stage_digests(img: &Value) -> Vec<&str> {
     stages(img).iter().map(|s| text(s, "Digest")).collect()
 }
 
+/// The static busybox the RUN tests put in their images (Debian package busybox-static).
+fn busybox() -> Vec<u8> {
+    std::fs::read("/bin/busybox").unwrap_or_else(|e| {
+        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
+    })
+}
+
 fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -814,9 +821,7 @@ fn builds_without_registry_into_local_store() {
 
 #[test]
 fn run_stage_builds_with_buildah() {
-    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
-        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
-    });
+    let busybox = busybox();
     let version = Command::new("buildah").arg("--version").output();
     assert!(
         version.is_ok_and(|o| o.status.success()),
@@ -872,9 +877,7 @@ fn run_stage_builds_with_buildah() {
 /// neither rebuilds the stage nor would have been visible to it.
 #[test]
 fn a_context_bind_mount_sees_only_what_dockerignore_lets_through() {
-    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
-        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
-    });
+    let busybox = busybox();
     let rig = Rig::new();
     let dockerfile = b"FROM scratch AS tools\n\
         COPY --chmod=0755 busybox /bin/busybox\n\
@@ -952,9 +955,7 @@ fn a_context_bind_mount_sees_only_what_dockerignore_lets_through() {
 /// through OCI manifests, so slipway stores the base for it under OCI media types.
 #[test]
 fn a_run_stage_starts_from_a_docker_schema2_base() {
-    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
-        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
-    });
+    let busybox = busybox();
     let rig = Rig::new();
     let base_dir = rig.project(
         "base",
@@ -1021,9 +1022,7 @@ fn a_run_stage_starts_from_a_docker_schema2_base() {
 /// buildah starts from the store.
 #[test]
 fn a_run_stage_starts_from_a_base_in_an_mtls_registry() {
-    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
-        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
-    });
+    let busybox = busybox();
     let rig = Rig::new();
     let client = rig.pki.client_cert();
     let mtls = slipway_testkit::Registry::builder()
@@ -1096,9 +1095,7 @@ fn a_run_stage_starts_from_a_base_in_an_mtls_registry() {
 /// a `RUN` stage whose inputs did not change is not run again when a later stage changes.
 #[test]
 fn buildah_stages_are_cached_one_by_one() {
-    let busybox = std::fs::read("/bin/busybox").unwrap_or_else(|e| {
-        panic!("/bin/busybox: {e}; install the Debian package busybox-static (scripts/setup)")
-    });
+    let busybox = busybox();
     let rig = Rig::new();
     let werf = "project: stages\nconfigVersion: 1\n---\n\
                 image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
