@@ -62,8 +62,12 @@ impl Dockerd {
     }
 
     /// Runs the docker CLI against this daemon; stdout on success, stderr on failure.
+    ///
+    /// The CLI is the one Debian's `docker.io` installs beside dockerd (`/usr/bin/docker`),
+    /// not whichever `docker` comes first on the PATH: a machine may carry a newer CLI of
+    /// its own in `/usr/local/bin`, and the daemon's own client is the one it is tested with.
     pub fn docker(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("docker")
+        let out = Command::new(docker_cli())
             .arg("-H")
             .arg(format!("unix://{}", self.socket().display()))
             .args(args)
@@ -80,6 +84,17 @@ impl Dockerd {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
+}
+
+/// Returns the docker CLI that sits beside `dockerd` on the PATH, else plain `docker`.
+fn docker_cli() -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .find(|dir| dir.join("dockerd").is_file())
+        .map(|dir| dir.join("docker"))
+        .filter(|cli| cli.is_file())
+        .unwrap_or_else(|| PathBuf::from("docker"))
 }
 
 impl Drop for Dockerd {
