@@ -179,6 +179,11 @@ impl KubeStore {
             }
             obj["metadata"]["generation"] = json!(1);
             obj["metadata"]["managedFields"] = managed;
+            if key.0 == "CustomResourceDefinition" {
+                // The API server establishes a CRD's names at once; so does the fake.
+                obj["status"] =
+                    json!({ "conditions": [ { "type": "Established", "status": "True" } ] });
+            }
             obj
         };
         self.put(stored);
@@ -204,31 +209,96 @@ pub struct FakeKube {
     stop: Arc<AtomicBool>,
 }
 
-/// Maps a resource's plural (in request paths) to its kind.
-const PLURALS: &[(&str, &str)] = &[
-    ("namespaces", "Namespace"),
-    ("nodes", "Node"),
-    ("pods", "Pod"),
-    ("events", "Event"),
-    ("configmaps", "ConfigMap"),
-    ("secrets", "Secret"),
-    ("serviceaccounts", "ServiceAccount"),
-    ("services", "Service"),
-    ("persistentvolumeclaims", "PersistentVolumeClaim"),
-    ("daemonsets", "DaemonSet"),
-    ("deployments", "Deployment"),
-    ("statefulsets", "StatefulSet"),
-    ("replicasets", "ReplicaSet"),
-    ("jobs", "Job"),
-    ("cronjobs", "CronJob"),
-    ("roles", "Role"),
-    ("rolebindings", "RoleBinding"),
-    ("clusterroles", "ClusterRole"),
-    ("clusterrolebindings", "ClusterRoleBinding"),
-    ("customresourcedefinitions", "CustomResourceDefinition"),
-    ("ingresses", "Ingress"),
-    ("networkpolicies", "NetworkPolicy"),
+/// The resources the fake serves: plural (in request paths), kind, apiVersion, namespaced.
+/// Discovery (`GET /api/v1`, `/apis/GROUP/VERSION`) answers from this table and from the
+/// CustomResourceDefinitions in the store.
+const RESOURCES: &[(&str, &str, &str, bool)] = &[
+    ("namespaces", "Namespace", "v1", false),
+    ("nodes", "Node", "v1", false),
+    ("pods", "Pod", "v1", true),
+    ("events", "Event", "v1", true),
+    ("configmaps", "ConfigMap", "v1", true),
+    ("secrets", "Secret", "v1", true),
+    ("serviceaccounts", "ServiceAccount", "v1", true),
+    ("services", "Service", "v1", true),
+    (
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        "v1",
+        true,
+    ),
+    ("daemonsets", "DaemonSet", "apps/v1", true),
+    ("deployments", "Deployment", "apps/v1", true),
+    ("statefulsets", "StatefulSet", "apps/v1", true),
+    ("replicasets", "ReplicaSet", "apps/v1", true),
+    ("jobs", "Job", "batch/v1", true),
+    ("cronjobs", "CronJob", "batch/v1", true),
+    ("roles", "Role", "rbac.authorization.k8s.io/v1", true),
+    (
+        "rolebindings",
+        "RoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        true,
+    ),
+    (
+        "clusterroles",
+        "ClusterRole",
+        "rbac.authorization.k8s.io/v1",
+        false,
+    ),
+    (
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        false,
+    ),
+    (
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io/v1",
+        false,
+    ),
+    ("ingresses", "Ingress", "networking.k8s.io/v1", true),
+    (
+        "networkpolicies",
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        true,
+    ),
 ];
+
+/// Answers a discovery request for `api_version` (an `APIResourceList`), or `None` when the
+/// fake serves nothing in it.
+fn discovery(store: &KubeStore, api_version: &str) -> Option<Value> {
+    let mut resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|r| r.2 == api_version)
+        .map(|(plural, kind, _, namespaced)| {
+            json!({ "name": plural, "singularName": "", "namespaced": namespaced, "kind": kind,
+                    "verbs": ["create", "delete", "get", "list", "patch", "update"] })
+        })
+        .collect();
+    for crd in store.all("CustomResourceDefinition") {
+        let s = &crd["spec"];
+        let group = s["group"].as_str().unwrap_or("");
+        let served = s["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|v| format!("{group}/{}", v["name"].as_str().unwrap_or("")) == api_version);
+        if served {
+            resources.push(json!({
+                "name": s["names"]["plural"], "singularName": "",
+                "namespaced": s["scope"].as_str() != Some("Cluster"),
+                "kind": s["names"]["kind"],
+                "verbs": ["create", "delete", "get", "list", "patch", "update"]
+            }));
+        }
+    }
+    (!resources.is_empty()).then(|| {
+        json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version, "resources": resources })
+    })
+}
 
 struct Target {
     api_version: String,
@@ -513,6 +583,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
             200 => "OK",
             201 => "Created",
             404 => "Not Found",
+            405 => "Method Not Allowed",
             415 => "Unsupported Media Type",
             422 => "Unprocessable Entity",
             _ => "Error",
@@ -558,6 +629,35 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
     for hook in shared.hooks.lock().expect("hooks lock").iter_mut() {
         hook(&mut store, &request);
     }
+    let segs: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let discovered = match segs.as_slice() {
+        ["api", v] => Some(discovery(&store, v)),
+        ["apis", g, v] => Some(discovery(&store, &format!("{g}/{v}"))),
+        _ => None,
+    };
+    if let Some(list) = discovered {
+        return match list {
+            Some(l) => (200, l),
+            None => (
+                404,
+                status_body(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource".into(),
+                ),
+            ),
+        };
+    }
+    if request.param("watch").is_some() {
+        return (
+            405,
+            status_body(
+                405,
+                "MethodNotAllowed",
+                "the fake does not serve watches".into(),
+            ),
+        );
+    }
     let Some(target) = parse_path(&request.path) else {
         return (
             404,
@@ -571,10 +671,10 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
             ),
         );
     };
-    let kind = PLURALS
+    let kind = RESOURCES
         .iter()
-        .find(|(p, _)| *p == target.plural)
-        .map(|(_, k)| (*k).to_string())
+        .find(|r| r.0 == target.plural)
+        .map(|r| r.1.to_string())
         .or_else(|| {
             body.as_ref()
                 .and_then(|b| b["kind"].as_str())

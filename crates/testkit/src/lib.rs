@@ -16,6 +16,7 @@
 //! ([`Skopeo`]) to push them, and can restart a registry on the same port with the same
 //! storage and a new certificate ([`Registry::restart`]).
 
+mod cluster;
 mod containerd;
 mod dockerd;
 mod image;
@@ -23,6 +24,9 @@ mod kube;
 mod osroot;
 mod skopeo;
 
+pub use cluster::{
+    AGENT_IMAGE_NAME, Cluster, ClusterBuilder, LogsOnFailure, PAUSE_IMAGE, kubernetes_bin,
+};
 pub use containerd::Containerd;
 pub use dockerd::Dockerd;
 pub use image::{
