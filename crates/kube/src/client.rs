@@ -20,10 +20,10 @@ pub enum Error {
     /// The client could not be built from the kubeconfig.
     #[error("cannot build a Kubernetes client: {0}")]
     Client(#[source] Box<kube::Error>),
-    /// An object's kind is not in slipway's table and no CustomResourceDefinition in the
-    /// same list defines it.
+    /// The API server serves no such kind (by discovery), and no CustomResourceDefinition
+    /// in the same list defines it.
     #[error(
-        "object {name:?}: kind {kind} (apiVersion {api_version}) is not one slipway can apply; known: the core, apps, batch, rbac, networking and apiextensions kinds, and custom resources whose CustomResourceDefinition is in the same list"
+        "object {name:?}: the API server serves no kind {kind} in apiVersion {api_version}, and no CustomResourceDefinition in the same list defines it; install its CRD first, or check the apiVersion"
     )]
     UnknownKind {
         /// The object's kind.
@@ -81,6 +81,13 @@ impl Error {
 /// kubeconfig setting to check; otherwise kube-rs' message and its causes.
 fn api_text(e: &kube::Error) -> String {
     use slipway_trust::Verdict as V;
+    if let kube::Error::Api(status) = e {
+        // The API server's own words, as kubectl prints them.
+        return match status.reason.as_str() {
+            "" => format!("{} (HTTP {})", status.message, status.code),
+            reason => format!("{} ({reason})", status.message),
+        };
+    }
     let subject = match server_of(e) {
         Some(url) => format!("the API server {url}"),
         None => "the API server".to_string(),

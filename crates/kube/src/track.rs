@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::apply::AppliedRef;
 use crate::client::Error;
 use crate::diagnose::{PULL_REASONS, PullDiagnosis, diagnose};
+use crate::watch::Changes;
 
 /// How to track.
 #[derive(Clone, Debug)]
@@ -216,125 +217,245 @@ pub fn selector_string(s: &LabelSelector) -> String {
     terms.join(",")
 }
 
-pub(crate) enum State {
+/// A workload's rollout state, by `kubectl rollout status`'s rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "message", rename_all = "kebab-case")]
+pub enum RolloutStatus {
+    /// Rolled out (a Job: complete), with kubectl's words.
     Ready(String),
+    /// Not yet, with kubectl's words for what it waits for.
     Waiting(String),
+    /// It will not roll out without a change: a Deployment past its progress deadline, a
+    /// failed Job, or a strategy kubectl cannot follow.
     Failed(String),
 }
 
-fn subject(r: &AppliedRef) -> String {
-    r.to_string()
+impl RolloutStatus {
+    fn from(ready: bool, text: String) -> RolloutStatus {
+        if ready {
+            RolloutStatus::Ready(text)
+        } else {
+            RolloutStatus::Waiting(text)
+        }
+    }
 }
 
-/// Says whether a rolling workload is done: its controller saw the current generation,
-/// and `want` pods are up to date and counted by `(what, have)` (available or ready).
-fn rollout(
-    observed: bool,
-    want: i32,
-    (what, have): (&str, i32),
-    updated: i32,
-    selector: String,
-) -> (State, String) {
-    let detail = format!("{have}/{want} {what}, {updated}/{want} updated");
-    let state = if observed && have == want && updated == want {
-        State::Ready(detail)
-    } else {
-        State::Waiting(detail)
-    };
-    (state, selector)
+/// Says what `kubectl rollout status --watch=false` says of a Deployment.
+fn deployment_status(d: &Deployment) -> RolloutStatus {
+    let name = d.metadata.name.as_deref().unwrap_or_default();
+    let st = d.status.clone().unwrap_or_default();
+    if d.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0) {
+        return RolloutStatus::Waiting(
+            "Waiting for deployment spec update to be observed...".into(),
+        );
+    }
+    let timed_out = st.conditions.iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
+    if timed_out {
+        return RolloutStatus::Failed(format!(
+            "deployment {name:?} exceeded its progress deadline"
+        ));
+    }
+    let updated = st.updated_replicas.unwrap_or(0);
+    let replicas = st.replicas.unwrap_or(0);
+    let available = st.available_replicas.unwrap_or(0);
+    if let Some(want) = d.spec.as_ref().and_then(|s| s.replicas)
+        && updated < want
+    {
+        return RolloutStatus::Waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {updated} out of {want} new replicas have been updated..."
+        ));
+    }
+    if replicas > updated {
+        return RolloutStatus::Waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...",
+            replicas - updated
+        ));
+    }
+    if available < updated {
+        return RolloutStatus::Waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available..."
+        ));
+    }
+    RolloutStatus::Ready(format!("deployment {name:?} successfully rolled out"))
 }
 
-/// Reads one workload's state and its pod selector.
-async fn check(client: &Client, r: &AppliedRef) -> Result<(State, String), Error> {
+/// Says what `kubectl rollout status --watch=false` says of a DaemonSet.
+fn daemonset_status(d: &DaemonSet) -> RolloutStatus {
+    let name = d.metadata.name.as_deref().unwrap_or_default();
+    let strategy = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.clone())
+        .unwrap_or_else(|| "RollingUpdate".into());
+    if strategy != "RollingUpdate" {
+        return RolloutStatus::Failed(
+            "rollout status is only available for RollingUpdate strategy type".into(),
+        );
+    }
+    let st = d.status.clone().unwrap_or_default();
+    if d.metadata.generation.unwrap_or(0) > st.observed_generation.unwrap_or(0) {
+        return RolloutStatus::Waiting(
+            "Waiting for daemon set spec update to be observed...".into(),
+        );
+    }
+    let (want, updated) = (
+        st.desired_number_scheduled,
+        st.updated_number_scheduled.unwrap_or(0),
+    );
+    let available = st.number_available.unwrap_or(0);
+    if updated < want {
+        return RolloutStatus::Waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {updated} out of {want} new pods have been updated..."
+        ));
+    }
+    if available < want {
+        return RolloutStatus::Waiting(format!(
+            "Waiting for daemon set {name:?} rollout to finish: {available} of {want} updated pods are available..."
+        ));
+    }
+    RolloutStatus::Ready(format!("daemon set {name:?} successfully rolled out"))
+}
+
+/// Says what `kubectl rollout status --watch=false` says of a StatefulSet.
+fn statefulset_status(s: &StatefulSet) -> RolloutStatus {
+    let spec = s.spec.clone().unwrap_or_default();
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
+        return RolloutStatus::Failed(
+            "rollout status is only available for RollingUpdate strategy type".into(),
+        );
+    }
+    let st = s.status.clone().unwrap_or_default();
+    let observed = st.observed_generation.unwrap_or(0);
+    if observed == 0 || s.metadata.generation.unwrap_or(0) > observed {
+        return RolloutStatus::Waiting(
+            "Waiting for statefulset spec update to be observed...".into(),
+        );
+    }
+    let ready = st.ready_replicas.unwrap_or(0);
+    if let Some(want) = spec.replicas
+        && ready < want
+    {
+        return RolloutStatus::Waiting(format!("Waiting for {} pods to be ready...", want - ready));
+    }
+    let updated = st.updated_replicas.unwrap_or(0);
+    if let Some(rolling) = strategy.rolling_update {
+        if let (Some(want), Some(partition)) = (spec.replicas, rolling.partition)
+            && updated < want - partition
+        {
+            return RolloutStatus::Waiting(format!(
+                "Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...",
+                want - partition
+            ));
+        }
+        return RolloutStatus::Ready(format!(
+            "partitioned roll out complete: {updated} new pods have been updated..."
+        ));
+    }
+    let (update, current) = (
+        st.update_revision.unwrap_or_default(),
+        st.current_revision.unwrap_or_default(),
+    );
+    if update != current {
+        return RolloutStatus::Waiting(format!(
+            "waiting for statefulset rolling update to complete {updated} pods at revision {update}..."
+        ));
+    }
+    RolloutStatus::Ready(format!(
+        "statefulset rolling update complete {} pods at revision {current}...",
+        st.current_replicas.unwrap_or(0)
+    ))
+}
+
+/// Says whether a Job completed (`succeeded >= completions`) or failed (a `Failed`
+/// condition); kubectl has no rollout status for Jobs.
+fn job_status(j: &Job) -> RolloutStatus {
+    let want = j.spec.as_ref().and_then(|s| s.completions).unwrap_or(1);
+    let st = j.status.clone().unwrap_or_default();
+    if let Some(c) = st
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Failed" && c.status == "True")
+    {
+        return RolloutStatus::Failed(format!(
+            "{}: {}",
+            c.reason.as_deref().unwrap_or("Failed"),
+            c.message.as_deref().unwrap_or("")
+        ));
+    }
+    let done = st.succeeded.unwrap_or(0);
+    RolloutStatus::from(done >= want, format!("{done}/{want} succeeded"))
+}
+
+/// Reads one workload and says where its rollout is, by `kubectl rollout status`'s rules
+/// (Jobs: complete or failed), with its pod selector.
+async fn check(client: &Client, r: &AppliedRef) -> Result<(RolloutStatus, String), Error> {
     let ns = r.namespace.as_deref().unwrap_or("default");
-    let get_err = |e| Error::api("get", subject(r), e);
-    let observed = |obs: Option<i64>, gen_: Option<i64>| obs.unwrap_or(0) >= gen_.unwrap_or(0);
+    let get_err = |e| Error::api("get", r.to_string(), e);
     match r.kind.as_str() {
         "Deployment" => {
             let d = Api::<Deployment>::namespaced(client.clone(), ns)
                 .get(&r.name)
                 .await
                 .map_err(get_err)?;
-            let spec = d.spec.clone().unwrap_or_default();
-            let want = spec.replicas.unwrap_or(1);
-            let st = d.status.clone().unwrap_or_default();
-            Ok(rollout(
-                observed(st.observed_generation, d.metadata.generation),
-                want,
-                ("available", st.available_replicas.unwrap_or(0)),
-                st.updated_replicas.unwrap_or(0),
-                selector_string(&spec.selector),
-            ))
+            let selector = d
+                .spec
+                .as_ref()
+                .map(|s| selector_string(&s.selector))
+                .unwrap_or_default();
+            Ok((deployment_status(&d), selector))
         }
         "StatefulSet" => {
             let s = Api::<StatefulSet>::namespaced(client.clone(), ns)
                 .get(&r.name)
                 .await
                 .map_err(get_err)?;
-            let spec = s.spec.clone().unwrap_or_default();
-            let want = spec.replicas.unwrap_or(1);
-            let st = s.status.clone().unwrap_or_default();
-            Ok(rollout(
-                observed(st.observed_generation, s.metadata.generation),
-                want,
-                ("ready", st.ready_replicas.unwrap_or(0)),
-                st.updated_replicas.unwrap_or(0),
-                selector_string(&spec.selector),
-            ))
+            let selector = s
+                .spec
+                .as_ref()
+                .map(|s| selector_string(&s.selector))
+                .unwrap_or_default();
+            Ok((statefulset_status(&s), selector))
         }
         "DaemonSet" => {
             let d = Api::<DaemonSet>::namespaced(client.clone(), ns)
                 .get(&r.name)
                 .await
                 .map_err(get_err)?;
-            let spec = d.spec.clone().unwrap_or_default();
-            let st = d.status.clone().unwrap_or_default();
-            Ok(rollout(
-                observed(st.observed_generation, d.metadata.generation),
-                st.desired_number_scheduled,
-                ("ready", st.number_ready),
-                st.updated_number_scheduled.unwrap_or(0),
-                selector_string(&spec.selector),
-            ))
+            let selector = d
+                .spec
+                .as_ref()
+                .map(|s| selector_string(&s.selector))
+                .unwrap_or_default();
+            Ok((daemonset_status(&d), selector))
         }
         _ => {
             let j = Api::<Job>::namespaced(client.clone(), ns)
                 .get(&r.name)
                 .await
                 .map_err(get_err)?;
-            let spec = j.spec.clone().unwrap_or_default();
-            let want = spec.completions.unwrap_or(1);
-            let st = j.status.clone().unwrap_or_default();
-            let done = st.succeeded.unwrap_or(0);
-            let selector = spec
-                .selector
+            let selector = j
+                .spec
                 .as_ref()
+                .and_then(|s| s.selector.as_ref())
                 .map(selector_string)
                 .unwrap_or_else(|| format!("job-name={}", r.name));
-            if let Some(c) = st
-                .conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == "Failed" && c.status == "True")
-            {
-                let why = format!(
-                    "{}: {}",
-                    c.reason.as_deref().unwrap_or("Failed"),
-                    c.message.as_deref().unwrap_or("")
-                );
-                return Ok((State::Failed(why), selector));
-            }
-            let detail = format!("{done}/{want} succeeded");
-            Ok((
-                if done >= want {
-                    State::Ready(detail)
-                } else {
-                    State::Waiting(detail)
-                },
-                selector,
-            ))
+            Ok((job_status(&j), selector))
         }
     }
+}
+
+/// Says where one workload's rollout is, as `kubectl rollout status --watch=false` would
+/// (Jobs: complete or failed).
+///
+/// # Errors
+/// [`Error::Api`] when the workload cannot be read.
+pub async fn rollout_status(client: &Client, r: &AppliedRef) -> Result<RolloutStatus, Error> {
+    Ok(check(client, r).await?.0)
 }
 
 /// Lists a namespace's pods matching `selector` and reports on each: readiness, waiting
@@ -529,14 +650,26 @@ pub async fn track<F: FnMut(&Progress)>(
         })
         .collect();
     let mut seen = HashSet::new();
+    let mut namespaces: Vec<String> = reports
+        .iter()
+        .map(|w| {
+            w.workload
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into())
+        })
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let mut changes = Changes::new(client, namespaces, opts.interval);
     loop {
         let mut fatal = Vec::new();
         for w in reports.iter_mut().filter(|w| !w.ready) {
             let (state, selector) = check(client, &w.workload).await?;
             let (detail, ready) = match state {
-                State::Ready(d) => (d, true),
-                State::Waiting(d) => (d, false),
-                State::Failed(why) => {
+                RolloutStatus::Ready(d) => (d, true),
+                RolloutStatus::Waiting(d) => (d, false),
+                RolloutStatus::Failed(why) => {
                     return Err(TrackError::WorkloadFailed {
                         workload: w.workload.to_string(),
                         reason: why,
@@ -592,7 +725,7 @@ pub async fn track<F: FnMut(&Progress)>(
                 diagnoses,
             });
         }
-        tokio::time::sleep(opts.interval.min(opts.timeout - elapsed)).await;
+        changes.wait(opts.timeout - elapsed).await;
     }
 }
 

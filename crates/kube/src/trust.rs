@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Event, Node};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::Serialize;
 
 use crate::apply::{AppliedRef, apply};
@@ -17,6 +18,7 @@ use crate::diagnose::{PullDiagnosis, ca_file_name, diagnose, registry_of};
 use crate::track::{
     PodReport, Progress, TrackError, TrackOptions, Waiting, inspect_pods, pod_line, report_pods,
 };
+use crate::watch::Changes;
 use crate::{AGENT_NAME, CHECKSUM_ANNOTATION, TrustManifest};
 
 /// The trust agent on one node.
@@ -186,6 +188,7 @@ pub async fn trust_apply<F: FnMut(&Progress)>(
         .as_deref()
         .or(Some(manifest.agent_image.as_str()));
     let mut seen = HashSet::new();
+    let mut changes = Changes::new(client, vec![ns.clone()], opts.interval);
     loop {
         let ds = ds_api
             .get(AGENT_NAME)
@@ -265,7 +268,7 @@ pub async fn trust_apply<F: FnMut(&Progress)>(
                 diagnoses,
             });
         }
-        tokio::time::sleep(opts.interval.min(opts.timeout - elapsed)).await;
+        changes.wait(opts.timeout - elapsed).await;
     }
 }
 
@@ -280,8 +283,12 @@ pub struct ClusterStatus {
     pub nodes: Vec<NodeTrust>,
     /// Nodes without a ready agent pod of the current template.
     pub nodes_without_trust: Vec<String>,
-    /// Recent pull failures (events with reason `Failed` naming the registry), newest first.
+    /// Recent pull failures (events with reason `Failed` naming the registry), newest first,
+    /// that no later pull of the same image by the same pod has superseded.
     pub pull_failures: Vec<PullDiagnosis>,
+    /// Pull failures that a later successful pull of the same image by the same pod
+    /// superseded (the pod recovered), newest first.
+    pub recovered: Vec<PullDiagnosis>,
 }
 
 /// How many pull-failure events [`cluster_status`] keeps.
@@ -324,21 +331,37 @@ pub async fn cluster_status(
         .filter_map(|n| n.metadata.name.clone())
         .filter(|n| !ready.contains(n.as_str()))
         .collect();
-    let mut events = Api::<Event>::all(client.clone())
-        .list(&ListParams::default().fields("reason=Failed"))
-        .await
-        .map_err(|e| Error::api("list", "events (reason=Failed)", e))?
-        .items;
-    events.sort_by_key(|e| {
-        std::cmp::Reverse(
-            e.last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or(e.event_time.as_ref().map(|t| t.0))
-                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0)),
-        )
-    });
+    let events_of = |reason: &'static str| {
+        let api = Api::<Event>::all(client.clone());
+        async move {
+            api.list(&ListParams::default().fields(&format!("reason={reason}")))
+                .await
+                .map_err(|e| Error::api("list", format!("events (reason={reason})"), e))
+                .map(|l| l.items)
+        }
+    };
+    let mut events = events_of("Failed").await?;
+    events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
+    // The last successful pull per (pod uid, image), from the kubelet's `Pulled` events.
+    let pulled: Vec<(String, String, Option<Time>)> = events_of("Pulled")
+        .await?
+        .iter()
+        .filter_map(|e| {
+            let m = e.message.as_deref()?;
+            let image = m
+                .strip_prefix("Successfully pulled image \"")
+                .or_else(|| m.strip_prefix("Container image \""))?
+                .split('"')
+                .next()?;
+            Some((
+                e.involved_object.uid.clone()?,
+                image.to_string(),
+                event_time(e),
+            ))
+        })
+        .collect();
     let mut pull_failures: Vec<PullDiagnosis> = Vec::new();
+    let mut recovered: Vec<PullDiagnosis> = Vec::new();
     for e in events {
         let message = e.message.clone().unwrap_or_default();
         if !message.starts_with("Failed to pull image") || !message.contains(registry) {
@@ -347,6 +370,7 @@ pub async fn cluster_status(
         let pod = e.involved_object.name.clone().unwrap_or_default();
         if pull_failures
             .iter()
+            .chain(&recovered)
             .any(|d| d.pod == pod && d.message == message)
         {
             continue;
@@ -364,7 +388,7 @@ pub async fn cluster_status(
             .and_then(|f| f.strip_prefix("spec.containers{"))
             .and_then(|f| f.strip_suffix('}'))
             .map(str::to_string);
-        pull_failures.push(diagnose(
+        let d = diagnose(
             &ns,
             &pod,
             node.as_deref(),
@@ -373,8 +397,17 @@ pub async fn cluster_status(
             None,
             &message,
             None,
-        ));
-        if pull_failures.len() == RECENT_PULL_FAILURES {
+        );
+        let failed_at = event_time(&e);
+        let superseded = pulled.iter().any(|(uid, image, at)| {
+            Some(uid) == e.involved_object.uid.as_ref() && *image == d.image && *at >= failed_at
+        });
+        if superseded {
+            recovered.push(d);
+        } else {
+            pull_failures.push(d);
+        }
+        if pull_failures.len() + recovered.len() == RECENT_PULL_FAILURES {
             break;
         }
     }
@@ -384,5 +417,50 @@ pub async fn cluster_status(
         nodes,
         nodes_without_trust,
         pull_failures,
+        recovered,
     })
+}
+
+/// When an event last happened: `lastTimestamp`, else `eventTime`, else its creation.
+fn event_time(e: &Event) -> Option<Time> {
+    e.last_timestamp
+        .clone()
+        .or_else(|| e.event_time.as_ref().map(|t| Time(t.0)))
+        .or_else(|| e.metadata.creation_timestamp.clone())
+}
+
+/// Removes every taint with key `key` from node `node`, as the trust agent does once the
+/// node's runtime trusts the registries (see [`crate::STARTUP_TAINT`]). Returns whether
+/// there was one. The change is a merge patch conditioned on the resourceVersion read, so
+/// a taint another controller adds meanwhile is never lost; a conflict reads again.
+///
+/// # Errors
+/// [`Error::Api`] when the node cannot be read or patched.
+pub async fn release_node_taint(client: &Client, node: &str, key: &str) -> Result<bool, Error> {
+    let api = Api::<Node>::all(client.clone());
+    let subject = format!("Node {node}");
+    let mut attempts = 0;
+    loop {
+        let n = api
+            .get(node)
+            .await
+            .map_err(|e| Error::api("get", subject.clone(), e))?;
+        let taints = n.spec.and_then(|s| s.taints).unwrap_or_default();
+        if !taints.iter().any(|t| t.key == key) {
+            return Ok(false);
+        }
+        let keep: Vec<_> = taints.into_iter().filter(|t| t.key != key).collect();
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": n.metadata.resource_version },
+            "spec": { "taints": keep },
+        });
+        match api
+            .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 && attempts < 5 => attempts += 1,
+            Err(e) => return Err(Error::api("patch", subject, e)),
+        }
+    }
 }

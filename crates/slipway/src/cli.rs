@@ -371,6 +371,10 @@ pub struct ConvergeArgs {
     /// Also configure each node's OS trust store.
     #[arg(long = "system-store")]
     pub system_store: bool,
+    /// The trust agent reaches the API server at this URL (https://HOST[:PORT]) instead of
+    /// the `kubernetes` Service (see `cluster trust apply --help`).
+    #[arg(long = "agent-api-server", value_name = "URL", value_parser = parse_api_server)]
+    pub agent_api_server: Option<slipway_kube::ApiServer>,
     /// The release: what this converge owns. Its objects are recorded in ConfigMap
     /// slipway-release-NAME, and those a later converge no longer has are deleted
     /// [default: werf.yaml's project].
@@ -544,6 +548,11 @@ pub struct ClusterManifestArgs {
     /// Also configure each node's OS trust store.
     #[arg(long = "system-store")]
     pub system_store: bool,
+    /// The agent reaches the API server at this URL (https://HOST[:PORT]) instead of the
+    /// `kubernetes` Service, for clusters whose Service routing (kube-proxy, or a CNI that
+    /// replaces it) is not up before registry trust is.
+    #[arg(long = "agent-api-server", value_name = "URL", value_parser = parse_api_server)]
+    pub agent_api_server: Option<slipway_kube::ApiServer>,
 }
 
 /// Lists the `node` subcommands.
@@ -567,8 +576,9 @@ pub enum NodeTrustCommand {
 Examples:
   slipway node trust install --registry registry.internal:5000 --ca ca.crt
   slipway node trust install --registry registry.internal:5000 --ca ca.crt --dry-run
-  slipway node trust install --registry registry.internal:5000 --ca ca.crt --host-root /host")]
-    Install(NodeTrustArgs),
+  slipway node trust install --registry registry.internal:5000 --ca ca.crt --host-root /host
+  slipway node trust install --registry registry.internal:5000 --ca ca.crt --release-taint slipway.dev/registry-trust")]
+    Install(NodeInstallArgs),
     /// Check the files, then handshake with the registry using exactly the runtime's trust.
     Verify(NodeTrustArgs),
     /// Undo install for a registry: remove created files, restore edited ones from backup.
@@ -632,6 +642,28 @@ pub struct NodeTrustArgs {
     /// Time allowed for verify's handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+/// Holds `node trust install` arguments.
+#[derive(Debug, Args)]
+pub struct NodeInstallArgs {
+    /// What to trust and where, as `verify` takes it.
+    #[command(flatten)]
+    pub trust: NodeTrustArgs,
+    /// Once installed, remove this taint from the node's Node object (with the pod's
+    /// service account), so that a node registered with it (kubelet
+    /// `--register-with-taints slipway.dev/registry-trust=pending:NoSchedule`) takes pods
+    /// only when it trusts the registry. The trust DaemonSet passes it.
+    #[arg(long = "release-taint", value_name = "KEY")]
+    pub release_taint: Option<String>,
+    /// The node's name in the cluster, for --release-taint.
+    #[arg(
+        long = "node-name",
+        value_name = "NAME",
+        env = "NODE_NAME",
+        requires = "release_taint"
+    )]
+    pub node_name: Option<String>,
 }
 
 /// Chooses whether install touches runtime processes.
@@ -894,6 +926,10 @@ fn split_host(s: &str, shape: &str) -> Result<(RegistryHost, String), String> {
         return Err(format!("expected {shape}, but nothing follows `=`"));
     }
     Ok((host, rest.to_string()))
+}
+
+fn parse_api_server(s: &str) -> Result<slipway_kube::ApiServer, String> {
+    slipway_kube::ApiServer::parse(s)
 }
 
 fn parse_host_file(s: &str) -> Result<HostFile, String> {

@@ -89,7 +89,7 @@ fn cluster_trust_apply_waits_for_every_node_and_reports_per_node() {
         .into_iter()
         .filter(|r| r.method == "PATCH")
         .collect();
-    assert_eq!(patches.len(), 4);
+    assert_eq!(patches.len(), 6);
     assert!(
         patches
             .iter()

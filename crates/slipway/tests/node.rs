@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Run, assert_stderr_has, copy_tree, slipway, snapshot};
+use common::{Run, assert_stderr_has, copy_tree, registry_test_cert, slipway, snapshot};
 use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, oci_layout};
 
 fn s(p: &Path) -> &str {
@@ -518,34 +518,6 @@ fn mtls_client_pair_is_written_0600_and_verify_presents_it() {
     let r = node(n.path(), &[&["verify"][..], &args].concat());
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.json["verdicts"]["containerd"], "ok");
-}
-
-/// Issues a registry certificate for `registry.test` (and localhost) with `slipway pki`.
-fn registry_test_cert(dir: &Path) -> slipway_testkit::ServerCert {
-    let run = |args: &[&str]| {
-        let r = slipway(dir, args, &[]);
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    };
-    run(&["pki", "init", "--dir", s(dir)]);
-    run(&[
-        "pki",
-        "issue",
-        "--dir",
-        s(dir),
-        "--dns",
-        "registry.test",
-        "--dns",
-        "localhost",
-        "--ip",
-        "127.0.0.1",
-        "--out",
-        s(&dir.join("registry")),
-    ]);
-    slipway_testkit::ServerCert {
-        chain: dir.join("registry.fullchain.pem"),
-        key: dir.join("registry.key"),
-        trust: dir.join("bundle.pem"),
-    }
 }
 
 /// The containerd message for an unknown authority, with the port and digests made stable.

@@ -45,6 +45,7 @@ fn manifest(a: &ClusterManifestArgs) -> Result<TrustManifest> {
         namespace: a.namespace.clone(),
         runtime,
         system_store: a.system_store,
+        api_server: a.agent_api_server.clone(),
     })
 }
 

@@ -113,6 +113,7 @@ pub fn run(
             namespace: a.trust_namespace.clone(),
             runtime: super::cluster::runtime_name(a.runtime),
             system_store: a.system_store,
+            api_server: a.agent_api_server.clone(),
         };
         match rt.block_on(slipway_kube::trust_apply(
             &client,
@@ -136,6 +137,9 @@ pub fn run(
         "== apply {} objects to namespace {namespace}",
         rendered.objects.len()
     );
+    if rt.block_on(slipway_kube::ensure_namespace(&client, &namespace))? {
+        eprintln!("  created Namespace {namespace}");
+    }
     let applied = rt.block_on(slipway_kube::apply(&client, &rendered.values(), &namespace))?;
     for r in &applied {
         eprintln!("  applied {r}");
@@ -309,6 +313,12 @@ pub fn run_doctor(
                         text.push_str(&format!(
                             "nodes without trust: {}\n",
                             s.nodes_without_trust.join(", ")
+                        ));
+                    }
+                    for d in &s.recovered {
+                        text.push_str(&format!(
+                            "recovered: pod {}/{} pulled {} after failing ({})\n",
+                            d.namespace, d.pod, d.image, d.verdict
                         ));
                     }
                     if s.pull_failures.is_empty() {

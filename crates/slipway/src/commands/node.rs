@@ -46,6 +46,21 @@ fn request(a: &NodeTrustArgs) -> Result<Request> {
     Ok(req)
 }
 
+/// Removes taint `key` from node `node` with the credentials kube-rs finds (in a pod: its
+/// service account), and says what it did on stderr.
+fn release_taint(node: &str, key: &str) -> Result<()> {
+    let released = super::runtime()?.block_on(async {
+        let client = slipway_kube::connect(None).await?;
+        slipway_kube::release_node_taint(&client, node, key).await
+    })?;
+    if released {
+        eprintln!("node {node}: removed taint {key}: it trusts the registry now");
+    } else {
+        eprintln!("node {node}: no taint {key} to remove");
+    }
+    Ok(())
+}
+
 /// Runs a `node` subcommand.
 ///
 /// # Errors
@@ -53,13 +68,20 @@ fn request(a: &NodeTrustArgs) -> Result<Request> {
 pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
     let NodeCommand::Trust(cmd) = cmd;
     let (report, code) = match cmd {
-        NodeTrustCommand::Install(a) => {
+        NodeTrustCommand::Install(i) => {
+            let a = &i.trust;
+            if i.release_taint.is_some() && i.node_name.is_none() {
+                anyhow::bail!(slipway_build::BuildError::Usage(
+                    "--release-taint needs the node's name: --node-name NAME or $NODE_NAME (a DaemonSet sets it from spec.nodeName)".into()
+                ));
+            }
             let fs = HostFs::new(&a.host_root)?;
             let req = request(a)?;
-            (
-                slipway_node::install(&fs, &req, &runtimes(&fs, a)?, a.dry_run)?,
-                ExitCode::Ok,
-            )
+            let report = slipway_node::install(&fs, &req, &runtimes(&fs, a)?, a.dry_run)?;
+            if let (Some(key), Some(node), false) = (&i.release_taint, &i.node_name, a.dry_run) {
+                release_taint(node, key)?;
+            }
+            (report, ExitCode::Ok)
         }
         NodeTrustCommand::Verify(a) => {
             let fs = HostFs::new(&a.host_root)?;

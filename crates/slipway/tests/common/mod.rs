@@ -48,7 +48,24 @@ pub fn slipway_stdin(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    slipway_with(
+        Command::new(env!("CARGO_BIN_EXE_slipway")),
+        certs_d,
+        args,
+        env,
+        stdin,
+    )
+}
+
+/// Like [`slipway_stdin`], running `cmd`: the slipway binary, or a command that wraps it
+/// (such as a test cluster's [`slipway_testkit::Cluster::node_command`]).
+pub fn slipway_with(
+    mut cmd: Command,
+    certs_d: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Run {
     for k in SCRUBBED {
         cmd.env_remove(k);
     }
@@ -168,6 +185,37 @@ pub fn tree_state(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
         }
     }
     out
+}
+
+/// Issues a registry certificate for `registry.test` (and localhost, 127.0.0.1) with
+/// `slipway pki` in `dir`; the returned `trust` is the PKI's `bundle.pem`.
+pub fn registry_test_cert(dir: &Path) -> slipway_testkit::ServerCert {
+    let d = dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let r = slipway(dir, args, &[]);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    };
+    run(&["pki", "init", "--dir", d]);
+    let out = dir.join("registry");
+    run(&[
+        "pki",
+        "issue",
+        "--dir",
+        d,
+        "--dns",
+        "registry.test",
+        "--dns",
+        "localhost",
+        "--ip",
+        "127.0.0.1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    slipway_testkit::ServerCert {
+        chain: dir.join("registry.fullchain.pem"),
+        key: dir.join("registry.key"),
+        trust: dir.join("bundle.pem"),
+    }
 }
 
 /// The sample app.

@@ -1,0 +1,935 @@
+//! The deploy stage on a real single-node Kubernetes cluster (etcd, kube-apiserver,
+//! kube-controller-manager, kube-scheduler and a kubelet on containerd 1.6, all on
+//! 127.0.0.1; see `slipway_testkit::Cluster`): the x509 pull failure as the kubelet reports
+//! it, the trust DaemonSet fixing it on the node, converge end to end, doctor, a CA rotation
+//! under load, a node that joins with the startup taint, and rollout readiness checked
+//! against the real `kubectl rollout status`.
+//!
+//! Every slipway that talks to the registry runs on the node's side
+//! ([`Cluster::node_command`]), where `registry.test` resolves to 127.0.0.1 as it does for
+//! containerd. Each test uses registries, namespaces and trust namespaces of its own, so
+//! the tests share one cluster.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use common::{Run, registry_test_cert, slipway, slipway_with};
+use serde_json::{Value, json};
+use slipway_testkit::{Cluster, Registry, ServerCert};
+
+fn slipway_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_slipway"))
+}
+
+fn cluster() -> &'static Cluster {
+    Cluster::shared(slipway_bin())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A TLS registry at `registry.test:PORT` whose certificate `slipway pki` issued.
+struct PrivateRegistry {
+    tmp: tempfile::TempDir,
+    reg: Registry,
+    cert: ServerCert,
+}
+
+impl PrivateRegistry {
+    fn start() -> PrivateRegistry {
+        let tmp = tempfile::tempdir().unwrap();
+        let pki = tmp.path().join("pki");
+        std::fs::create_dir_all(&pki).unwrap();
+        std::fs::create_dir_all(tmp.path().join("certs.d")).unwrap();
+        let cert = registry_test_cert(&pki);
+        let reg = Registry::builder().tls(&cert).start();
+        PrivateRegistry { tmp, reg, cert }
+    }
+
+    /// `registry.test:PORT`.
+    fn host(&self) -> String {
+        format!("registry.test:{}", self.reg.port())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `--registry-ca registry.test:PORT=BUNDLE`, as the build machine trusts it.
+    fn ca_flag(&self) -> String {
+        format!("--registry-ca={}={}", self.host(), s(&self.cert.trust))
+    }
+
+    /// `registry.test:PORT=BUNDLE`, for `--trust`.
+    fn trust(&self) -> String {
+        format!("{}={}", self.host(), s(&self.cert.trust))
+    }
+}
+
+/// Runs slipway on the node's side (where `registry.test` resolves) with the cluster's
+/// kubeconfig, an empty certs.d and a private store.
+fn on_node(c: &Cluster, r: &PrivateRegistry, args: &[&str]) -> Run {
+    let kubeconfig = c.kubeconfig();
+    let xdg = r.path("xdg");
+    slipway_with(
+        c.node_command(slipway_bin()),
+        &r.path("certs.d"),
+        args,
+        &[
+            ("KUBECONFIG", s(&kubeconfig)),
+            ("XDG_DATA_HOME", s(&xdg)),
+            ("DOCKER_CONFIG", s(&r.path("docker"))),
+        ],
+        None,
+    )
+}
+
+/// Runs slipway on this machine with the cluster's kubeconfig (no registry involved).
+fn with_kubeconfig(c: &Cluster, certs_d: &Path, args: &[&str]) -> Run {
+    let kubeconfig = c.kubeconfig();
+    slipway(certs_d, args, &[("KUBECONFIG", s(&kubeconfig))])
+}
+
+/// `cluster trust apply` for `r` with the cluster's agent image, in trust namespace `ns`.
+fn trust_apply(c: &Cluster, r: &PrivateRegistry, trust: &str, ns: &str) -> Run {
+    with_kubeconfig(
+        c,
+        &r.path("certs.d"),
+        &[
+            "--output",
+            "json",
+            "cluster",
+            "trust",
+            "apply",
+            "--trust",
+            trust,
+            "--agent-image",
+            c.agent_image().unwrap(),
+            "--namespace",
+            ns,
+            "--runtime",
+            "containerd",
+            "--agent-api-server",
+            &c.api_server(),
+            "--timeout",
+            "2m",
+        ],
+    )
+}
+
+/// Writes a werf project: one image (a static busybox that waits) and the manifests
+/// `extra` plus a Deployment `name` of it, whose readiness needs `/tmp/ready`.
+fn app_project(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.join(".helm/templates")).unwrap();
+    std::fs::copy("/bin/busybox", p.join("busybox"))
+        .expect("busybox (Debian package busybox-static)");
+    std::fs::write(
+        p.join("run.sh"),
+        "/bin/busybox mkdir -p /tmp && echo ready > /tmp/ready\nexec /bin/busybox sleep 3600\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY run.sh /run.sh\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"/run.sh\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("werf.yaml"),
+        format!("project: {name}\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join(".helm/templates/app.yaml"),
+        app_manifest(name, extra),
+    )
+    .unwrap();
+    p
+}
+
+fn app_manifest(name: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels: {{app: {name}}}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: app
+          image: "{{{{ .Values.werf.image.app }}}}"
+          readinessProbe:
+            exec:
+              command: ["/bin/busybox", "test", "-f", "/tmp/ready"]
+            periodSeconds: 1
+{extra}"#
+    )
+}
+
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The messages of the pod events of `ns` with `reason`.
+fn events(c: &Cluster, ns: &str, reason: &str) -> Vec<String> {
+    c.get_json(&[
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        &format!("reason={reason}"),
+    ])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_pod() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let r = PrivateRegistry::start();
+    let host = r.host();
+    let project = app_project(r.tmp.path(), "x509", "");
+    let repo = format!("{host}/x509");
+    let ca = r.ca_flag();
+
+    // This machine trusts the registry (the push works); the node does not.
+    let run = on_node(
+        c,
+        &r,
+        &[
+            &ca,
+            "converge",
+            "--dir",
+            s(&project),
+            "--repo",
+            &repo,
+            "--namespace",
+            "t-x509",
+            "--skip-cluster-trust",
+            "--timeout",
+            "3m",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let text = &run.stderr;
+    for needle in [
+        "on node 127.0.0.1",
+        &format!("from {host}: unknown-authority"),
+        "x509: certificate signed by unknown authority",
+        &format!("slipway cluster trust apply --trust {host}="),
+        &format!("slipway node trust install --registry {host}"),
+    ] {
+        assert!(text.contains(needle), "stderr lacks {needle:?}:\n{text}");
+    }
+    // The words come from the kubelet's real event, not a fixture.
+    let failed = events(c, "t-x509", "Failed");
+    let pulled_text = failed
+        .iter()
+        .find(|m| m.starts_with("Failed to pull image") && m.contains(&repo))
+        .unwrap_or_else(|| panic!("no pull failure event: {failed:#?}"));
+    assert!(
+        pulled_text.contains("x509: certificate signed by unknown authority"),
+        "{pulled_text}"
+    );
+    assert!(text.contains(pulled_text.as_str()), "{text}");
+    let pods = c.get_json(&["pods", "-n", "t-x509", "-l", "app=x509"]);
+    let pod_uid = pods["items"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // doctor sees it from both sides: the build side is fine, the node is not.
+    let ns_trust = "t-x509-trust";
+    let doc = on_node(
+        c,
+        &r,
+        &[
+            &ca,
+            "--output",
+            "json",
+            "doctor",
+            "--registry",
+            &host,
+            "--trust-namespace",
+            ns_trust,
+        ],
+    );
+    assert_eq!(doc.code, 1, "{}{}", doc.stdout, doc.stderr);
+    assert_eq!(doc.json["build"]["verdict"], "ok", "{}", doc.stdout);
+    let cluster_side = &doc.json["cluster"];
+    assert!(cluster_side["daemonset"].is_null(), "{}", doc.stdout);
+    assert_eq!(cluster_side["nodes_without_trust"], json!(["127.0.0.1"]));
+    assert_eq!(
+        cluster_side["pull_failures"][0]["verdict"], "unknown-authority",
+        "{}",
+        doc.stdout
+    );
+
+    // The fix: the agent installs trust on the node; the kubelet's next retry pulls.
+    let applied = trust_apply(c, &r, &r.trust(), ns_trust);
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(applied.json["report"]["nodes"][0]["node"], "127.0.0.1");
+    assert_eq!(applied.json["report"]["nodes"][0]["ready"], true);
+    let hosts = c
+        .node_root()
+        .join(format!("etc/containerd/certs.d/{host}/hosts.toml"));
+    assert!(hosts.is_file(), "the agent wrote {}", hosts.display());
+
+    // The same Deployment, never applied again, becomes available: kubectl says so.
+    let out = c.kubectl(&[
+        "rollout",
+        "status",
+        "-n",
+        "t-x509",
+        "deployment/x509",
+        "--timeout=4m",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = c.get_json(&["deployment", "-n", "t-x509", "x509"]);
+    assert_eq!(d["metadata"]["generation"], 1, "never redeployed");
+    let pods = c.get_json(&["pods", "-n", "t-x509", "-l", "app=x509"]);
+    assert_eq!(
+        pods["items"][0]["metadata"]["uid"], pod_uid,
+        "the pod that failed is the one that pulled"
+    );
+
+    // doctor now: the agent is ready, and the old failure is recovered, not a problem.
+    let doc = on_node(
+        c,
+        &r,
+        &[
+            &ca,
+            "--output",
+            "json",
+            "doctor",
+            "--registry",
+            &host,
+            "--trust-namespace",
+            ns_trust,
+        ],
+    );
+    assert_eq!(doc.code, 0, "{}{}", doc.stdout, doc.stderr);
+    assert_eq!(doc.json["cluster"]["daemonset"]["ready"], 1);
+    assert_eq!(doc.json["cluster"]["pull_failures"], json!([]));
+    assert_eq!(
+        doc.json["cluster"]["recovered"][0]["verdict"],
+        "unknown-authority"
+    );
+}
+
+#[test]
+fn converge_on_a_clean_cluster_then_a_noop_then_prunes_and_respects_other_owners() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let r = PrivateRegistry::start();
+    let host = r.host();
+    // A CRD installed beforehand: its custom resource is found by API discovery.
+    let crd = r.path("crd.yaml");
+    std::fs::write(
+        &crd,
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: monitors.example.test
+spec:
+  group: example.test
+  scope: Namespaced
+  names: {kind: Monitor, plural: monitors, singular: monitor}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#,
+    )
+    .unwrap();
+    c.kubectl_ok(&["apply", "-f", s(&crd)]);
+    c.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/monitors.example.test",
+        "--timeout=60s",
+    ]);
+    let extra = r#"---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: extra
+data: {a: "1"}
+---
+apiVersion: example.test/v1
+kind: Monitor
+metadata:
+  name: app
+spec: {interval: 30s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: app
+  annotations: {note: first}
+spec:
+  selector: {app: app}
+  ports: [{port: 80}]
+"#;
+    let project = app_project(r.tmp.path(), "app", extra);
+    let repo = format!("{host}/app");
+    let ca = r.ca_flag();
+    let api = c.api_server();
+    let converge = |project: &Path| {
+        on_node(
+            c,
+            &r,
+            &[
+                &ca,
+                "--output",
+                "json",
+                "converge",
+                "--dir",
+                s(project),
+                "--repo",
+                &repo,
+                "--namespace",
+                "t-conv",
+                "--agent-image",
+                c.agent_image().unwrap(),
+                "--trust-namespace",
+                "t-conv-trust",
+                "--runtime",
+                "containerd",
+                "--agent-api-server",
+                &api,
+                "--timeout",
+                "3m",
+            ],
+        )
+    };
+
+    // One command: build, push, trust the registry on the node, render, apply, ready.
+    let first = converge(&project);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert_eq!(first.json["ready"], true);
+    assert_eq!(first.json["trust"]["nodes"][0]["ready"], true);
+    assert!(
+        first.json["images"]["app"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{repo}@sha256:")),
+        "{}",
+        first.stdout
+    );
+    let d = c.get_json(&["deployment", "-n", "t-conv", "app", "--show-managed-fields"]);
+    assert_eq!(d["status"]["availableReplicas"], 1);
+    assert!(
+        d["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"] == "slipway" && m["operation"] == "Apply"),
+        "{d}"
+    );
+    assert_eq!(
+        c.get_json(&["monitor", "-n", "t-conv", "app"])["spec"]["interval"],
+        "30s"
+    );
+    assert!(events(c, "t-conv", "Failed").is_empty(), "no pull failed");
+
+    // A second converge changes nothing: every object keeps its resourceVersion.
+    let versions = |kinds: &[&str]| -> Vec<String> {
+        kinds
+            .iter()
+            .map(|k| {
+                c.get_json(&[k, "-n", "t-conv"])["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let objects = [
+        "deployment/app",
+        "configmap/extra",
+        "service/app",
+        "monitor/app",
+        "configmap/slipway-release-app",
+    ];
+    let before = versions(&objects);
+    let second = converge(&project);
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("cached"),
+        "nothing rebuilt: {}",
+        second.stderr
+    );
+    assert_eq!(
+        versions(&objects),
+        before,
+        "the second converge changed an object"
+    );
+
+    // Another manager owns a label of the Service; slipway's next apply keeps it, and
+    // drops the annotation slipway itself no longer applies.
+    c.kubectl_ok(&["label", "-n", "t-conv", "service/app", "team=platform"]);
+    let extra_v2 = "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  selector: {app: app}\n  ports: [{port: 80}]\n";
+    let fewer = app_project(&r.path("v2"), "app", extra_v2);
+    let third = converge(&fewer);
+    assert_eq!(third.code, 0, "{}{}", third.stdout, third.stderr);
+    for gone in ["ConfigMap t-conv/extra", "Monitor t-conv/app"] {
+        assert!(
+            third.stderr.contains(&format!("deleted {gone}")),
+            "{gone}: {}",
+            third.stderr
+        );
+    }
+    // Deleting a claim loses data: it is kept, and said so.
+    assert!(
+        third
+            .stderr
+            .contains("kept PersistentVolumeClaim t-conv/data"),
+        "{}",
+        third.stderr
+    );
+    c.kubectl_ok(&["get", "-n", "t-conv", "pvc", "data"]);
+    let cm = c.kubectl(&["get", "-n", "t-conv", "configmap", "extra"]);
+    assert!(!cm.status.success(), "the pruned ConfigMap is gone");
+    wait_until(Duration::from_secs(30), "the Monitor to be deleted", || {
+        !c.kubectl(&["get", "-n", "t-conv", "monitor", "app"])
+            .status
+            .success()
+    });
+    let svc = c.get_json(&["service", "-n", "t-conv", "app"]);
+    assert_eq!(svc["metadata"]["labels"]["team"], "platform", "{svc}");
+    assert!(
+        svc["metadata"]["annotations"].get("note").is_none(),
+        "{svc}"
+    );
+}
+
+#[test]
+fn rollout_readiness_matches_kubectl_rollout_status() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let ns = "t-rollout";
+    c.kubectl_ok(&["create", "namespace", ns]);
+    let image = c.agent_image().unwrap();
+    let workload = |kind: &str, name: &str, replicas: u8, extra_spec: &str, ready_cmd: &str| {
+        let replicas = if kind == "DaemonSet" {
+            String::new()
+        } else {
+            format!("  replicas: {replicas}\n")
+        };
+        let service = if kind == "StatefulSet" {
+            format!("  serviceName: {name}\n")
+        } else {
+            String::new()
+        };
+        format!(
+            r#"apiVersion: apps/v1
+kind: {kind}
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+{replicas}{service}{extra_spec}  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      tolerations: [{{operator: Exists}}]
+      containers:
+        - name: c
+          image: {image}
+          imagePullPolicy: Never
+          command: ["/bin/sh", "-c", "exec sleep 3600"]
+          readinessProbe:
+            exec: {{command: ["/bin/sh", "-c", "{ready_cmd}"]}}
+            periodSeconds: 1
+"#
+        )
+    };
+    let apply = |text: &str| {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        c.kubectl_ok(&["apply", "-f", s(f.path())]);
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = rt
+        .block_on(slipway_kube::connect_with(Some(&c.kubeconfig()), None))
+        .unwrap();
+    let ours = |kind: &str, name: &str| {
+        let (group, plural) = match kind {
+            "Deployment" => ("apps/v1", "deployments"),
+            "DaemonSet" => ("apps/v1", "daemonsets"),
+            _ => ("apps/v1", "statefulsets"),
+        };
+        let r = slipway_kube::AppliedRef {
+            api_version: group.into(),
+            kind: kind.into(),
+            namespace: Some(ns.into()),
+            name: name.into(),
+            generation: None,
+            plural: plural.into(),
+        };
+        rt.block_on(slipway_kube::rollout_status(&client, &r))
+            .unwrap()
+    };
+    // kubectl's answer, once it has settled on `expect` (a state that lasts).
+    let kubectl = |kind: &str, name: &str, expect: &str| -> (bool, String) {
+        let target = format!("{}/{name}", kind.to_lowercase());
+        let mut last = (false, String::new());
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            let out = c.kubectl(&["rollout", "status", "-n", ns, &target, "--watch=false"]);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .trim()
+            .to_string();
+            last = (out.status.success(), text);
+            if last.1.contains(expect) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("kubectl never said {expect:?}; last: {last:?}")
+    };
+    let same = |kind: &str, name: &str, expect: &str| {
+        let (ok, text) = kubectl(kind, name, expect);
+        let got = ours(kind, name);
+        let (ours_ok, ours_text) = match &got {
+            slipway_kube::RolloutStatus::Ready(t) | slipway_kube::RolloutStatus::Waiting(t) => {
+                (true, t.clone())
+            }
+            slipway_kube::RolloutStatus::Failed(t) => (false, format!("error: {t}")),
+        };
+        assert_eq!(ours_text, text, "{kind}/{name}: {got:?}");
+        assert_eq!(ours_ok, ok, "{kind}/{name}: exit status");
+        got
+    };
+
+    // Never ready: the updated pods are not available.
+    apply(&workload("Deployment", "never", 2, "", "false"));
+    let got = same(
+        "Deployment",
+        "never",
+        "0 of 2 updated replicas are available",
+    );
+    assert!(matches!(got, slipway_kube::RolloutStatus::Waiting(_)));
+    // Ready: rolled out.
+    let surge = "  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n";
+    apply(&workload("Deployment", "good", 1, surge, "true"));
+    let got = same("Deployment", "good", "successfully rolled out");
+    assert!(matches!(got, slipway_kube::RolloutStatus::Ready(_)));
+    // An update whose new pod never gets ready: old replicas are still there.
+    apply(&workload("Deployment", "good", 1, surge, "false"));
+    same("Deployment", "good", "old replicas are pending termination");
+    // Past its progress deadline: a failure, for kubectl and for slipway.
+    apply(&workload(
+        "Deployment",
+        "late",
+        1,
+        "  progressDeadlineSeconds: 2\n",
+        "false",
+    ));
+    let got = same("Deployment", "late", "exceeded its progress deadline");
+    assert!(matches!(got, slipway_kube::RolloutStatus::Failed(_)));
+    // DaemonSet and StatefulSet.
+    apply(&workload("DaemonSet", "ds-never", 1, "", "false"));
+    same("DaemonSet", "ds-never", "0 of 1 updated pods are available");
+    apply(&workload("DaemonSet", "ds-good", 1, "", "true"));
+    same("DaemonSet", "ds-good", "successfully rolled out");
+    apply(&workload("StatefulSet", "sts-never", 2, "", "false"));
+    same("StatefulSet", "sts-never", "pods to be ready");
+    apply(&workload("StatefulSet", "sts-good", 2, "", "true"));
+    same("StatefulSet", "sts-good", "roll out complete");
+}
+
+#[test]
+fn a_ca_rotation_with_trust_apply_at_each_step_fails_no_pull() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let mut r = PrivateRegistry::start();
+    let host = r.host();
+    let pki = r.path("pki");
+    let ca = r.ca_flag();
+    // An image to pull, pushed through the registry's current trust.
+    let project = app_project(r.tmp.path(), "rot", "");
+    let built = on_node(
+        c,
+        &r,
+        &[
+            &ca,
+            "--output",
+            "json",
+            "build",
+            "--dir",
+            s(&project),
+            "--repo",
+            &format!("{host}/rot"),
+        ],
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let image = format!(
+        "{}@{}",
+        built.json["Images"]["app"]["DockerRepo"].as_str().unwrap(),
+        built.json["Images"]["app"]["DockerImageDigest"]
+            .as_str()
+            .unwrap()
+    );
+    let trust_ns = "t-rot-trust";
+    let bundle = pki.join("bundle.pem");
+    let trust = format!("{host}={}", s(&bundle));
+    let a = trust_apply(c, &r, &trust, trust_ns);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    c.kubectl_ok(&["create", "namespace", "t-rot"]);
+
+    // The kubelet pulls in a loop: a pod that always pulls, again and again. A registry
+    // restart (Distribution never reloads its certificate) pauses the loop: a refused
+    // connection is not a trust failure.
+    let stop = Arc::new(AtomicBool::new(false));
+    let restarting = Arc::new(RwLock::new(()));
+    let pulls = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let looper = {
+        let (stop, restarting, pulls, failures) = (
+            stop.clone(),
+            restarting.clone(),
+            pulls.clone(),
+            failures.clone(),
+        );
+        let image = image.clone();
+        let kubeconfig = c.kubeconfig();
+        let kubectl = c.bin().join("kubectl");
+        std::thread::spawn(move || {
+            let k = |args: &[&str]| {
+                Command::new(&kubectl)
+                    .arg("--kubeconfig")
+                    .arg(&kubeconfig)
+                    .args(args)
+                    .output()
+                    .unwrap()
+            };
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let name = format!("pull-{n}");
+                let _guard = restarting.read().unwrap();
+                let pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": { "name": name, "namespace": "t-rot" },
+                    "spec": { "terminationGracePeriodSeconds": 0, "restartPolicy": "Never",
+                        "containers": [ { "name": "c", "image": image, "imagePullPolicy": "Always" } ] }
+                });
+                let f = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(f.path(), pod.to_string()).unwrap();
+                assert!(
+                    k(&["create", "-f", f.path().to_str().unwrap()])
+                        .status
+                        .success()
+                );
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let out = k(&["get", "pod", "-n", "t-rot", &name, "-o", "json"]);
+                    let p: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                    let state = &p["status"]["containerStatuses"][0]["state"];
+                    if state.get("running").is_some() || state.get("terminated").is_some() {
+                        pulls.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    let reason = state["waiting"]["reason"].as_str().unwrap_or("");
+                    if reason == "ErrImagePull" || reason == "ImagePullBackOff" {
+                        failures.lock().unwrap().push(format!(
+                            "{name}: {}",
+                            state["waiting"]["message"].as_str().unwrap_or(reason)
+                        ));
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "{name} never started: {p}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                k(&["delete", "pod", "-n", "t-rot", &name, "--wait=false"]);
+            }
+        })
+    };
+    let wait_pulls = |at_least: usize| {
+        let start = pulls.load(Ordering::SeqCst);
+        wait_until(Duration::from_secs(120), "pulls in the loop", || {
+            pulls.load(Ordering::SeqCst) >= start + at_least
+        });
+    };
+    let certs_d = r.path("certs.d");
+    let rotate = |args: &[&str]| {
+        let mut all = vec!["pki", "rotate", "--dir", s(&pki)];
+        all.extend_from_slice(args);
+        let out = slipway(&certs_d, &all, &[]);
+        assert_eq!(out.code, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+    };
+    wait_pulls(2);
+
+    // 1. prepare: the bundle holds old and new; every node gets it.
+    rotate(&["prepare"]);
+    let a = trust_apply(c, &r, &trust, trust_ns);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    wait_pulls(2);
+    // 2. switch: the nodes' own bundle proves they trust the new CA; the registry serves
+    //    a certificate of the new CA.
+    let node_ca = c
+        .node_root()
+        .join(format!("etc/containerd/certs.d/{host}/ca.crt"));
+    rotate(&[
+        "switch",
+        "--leaf",
+        s(&pki.join("registry")),
+        "--nodes-trust",
+        s(&node_ca),
+    ]);
+    {
+        let _pause = restarting.write().unwrap();
+        r.reg.restart(None);
+    }
+    let a = trust_apply(c, &r, &trust, trust_ns);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    wait_pulls(2);
+    // 3. retire: the bundle holds the new CA only.
+    rotate(&["retire"]);
+    let a = trust_apply(c, &r, &trust, trust_ns);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    wait_pulls(2);
+    stop.store(true, Ordering::SeqCst);
+    looper.join().unwrap();
+
+    let failures = failures.lock().unwrap();
+    assert!(failures.is_empty(), "pulls failed: {failures:#?}");
+    assert!(pulls.load(Ordering::SeqCst) >= 8);
+    let on_node = std::fs::read_to_string(&node_ca).unwrap();
+    let new_ca = std::fs::read_to_string(pki.join("ca.crt")).unwrap();
+    assert_eq!(
+        on_node.trim(),
+        new_ca.trim(),
+        "the node trusts the new CA only"
+    );
+}
+
+#[test]
+fn a_node_that_joins_with_the_startup_taint_runs_app_pods_only_once_it_trusts() {
+    let c = Cluster::builder(slipway_bin())
+        .register_with_taint("slipway.dev/registry-trust=pending:NoSchedule")
+        .start();
+    let _logs = c.logs_on_failure();
+    let r = PrivateRegistry::start();
+    let host = r.host();
+    let ca = r.ca_flag();
+    let project = app_project(r.tmp.path(), "early", "");
+    let built = on_node(
+        &c,
+        &r,
+        &[
+            &ca,
+            "--output",
+            "json",
+            "render",
+            "--dir",
+            s(&project),
+            "--repo",
+            &format!("{host}/early"),
+        ],
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let node = c.get_json(&["node", c.node_name()]);
+    assert_eq!(
+        node["spec"]["taints"][0]["key"], "slipway.dev/registry-trust",
+        "{node}"
+    );
+
+    // The app is deployed before trust: its pod waits, unscheduled, and pulls nothing.
+    let manifests = r.path("early.json");
+    std::fs::write(
+        &manifests,
+        json!({ "apiVersion": "v1", "kind": "List", "items": built.json["manifests"] }).to_string(),
+    )
+    .unwrap();
+    c.kubectl_ok(&["create", "namespace", "t-early"]);
+    c.kubectl_ok(&["apply", "-n", "t-early", "-f", s(&manifests)]);
+    std::thread::sleep(Duration::from_secs(3));
+    let pods = c.get_json(&["pods", "-n", "t-early"]);
+    assert_eq!(pods["items"][0]["status"]["phase"], "Pending", "{pods}");
+    assert!(pods["items"][0]["spec"]["nodeName"].is_null(), "{pods}");
+
+    // The agent tolerates the taint, installs trust, then releases the taint.
+    let a = trust_apply(&c, &r, &r.trust(), "slipway-system");
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    wait_until(Duration::from_secs(60), "the taint to go", || {
+        c.get_json(&["node", c.node_name()])["spec"]["taints"].is_null()
+    });
+    let logs = c.kubectl_ok(&[
+        "logs",
+        "-n",
+        "slipway-system",
+        "daemonset/slipway-node-trust",
+    ]);
+    assert!(
+        logs.contains("removed taint slipway.dev/registry-trust"),
+        "{logs}"
+    );
+    let out = c.kubectl(&[
+        "rollout",
+        "status",
+        "-n",
+        "t-early",
+        "deployment/early",
+        "--timeout=2m",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed = events(&c, "t-early", "Failed");
+    assert!(
+        failed.is_empty(),
+        "an app pod saw a failed pull: {failed:#?}"
+    );
+}
