@@ -20,12 +20,15 @@ use crate::watch::Changes;
 /// How to track.
 #[derive(Clone, Debug)]
 pub struct TrackOptions {
-    /// Time between polls.
+    /// Time between polls, when the API server cannot be watched.
     pub interval: Duration,
     /// Give up after this long.
     pub timeout: Duration,
     /// The trust agent's image, named in the `cluster trust apply` fix.
     pub agent_image: Option<String>,
+    /// Registries this machine already trusts on purpose (it just pushed to them): a trust
+    /// failure there is the nodes' alone, so no build-machine fix is offered for it.
+    pub trusted_here: Vec<String>,
 }
 
 impl Default for TrackOptions {
@@ -34,6 +37,7 @@ impl Default for TrackOptions {
             interval: Duration::from_secs(2),
             timeout: Duration::from_secs(300),
             agent_image: None,
+            trusted_here: vec![],
         }
     }
 }
@@ -464,8 +468,9 @@ pub(crate) async fn inspect_pods(
     client: &Client,
     namespace: &str,
     selector: &str,
-    agent_image: Option<&str>,
+    opts: &TrackOptions,
 ) -> Result<Vec<(Pod, PodReport)>, Error> {
+    let agent_image = opts.agent_image.as_deref();
     let pods = Api::<Pod>::namespaced(client.clone(), namespace)
         .list(&ListParams::default().labels(selector))
         .await
@@ -583,11 +588,27 @@ pub(crate) async fn inspect_pods(
                     agent_image,
                 )
             });
-            report.diagnoses.push(d);
+            report.diagnoses.push(trusted_here(d, &opts.trusted_here));
         }
         out.push((pod, report));
     }
     Ok(out)
+}
+
+/// Replaces the build-machine fixes of a trust failure at a registry this machine already
+/// trusts with a line that says so.
+fn trusted_here(mut d: PullDiagnosis, trusted: &[String]) -> PullDiagnosis {
+    let trust_verdict = matches!(
+        d.verdict,
+        slipway_trust::Verdict::UnknownAuthority | slipway_trust::Verdict::ClientCertRequired
+    );
+    if trust_verdict && trusted.contains(&d.registry) {
+        d.fixes.build_machine = vec![format!(
+            "none: this machine already trusts {} on purpose; only the nodes need the fix",
+            d.registry
+        )];
+    }
+    d
 }
 
 /// Emits the progress lines of `pods` not reported before.
@@ -688,7 +709,7 @@ pub async fn track<F: FnMut(&Progress)>(
             w.ready = ready;
             if !ready {
                 let ns = w.workload.namespace.as_deref().unwrap_or("default");
-                let pods = inspect_pods(client, ns, &selector, opts.agent_image.as_deref()).await?;
+                let pods = inspect_pods(client, ns, &selector, opts).await?;
                 w.pods = pods.into_iter().map(|(_, r)| r).collect();
                 report_pods(&w.pods, &mut seen, &mut on_progress);
                 fatal.extend(

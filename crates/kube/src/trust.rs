@@ -90,10 +90,10 @@ async fn agents(
     client: &Client,
     namespace: &str,
     checksum: Option<&str>,
-    agent_image: Option<&str>,
+    opts: &TrackOptions,
 ) -> Result<(Vec<NodeTrust>, Vec<PodReport>), Error> {
     let selector = format!("app.kubernetes.io/name={AGENT_NAME}");
-    let pods = inspect_pods(client, namespace, &selector, agent_image).await?;
+    let pods = inspect_pods(client, namespace, &selector, opts).await?;
     let mut nodes = Vec::new();
     let mut reports = Vec::new();
     for (pod, report) in pods {
@@ -183,10 +183,13 @@ pub async fn trust_apply<F: FnMut(&Progress)>(
     let checksum = manifest.bundle_checksum();
     let ds_api = Api::<DaemonSet>::namespaced(client.clone(), &ns);
     let subject = format!("DaemonSet {ns}/{AGENT_NAME}");
-    let agent_image = opts
-        .agent_image
-        .as_deref()
-        .or(Some(manifest.agent_image.as_str()));
+    let opts = &TrackOptions {
+        agent_image: opts
+            .agent_image
+            .clone()
+            .or(Some(manifest.agent_image.clone())),
+        ..opts.clone()
+    };
     let mut seen = HashSet::new();
     let mut changes = Changes::new(client, vec![ns.clone()], opts.interval);
     loop {
@@ -195,7 +198,7 @@ pub async fn trust_apply<F: FnMut(&Progress)>(
             .await
             .map_err(|e| Error::api("get", subject.clone(), e))?;
         let (c, ds_done) = counts(&ds);
-        let (nodes, reports) = agents(client, &ns, Some(&checksum), agent_image).await?;
+        let (nodes, reports) = agents(client, &ns, Some(&checksum), opts).await?;
         let stale = nodes.iter().filter(|n| !n.current_bundle).count();
         let status = Progress::Status {
             workload: subject.clone(),
@@ -312,7 +315,13 @@ pub async fn cluster_status(
     let counts = ds.as_ref().map(|d| counts(d).0);
     let checksum = counts.as_ref().and_then(|c| c.bundle_sha256.clone());
     let (nodes, _) = if ds.is_some() {
-        agents(client, namespace, checksum.as_deref(), None).await?
+        agents(
+            client,
+            namespace,
+            checksum.as_deref(),
+            &TrackOptions::default(),
+        )
+        .await?
     } else {
         (vec![], vec![])
     };

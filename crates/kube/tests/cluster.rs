@@ -49,7 +49,7 @@ fn opts(timeout_ms: u64) -> TrackOptions {
     TrackOptions {
         interval: Duration::from_millis(50),
         timeout: Duration::from_millis(timeout_ms),
-        agent_image: None,
+        ..TrackOptions::default()
     }
 }
 

@@ -998,6 +998,95 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    /// Splits what `slipway_kube::sh_quote` joined: words, bare or in single quotes
+    /// (`'\''` is a quote inside), separated by spaces.
+    fn sh_words(text: &str) -> Vec<String> {
+        let (mut words, mut word, mut quoted, mut started) = (vec![], String::new(), false, false);
+        for c in text.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    started = true;
+                }
+                ' ' if !quoted => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                _ => {
+                    word.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn the_trust_daemonsets_command_lines_parse_with_this_cli() {
+        use slipway_kube::{AgentVerb, TrustManifest, Trusted};
+        let m = TrustManifest {
+            registries: ["registry.internal:5000", "mirror.internal"]
+                .iter()
+                .map(|h| Trusted {
+                    registry: RegistryHost::parse(h).unwrap(),
+                    ca_pem: b"PEM".to_vec(),
+                })
+                .collect(),
+            agent_image: "ghcr.io/example/slipway:0.1".into(),
+            namespace: "it's-odd".into(),
+            runtime: "containerd".into(),
+            system_store: true,
+            api_server: None,
+        };
+        let objects = m.objects();
+        let ds = objects.iter().find(|o| o["kind"] == "DaemonSet").unwrap();
+        let c = &ds["spec"]["template"]["spec"]["containers"][0];
+        let command = c["command"][2].as_str().unwrap();
+        let probe = c["readinessProbe"]["exec"]["command"][2].as_str().unwrap();
+        let install = command.strip_suffix(" && exec sleep infinity").unwrap();
+        for (script, verb) in [(install, AgentVerb::Install), (probe, AgentVerb::Verify)] {
+            let calls = m.agent_calls(verb);
+            let lines: Vec<&str> = script.split(" && ").collect();
+            assert_eq!(lines.len(), calls.len(), "{script}");
+            for (line, call) in lines.iter().zip(&calls) {
+                let argv = sh_words(line);
+                assert_eq!(argv, call.argv(), "{line}");
+                // The real parser takes each line, and reads back what the call says.
+                let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+                let Command::Node(NodeCommand::Trust(cmd)) = cli.command else {
+                    panic!("{line}: not node trust");
+                };
+                let (args, release) = match (cmd, verb) {
+                    (NodeTrustCommand::Install(i), AgentVerb::Install) => {
+                        (i.trust, i.release_taint)
+                    }
+                    (NodeTrustCommand::Verify(a), AgentVerb::Verify) => (a, None),
+                    (other, _) => panic!("{line}: {other:?}"),
+                };
+                assert_eq!(args.registry, call.registry);
+                assert_eq!(args.ca.as_deref(), Some(std::path::Path::new(&call.ca)));
+                assert_eq!(args.host_root, std::path::Path::new("/host"));
+                assert_eq!(args.runtime, RuntimeArg::Containerd);
+                assert!(args.system_store);
+                assert_eq!(release, call.release_taint);
+                if verb == AgentVerb::Install {
+                    assert_eq!(args.restart_runtime, RestartArg::Never);
+                }
+            }
+        }
+        assert_eq!(
+            m.agent_calls(AgentVerb::Install)[1]
+                .release_taint
+                .as_deref(),
+            Some(slipway_kube::STARTUP_TAINT)
+        );
+    }
+
     #[test]
     fn host_file_needs_an_equals_sign() {
         let err = parse_host_file("registry.test:5000").unwrap_err();

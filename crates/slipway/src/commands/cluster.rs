@@ -78,6 +78,7 @@ fn run_apply(a: &ClusterApplyArgs, output: Output, out: &mut dyn Write) -> Resul
         interval: a.poll_interval,
         timeout: a.timeout,
         agent_image: Some(m.agent_image.clone()),
+        trusted_here: vec![],
     };
     let rt = super::runtime()?;
     let result = rt.block_on(async {

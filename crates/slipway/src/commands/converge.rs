@@ -64,6 +64,10 @@ pub fn run(
     };
     slipway_kube::prune::check_release_name(&release)
         .map_err(|m| slipway_build::BuildError::Usage(format!("--release: {m}")))?;
+    let verified_here = {
+        let t = settings.trust_for(&host)?;
+        t.skip_verify.is_none() && t.plain_http.is_none()
+    };
     // Check what can be checked before building: the trust the nodes will need.
     let bundle = if a.skip_cluster_trust {
         None
@@ -99,6 +103,12 @@ pub fn run(
         interval: a.poll_interval,
         timeout: a.timeout,
         agent_image: a.agent_image.clone(),
+        // The build pushes to --repo's registry through this machine's verified trust.
+        trusted_here: if verified_here {
+            vec![host.to_string()]
+        } else {
+            vec![]
+        },
     };
 
     let mut trust_report: Option<TrustApplyReport> = None;
