@@ -119,7 +119,7 @@ pub enum ConfigError {
         line: usize,
     },
     /// A document is not valid YAML.
-    #[error("{}{}: document {document}: invalid YAML: {message}", .path.display(), place(.line, .column))]
+    #[error("{}{}: document {document}: invalid YAML: {message}", .path.display(), slipway_fs::place(*.line, *.column))]
     Yaml {
         /// The werf.yaml path.
         path: PathBuf,
@@ -154,15 +154,6 @@ pub enum ConfigError {
         /// What is wrong and what to do.
         message: String,
     },
-}
-
-/// Formats `:line:column` for messages, or nothing when the place is unknown.
-fn place(line: &u64, column: &u64) -> String {
-    match (*line, *column) {
-        (0, _) => String::new(),
-        (l, 0) => format!(":{l}"),
-        (l, c) => format!(":{l}:{c}"),
-    }
 }
 
 /// Reads and checks the `werf.yaml` at `path`.

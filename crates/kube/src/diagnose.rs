@@ -57,15 +57,7 @@ pub fn unrecoverable(verdict: Verdict) -> bool {
     )
 }
 
-/// Returns the registry part of an image reference (docker's rule).
-pub fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => "docker.io".to_string(),
-    }
-}
+pub use slipway_names::registry_of;
 
 /// Returns the CA file name the fixes use for a registry: `HOST_PORT.crt`.
 pub fn ca_file_name(registry: &str) -> String {

@@ -117,7 +117,7 @@ pub enum RenderError {
         known: Vec<String>,
     },
     /// A document is not valid YAML.
-    #[error("{}{}: invalid YAML: {message}", .path.display(), place(.line, .column))]
+    #[error("{}{}: invalid YAML: {message}", .path.display(), slipway_fs::place(*.line, *.column))]
     Yaml {
         /// The file.
         path: PathBuf,
@@ -174,14 +174,6 @@ impl RenderError {
             RenderError::Emit { .. } => false,
             _ => true,
         }
-    }
-}
-
-fn place(line: &u64, column: &u64) -> String {
-    match (*line, *column) {
-        (0, _) => String::new(),
-        (l, 0) => format!(":{l}"),
-        (l, c) => format!(":{l}:{c}"),
     }
 }
 

@@ -1,8 +1,6 @@
 //! Every read and write of the node's files goes through [`HostFs`], rooted at the node's
 //! root (`/`, or the host filesystem mounted into a DaemonSet pod).
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::Error;
@@ -72,29 +70,22 @@ impl HostFs {
     /// Any I/O error; the old file is then untouched.
     pub fn write_atomic(&self, node_path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
         let real = self.real(node_path);
-        let dir = real.parent().unwrap_or(&self.root).to_path_buf();
-        let io = |what: &str| {
-            let what = what.to_string();
-            move |source| Error::Io {
-                what,
+        if let Some(dir) = real.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                what: "cannot create the folder of".into(),
                 path: node_path.into(),
                 source,
-            }
+            })?;
+        }
+        let opts = slipway_fs::WriteOptions {
+            mode,
+            ..slipway_fs::WriteOptions::default()
         };
-        std::fs::create_dir_all(&dir).map_err(io("cannot create the folder of"))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".slipway-")
-            .permissions(std::fs::Permissions::from_mode(mode))
-            .tempfile_in(&dir)
-            .map_err(io("cannot create a temp file beside"))?;
-        tmp.write_all(bytes).map_err(io("cannot write"))?;
-        tmp.as_file().sync_all().map_err(io("cannot sync"))?;
-        tmp.persist(&real).map_err(|e| Error::Io {
-            what: "cannot rename into".into(),
+        slipway_fs::write_atomic(&real, bytes, &opts).map_err(|e| Error::Io {
+            what: e.step.into(),
             path: node_path.into(),
-            source: e.error,
-        })?;
-        Ok(())
+            source: e.source,
+        })
     }
 
     /// Removes a file if it exists, and then its folder if that is left empty.

@@ -13,7 +13,8 @@
 //! use slipway_node::{HostFs, Request, Runtime, install};
 //! use slipway_trust::RegistryHost;
 //! let fs = HostFs::new("/")?;
-//! let req = Request::new(RegistryHost::parse("registry.internal:5000")?, Some(std::fs::read("ca.crt").unwrap()));
+//! let host = RegistryHost::parse("registry.internal:5000").map_err(slipway_trust::Error::from)?;
+//! let req = Request::new(host, Some(std::fs::read("ca.crt").unwrap()));
 //! let report = install(&fs, &req, &[Runtime::Containerd], false)?;
 //! println!("{} changes", report.changes.len());
 //! # Ok::<(), slipway_node::Error>(())

@@ -13,22 +13,9 @@ use crate::Digest;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A digest could not be parsed.
-    #[error("invalid digest `{input}`: {why}")]
-    InvalidDigest {
-        /// What was given.
-        input: String,
-        /// Why it was refused.
-        why: String,
-    },
-    /// An image reference could not be parsed.
-    #[error("invalid image reference `{input}`: {why}")]
-    InvalidReference {
-        /// What was given.
-        input: String,
-        /// Why it was refused.
-        why: String,
-    },
+    /// A digest or an image reference could not be parsed.
+    #[error(transparent)]
+    Name(#[from] slipway_names::Error),
     /// A tag (or OCI layout ref name) was refused on its own, outside a reference.
     #[error("invalid tag `{input}`: {why}")]
     InvalidTag {
@@ -151,8 +138,7 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Error::InvalidDigest { .. }
-                | Error::InvalidReference { .. }
+            Error::Name(_)
                 | Error::InvalidTag { .. }
                 | Error::InvalidLocation { .. }
                 | Error::InvalidPlatform { .. }

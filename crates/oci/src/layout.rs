@@ -121,12 +121,12 @@ impl Layout {
                 subject: index.display().to_string(),
                 source,
             })?;
-            write_atomic(path, &index, &bytes)?;
+            write_file_atomic(&index, &bytes)?;
         }
         let marker = path.join(LAYOUT_FILE);
         if !marker.exists() {
             let text = format!(r#"{{"imageLayoutVersion":"{LAYOUT_VERSION}"}}"#);
-            write_atomic(path, &marker, text.as_bytes())?;
+            write_file_atomic(&marker, text.as_bytes())?;
         }
         Layout::open(path)
     }
@@ -392,7 +392,7 @@ impl Layout {
             None => manifests.push(entry),
         }
         let bytes = serde_json::to_vec(&index).map_err(json_err)?;
-        write_atomic(&self.path, &file, &bytes)
+        write_file_atomic(&file, &bytes)
     }
 }
 
@@ -432,34 +432,21 @@ fn check_layout_file(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes a file whole or not at all: a temporary file in the same folder, synced, then
-/// renamed over `target`.
+/// Writes a file whole or not at all: a temporary file in the same folder (named with the
+/// layout's temporary prefix, so an interrupted write is cleaned up by the next writer),
+/// synced, then renamed over `target`.
 ///
 /// # Errors
-/// [`Error::Io`] naming the folder or the file.
+/// [`Error::Io`] naming the file.
 pub fn write_file_atomic(target: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+    let opts = slipway_fs::WriteOptions {
+        prefix: TEMP_PREFIX,
+        ..slipway_fs::WriteOptions::default()
     };
-    write_atomic(dir, target, bytes)
-}
-
-/// Writes a file by writing a temporary file in `dir`, syncing it and renaming it over
-/// `target`.
-fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(Error::io(dir))?;
-    tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
-    finish_file(&tmp)?;
-    tmp.persist(target).map_err(|e| Error::Io {
+    slipway_fs::write_atomic(target, bytes, &opts).map_err(|e| Error::Io {
         path: target.into(),
-        source: e.error,
-    })?;
-    sync_dir(dir);
-    Ok(())
+        source: e.source,
+    })
 }
 
 /// Syncs a temporary file and makes it readable by all, as files in a layout usually are.

@@ -25,15 +25,12 @@
 //! # Ok::<(), slipway_oci::Error>(())
 //! ```
 
-mod digest;
 mod error;
 mod layout;
 mod location;
 mod manifest;
 pub mod media;
-mod reference;
 
-pub use digest::{Digest, Hasher};
 pub use error::Error;
 pub use layout::{
     BlobWriter, INDEX_FILE, LAYOUT_FILE, LAYOUT_VERSION, Layout, REF_NAME_ANNOTATION,
@@ -48,4 +45,4 @@ pub use media::{
     OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST, is_index,
     is_manifest,
 };
-pub use reference::{DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Reference};
+pub use slipway_names::{DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference};

@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::reference::split_tag;
 use crate::{Error, Reference};
+use slipway_names::split_tag;
 
 /// Names the source or destination of a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl Location {
     ///
     /// # Errors
     /// [`Error::InvalidLocation`] for `oci:` with no path or an empty or blank tag, and for a
-    /// bare path such as `./x` (which needs `oci:`); [`Error::InvalidReference`] for a
+    /// bare path such as `./x` (which needs `oci:`); [`Error::Name`] for a
     /// registry reference that does not parse.
     pub fn parse(s: &str) -> Result<Location, Error> {
         let err = |why: String| Error::InvalidLocation {
@@ -55,7 +55,7 @@ impl Location {
                 "it looks like a folder; write `oci:{s}` for an OCI image layout"
             )));
         }
-        Reference::parse(s).map(Location::Registry)
+        Ok(Reference::parse(s).map(Location::Registry)?)
     }
 }
 
@@ -152,7 +152,7 @@ mod tests {
         }
         assert!(matches!(
             Location::parse("docker://r.test/A"),
-            Err(Error::InvalidReference { .. })
+            Err(Error::Name(slipway_names::Error::InvalidReference { .. }))
         ));
     }
 

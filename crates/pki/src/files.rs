@@ -1,8 +1,6 @@
 //! Writes files so that nothing is ever half-written: every file of a batch goes to a temp
 //! file in its own folder first, and only when all are written are they renamed into place.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -39,42 +37,29 @@ impl Batch {
         }
         let mut staged = Vec::new();
         for (path, data, mode, _) in &self.files {
-            let dir = parent(path);
-            let io = |what: &str| {
-                let what = what.to_string();
-                let p = path.clone();
-                move |source| Error::Io {
-                    what,
-                    path: p,
-                    source,
-                }
+            let opts = slipway_fs::WriteOptions {
+                mode: *mode,
+                ..slipway_fs::WriteOptions::default()
             };
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".slipway-")
-                .permissions(std::fs::Permissions::from_mode(*mode))
-                .tempfile_in(dir)
-                .map_err(io("cannot create a temp file beside"))?;
-            tmp.write_all(data).map_err(io("cannot write"))?;
-            tmp.as_file().sync_all().map_err(io("cannot sync"))?;
-            staged.push((tmp, path.clone()));
+            staged.push((
+                slipway_fs::stage(path, data, &opts).map_err(io_error)?,
+                path,
+            ));
         }
         let mut written = Vec::new();
-        for (tmp, path) in staged {
-            tmp.persist(&path).map_err(|e| Error::Io {
-                what: "cannot rename into".into(),
-                path: path.clone(),
-                source: e.error,
-            })?;
-            written.push(path);
+        for (file, path) in staged {
+            file.commit().map_err(io_error)?;
+            written.push(path.clone());
         }
         Ok(written)
     }
 }
 
-fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+fn io_error(e: slipway_fs::AtomicError) -> Error {
+    Error::Io {
+        what: e.step.into(),
+        path: e.path,
+        source: e.source,
     }
 }
 

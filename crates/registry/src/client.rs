@@ -436,7 +436,8 @@ impl Registry {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
             None => url.host_str().unwrap_or("").to_string(),
         };
-        let trust = self.policy.resolve(&RegistryHost::parse(&host_port)?)?;
+        let host = RegistryHost::parse(&host_port).map_err(slipway_trust::Error::from)?;
+        let trust = self.policy.resolve(&host)?;
         let c = build_http(&trust)?;
         map.insert(key, c.clone());
         Ok(c)

@@ -946,26 +946,19 @@ fn write_config(path: &Path, config: &Json) -> Result<(), Error> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "config.json".into());
     let prefix = format!(".{name}.");
-    let mut tmp = tempfile::Builder::new();
-    tmp.prefix(&prefix).suffix(".tmp");
+    let opts = slipway_fs::WriteOptions {
+        mode: 0o600,
+        prefix: &prefix,
+        suffix: ".tmp",
+        sync_dir: true,
+    };
+    let staged = slipway_fs::stage(&target, &text, &opts)
+        .map_err(|e| fail("writing a temporary file beside it")(e.source))?;
     #[cfg(unix)]
-    tmp.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
-    let mut tmp = tmp
-        .tempfile_in(&dir)
-        .map_err(fail("creating a temporary file beside it"))?;
-    tmp.write_all(&text)
-        .map_err(fail("writing a temporary file"))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(fail("syncing a temporary file"))?;
-    #[cfg(unix)]
-    keep_owner(&target, tmp.as_file());
-    tmp.persist(&target)
-        .map_err(|e| fail("renaming the temporary file over it")(e.error))?;
-    if let Ok(d) = fs::File::open(&dir) {
-        // Makes the rename durable; best effort, some file systems refuse.
-        let _ = d.sync_all();
-    }
+    keep_owner(&target, staged.file());
+    staged
+        .commit()
+        .map_err(|e| fail("renaming the temporary file over it")(e.source))?;
     Ok(())
 }
 

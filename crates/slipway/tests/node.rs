@@ -1086,12 +1086,19 @@ fn cluster_trust_manifest_prints_the_agent_objects_and_refuses_a_bad_bundle() {
         .collect();
     assert_eq!(
         kinds,
-        ["Namespace", "ServiceAccount", "ConfigMap", "DaemonSet"]
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "DaemonSet"
+        ]
     );
-    let script = r.json["items"][3]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    let script = r.json["items"][5]["spec"]["template"]["spec"]["containers"][0]["command"][2]
         .as_str()
         .unwrap();
-    assert!(script.contains("--runtime 'containerd'"), "{script}");
+    assert!(script.contains("--runtime containerd"), "{script}");
     let yaml = slipway(
         d.path(),
         &[
@@ -1108,8 +1115,8 @@ fn cluster_trust_manifest_prints_the_agent_objects_and_refuses_a_bad_bundle() {
     assert_eq!(yaml.code, 0);
     assert_eq!(
         yaml.stdout.matches("\n---\n").count() + usize::from(yaml.stdout.starts_with("---\n")),
-        4,
-        "four YAML documents"
+        6,
+        "six YAML documents"
     );
     let junk = write(d.path(), "junk.crt", "not a certificate\n");
     let r = slipway(

@@ -11,13 +11,8 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A registry host could not be parsed.
-    #[error("invalid registry host `{input}`: {why}")]
-    InvalidHost {
-        /// What the user wrote.
-        input: String,
-        /// Why it was refused.
-        why: String,
-    },
+    #[error(transparent)]
+    Name(#[from] slipway_names::Error),
     /// A flag value did not have the expected shape (e.g. `HOST=FILE` without `=`).
     #[error("invalid value `{value}` for {flag}: {why}")]
     InvalidFlag {

@@ -6,6 +6,8 @@
 //! on those upstream strings (see the fixtures captured from a real containerd), never on
 //! slipway's own messages.
 
+use slipway_names::registry_of;
+
 use serde::Serialize;
 
 use crate::Verdict;
@@ -125,15 +127,4 @@ fn url_host(m: &str) -> Option<String> {
                 None => h,
             }
         })
-}
-
-/// Returns the registry part of an image reference (docker's rule: the first component
-/// is a registry if it has a `.` or `:` or is `localhost`).
-fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => "docker.io".to_string(),
-    }
 }

@@ -25,7 +25,7 @@ mod dangerous;
 mod diagnosis;
 mod error;
 mod events;
-mod host;
+
 mod inspect;
 mod pem;
 mod policy;
@@ -40,7 +40,6 @@ pub use diagnosis::{
 };
 pub use error::Error;
 pub use events::{PullFailure, classify_pull_failure};
-pub use host::RegistryHost;
 pub use inspect::{CertSummary, fingerprint, summarize};
 pub use pem::{certificate_pem, parse_certificates, read_certificates, read_private_key};
 pub use policy::{
@@ -48,5 +47,6 @@ pub use policy::{
     TrustPolicyBuilder, load_identity,
 };
 pub use probe::{ApiAnswer, ProbeOptions, ProbeReport, TlsFacts, parse_head, probe};
+pub use slipway_names::RegistryHost;
 pub use source::{Role, SourceKind, SourceUse};
 pub use tls::provider;

@@ -16,6 +16,28 @@ pub const DEFAULT_TAG: &str = "latest";
 const MAX_TAG_LEN: usize = 128;
 const MAX_NAME_LEN: usize = 255;
 
+/// Splits an image name (`[registry/]repository...`) by Docker's rule: the first path
+/// component is the registry when it contains `.` or `:` or is `localhost`; otherwise the
+/// registry is `docker.io` and the whole name is the repository.
+pub fn split_registry(name: &str) -> (&str, &str) {
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => (DOCKER_HUB, name),
+    }
+}
+
+/// Returns the registry `host[:port]` an image reference pulls from, by Docker's rule
+/// (see [`split_registry`]): `docker.io` for `alpine:3`, `r.test:5000` for
+/// `r.test:5000/app@sha256:...`. `docker://` in front is ignored, and `index.docker.io`
+/// is `docker.io`.
+pub fn registry_of(image: &str) -> String {
+    let text = image.strip_prefix("docker://").unwrap_or(image);
+    match split_registry(text).0 {
+        "index.docker.io" => DOCKER_HUB.to_string(),
+        r => r.to_string(),
+    }
+}
+
 /// Names an image in a registry, fully normalized.
 ///
 /// `alpine` becomes `docker.io/library/alpine:latest`. A reference may hold both a tag and a
@@ -73,12 +95,8 @@ impl Reference {
         if name.is_empty() {
             return Err(err("there is no repository name".into()));
         }
-        let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-                (first, rest.to_string())
-            }
-            _ => (DOCKER_HUB, name.to_string()),
-        };
+        let (registry, repository) = split_registry(name);
+        let repository = repository.to_string();
         check_registry(registry).map_err(|why| err(format!("the registry `{registry}` {why}")))?;
         let registry = if registry == "index.docker.io" {
             DOCKER_HUB
@@ -191,7 +209,7 @@ impl<'de> Deserialize<'de> for Reference {
 
 /// Splits `name[:tag]`: the tag is the text after the last `:` when it holds no `/` (so
 /// `host:5000/app` has no tag).
-pub(crate) fn split_tag(s: &str) -> (&str, Option<&str>) {
+pub fn split_tag(s: &str) -> (&str, Option<&str>) {
     match s.rfind(':') {
         Some(i) if !s[i + 1..].contains('/') => (&s[..i], Some(&s[i + 1..])),
         _ => (s, None),
@@ -315,6 +333,26 @@ mod tests {
             r.tag,
             r.digest.map(|d| d.to_string()),
         )
+    }
+
+    #[test]
+    fn the_registry_of_an_image_follows_dockers_rule() {
+        for (image, registry) in [
+            ("alpine", "docker.io"),
+            ("alpine:3.20", "docker.io"),
+            ("team/app:1", "docker.io"),
+            ("localhost/app", "localhost"),
+            ("localhost:5000/app", "localhost:5000"),
+            (
+                "registry.internal:5000/team/app@sha256:abc",
+                "registry.internal:5000",
+            ),
+            ("r.test/a", "r.test"),
+            ("[::1]:5000/a", "[::1]:5000"),
+            ("docker://index.docker.io/library/alpine", "docker.io"),
+        ] {
+            assert_eq!(registry_of(image), registry, "{image}");
+        }
     }
 
     #[test]
