@@ -2972,7 +2972,7 @@ mod tests {
     }
 
     /// Measures layer writing and extraction on a big system folder. Run with
-    /// `cargo test --release -p slipway-build --lib layer::tests::throughput -- --ignored --nocapture`;
+    /// `cargo test --release -p slipway-builder --lib layer::tests::throughput -- --ignored --nocapture`;
     /// `SLIPWAY_BENCH_DIR` picks the folder.
     #[test]
     #[ignore = "benchmark"]

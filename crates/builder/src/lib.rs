@@ -9,7 +9,7 @@
 //! [`engine::Access`] opens registries with the trust policy).
 //!
 //! ```no_run
-//! use slipway_build::layer::{Content, LayerEntry, LayerOptions, write_layer};
+//! use slipway_builder::layer::{Content, LayerEntry, LayerOptions, write_layer};
 //! let layout = slipway_oci::Layout::create(std::path::Path::new("/tmp/store"))?;
 //! let entries = [LayerEntry { path: "/etc/app.conf".into(), content: Content::Bytes(b"x=1\n".to_vec()), mode: 0o644, uid: 0, gid: 0, mtime: 0 }];
 //! let layer = write_layer(&layout, &entries, &LayerOptions::default())?;

@@ -101,7 +101,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// Bad input (files, names, config, a refused rotation step) is 2; failures while working
 /// (writing files, talking to a server) are 3.
 fn exit_code_for(err: &anyhow::Error) -> ExitCode {
-    if let Some(e) = err.downcast_ref::<slipway_build::BuildError>() {
+    if let Some(e) = err.downcast_ref::<slipway_builder::BuildError>() {
         return if e.is_bad_input() {
             ExitCode::BadInput
         } else {

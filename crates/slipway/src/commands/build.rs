@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use slipway_build::buildah::HostAccess;
-use slipway_build::config::WerfConfig;
-use slipway_build::engine::host_platform;
-use slipway_build::{
+use slipway_builder::buildah::HostAccess;
+use slipway_builder::config::WerfConfig;
+use slipway_builder::engine::host_platform;
+use slipway_builder::{
     Access, Backend, BuildError, BuildOptions, BuildReport, Compression, Event, LayerFormat,
     Observer, StageStatus,
 };
@@ -140,7 +140,7 @@ pub(crate) fn parse_repo(repo: &str) -> Result<Reference> {
 /// [`BuildError::Config`] when it cannot be read or is wrong.
 pub fn load_config(a: &BuildArgs) -> Result<WerfConfig> {
     let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
-    Ok(slipway_build::config::load(&config_path).map_err(BuildError::from)?)
+    Ok(slipway_builder::config::load(&config_path).map_err(BuildError::from)?)
 }
 
 /// Builds the images of `config` exactly as `slipway build` does: options from the build
@@ -194,7 +194,7 @@ pub fn build_images(
             Arc::new(slipway_registry::NoProgress)
         };
     let access = CliAccess { settings, progress };
-    let report = slipway_build::build(config, &opts, &access, &observer)?;
+    let report = slipway_builder::build(config, &opts, &access, &observer)?;
     if let Some(path) = &a.report_path {
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');

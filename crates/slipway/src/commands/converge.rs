@@ -50,7 +50,7 @@ pub fn run(
 ) -> Result<ExitCode> {
     let output = global.output;
     let Some(repo) = global.repo.as_deref() else {
-        bail!(slipway_build::BuildError::Usage(
+        bail!(slipway_builder::BuildError::Usage(
             "converge needs --repo (or WERF_REPO): the nodes pull the images from a registry"
                 .into()
         ));
@@ -63,7 +63,7 @@ pub fn run(
         None => super::build::load_config(&a.build)?.project,
     };
     slipway_kube::prune::check_release_name(&release)
-        .map_err(|m| slipway_build::BuildError::Usage(format!("--release: {m}")))?;
+        .map_err(|m| slipway_builder::BuildError::Usage(format!("--release: {m}")))?;
     let verified_here = {
         let t = settings.trust_for(&host)?;
         t.skip_verify.is_none() && t.plain_http.is_none()
@@ -75,7 +75,7 @@ pub fn run(
         private_bundle(settings, &host)?
     };
     if bundle.is_some() && a.agent_image.is_none() {
-        bail!(slipway_build::BuildError::Usage(format!(
+        bail!(slipway_builder::BuildError::Usage(format!(
             "registry {host} is trusted here through a private CA or a pinned certificate, so the \
              nodes must trust it too: give --agent-image IMAGE (an image with slipway, from a \
              registry the nodes already trust) to run cluster trust apply, or \

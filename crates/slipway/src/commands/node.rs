@@ -71,7 +71,7 @@ pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<Exi
         NodeTrustCommand::Install(i) => {
             let a = &i.trust;
             if i.release_taint.is_some() && i.node_name.is_none() {
-                anyhow::bail!(slipway_build::BuildError::Usage(
+                anyhow::bail!(slipway_builder::BuildError::Usage(
                     "--release-taint needs the node's name: --node-name NAME or $NODE_NAME (a DaemonSet sets it from spec.nodeName)".into()
                 ));
             }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde_json::{Value, json};
-use slipway_build::BuildReport;
+use slipway_builder::BuildReport;
 use slipway_kube::render::{RenderError, Rendered, Source};
 
 use super::build::{build_images, load_config};
