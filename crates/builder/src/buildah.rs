@@ -24,7 +24,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
-use crate::dockerfile::Dockerfile;
+use slipway_dockerfile::Dockerfile;
 
 /// The local name the built image gets inside the job's private storage.
 const IMAGE_NAME: &str = "localhost/slipway-buildah-output:latest";
@@ -645,7 +645,7 @@ mod tests {
                     FROM scratch\nCOPY x /x\n\
                     FROM deps AS app\nCOPY --from=1 /x /x\nRUN build\n\
                     FROM scratch\nCOPY --from=app /out /out";
-        let df = crate::dockerfile::parse(text).unwrap();
+        let df = slipway_dockerfile::parse(text).unwrap();
         let deps = BTreeMap::from([
             (0, "r.test/app@sha256:aaaa".to_string()),
             (1, "r.test/app@sha256:bbbb".to_string()),
@@ -677,7 +677,7 @@ mod tests {
             ),
             "{last}"
         );
-        crate::dockerfile::parse(&last).expect("the rewritten file parses");
+        slipway_dockerfile::parse(&last).expect("the rewritten file parses");
     }
 
     #[test]
@@ -685,7 +685,7 @@ mod tests {
         let text = "ARG BASE\nFROM --platform=linux/amd64 \\\n  ${BASE} AS deps\n\
                     # a comment\nRUN make\nFROM scratch\nCOPY --from=deps /x /x\n\
                     FROM ${BASE}\n";
-        let df = crate::dockerfile::parse(text).unwrap();
+        let df = slipway_dockerfile::parse(text).unwrap();
         let store = "oci:/tmp/slipway-stages-0123:base-abcd";
         assert_eq!(
             stage_dockerfile(text, &df, 0, &BTreeMap::new(), Some(store)),
@@ -699,7 +699,7 @@ mod tests {
             ),
             "{last}"
         );
-        crate::dockerfile::parse(&last).expect("the rewritten file parses");
+        slipway_dockerfile::parse(&last).expect("the rewritten file parses");
     }
 
     /// Panics unless the machine can run real buildah builds.

@@ -20,16 +20,16 @@ use slipway_oci::{
 use slipway_registry::{CopyOptions, NoProgress, Progress, Registry, Sink, Source, copy};
 
 use crate::buildah::{self, HostAccess};
-use crate::config::{ImageSpec, ImportKind, WerfConfig};
-use crate::dockerfile;
 use crate::hashcache::HashCache;
-use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
-use crate::layer::{self, Content, LayerEntry, LayerOptions, Stacked};
 use crate::stage::{
     self, Action, Base, Chown, EPOCH, FromSource, ImagePlan, PlanInput, Resolve, ResolvedImage,
     StagePlan, Step,
 };
 use crate::{BuildError, LayerFormat};
+use slipway_dockerfile as dockerfile;
+use slipway_glob::{DockerIgnore, EntryKind, plan_copy};
+use slipway_layer::{self as layer, Content, LayerEntry, LayerOptions, Stacked};
+use slipway_werf::{ImageSpec, ImportKind, WerfConfig};
 
 /// Opens registries for the engine with the caller's trust policy and credentials.
 pub trait Access {
@@ -1467,7 +1467,7 @@ fn step_froms(s: &StagePlan) -> impl Iterator<Item = &FromSource> {
 /// entry. Without an owner, it keeps the one it has on disk: extraction sets the image's
 /// owners when slipway runs as root, as BuildKit keeps them.
 fn disk_entry(
-    e: crate::ignore::Entry,
+    e: slipway_glob::Entry,
     owner: Option<(u64, u64)>,
     chmod: Option<u32>,
     mtime: u64,

@@ -17,48 +17,17 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use slipway_fs::Stamp;
 use slipway_oci::Digest;
 
 /// How many entries one context's file keeps at most.
 const MAX_ENTRIES: usize = 500_000;
 /// How long a file must have been left alone before its digest is remembered.
 const SETTLE_NS: i128 = 2_000_000_000;
-
-/// What identifies one version of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl Stamp {
-    /// Reads the stamp of a file.
-    pub fn of(meta: &fs::Metadata) -> Stamp {
-        Stamp {
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-
-    /// Tells whether the file changed within `settle_ns`, so that a later write could
-    /// share its times.
-    fn is_recent(&self, settle_ns: i128) -> bool {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        now - self.mtime_ns.max(self.ctime_ns) < settle_ns
-    }
-}
 
 impl Default for HashCache {
     /// An empty cache that is never saved.
@@ -259,7 +228,7 @@ mod tests {
         let p = dir.join(name);
         fs::write(&p, text).unwrap();
         let f = fs::File::options().write(true).open(&p).unwrap();
-        f.set_modified(SystemTime::now() - std::time::Duration::from_secs(60))
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
             .unwrap();
         p
     }

@@ -9,7 +9,7 @@
 //! [`engine::Access`] opens registries with the trust policy).
 //!
 //! ```no_run
-//! use slipway_builder::layer::{Content, LayerEntry, LayerOptions, write_layer};
+//! use slipway_layer::{Content, LayerEntry, LayerOptions, write_layer};
 //! let layout = slipway_oci::Layout::create(std::path::Path::new("/tmp/store"))?;
 //! let entries = [LayerEntry { path: "/etc/app.conf".into(), content: Content::Bytes(b"x=1\n".to_vec()), mode: 0o644, uid: 0, gid: 0, mtime: 0 }];
 //! let layer = write_layer(&layout, &entries, &LayerOptions::default())?;
@@ -18,12 +18,9 @@
 //! ```
 
 pub mod buildah;
-pub mod config;
-pub mod dockerfile;
+
 pub mod engine;
 pub mod hashcache;
-pub mod ignore;
-pub mod layer;
 pub mod stage;
 
 use std::path::PathBuf;
@@ -32,7 +29,7 @@ pub use engine::{
     Access, Backend, BuildOptions, BuildReport, Event, ImageReport, Observer, StageReport,
     StageStatus, build,
 };
-pub use layer::Compression;
+pub use slipway_layer::Compression;
 
 /// How stage layers are written; part of every stage digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +58,7 @@ impl Default for LayerFormat {
 pub enum BuildError {
     /// `werf.yaml` is wrong.
     #[error(transparent)]
-    Config(#[from] config::ConfigError),
+    Config(#[from] slipway_werf::ConfigError),
     /// A Dockerfile does not parse.
     #[error("{}: line {line}, column {column}: {message}", .path.display())]
     Dockerfile {
@@ -89,7 +86,7 @@ pub enum BuildError {
     Usage(String),
     /// The context's `.dockerignore` cannot be read.
     #[error(transparent)]
-    Ignore(#[from] ignore::IgnoreError),
+    Ignore(#[from] slipway_glob::IgnoreError),
     /// A registry could not be opened (trust or credentials).
     #[error("{subject}: {message}")]
     Access {
@@ -109,7 +106,7 @@ pub enum BuildError {
     },
     /// A layer could not be written or extracted.
     #[error(transparent)]
-    Layer(#[from] layer::LayerError),
+    Layer(#[from] slipway_layer::LayerError),
     /// The local store failed.
     #[error(transparent)]
     Oci(#[from] slipway_oci::Error),

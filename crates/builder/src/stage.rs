@@ -16,11 +16,14 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use slipway_oci::{Descriptor, Digest, Hasher, Platform};
 
-use crate::dockerfile::{self, ArgDecl, Command, Dockerfile, Healthcheck, Instruction, Kind};
-use crate::hashcache::{HashCache, Stamp};
-use crate::ignore::{DockerIgnore, EntryKind, plan_copy};
-use crate::layer::{self, ArchiveKind, Content, LayerEntry};
+use crate::hashcache::HashCache;
 use crate::{BuildError, LayerFormat};
+use slipway_dockerfile::{
+    self as dockerfile, ArgDecl, Command, Dockerfile, Healthcheck, Instruction, Kind,
+};
+use slipway_fs::Stamp;
+use slipway_glob::{DockerIgnore, EntryKind, plan_copy};
+use slipway_layer::{self as layer, ArchiveKind, Content, LayerEntry};
 
 /// The `created` time every image and history entry gets: the epoch, for reproducibility.
 pub const EPOCH: &str = "1970-01-01T00:00:00Z";
@@ -497,8 +500,8 @@ impl StagePlanner<'_> {
         text.push_str(&format!(
             "layers {} level={} keep-mtimes={}\n",
             match self.input.format.compression {
-                crate::layer::Compression::Gzip => "gzip",
-                crate::layer::Compression::Zstd => "zstd",
+                layer::Compression::Gzip => "gzip",
+                layer::Compression::Zstd => "zstd",
             },
             self.input
                 .format
@@ -614,7 +617,7 @@ impl StagePlanner<'_> {
                 }
                 Kind::Workdir(w) => {
                     let w = self.x(&vars, ins, w)?;
-                    vars.workdir = join_path(&vars.workdir, &w);
+                    vars.workdir = slipway_fs::path::join(&vars.workdir, &w);
                     config.insert("WorkingDir".into(), Value::String(vars.workdir.clone()));
                 }
                 Kind::User(u) => {
@@ -798,9 +801,9 @@ impl StagePlanner<'_> {
                 h.content.clone()
             };
             let path = if dest_is_dir {
-                join_path(&join_path(&vars.workdir, &dest), &h.name)
+                slipway_fs::path::join(&slipway_fs::path::join(&vars.workdir, &dest), &h.name)
             } else {
-                join_path(&vars.workdir, &dest)
+                slipway_fs::path::join(&vars.workdir, &dest)
             };
             text.push_str(&format!(
                 "  heredoc {} {}\n",
@@ -1129,7 +1132,7 @@ fn json_str(s: &str) -> String {
 /// Hashes the regular files of a COPY plan, on as many threads as there are cores (up to
 /// 8); files whose stamp matches the cache are not read.
 fn hash_files(
-    entries: &[crate::ignore::Entry],
+    entries: &[slipway_glob::Entry],
     cache: &HashCache,
 ) -> Result<Vec<Option<Digest>>, BuildError> {
     let files: Vec<usize> = entries
@@ -1176,7 +1179,7 @@ fn hash_files(
 /// Returns a file's digest: from the cache when the stamp the walk read still matches an
 /// entry, otherwise by reading the file.
 fn cached_hash(
-    entry: &crate::ignore::Entry,
+    entry: &slipway_glob::Entry,
     cache: &HashCache,
     buf: &mut [u8],
 ) -> Result<Digest, BuildError> {
@@ -1444,26 +1447,6 @@ fn parse_chmod(s: &str) -> Result<u32, String> {
         .ok()
         .filter(|m| *m <= 0o7777)
         .ok_or_else(|| format!("--chmod={s}: give octal permission bits, e.g. --chmod=0755"))
-}
-
-/// Joins a path to a folder as `WORKDIR` and `COPY` do, normalizing `.` and `..`.
-pub fn join_path(base: &str, p: &str) -> String {
-    let full = if p.starts_with('/') {
-        p.to_string()
-    } else {
-        format!("{base}/{p}")
-    };
-    let mut parts: Vec<&str> = vec![];
-    for c in full.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 /// Substitutes `$NAME` and `${NAME}` in a heredoc body (a `\$` stays a literal `$`).
@@ -1823,9 +1806,9 @@ mod tests {
 
     #[test]
     fn paths_join_like_workdir() {
-        assert_eq!(join_path("/", "app"), "/app");
-        assert_eq!(join_path("/app", "../srv/./x/"), "/srv/x");
-        assert_eq!(join_path("/app", "/etc"), "/etc");
+        assert_eq!(slipway_fs::path::join("/", "app"), "/app");
+        assert_eq!(slipway_fs::path::join("/app", "../srv/./x/"), "/srv/x");
+        assert_eq!(slipway_fs::path::join("/app", "/etc"), "/etc");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use slipway_builder::buildah::HostAccess;
-use slipway_builder::config::WerfConfig;
 use slipway_builder::engine::host_platform;
 use slipway_builder::{
     Access, Backend, BuildError, BuildOptions, BuildReport, Compression, Event, LayerFormat,
@@ -15,6 +14,7 @@ use slipway_builder::{
 use slipway_oci::{Platform, Reference};
 use slipway_registry::{Progress, Registry};
 use slipway_trust::RegistryHost;
+use slipway_werf::WerfConfig;
 
 use crate::ExitCode;
 use crate::cli::{BackendArg, BuildArgs, CompressionArg, GlobalArgs, Output};
@@ -140,7 +140,7 @@ pub(crate) fn parse_repo(repo: &str) -> Result<Reference> {
 /// [`BuildError::Config`] when it cannot be read or is wrong.
 pub fn load_config(a: &BuildArgs) -> Result<WerfConfig> {
     let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
-    Ok(slipway_builder::config::load(&config_path).map_err(BuildError::from)?)
+    Ok(slipway_werf::load(&config_path).map_err(BuildError::from)?)
 }
 
 /// Builds the images of `config` exactly as `slipway build` does: options from the build

@@ -1,0 +1,893 @@
+//! Checking each document: the meta document, and every Dockerfile image with its keys,
+//! dependencies and imports.
+
+use serde_saphyr::{Location, Spanned};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use crate::documents::*;
+use crate::*;
+
+pub(crate) struct Cx<'a> {
+    pub(crate) path: &'a Path,
+}
+
+pub(crate) struct Doc<'a> {
+    pub(crate) number: usize,
+    pub(crate) offset: u64,
+    pub(crate) text: &'a str,
+}
+
+impl Doc<'_> {
+    pub(crate) fn line(&self, loc: &Location) -> u64 {
+        loc.line().max(1) + self.offset
+    }
+}
+
+pub(crate) struct RawImage {
+    pub(crate) doc: usize,
+    pub(crate) line: u64,
+    pub(crate) names: Vec<String>,
+    pub(crate) dockerfile: Option<(String, u64)>,
+    pub(crate) context: Option<(String, u64)>,
+    pub(crate) target: Option<String>,
+    pub(crate) args: BTreeMap<String, String>,
+    pub(crate) deps: Vec<RawDep>,
+}
+
+pub(crate) struct RawDep {
+    pub(crate) image: String,
+    pub(crate) line: u64,
+    pub(crate) key: String,
+    pub(crate) imports: Vec<Import>,
+}
+
+impl Cx<'_> {
+    pub(crate) fn at(
+        &self,
+        doc: &Doc<'_>,
+        loc: &Location,
+        key: &str,
+        message: String,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            document: doc.number,
+            line: doc.line(loc),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    pub(crate) fn file(&self, message: String) -> ConfigError {
+        ConfigError::File {
+            path: self.path.to_path_buf(),
+            message,
+        }
+    }
+
+    pub(crate) fn yaml(&self, doc: &Doc<'_>, e: &serde_saphyr::Error) -> ConfigError {
+        let opts = serde_saphyr::render_options! {
+            formatter: &serde_saphyr::UserMessageFormatter,
+            snippets: serde_saphyr::SnippetMode::Off,
+        };
+        let mut message = e.render_with_options(opts);
+        let (mut line, mut column) = (0, 0);
+        if let Some(loc) = e.location().filter(|l| l.line() > 0) {
+            let suffix = format!(" at line {}, column {}", loc.line(), loc.column());
+            if let Some(m) = message.strip_suffix(&suffix) {
+                message = m.to_string();
+            }
+            line = doc.line(&loc);
+            column = loc.column();
+        }
+        ConfigError::Yaml {
+            path: self.path.to_path_buf(),
+            document: doc.number,
+            line,
+            column,
+            message,
+        }
+    }
+
+    pub(crate) fn string(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+        allow_empty: bool,
+    ) -> Result<String, ConfigError> {
+        match &v.value {
+            Node::Str(s) if allow_empty || !s.is_empty() => Ok(s.clone()),
+            Node::Str(_) => Err(self.at(doc, &v.referenced, key, "must not be empty".into())),
+            other => Err(self.at(
+                doc,
+                &v.referenced,
+                key,
+                format!("expected a string, found {}", other.what()),
+            )),
+        }
+    }
+
+    /// Returns the text of a scalar: strings as they are, numbers and booleans as written.
+    pub(crate) fn scalar_text(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<String, ConfigError> {
+        let written = || {
+            let span = v.defined.span();
+            let (start, len) = (span.byte_offset()?, span.byte_len()?);
+            let start = usize::try_from(start).ok()?;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            let s = doc.text.get(start..end)?.trim();
+            (!s.is_empty() && !s.starts_with(['*', '!', '&'])).then(|| s.to_string())
+        };
+        Ok(match &v.value {
+            Node::Str(s) => s.clone(),
+            Node::Bool(b) => written().unwrap_or_else(|| b.to_string()),
+            Node::Int(i) => written().unwrap_or_else(|| i.to_string()),
+            Node::Float(f) => written().unwrap_or_else(|| f.to_string()),
+            Node::Null => {
+                return Err(self.at(
+                    doc,
+                    &v.referenced,
+                    key,
+                    "has no value; write \"\" for an empty string".into(),
+                ));
+            }
+            other => {
+                return Err(self.at(
+                    doc,
+                    &v.referenced,
+                    key,
+                    format!("expected a string, found {}", other.what()),
+                ));
+            }
+        })
+    }
+
+    pub(crate) fn stapel(&self, doc: &Doc<'_>, key: &Spanned<String>) -> ConfigError {
+        self.at(
+            doc,
+            &key.referenced,
+            &key.value,
+            "Stapel images are not supported by slipway; write a Dockerfile and use `dockerfile:`"
+                .into(),
+        )
+    }
+
+    pub(crate) fn unsupported(
+        &self,
+        doc: &Doc<'_>,
+        key: &Spanned<String>,
+        hint: &str,
+    ) -> ConfigError {
+        self.at(
+            doc,
+            &key.referenced,
+            &key.value,
+            format!(
+                "werf key `{}` is not supported by slipway (yet); {hint}",
+                key.value
+            ),
+        )
+    }
+
+    pub(crate) fn meta(
+        &self,
+        doc: &Doc<'_>,
+        loc: &Location,
+        entries: &[(Spanned<String>, Spanned<Node>)],
+    ) -> Result<String, ConfigError> {
+        let mut project = None;
+        let mut version = false;
+        for (k, v) in entries {
+            match k.value.as_str() {
+                "project" => project = Some(self.string(doc, "project", v, false)?),
+                "configVersion" => {
+                    if !matches!(v.value, Node::Int(1)) {
+                        return Err(self.at(
+                            doc,
+                            &v.referenced,
+                            "configVersion",
+                            "must be 1 (the only werf.yaml syntax version)".into(),
+                        ));
+                    }
+                    version = true;
+                }
+                // Deploy, cleanup and git settings do not change what is built.
+                "deploy" | "cleanup" | "gitWorktree" => {}
+                "build" => {
+                    if let Node::Map(sub) = &v.value {
+                        if let Some((sk, _)) = sub.first() {
+                            let key = format!("build.{}", sk.value);
+                            let hint = unsupported_hint(&sk.value).unwrap_or("remove it");
+                            return Err(self.at(
+                                doc,
+                                &sk.referenced,
+                                &key,
+                                format!(
+                                    "werf key `{key}` is not supported by slipway (yet); {hint}"
+                                ),
+                            ));
+                        }
+                    } else if !matches!(v.value, Node::Null) {
+                        return Err(self.at(
+                            doc,
+                            &v.referenced,
+                            "build",
+                            format!("expected a mapping, found {}", v.value.what()),
+                        ));
+                    }
+                }
+                other => {
+                    let hint = if other == "image" || other == "dockerfile" {
+                        " (image documents go after a `---` line)"
+                    } else {
+                        ""
+                    };
+                    return Err(self.at(
+                        doc,
+                        &k.referenced,
+                        other,
+                        format!("unknown key in the meta document{hint}; it may have: {META_KEYS}"),
+                    ));
+                }
+            }
+        }
+        if !version {
+            return Err(self.at(
+                doc,
+                loc,
+                "configVersion",
+                "missing: the meta document needs `configVersion: 1`".into(),
+            ));
+        }
+        project.ok_or_else(|| {
+            self.at(
+                doc,
+                loc,
+                "project",
+                "missing: the meta document needs `project: NAME`".into(),
+            )
+        })
+    }
+
+    pub(crate) fn image(
+        &self,
+        doc: &Doc<'_>,
+        loc: &Location,
+        entries: &[(Spanned<String>, Spanned<Node>)],
+    ) -> Result<RawImage, ConfigError> {
+        // The real problem with a Stapel image is that it is one, whatever else it has.
+        if let Some((k, _)) = entries
+            .iter()
+            .find(|(k, _)| STAPEL_KEYS.contains(&k.value.as_str()))
+        {
+            return Err(self.stapel(doc, k));
+        }
+        let mut raw = RawImage {
+            doc: doc.number,
+            line: doc.line(loc),
+            names: vec![],
+            dockerfile: None,
+            context: None,
+            target: None,
+            args: BTreeMap::new(),
+            deps: vec![],
+        };
+        let mut named = false;
+        for (k, v) in entries {
+            let key = k.value.as_str();
+            match key {
+                "image" => {
+                    named = true;
+                    raw.line = doc.line(&k.referenced);
+                    raw.names = self.image_names(doc, v)?;
+                }
+                "dockerfile" => {
+                    let s = self.string(doc, key, v, false)?;
+                    raw.dockerfile = Some((s, doc.line(&v.referenced)));
+                }
+                "context" => {
+                    let s = self.string(doc, key, v, true)?;
+                    raw.context = Some((s, doc.line(&v.referenced)));
+                }
+                "target" => {
+                    if !matches!(v.value, Node::Null) {
+                        let s = self.string(doc, key, v, true)?;
+                        raw.target = (!s.is_empty()).then_some(s);
+                    }
+                }
+                "args" => match &v.value {
+                    Node::Null => {}
+                    Node::Map(args) => {
+                        for (ak, av) in args {
+                            let name = format!("args.{}", ak.value);
+                            if ak.value.is_empty() {
+                                return Err(self.at(
+                                    doc,
+                                    &ak.referenced,
+                                    &name,
+                                    "a build arg needs a name".into(),
+                                ));
+                            }
+                            let value = self.scalar_text(doc, &name, av)?;
+                            raw.args.insert(ak.value.clone(), value);
+                        }
+                    }
+                    other => {
+                        return Err(self.at(
+                            doc,
+                            &v.referenced,
+                            key,
+                            format!(
+                                "expected a mapping of build arg names to values, found {}",
+                                other.what()
+                            ),
+                        ));
+                    }
+                },
+                "dependencies" => raw.deps = self.dependencies(doc, v)?,
+                _ => {
+                    if let Some(hint) = unsupported_hint(key) {
+                        return Err(self.unsupported(doc, k, hint));
+                    }
+                    return Err(self.at(
+                        doc,
+                        &k.referenced,
+                        key,
+                        format!(
+                            "unknown key in an image document; slipway understands: {IMAGE_KEYS}"
+                        ),
+                    ));
+                }
+            }
+        }
+        if !named {
+            return Err(self.at(
+                doc,
+                loc,
+                "image",
+                "missing: an image document needs `image: NAME`".into(),
+            ));
+        }
+        // Build args set by dependency imports must not collide with each other or `args`.
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        for dep in &raw.deps {
+            for imp in &dep.imports {
+                let arg = imp.target_build_arg.as_str();
+                if raw.args.contains_key(arg) {
+                    return Err(ConfigError::Invalid {
+                        path: self.path.to_path_buf(),
+                        document: doc.number,
+                        line: dep.line,
+                        key: format!("{}.imports", dep.key),
+                        message: format!(
+                            "build arg `{arg}` is set both in `args:` and by an import; remove one"
+                        ),
+                    });
+                }
+                if let Some(other) = seen.insert(arg, &dep.image) {
+                    return Err(ConfigError::Invalid {
+                        path: self.path.to_path_buf(),
+                        document: doc.number,
+                        line: dep.line,
+                        key: format!("{}.imports", dep.key),
+                        message: format!(
+                            "build arg `{arg}` is already set by an import from `{other}`; each targetBuildArg must be unique"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    pub(crate) fn image_names(
+        &self,
+        doc: &Doc<'_>,
+        v: &Spanned<Node>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let one = |v: &Spanned<Node>| -> Result<String, ConfigError> {
+            match &v.value {
+                Node::Null => Err(self.at(
+                    doc,
+                    &v.referenced,
+                    "image",
+                    "a nameless image (`image: ~`) is not supported; give the image a name".into(),
+                )),
+                Node::Str(s) if s.trim().is_empty() => Err(self.at(
+                    doc,
+                    &v.referenced,
+                    "image",
+                    "the image name must not be empty".into(),
+                )),
+                Node::Str(s) => Ok(s.clone()),
+                other => Err(self.at(
+                    doc,
+                    &v.referenced,
+                    "image",
+                    format!("expected an image name, found {}", other.what()),
+                )),
+            }
+        };
+        match &v.value {
+            Node::Seq(items) if items.is_empty() => Err(self.at(
+                doc,
+                &v.referenced,
+                "image",
+                "the list of image names is empty".into(),
+            )),
+            Node::Seq(items) => items.iter().map(one).collect(),
+            _ => Ok(vec![one(v)?]),
+        }
+    }
+
+    pub(crate) fn dependencies(
+        &self,
+        doc: &Doc<'_>,
+        v: &Spanned<Node>,
+    ) -> Result<Vec<RawDep>, ConfigError> {
+        let items = match &v.value {
+            Node::Null => return Ok(vec![]),
+            Node::Seq(items) => items,
+            other => {
+                return Err(self.at(
+                    doc,
+                    &v.referenced,
+                    "dependencies",
+                    format!("expected a list, found {}", other.what()),
+                ));
+            }
+        };
+        let mut deps = vec![];
+        for (i, item) in items.iter().enumerate() {
+            let key = format!("dependencies[{i}]");
+            let Node::Map(entries) = &item.value else {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &key,
+                    format!(
+                        "expected a mapping like `from: IMAGE` with `imports:`, found {}",
+                        item.value.what()
+                    ),
+                ));
+            };
+            let mut image: Option<String> = None;
+            let mut imports = vec![];
+            for (k, v) in entries {
+                let sub = format!("{key}.{}", k.value);
+                match k.value.as_str() {
+                    "from" | "image" => {
+                        if image.is_some() {
+                            return Err(self.at(
+                                doc,
+                                &k.referenced,
+                                &sub,
+                                "give the image once, with `from:` (or the older `image:`)".into(),
+                            ));
+                        }
+                        image = Some(self.string(doc, &sub, v, false)?);
+                    }
+                    "imports" => imports = self.imports(doc, &sub, v)?,
+                    "before" | "after" => {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            &sub,
+                            "`before:`/`after:` are for Stapel images; a Dockerfile image gets a dependency through `imports:` with `targetBuildArg:`".into(),
+                        ));
+                    }
+                    other => {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            &sub,
+                            format!(
+                                "unknown key `{other}` in a dependency; it may have: from (or image), imports"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let Some(image) = image else {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &key,
+                    "missing the image depended on: add `from: IMAGE`".into(),
+                ));
+            };
+            deps.push(RawDep {
+                image,
+                line: doc.line(&item.referenced),
+                key,
+                imports,
+            });
+        }
+        Ok(deps)
+    }
+
+    pub(crate) fn imports(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Vec<Import>, ConfigError> {
+        let items = match &v.value {
+            Node::Null => return Ok(vec![]),
+            Node::Seq(items) => items,
+            other => {
+                return Err(self.at(
+                    doc,
+                    &v.referenced,
+                    key,
+                    format!("expected a list, found {}", other.what()),
+                ));
+            }
+        };
+        let mut out = vec![];
+        for (i, item) in items.iter().enumerate() {
+            let key = format!("{key}[{i}]");
+            let Node::Map(entries) = &item.value else {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &key,
+                    format!(
+                        "expected a mapping like `type: ImageName` with `targetBuildArg: ARG`, found {}",
+                        item.value.what()
+                    ),
+                ));
+            };
+            let mut kind = None;
+            let mut arg = None;
+            for (k, v) in entries {
+                let sub = format!("{key}.{}", k.value);
+                match k.value.as_str() {
+                    "type" => {
+                        let s = self.string(doc, &sub, v, false)?;
+                        kind = Some(match s.as_str() {
+                            "ImageName" => ImportKind::ImageName,
+                            "ImageDigest" => ImportKind::ImageDigest,
+                            "ImageRepo" => ImportKind::ImageRepo,
+                            "ImageTag" => ImportKind::ImageTag,
+                            "ImageID" => {
+                                return Err(self.at(
+                                    doc,
+                                    &v.referenced,
+                                    &sub,
+                                    "import type `ImageID` is not supported by slipway (yet); use `ImageDigest` or `ImageName`".into(),
+                                ));
+                            }
+                            other => {
+                                return Err(self.at(
+                                    doc,
+                                    &v.referenced,
+                                    &sub,
+                                    format!(
+                                        "unknown import type `{other}`; expected one of: ImageName, ImageTag, ImageRepo, ImageDigest"
+                                    ),
+                                ));
+                            }
+                        });
+                    }
+                    "targetBuildArg" => arg = Some(self.string(doc, &sub, v, false)?),
+                    "targetEnv" => {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            &sub,
+                            "`targetEnv:` is for Stapel images; a Dockerfile image imports into a build arg with `targetBuildArg:`".into(),
+                        ));
+                    }
+                    other => {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            &sub,
+                            format!("unknown key `{other}` in an import; it may have: type, targetBuildArg"),
+                        ));
+                    }
+                }
+            }
+            let Some(kind) = kind else {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &key,
+                    "missing `type:` (ImageName, ImageTag, ImageRepo or ImageDigest)".into(),
+                ));
+            };
+            let Some(target_build_arg) = arg else {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &key,
+                    "missing `targetBuildArg:`, the build arg that receives the value".into(),
+                ));
+            };
+            out.push(Import {
+                kind,
+                target_build_arg,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn invalid(
+        &self,
+        document: usize,
+        line: u64,
+        key: &str,
+        message: String,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            document,
+            line,
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    /// Checks names, dependencies and paths across documents, and resolves the paths.
+    pub(crate) fn check_images(
+        &self,
+        raws: &[RawImage],
+        dir: &Path,
+    ) -> Result<Vec<ImageSpec>, ConfigError> {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for raw in raws {
+            for name in &raw.names {
+                if let Some(doc) = first.insert(name, raw.doc) {
+                    return Err(self.invalid(
+                        raw.doc,
+                        raw.line,
+                        "image",
+                        format!("image `{name}` is already defined in document {doc}; image names must be unique"),
+                    ));
+                }
+            }
+        }
+        for raw in raws {
+            for dep in &raw.deps {
+                if !first.contains_key(dep.image.as_str()) {
+                    let mut known: Vec<&str> = first.keys().copied().collect();
+                    known.sort_unstable();
+                    return Err(self.invalid(
+                        raw.doc,
+                        dep.line,
+                        &dep.key,
+                        format!(
+                            "depends on image `{}`, which werf.yaml does not define (images: {})",
+                            dep.image,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        self.check_cycles(raws)?;
+        if raws.is_empty() {
+            return Ok(vec![]);
+        }
+        let canonical_dir = dir.canonicalize().map_err(|e| {
+            self.file(format!(
+                "cannot open the werf.yaml folder {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut images = vec![];
+        for raw in raws {
+            let (ctx_text, ctx_line) = match &raw.context {
+                Some((s, l)) => (s.as_str(), *l),
+                None => (".", raw.line),
+            };
+            let ctx_rel = relative_inside(ctx_text).map_err(|why| {
+                self.invalid(
+                    raw.doc,
+                    ctx_line,
+                    "context",
+                    format!(
+                        "`{ctx_text}` {why}; the context must be a folder inside {}",
+                        dir.display()
+                    ),
+                )
+            })?;
+            let context = join_clean(dir, &ctx_rel);
+            match std::fs::metadata(&context) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(self.invalid(
+                        raw.doc,
+                        ctx_line,
+                        "context",
+                        format!("{} is not a directory", context.display()),
+                    ));
+                }
+                Err(e) => {
+                    let message = if e.kind() == std::io::ErrorKind::NotFound {
+                        format!("context directory {} does not exist", context.display())
+                    } else {
+                        format!(
+                            "cannot open the context directory {}: {e}",
+                            context.display()
+                        )
+                    };
+                    return Err(self.invalid(raw.doc, ctx_line, "context", message));
+                }
+            }
+            match context.canonicalize() {
+                Ok(c) if c.starts_with(&canonical_dir) => {}
+                Ok(c) => {
+                    return Err(self.invalid(
+                        raw.doc,
+                        ctx_line,
+                        "context",
+                        format!(
+                            "{} leads (through a symlink) to {}, outside the werf.yaml folder {}",
+                            context.display(),
+                            c.display(),
+                            dir.display()
+                        ),
+                    ));
+                }
+                Err(e) => {
+                    return Err(self.invalid(
+                        raw.doc,
+                        ctx_line,
+                        "context",
+                        format!("cannot open {}: {e}", context.display()),
+                    ));
+                }
+            }
+            let (df_text, df_line) = match &raw.dockerfile {
+                Some((s, l)) => (s.as_str(), *l),
+                None => ("Dockerfile", raw.line),
+            };
+            let df_rel = relative_inside(df_text).map_err(|why| {
+                self.invalid(
+                    raw.doc,
+                    df_line,
+                    "dockerfile",
+                    format!(
+                        "`{df_text}` {why}; werf resolves `dockerfile:` relative to the context {}",
+                        context.display()
+                    ),
+                )
+            })?;
+            let dockerfile = join_clean(&context, &df_rel);
+            match std::fs::metadata(&dockerfile) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    return Err(self.invalid(
+                        raw.doc,
+                        df_line,
+                        "dockerfile",
+                        format!("{} is not a file", dockerfile.display()),
+                    ));
+                }
+                Err(_) => {
+                    let implicit = if raw.dockerfile.is_none() {
+                        " (the default; set `dockerfile:` to use another file)"
+                    } else {
+                        " (`dockerfile:` is relative to the context)"
+                    };
+                    return Err(self.invalid(
+                        raw.doc,
+                        df_line,
+                        "dockerfile",
+                        format!(
+                            "Dockerfile {} does not exist{implicit}",
+                            dockerfile.display()
+                        ),
+                    ));
+                }
+            }
+            for name in &raw.names {
+                images.push(ImageSpec {
+                    name: name.clone(),
+                    context: context.clone(),
+                    dockerfile: dockerfile.clone(),
+                    target: raw.target.clone(),
+                    args: raw.args.clone(),
+                    dependencies: raw
+                        .deps
+                        .iter()
+                        .map(|d| Dependency {
+                            image: d.image.clone(),
+                            imports: d.imports.clone(),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Ok(images)
+    }
+
+    pub(crate) fn check_cycles(&self, raws: &[RawImage]) -> Result<(), ConfigError> {
+        let mut deps: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut order: Vec<&str> = vec![];
+        for raw in raws {
+            for name in &raw.names {
+                order.push(name);
+                deps.insert(name, raw.deps.iter().map(|d| d.image.as_str()).collect());
+            }
+        }
+        let mut done: HashSet<&str> = HashSet::new();
+        for start in order {
+            let mut path: Vec<&str> = vec![];
+            if let Some(cycle) = find_cycle(start, &deps, &mut done, &mut path) {
+                return Err(self.file(format!(
+                    "dependency cycle between images: {}; an image cannot depend on itself, directly or through others",
+                    cycle.join(" -> ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn find_cycle<'a>(
+    name: &'a str,
+    deps: &HashMap<&'a str, Vec<&'a str>>,
+    done: &mut HashSet<&'a str>,
+    path: &mut Vec<&'a str>,
+) -> Option<Vec<&'a str>> {
+    if done.contains(name) {
+        return None;
+    }
+    if let Some(i) = path.iter().position(|p| *p == name) {
+        let mut cycle = path[i..].to_vec();
+        cycle.push(name);
+        return Some(cycle);
+    }
+    path.push(name);
+    for dep in deps.get(name).map(Vec::as_slice).unwrap_or_default() {
+        if let Some(c) = find_cycle(dep, deps, done, path) {
+            return Some(c);
+        }
+    }
+    path.pop();
+    done.insert(name);
+    None
+}
+
+/// Normalizes a relative path lexically; refuses absolute paths and `..` that leave the
+/// starting folder. Returns the clean components (empty for the folder itself).
+pub(crate) fn relative_inside(text: &str) -> Result<PathBuf, &'static str> {
+    let p = Path::new(text);
+    let mut out = PathBuf::new();
+    let mut depth = 0usize;
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => return Err("is an absolute path"),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth == 0 {
+                    return Err("leaves its folder through `..`");
+                }
+                depth -= 1;
+                out.pop();
+            }
+            Component::Normal(n) => {
+                depth += 1;
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn join_clean(base: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}

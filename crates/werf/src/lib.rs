@@ -1,0 +1,315 @@
+//! Reading `werf.yaml`: the meta document (`project`, `configVersion`) and the Dockerfile
+//! image documents, checked the way slipway needs them before it plans a build.
+//!
+//! The file is a stream of YAML documents separated by `---` lines, split the way werf
+//! splits it. Documents are numbered from 1 in error messages; a preamble made only of
+//! comments before the first `---` is not counted. Anything slipway does not implement
+//! (Stapel images, Go templating, some Dockerfile-image keys) is refused with a message
+//! that says what to do instead, rather than silently ignored.
+//!
+//! The template engine that werf runs over `werf.yaml` first will plug in here, before
+//! the documents are split.
+
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+mod documents;
+mod images;
+#[cfg(test)]
+mod tests;
+
+use documents::*;
+use images::*;
+
+/// A parsed and checked `werf.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WerfConfig {
+    /// The `werf.yaml` file itself, as an absolute path.
+    pub path: PathBuf,
+    /// The folder holding `werf.yaml`; contexts are relative to it.
+    pub dir: PathBuf,
+    /// The `project:` name from the meta document.
+    pub project: String,
+    /// The images, in the order the file defines them.
+    pub images: Vec<ImageSpec>,
+}
+
+/// One image built from a Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSpec {
+    /// The image name (`image:`).
+    pub name: String,
+    /// The build context folder, absolute (`context:` relative to the werf.yaml folder).
+    pub context: PathBuf,
+    /// The Dockerfile, absolute (`dockerfile:` is relative to the context, as in werf).
+    pub dockerfile: PathBuf,
+    /// The Dockerfile stage to build (`target:`); the last stage when `None`.
+    pub target: Option<String>,
+    /// The build args from `args:`, with YAML numbers and booleans kept as written.
+    pub args: BTreeMap<String, String>,
+    /// The images this one needs built first, and what it imports from them.
+    pub dependencies: Vec<Dependency>,
+}
+
+/// An image another image depends on (`dependencies:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The name of the image depended on.
+    pub image: String,
+    /// The facts about that image passed in as build args.
+    pub imports: Vec<Import>,
+}
+
+/// One fact about a dependency passed in as a build arg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Which fact.
+    pub kind: ImportKind,
+    /// The build arg that receives it.
+    pub target_build_arg: String,
+}
+
+/// The facts about a built image that a dependent image can import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ImportKind {
+    /// The full reference, `repo:tag`.
+    ImageName,
+    /// The manifest digest, `sha256:...`.
+    ImageDigest,
+    /// The repository, without the tag.
+    ImageRepo,
+    /// The tag alone.
+    ImageTag,
+}
+
+impl ImportKind {
+    /// Returns the name werf.yaml uses for this kind (`ImageName`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::ImageName => "ImageName",
+            ImportKind::ImageDigest => "ImageDigest",
+            ImportKind::ImageRepo => "ImageRepo",
+            ImportKind::ImageTag => "ImageTag",
+        }
+    }
+}
+
+impl fmt::Display for ImportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a `werf.yaml`. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        /// The werf.yaml path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file uses werf's Go templating, which slipway does not render.
+    #[error(
+        "{}:{line}: werf.yaml templating ({{{{ ... }}}}) is not supported; \
+         write literal values, or render the file first (`werf config render > werf.yaml`)",
+        .path.display()
+    )]
+    Templating {
+        /// The werf.yaml path.
+        path: PathBuf,
+        /// The first line (from 1) with `{{`.
+        line: usize,
+    },
+    /// A document is not valid YAML.
+    #[error("{}{}: document {document}: invalid YAML: {message}", .path.display(), slipway_fs::place(*.line, *.column))]
+    Yaml {
+        /// The werf.yaml path.
+        path: PathBuf,
+        /// The document number, from 1.
+        document: usize,
+        /// The line in the file, from 1; 0 when the parser gave none.
+        line: u64,
+        /// The column, from 1; 0 when the parser gave none.
+        column: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key or value of one document is wrong or not supported.
+    #[error("{}:{line}: document {document}, `{key}`: {message}", .path.display())]
+    Invalid {
+        /// The werf.yaml path.
+        path: PathBuf,
+        /// The document number, from 1.
+        document: usize,
+        /// The line in the file, from 1.
+        line: u64,
+        /// The key, as a path like `dependencies[0].imports[1].type`.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A problem with the file as a whole (no meta document, dependency cycles).
+    #[error("{}: {message}", .path.display())]
+    File {
+        /// The werf.yaml path.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// Reads and checks the `werf.yaml` at `path`.
+///
+/// # Errors
+/// [`ConfigError::Read`] when the file cannot be read, else as [`parse`].
+pub fn load(path: &Path) -> Result<WerfConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and checks `werf.yaml` text; `path` names the file in messages and anchors the
+/// relative `context` and `dockerfile` paths, which must exist on disk.
+///
+/// # Errors
+/// Templating, YAML syntax, unknown or unsupported keys, Stapel images, bad values,
+/// duplicate image names, unknown or cyclic dependencies, and contexts or Dockerfiles
+/// that are missing or outside the werf.yaml folder.
+pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = match abs.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(i) = text.lines().position(|l| l.contains("{{")) {
+        return Err(ConfigError::Templating {
+            path: path.to_path_buf(),
+            line: i + 1,
+        });
+    }
+    let cx = Cx { path };
+    let mut meta: Option<(usize, String)> = None;
+    let mut raws: Vec<RawImage> = vec![];
+    for chunk in split_documents(text) {
+        if chunk.blank {
+            continue;
+        }
+        let doc = Doc {
+            number: chunk.number,
+            offset: chunk.first_line - 1,
+            text: chunk.text,
+        };
+        let root: Option<Spanned<Node>> =
+            serde_saphyr::from_str(chunk.text).map_err(|e| cx.yaml(&doc, &e))?;
+        let Some(root) = root else { continue };
+        let Node::Map(entries) = &root.value else {
+            return Err(cx.at(
+                &doc,
+                &root.referenced,
+                "(document)",
+                format!(
+                    "a werf.yaml document must be a mapping of keys, not {}",
+                    root.value.what()
+                ),
+            ));
+        };
+        let has = |k: &str| entries.iter().any(|(key, _)| key.value == k);
+        if has("project") || has("configVersion") {
+            if let Some((first, _)) = &meta {
+                return Err(cx.at(
+                    &doc,
+                    &root.referenced,
+                    "project",
+                    format!(
+                        "a second meta document; the meta document (`project:`, `configVersion:`) is document {first}, and there can be only one"
+                    ),
+                ));
+            }
+            let project = cx.meta(&doc, &root.referenced, entries)?;
+            meta = Some((doc.number, project));
+        } else if has("image") || has("dockerfile") || has("artifact") {
+            raws.push(cx.image(&doc, &root.referenced, entries)?);
+        } else {
+            return Err(cx.at(
+                &doc,
+                &root.referenced,
+                "(document)",
+                "cannot tell what this document is: the meta document has `project:` and \
+                 `configVersion: 1`, an image document has `image:`"
+                    .to_string(),
+            ));
+        }
+    }
+    let Some((_, project)) = meta else {
+        return Err(cx.file(
+            "no meta document: start werf.yaml with `project: NAME` and `configVersion: 1`, \
+             then `---` before the image documents"
+                .to_string(),
+        ));
+    };
+    let images = cx.check_images(&raws, &dir)?;
+    Ok(WerfConfig {
+        path: abs,
+        dir,
+        project,
+        images,
+    })
+}
+
+impl WerfConfig {
+    /// Returns the images with every dependency before its dependents, otherwise in file
+    /// order.
+    #[must_use]
+    pub fn images_in_order(&self) -> Vec<&ImageSpec> {
+        let by_name: HashMap<&str, usize> = self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let mut state = vec![0u8; self.images.len()]; // 0 new, 1 in progress, 2 done
+        let mut out = Vec::with_capacity(self.images.len());
+        fn visit<'a>(
+            i: usize,
+            images: &'a [ImageSpec],
+            by_name: &HashMap<&str, usize>,
+            state: &mut [u8],
+            out: &mut Vec<&'a ImageSpec>,
+        ) {
+            if state[i] != 0 {
+                return;
+            }
+            state[i] = 1;
+            for dep in &images[i].dependencies {
+                if let Some(&j) = by_name.get(dep.image.as_str()) {
+                    visit(j, images, by_name, state, out);
+                }
+            }
+            state[i] = 2;
+            out.push(&images[i]);
+        }
+        for i in 0..self.images.len() {
+            visit(i, &self.images, &by_name, &mut state, &mut out);
+        }
+        out
+    }
+
+    /// Returns the image named `name`, if werf.yaml defines one.
+    #[must_use]
+    pub fn image(&self, name: &str) -> Option<&ImageSpec> {
+        self.images.iter().find(|i| i.name == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Splitting into documents.

@@ -1,0 +1,496 @@
+//! The werf crate's tests.
+
+use super::*;
+use std::fs;
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        Fixture { tmp }
+    }
+    fn file(&self, rel: &str, text: &str) -> &Self {
+        let p = self.tmp.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+        self
+    }
+    fn dir(&self, rel: &str) -> &Self {
+        fs::create_dir_all(self.tmp.path().join(rel)).unwrap();
+        self
+    }
+    fn werf(&self) -> PathBuf {
+        self.tmp.path().join("werf.yaml")
+    }
+    fn parse(&self, text: &str) -> Result<WerfConfig, ConfigError> {
+        parse(text, &self.werf())
+    }
+    fn err(&self, text: &str) -> String {
+        let e = self.parse(text).expect_err("expected an error");
+        let s = e.to_string();
+        assert!(
+            s.contains("werf.yaml"),
+            "message does not name the file: {s}"
+        );
+        s
+    }
+}
+
+pub(crate) const META: &str = "project: demo\nconfigVersion: 1\n";
+
+fn has(s: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(s.contains(n), "{s:?} lacks {n:?}");
+    }
+}
+
+#[test]
+fn parses_a_full_config() {
+    let f = Fixture::new();
+    f.dir("svc/docker")
+        .file("svc/docker/app.Dockerfile", "FROM scratch\n");
+    let text = format!(
+        "# leading comment\n---\n{META}---\nimage: base\n---\n\
+         image: app\ncontext: svc\ndockerfile: docker/app.Dockerfile\ntarget: final\n\
+         args:\n  S: text\n  N: 1.10\n  B: yes\n  I: 010\n  Q: \"quoted\"\n  E: ''\n\
+         dependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n\
+         - from: base\n  imports:\n  - type: ImageDigest\n    targetBuildArg: BASE_DIGEST\n  \
+         - type: ImageRepo\n    targetBuildArg: REPO\n  - type: ImageTag\n    targetBuildArg: TAG\n"
+    );
+    let c = f.parse(&text).unwrap();
+    assert_eq!(c.project, "demo");
+    assert!(c.path.is_absolute());
+    assert_eq!(c.dir, f.tmp.path());
+    assert_eq!(c.images.len(), 2);
+    let base = &c.images[0];
+    assert_eq!(base.name, "base");
+    assert_eq!(base.context, f.tmp.path());
+    assert_eq!(base.dockerfile, f.tmp.path().join("Dockerfile"));
+    assert_eq!(base.target, None);
+    let app = &c.images[1];
+    assert_eq!(app.context, f.tmp.path().join("svc"));
+    assert_eq!(
+        app.dockerfile,
+        f.tmp.path().join("svc/docker/app.Dockerfile")
+    );
+    assert_eq!(app.target.as_deref(), Some("final"));
+    let args: Vec<(&str, &str)> = app
+        .args
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        args,
+        [
+            ("B", "yes"),
+            ("E", ""),
+            ("I", "010"),
+            ("N", "1.10"),
+            ("Q", "quoted"),
+            ("S", "text")
+        ]
+    );
+    assert_eq!(app.dependencies.len(), 2);
+    assert_eq!(app.dependencies[0].image, "base");
+    assert_eq!(
+        app.dependencies[0].imports,
+        [Import {
+            kind: ImportKind::ImageName,
+            target_build_arg: "BASE".into()
+        }]
+    );
+    let kinds: Vec<ImportKind> = app.dependencies[1].imports.iter().map(|i| i.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ImportKind::ImageDigest,
+            ImportKind::ImageRepo,
+            ImportKind::ImageTag
+        ]
+    );
+}
+
+#[test]
+fn loads_from_disk_and_reports_unreadable_files() {
+    let f = Fixture::new();
+    f.file("werf.yaml", &format!("{META}---\nimage: app\n"));
+    let c = load(&f.werf()).unwrap();
+    assert_eq!(c.images[0].name, "app");
+    let missing = f.tmp.path().join("nope/werf.yaml");
+    let e = load(&missing).unwrap_err();
+    assert!(matches!(e, ConfigError::Read { .. }));
+    has(&e.to_string(), &["cannot read", "nope/werf.yaml"]);
+}
+
+#[test]
+fn empty_documents_are_skipped_and_numbering_counts_them() {
+    let f = Fixture::new();
+    let c = f
+        .parse(&format!(
+            "{META}---\n---\n# just a comment\n---\nimage: a\n---\n"
+        ))
+        .unwrap();
+    assert_eq!(c.images.len(), 1);
+    // Document 4 is the bad one: meta, empty, comment-only, then this.
+    let e = f.err(&format!("{META}---\n---\n# c\n---\nimage: a\nbogus: 1\n"));
+    has(&e, &["document 4", "`bogus`", "unknown key", ":8:"]);
+}
+
+#[test]
+fn image_lists_define_several_images() {
+    let f = Fixture::new();
+    let c = f.parse(&format!("{META}---\nimage: [one, two]\n")).unwrap();
+    let names: Vec<&str> = c.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+}
+
+#[test]
+fn meta_document_is_required_and_checked() {
+    let f = Fixture::new();
+    has(
+        &f.err("image: app\n"),
+        &["no meta document", "project: NAME"],
+    );
+    has(
+        &f.err("project: x\n"),
+        &["document 1", "configVersion", "missing"],
+    );
+    has(
+        &f.err("project: x\nconfigVersion: 2\n"),
+        &["`configVersion`", "must be 1", ":2:"],
+    );
+    has(&f.err("configVersion: 1\n"), &["`project`", "missing"]);
+    has(
+        &f.err("project: ''\nconfigVersion: 1\n"),
+        &["`project`", "empty"],
+    );
+    has(
+        &f.err(&format!("{META}---\n{META}")),
+        &["document 2", "second meta document", "document 1"],
+    );
+    has(
+        &f.err(&format!("{META}image: app\n")),
+        &["`image`", "meta document", "after a `---`"],
+    );
+    has(
+        &f.err(&format!("{META}build:\n  platform: [linux/arm64]\n")),
+        &[
+            "`build.platform`",
+            "not supported by slipway (yet)",
+            "--platform",
+        ],
+    );
+    // Deploy and cleanup settings are accepted and ignored.
+    f.parse(&format!(
+        "{META}deploy:\n  helmRelease: x\ncleanup:\n  keepPolicies: []\n"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn stapel_images_are_refused() {
+    let f = Fixture::new();
+    for key in [
+        "from: alpine",
+        "git:\n- add: /\n  to: /app",
+        "shell:\n  install: [x]",
+        "fromImage: a",
+        "ansible: {}",
+        "import: []",
+        "mount: []",
+        "docker: {}",
+        "beforeInstall: []",
+    ] {
+        let e = f.err(&format!("{META}---\nimage: app\n{key}\n"));
+        has(
+            &e,
+            &[
+                "document 2",
+                "Stapel images are not supported by slipway",
+                "dockerfile:",
+            ],
+        );
+    }
+    let e = f.err(&format!("{META}---\nartifact: build\nfrom: alpine\n"));
+    has(&e, &["Stapel"]);
+    // Even after Dockerfile keys, the Stapel key is what is reported.
+    let e = f.err(&format!("{META}---\nimage: app\nfoo: 1\ngit: []\n"));
+    has(&e, &["`git`", "Stapel"]);
+}
+
+#[test]
+fn unsupported_dockerfile_keys_say_what_to_do() {
+    let f = Fixture::new();
+    for (key, value, hint) in [
+        ("contextAddFiles", "[a]", "remove"),
+        ("addHost", "[a:1.2.3.4]", "remove"),
+        ("network", "host", "remove"),
+        ("ssh", "default", "remove"),
+        ("secrets", "[]", "remove"),
+        ("staged", "true", "caches"),
+        ("platform", "[linux/amd64]", "--platform"),
+        ("final", "false", "remove"),
+        ("cacheVersion", "x", "build arg"),
+        ("imageSpec", "{}", "Dockerfile"),
+    ] {
+        let e = f.err(&format!("{META}---\nimage: app\n{key}: {value}\n"));
+        has(
+            &e,
+            &[
+                &format!("werf key `{key}` is not supported by slipway (yet)"),
+                hint,
+                "document 2",
+                ":5:",
+            ],
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_reported_with_their_place() {
+    let f = Fixture::new();
+    has(
+        &f.err(&format!("{META}---\nimage: app\ndockerfil: x\n")),
+        &["`dockerfil`", "unknown key", "dockerfile, context"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: app\nargs: [a]\n")),
+        &["`args`", "mapping"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: app\nargs:\n  A: {{x: 1}}\n")),
+        &["`args.A`", "a mapping"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: app\nargs:\n  A:\n")),
+        &["`args.A`", "no value"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: app\ndockerfile: 3\n")),
+        &["`dockerfile`", "expected a string"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: ''\n")),
+        &["`image`", "must not be empty"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: ~\n")),
+        &["`image`", "nameless"],
+    );
+    has(
+        &f.err(&format!("{META}---\ndockerfile: Dockerfile\n")),
+        &["`image`", "missing"],
+    );
+    has(
+        &f.err(&format!("{META}---\n- a\n- b\n")),
+        &["document 2", "mapping"],
+    );
+    has(
+        &f.err(&format!("{META}---\nname: x\n")),
+        &["document 2", "cannot tell"],
+    );
+}
+
+#[test]
+fn dependencies_are_checked() {
+    let f = Fixture::new();
+    let two = |deps: &str| format!("{META}---\nimage: a\n---\nimage: b\ndependencies:\n{deps}");
+    has(
+        &f.err(&two("- image: c\n")),
+        &[
+            "`dependencies[0]`",
+            "`c`",
+            "does not define",
+            "images: a, b",
+            "document 3",
+        ],
+    );
+    has(
+        &f.err(&two(
+            "- image: a\n  imports:\n  - type: ImageID\n    targetBuildArg: X\n",
+        )),
+        &[
+            "`dependencies[0].imports[0].type`",
+            "ImageID",
+            "not supported",
+        ],
+    );
+    has(
+        &f.err(&two(
+            "- image: a\n  imports:\n  - type: Nope\n    targetBuildArg: X\n",
+        )),
+        &["unknown import type `Nope`"],
+    );
+    has(
+        &f.err(&two("- image: a\n  imports:\n  - type: ImageName\n")),
+        &["targetBuildArg"],
+    );
+    has(
+        &f.err(&two("- image: a\n  imports:\n  - targetBuildArg: X\n")),
+        &["missing `type:`"],
+    );
+    has(
+        &f.err(&two(
+            "- image: a\n  imports:\n  - type: ImageName\n    targetEnv: X\n",
+        )),
+        &["targetEnv", "Stapel"],
+    );
+    has(
+        &f.err(&two("- image: a\n  before: install\n")),
+        &["`dependencies[0].before`", "Stapel"],
+    );
+    has(
+        &f.err(&two("- imports: []\n")),
+        &["`dependencies[0]`", "from: IMAGE"],
+    );
+    has(&f.err(&two("- a\n")), &["`dependencies[0]`", "mapping"]);
+    has(
+        &f.err(&two(
+            "- image: a\n  imports:\n  - type: ImageName\n    targetBuildArg: X\n  - type: ImageTag\n    targetBuildArg: X\n",
+        )),
+        &["`X`", "unique"],
+    );
+    has(
+        &f.err(&format!(
+            "{META}---\nimage: a\n---\nimage: b\nargs:\n  X: 1\ndependencies:\n- from: a\n  imports:\n  - type: ImageName\n    targetBuildArg: X\n"
+        )),
+        &["`X`", "both in `args:`"],
+    );
+}
+
+#[test]
+fn duplicates_and_cycles_are_refused() {
+    let f = Fixture::new();
+    has(
+        &f.err(&format!("{META}---\nimage: a\n---\nimage: a\n")),
+        &["document 3", "`a` is already defined in document 2"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: a\ndependencies:\n- from: a\n")),
+        &["dependency cycle", "a -> a"],
+    );
+    has(
+        &f.err(&format!(
+            "{META}---\nimage: a\ndependencies:\n- from: c\n---\nimage: b\ndependencies:\n- from: a\n---\nimage: c\ndependencies:\n- from: b\n"
+        )),
+        &["dependency cycle", "a -> c -> b -> a"],
+    );
+}
+
+#[test]
+fn images_in_order_puts_dependencies_first() {
+    let f = Fixture::new();
+    let c = f
+        .parse(&format!(
+            "{META}---\nimage: app\ndependencies:\n- from: lib\n- from: base\n---\nimage: tool\n---\nimage: lib\ndependencies:\n- from: base\n---\nimage: base\n"
+        ))
+        .unwrap();
+    let order: Vec<&str> = c
+        .images_in_order()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(order, ["base", "lib", "app", "tool"]);
+    assert_eq!(c.image("lib").unwrap().dependencies[0].image, "base");
+    assert!(c.image("nope").is_none());
+}
+
+#[test]
+fn templating_is_refused_with_its_line() {
+    let f = Fixture::new();
+    let e = f
+        .parse(&format!(
+            "{META}---\nimage: app\nargs:\n  V: {{{{ env \"V\" }}}}\n"
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(e, ConfigError::Templating { line: 6, .. }),
+        "{e:?}"
+    );
+    has(
+        &e.to_string(),
+        &["werf.yaml:6:", "templating ({{ ... }}) is not supported"],
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_name_file_document_and_line() {
+    let f = Fixture::new();
+    let e = f.err(&format!("{META}---\nimage: app\nargs:\n  A: [1, 2\nb: c\n"));
+    has(
+        &e,
+        &[
+            "werf.yaml:7:2: document 2: invalid YAML",
+            "illegal placement",
+        ],
+    );
+    let e = f.err(&format!("{META}---\nimage: app\nimage: again\n"));
+    has(&e, &["werf.yaml:5:1: document 2", "duplicate"]);
+}
+
+#[test]
+fn contexts_and_dockerfiles_must_exist_inside_the_folder() {
+    let f = Fixture::new();
+    f.dir("ctx").file("plain.txt", "x");
+    has(
+        &f.err(&format!("{META}---\nimage: a\ncontext: ../elsewhere\n")),
+        &["`context`", "leaves its folder"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: a\ncontext: /abs\n")),
+        &["`context`", "absolute"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: a\ncontext: nope\n")),
+        &["`context`", "does not exist", "nope"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: a\ncontext: plain.txt\n")),
+        &["`context`", "not a directory"],
+    );
+    // `dockerfile` is relative to the context, as in werf.
+    let e = f.err(&format!("{META}---\nimage: a\ncontext: ctx\n"));
+    has(&e, &["`dockerfile`", "ctx/Dockerfile", "does not exist"]);
+    let e = f.err(&format!(
+        "{META}---\nimage: a\ncontext: ctx\ndockerfile: ../Dockerfile\n"
+    ));
+    has(&e, &["`dockerfile`", "relative to the context"]);
+    has(
+        &f.err(&format!("{META}---\nimage: a\ndockerfile: ctx\n")),
+        &["not a file"],
+    );
+    // Inner `..` that stays inside is fine, and `.` is the folder itself.
+    let c = f
+        .parse(&format!("{META}---\nimage: a\ncontext: ctx/../.\n"))
+        .unwrap();
+    assert_eq!(c.images[0].context, f.tmp.path());
+    #[cfg(unix)]
+    {
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), f.tmp.path().join("link")).unwrap();
+        has(
+            &f.err(&format!("{META}---\nimage: a\ncontext: link\n")),
+            &["symlink", "outside"],
+        );
+    }
+}
+
+#[test]
+fn separators_follow_werf() {
+    let docs = split_documents("a: 1\n--- # c\nb: 2\n---x\n---\r\nc: 3\n");
+    let texts: Vec<(usize, u64, &str)> = docs
+        .iter()
+        .map(|d| (d.number, d.first_line, d.text))
+        .collect();
+    assert_eq!(
+        texts,
+        [(1, 1, "a: 1\n"), (2, 3, "b: 2\n---x\n"), (3, 6, "c: 3\n")]
+    );
+    let docs = split_documents("# hi\n\n---\na: 1\n");
+    assert_eq!(docs.len(), 1);
+    assert_eq!((docs[0].number, docs[0].first_line), (1, 4));
+}
