@@ -1,0 +1,706 @@
+//! The build engine: plans each image's stages, finds the ones already built (in `--repo`
+//! or the local store), builds the rest natively or with buildah, and pushes them.
+//!
+//! Every stage is stored under its digest as the tag: `<repo>:<hex>` in a registry, and
+//! `<hex>` in the local store, an OCI image layout. The store also keeps pulled base images
+//! (tag `base-<hex>`) and the extracted root file systems `COPY --from` reads
+//! (`rootfs/<hex>`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use slipway_oci::{Digest, Layout, Platform, Reference};
+use slipway_registry::{NoProgress, Progress, Registry};
+
+use crate::buildah::HostAccess;
+use crate::hashcache::HashCache;
+use crate::stage::{
+    self, Action, Base, FromSource, ImagePlan, PlanInput, ResolvedImage, StagePlan,
+};
+use crate::{BuildError, LayerFormat};
+use slipway_dockerfile as dockerfile;
+use slipway_glob::DockerIgnore;
+use slipway_layer::Stacked;
+use slipway_werf::{ImageSpec, ImportKind, WerfConfig};
+
+mod backend_buildah;
+mod native;
+mod resolve;
+mod store;
+
+/// Opens registries for the engine with the caller's trust policy and credentials.
+pub trait Access {
+    /// Returns a client for the reference's registry.
+    ///
+    /// # Errors
+    /// [`BuildError::Access`] when the host's trust or credentials cannot be loaded.
+    fn registry(&self, reference: &Reference) -> Result<Arc<Registry>, BuildError>;
+
+    /// Returns what buildah needs to trust the reference's registry.
+    ///
+    /// # Errors
+    /// [`BuildError::Access`] or [`BuildError::Buildah`] (e.g. a client certificate, which
+    /// cannot be handed to buildah).
+    fn buildah_host(&self, reference: &Reference) -> Result<HostAccess, BuildError>;
+
+    /// Returns what shows the progress of base-image pulls and stage pushes (bars on a
+    /// terminal); nothing by default.
+    fn progress(&self) -> Arc<dyn Progress> {
+        Arc::new(NoProgress)
+    }
+}
+
+/// Chooses who builds a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Per stage: buildah for a stage only it can build (`RUN`, an `ADD` of bzip2 or xz),
+    /// native for the others.
+    #[default]
+    Auto,
+    /// slipway itself: every instruction but `RUN`.
+    Native,
+    /// `buildah build --isolation chroot`, for every stage.
+    Buildah,
+}
+
+/// Sets what a build does.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The repository stages go to (`HOST/PATH`); `None` keeps them in the store only.
+    pub repo: Option<Reference>,
+    /// The local OCI layout store.
+    pub store: PathBuf,
+    /// The backend.
+    pub backend: Backend,
+    /// How layers are written.
+    pub format: LayerFormat,
+    /// The platform built for (and picked from multi-platform base images).
+    pub platform: Platform,
+    /// The images to build (with their dependencies); empty builds all.
+    pub images: Vec<String>,
+    /// Compression threads.
+    pub threads: usize,
+}
+
+/// Where a stage is in its life, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    /// Found already built: nothing to do.
+    Cached,
+    /// Being built.
+    Building,
+    /// Built in this run.
+    Built,
+    /// Being pushed to `--repo`.
+    Pushing,
+    /// Found in the local store and pushed to `--repo` without a rebuild.
+    Pushed,
+}
+
+/// What the engine tells its observer.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An image's stages are planned.
+    Image {
+        /// The werf image name.
+        name: &'a str,
+        /// How many stages it needs.
+        stages: usize,
+        /// The backend chosen.
+        backend: &'a str,
+    },
+    /// A stage changed status.
+    Stage {
+        /// The werf image name.
+        image: &'a str,
+        /// The stage's name or index.
+        stage: &'a str,
+        /// The stage digest.
+        digest: &'a Digest,
+        /// The new status.
+        status: StageStatus,
+        /// Seconds it took, for finished work.
+        seconds: Option<f64>,
+        /// The backend, for a stage being built or built in this run.
+        backend: Option<&'a str>,
+    },
+    /// A line of buildah's output.
+    Log {
+        /// The werf image name.
+        image: &'a str,
+        /// The line.
+        line: &'a str,
+    },
+}
+
+/// Receives events while the build runs.
+pub trait Observer {
+    /// Handles one event.
+    fn event(&self, event: &Event<'_>);
+}
+
+/// Reports one stage.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StageReport {
+    /// The stage's index in the Dockerfile.
+    pub index: usize,
+    /// Its `AS` name.
+    pub name: Option<String>,
+    /// Its digest (hex): its tag.
+    pub digest: String,
+    /// `cached`, `built` or `pushed`.
+    pub status: StageStatus,
+    /// Seconds spent on it.
+    pub seconds: f64,
+    /// For a stage built in this run, the backend that built it: `native` or `buildah`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<&'static str>,
+}
+
+/// Reports one image, with werf's report keys.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageReport {
+    /// The werf image name.
+    pub werf_image_name: String,
+    /// The repository: `HOST/PATH`, or `oci:STORE` without `--repo`.
+    pub docker_repo: String,
+    /// The tag: the target stage's digest (hex).
+    pub docker_tag: String,
+    /// `DockerRepo:DockerTag`.
+    pub docker_image_name: String,
+    /// The manifest digest.
+    pub docker_image_digest: String,
+    /// Whether any stage was built in this run.
+    pub rebuilt: bool,
+    /// The backend that built (or would build) it.
+    pub backend: String,
+    /// The stages, in Dockerfile order.
+    pub stages: Vec<StageReport>,
+}
+
+/// The build report (`--report-path`): image name to what was built.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildReport {
+    /// The images.
+    pub images: BTreeMap<String, ImageReport>,
+}
+
+/// Builds the images of a `werf.yaml`.
+///
+/// # Errors
+/// Bad input ([`BuildError::is_bad_input`]) is found while planning, before anything is
+/// built or pushed; other errors name the stage's registry, blob or file.
+pub fn build(
+    cfg: &WerfConfig,
+    opts: &BuildOptions,
+    access: &dyn Access,
+    observer: &dyn Observer,
+) -> Result<BuildReport, BuildError> {
+    let selected = select_images(cfg, &opts.images)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| BuildError::Io {
+            path: opts.store.clone(),
+            source,
+        })?;
+    std::fs::create_dir_all(&opts.store).map_err(|source| BuildError::Io {
+        path: opts.store.clone(),
+        source,
+    })?;
+    let store_path = std::fs::canonicalize(&opts.store).map_err(|source| BuildError::Io {
+        path: opts.store.clone(),
+        source,
+    })?;
+    let store = Arc::new(Layout::create(&store_path)?);
+    let contexts: Vec<PathBuf> = selected.iter().map(|s| s.context.clone()).collect();
+    let hashes = HashCache::load(&store_path, &contexts);
+    let mut run = Run {
+        hashes: &hashes,
+        opts,
+        access,
+        observer,
+        rt,
+        store,
+        store_path,
+        registries: HashMap::new(),
+        resolved: HashMap::new(),
+        accounts: None,
+    };
+    // Plan every image first, so bad input anywhere stops the build before any push.
+    // Images whose args import a dependency's name can only be planned once it is built;
+    // they are planned (and checked) when their turn comes.
+    let mut report = BuildReport::default();
+    let mut planned: HashMap<String, Prepared> = HashMap::new();
+    for spec in &selected {
+        if !spec.dependencies.is_empty() {
+            // At least its Dockerfile must parse before anything is pushed.
+            read_dockerfile(spec)?;
+        }
+    }
+    for spec in &selected {
+        if spec.dependencies.is_empty() {
+            planned.insert(spec.name.clone(), run.prepare(spec, &spec.args)?);
+        }
+    }
+    for spec in &selected {
+        let prepared = match planned.remove(&spec.name) {
+            Some(p) => p,
+            None => {
+                let args = import_args(spec, &report)?;
+                run.prepare(spec, &args)?
+            }
+        };
+        let image = run.image(spec, prepared)?;
+        report.images.insert(spec.name.clone(), image);
+    }
+    drop(run);
+    hashes.save();
+    Ok(report)
+}
+
+/// Returns the images to build, dependencies first.
+pub(crate) fn select_images<'c>(
+    cfg: &'c WerfConfig,
+    wanted: &[String],
+) -> Result<Vec<&'c ImageSpec>, BuildError> {
+    let all = cfg.images_in_order();
+    if wanted.is_empty() {
+        return Ok(all);
+    }
+    let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+    let mut keep: Vec<String> = vec![];
+    let mut todo: Vec<String> = vec![];
+    for w in wanted {
+        if !names.contains(&w.as_str()) {
+            return Err(BuildError::Usage(format!(
+                "{}: there is no image `{w}`; its images are: {}",
+                cfg.path.display(),
+                names.join(", ")
+            )));
+        }
+        todo.push(w.clone());
+    }
+    while let Some(n) = todo.pop() {
+        if keep.contains(&n) {
+            continue;
+        }
+        if let Some(spec) = cfg.image(&n) {
+            todo.extend(spec.dependencies.iter().map(|d| d.image.clone()));
+        }
+        keep.push(n);
+    }
+    Ok(all.into_iter().filter(|s| keep.contains(&s.name)).collect())
+}
+
+/// Returns an image's build args: its own plus what it imports from built dependencies.
+pub(crate) fn import_args(
+    spec: &ImageSpec,
+    report: &BuildReport,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut args = spec.args.clone();
+    for dep in &spec.dependencies {
+        let built = report.images.get(&dep.image).ok_or_else(|| {
+            BuildError::Usage(format!(
+                "image `{}` depends on `{}`, which was not built first",
+                spec.name, dep.image
+            ))
+        })?;
+        for imp in &dep.imports {
+            let value = match imp.kind {
+                ImportKind::ImageName => built.docker_image_name.clone(),
+                ImportKind::ImageDigest => built.docker_image_digest.clone(),
+                ImportKind::ImageRepo => built.docker_repo.clone(),
+                ImportKind::ImageTag => built.docker_tag.clone(),
+            };
+            args.insert(imp.target_build_arg.clone(), value);
+        }
+    }
+    Ok(args)
+}
+
+/// Reads and parses an image's Dockerfile.
+/// Reads and parses an image's Dockerfile; returns its text and the parsed form.
+pub(crate) fn read_dockerfile(
+    spec: &ImageSpec,
+) -> Result<(String, dockerfile::Dockerfile), BuildError> {
+    let path = &spec.dockerfile;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BuildError::Usage(format!(
+            "{}: cannot read the Dockerfile of image `{}`: {e}",
+            path.display(),
+            spec.name
+        ))
+    })?;
+    let df = dockerfile::parse(&text).map_err(|e| BuildError::Dockerfile {
+        path: path.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    Ok((text, df))
+}
+
+/// An image whose stages are planned.
+pub(crate) struct Prepared {
+    pub(crate) plan: ImagePlan,
+    pub(crate) backend: Backend,
+    pub(crate) args: BTreeMap<String, String>,
+    /// The Dockerfile's text and parsed form, for the Dockerfiles buildah is given.
+    pub(crate) dockerfile: (String, dockerfile::Dockerfile),
+}
+
+/// Where a stage's image is.
+#[derive(Clone)]
+pub(crate) struct Located {
+    pub(crate) manifest: Digest,
+    pub(crate) local: bool,
+}
+
+pub(crate) struct Run<'a> {
+    pub(crate) opts: &'a BuildOptions,
+    pub(crate) access: &'a dyn Access,
+    pub(crate) observer: &'a dyn Observer,
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) store: Arc<Layout>,
+    pub(crate) store_path: PathBuf,
+    pub(crate) registries: HashMap<String, Arc<Registry>>,
+    pub(crate) resolved: HashMap<String, ResolvedImage>,
+    pub(crate) hashes: &'a HashCache,
+    /// The last layer stack whose account files were read, and what it holds.
+    pub(crate) accounts: Option<(Vec<Digest>, Vec<Stacked>)>,
+}
+
+pub(crate) fn registry_err(
+    subject: impl std::fmt::Display,
+) -> impl FnOnce(slipway_registry::Error) -> BuildError {
+    let subject = subject.to_string();
+    move |source| BuildError::Registry {
+        subject,
+        source: Box::new(source),
+    }
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn is_not_found(e: &slipway_registry::Error) -> bool {
+    matches!(e, slipway_registry::Error::Status { status: 404, .. })
+}
+
+impl Run<'_> {
+    pub(crate) fn registry(&mut self, r: &Reference) -> Result<Arc<Registry>, BuildError> {
+        let key = r.registry.clone();
+        if let Some(reg) = self.registries.get(&key) {
+            return Ok(reg.clone());
+        }
+        let reg = self.access.registry(r)?;
+        self.registries.insert(key, reg.clone());
+        Ok(reg)
+    }
+
+    pub(crate) fn prepare(
+        &mut self,
+        spec: &ImageSpec,
+        args: &BTreeMap<String, String>,
+    ) -> Result<Prepared, BuildError> {
+        let path = &spec.dockerfile;
+        let (text, df) = read_dockerfile(spec)?;
+        let ignore = DockerIgnore::load(&spec.context)?;
+        let opts = self.opts;
+        let input = PlanInput {
+            dockerfile_path: path,
+            context: &spec.context,
+            ignore: &ignore,
+            target: spec.target.as_deref(),
+            args,
+            platform: &opts.platform,
+            format: &opts.format,
+            hashes: self.hashes,
+        };
+        let plan = stage::plan(&df, &input, self)?;
+        let blocker = plan.native_blocker();
+        let backend = match self.opts.backend {
+            Backend::Auto if plan.has_run() || blocker.is_some() => Backend::Buildah,
+            Backend::Auto => Backend::Native,
+            Backend::Native if let Some((stage, line, why)) = blocker => {
+                return Err(BuildError::Plan {
+                    path: path.clone(),
+                    line,
+                    message: format!(
+                        "stage {}: {why}; use --backend buildah (or auto)",
+                        stage.label()
+                    ),
+                });
+            }
+            Backend::Native if plan.has_run() => {
+                let (stage, line) = plan
+                    .stages
+                    .iter()
+                    .find_map(|s| {
+                        s.steps
+                            .iter()
+                            .find(|st| matches!(st.action, Action::Run { .. }))
+                            .map(|st| (s.label(), st.line))
+                    })
+                    .expect("a RUN");
+                return Err(BuildError::Plan {
+                    path: path.clone(),
+                    line,
+                    message: format!(
+                        "stage {stage} has RUN, which the native backend cannot execute; \
+                         use --backend buildah (or auto)"
+                    ),
+                });
+            }
+            b => b,
+        };
+        Ok(Prepared {
+            plan,
+            backend,
+            args: args.clone(),
+            dockerfile: (text, df),
+        })
+    }
+
+    pub(crate) fn image(
+        &mut self,
+        spec: &ImageSpec,
+        prepared: Prepared,
+    ) -> Result<ImageReport, BuildError> {
+        let Prepared {
+            plan,
+            backend,
+            args,
+            dockerfile,
+        } = prepared;
+        let backend_name = match backend {
+            Backend::Buildah => "buildah",
+            _ => "native",
+        };
+        let mixed =
+            backend == Backend::Buildah && plan.stages.iter().any(|s| !self.buildah_builds(s));
+        self.observer.event(&Event::Image {
+            name: &spec.name,
+            stages: plan.stages.len(),
+            backend: if mixed {
+                "buildah for the stages with RUN, native for the others"
+            } else {
+                backend_name
+            },
+        });
+        let mut stages: Vec<StageReport> = vec![];
+        let mut located: HashMap<usize, Located> = HashMap::new();
+        let target = plan.target();
+        // The fast path: the target exists, so nothing below it is needed.
+        let found = self.find(&target.digest)?;
+        if let Some(loc) = found
+            .clone()
+            .filter(|l| !l.local || self.opts.repo.is_none())
+        {
+            for s in &plan.stages {
+                self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
+                stages.push(stage_report(s, StageStatus::Cached, 0.0, None));
+            }
+            return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
+        }
+        // One buildah folder for all stages of the image, so its storage keeps the layers of
+        // base images between stages instead of pulling them again.
+        let buildah = match backend {
+            Backend::Buildah => Some(self.buildah_session(&args, dockerfile)?),
+            _ => None,
+        };
+        // Stage by stage; buildah builds each missing stage with `RUN` on its own, on top of
+        // the stages it uses as they are in the store, so an unchanged stage is never rerun.
+        for s in &plan.stages {
+            let started = Instant::now();
+            let mut built_by = None;
+            // The target was looked up already.
+            let at = if s.index == target.index {
+                found.clone()
+            } else {
+                self.find(&s.digest)?
+            };
+            let status = match at {
+                Some(loc) if !loc.local || self.opts.repo.is_none() => {
+                    located.insert(s.index, loc);
+                    StageStatus::Cached
+                }
+                Some(loc) => {
+                    // Built before without --repo: push it, no rebuild.
+                    self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
+                    self.push(&s.digest)?;
+                    located.insert(s.index, loc);
+                    StageStatus::Pushed
+                }
+                None => {
+                    // `auto` gives buildah only the stages that need it; the others, even in
+                    // the same Dockerfile, are built natively, which is faster and trusts
+                    // registries through slipway's own client.
+                    let session = buildah.as_ref().filter(|_| self.buildah_builds(s));
+                    built_by = Some(if session.is_some() {
+                        "buildah"
+                    } else {
+                        "native"
+                    });
+                    self.stage_event(&spec.name, s, StageStatus::Building, None, built_by);
+                    let manifest = match session {
+                        Some(b) => self.build_buildah_stage(spec, &plan, s, &mut located, b)?,
+                        None => self.build_native(&plan, s, &mut located)?,
+                    };
+                    if self.opts.repo.is_some() {
+                        self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
+                        self.push(&s.digest)?;
+                    }
+                    located.insert(
+                        s.index,
+                        Located {
+                            manifest,
+                            local: true,
+                        },
+                    );
+                    StageStatus::Built
+                }
+            };
+            let secs = started.elapsed().as_secs_f64();
+            self.stage_event(&spec.name, s, status, Some(secs), built_by);
+            stages.push(stage_report(s, status, secs, built_by));
+        }
+        let manifest = located[&target.index].manifest.clone();
+        let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
+        Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
+    }
+
+    /// Whether buildah builds this stage: every stage with `--backend buildah`, and with
+    /// `auto` only the stages the native backend cannot build.
+    pub(crate) fn buildah_builds(&self, s: &StagePlan) -> bool {
+        self.opts.backend == Backend::Buildah || s.needs_buildah()
+    }
+
+    pub(crate) fn stage_event(
+        &self,
+        image: &str,
+        s: &StagePlan,
+        status: StageStatus,
+        seconds: Option<f64>,
+        backend: Option<&str>,
+    ) {
+        self.observer.event(&Event::Stage {
+            image,
+            stage: &s.label(),
+            digest: &s.digest,
+            status,
+            seconds,
+            backend,
+        });
+    }
+
+    pub(crate) fn image_report(
+        &self,
+        spec: &ImageSpec,
+        target: &StagePlan,
+        manifest: &Digest,
+        rebuilt: bool,
+        backend: &str,
+        stages: Vec<StageReport>,
+    ) -> ImageReport {
+        let repo = match &self.opts.repo {
+            Some(r) => r.name(),
+            None => format!("oci:{}", self.store_path.display()),
+        };
+        let tag = target.digest.hex().to_string();
+        ImageReport {
+            werf_image_name: spec.name.clone(),
+            docker_image_name: format!("{repo}:{tag}"),
+            docker_repo: repo,
+            docker_tag: tag,
+            docker_image_digest: manifest.to_string(),
+            rebuilt,
+            backend: backend.into(),
+            stages,
+        }
+    }
+}
+
+/// Lists the images a stage's `COPY --from`s and `RUN --mount from=`s name.
+pub(crate) fn step_images(s: &StagePlan) -> impl Iterator<Item = &ResolvedImage> {
+    step_froms(s).filter_map(|from| match from {
+        FromSource::Image(img) => Some(img),
+        FromSource::Stage(_) => None,
+    })
+}
+
+/// The store tag of a base image: `base-<manifest hex>`.
+pub(crate) fn base_tag(img: &ResolvedImage) -> String {
+    format!("base-{}", img.manifest_digest.hex())
+}
+
+/// Lists the earlier stages a stage uses: its base, its `COPY --from`s and its
+/// `RUN --mount from=`s, by index.
+pub(crate) fn stage_deps(s: &StagePlan) -> std::collections::BTreeSet<usize> {
+    let base = match s.base {
+        Base::Stage(j) => Some(j),
+        _ => None,
+    };
+    base.into_iter()
+        .chain(step_froms(s).filter_map(|from| match from {
+            FromSource::Stage(j) => Some(*j),
+            FromSource::Image(_) => None,
+        }))
+        .collect()
+}
+
+/// Lists what a stage's `COPY --from`s and `RUN --mount from=`s name.
+pub(crate) fn step_froms(s: &StagePlan) -> impl Iterator<Item = &FromSource> {
+    s.steps.iter().flat_map(|st| match &st.action {
+        Action::CopyFrom { from, .. } => std::slice::from_ref(&**from),
+        Action::Run { mounts } => mounts.as_slice(),
+        _ => &[],
+    })
+}
+
+pub(crate) fn stage_report(
+    s: &StagePlan,
+    status: StageStatus,
+    seconds: f64,
+    backend: Option<&'static str>,
+) -> StageReport {
+    StageReport {
+        index: s.index,
+        name: s.name.clone(),
+        digest: s.digest.hex().to_string(),
+        status,
+        seconds,
+        backend,
+    }
+}
+
+/// Returns this machine's platform as an OCI platform (`linux/amd64`, `linux/arm64`, ...).
+pub fn host_platform() -> Platform {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    Platform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: (arch == "arm64").then(|| "v8".to_string()),
+        os_version: None,
+        os_features: None,
+    }
+}
