@@ -19,10 +19,11 @@
 
 use slipway_registry::credentials::CredentialStore;
 use std::collections::{BTreeMap, VecDeque};
+
+use slipway_proc::{Invocation, Processes};
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
 
 use slipway_dockerfile::Dockerfile;
 
@@ -72,7 +73,7 @@ impl HostAccess {
 }
 
 /// One buildah build, as the engine describes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct BuildahJob<'a> {
     /// The build context folder.
     pub context: &'a Path,
@@ -89,6 +90,8 @@ pub struct BuildahJob<'a> {
     pub work_dir: &'a Path,
     /// The creation time of the image, in epoch seconds (`--timestamp`; 0 is reproducible).
     pub timestamp: i64,
+    /// How buildah (and `umount`) are run.
+    pub processes: &'a dyn Processes,
 }
 
 /// Why a buildah build failed.
@@ -122,8 +125,8 @@ pub enum BuildahError {
     Failed {
         /// `build` or `push`.
         step: &'static str,
-        /// buildah's exit status.
-        status: ExitStatus,
+        /// How buildah ended (`exit status 1`).
+        status: String,
         /// The last lines (up to 30) of buildah's output.
         tail: String,
     },
@@ -146,14 +149,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BuildahError + '_ {
 }
 
 /// Tells whether `buildah` is on `PATH`, and its version line (`buildah --version`).
-pub fn available() -> Option<String> {
-    let out = Command::new("buildah")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
+pub fn available(processes: &dyn Processes) -> Option<String> {
+    let out = processes
+        .run(&Invocation::new("buildah").arg("--version"))
         .ok()?;
-    out.status
-        .success()
+    out.success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -293,11 +293,12 @@ pub fn run(job: &BuildahJob<'_>, log: &mut dyn FnMut(&str)) -> Result<PathBuf, B
     let result = build_and_push(job, &env, log);
     // Containers are removed by `build` itself (`--rm`); this is for a build killed halfway.
     let _ = stream(
+        job.processes,
         env.buildah(&[OsString::from("rm"), "--all".into()]),
         "rm",
         &mut |_| {},
     );
-    unmount_under(&work, log);
+    unmount_under(job.processes, &work, log);
     result
 }
 
@@ -330,7 +331,7 @@ fn build_and_push(
         args.extend(["--build-arg".into(), format!("{k}={v}").into()]);
     }
     args.push(job.context.into());
-    stream(env.buildah(&args), "build", log)?;
+    stream(job.processes, env.buildah(&args), "build", log)?;
 
     let out = env.root.join("out");
     let push: Vec<OsString> = vec![
@@ -342,7 +343,7 @@ fn build_and_push(
         IMAGE_NAME.into(),
         format!("oci:{}:image", out.display()).into(),
     ];
-    stream(env.buildah(&push), "push", log)?;
+    stream(job.processes, env.buildah(&push), "push", log)?;
     Ok(out)
 }
 
@@ -415,9 +416,9 @@ impl Env {
     }
 
     /// `buildah` with the global options and environment that keep it inside the work folder.
-    fn buildah(&self, args: &[OsString]) -> Command {
-        let mut cmd = Command::new("buildah");
-        cmd.arg("--root")
+    fn buildah(&self, args: &[OsString]) -> Invocation {
+        let mut cmd = Invocation::new("buildah")
+            .arg("--root")
             .arg(self.root.join("storage"))
             .arg("--runroot")
             .arg(self.root.join("run"))
@@ -444,7 +445,7 @@ impl Env {
                 .docker_config
                 .filter(|f| f.is_file())
         {
-            cmd.env("REGISTRY_AUTH_FILE", file);
+            cmd = cmd.env("REGISTRY_AUTH_FILE", file);
         }
         cmd
     }
@@ -545,7 +546,7 @@ fn unescape_mount(s: &str) -> String {
 
 /// Lazily unmounts whatever is still mounted under `dir`, deepest first, so that the engine
 /// can delete the folder.
-fn unmount_under(dir: &Path, log: &mut dyn FnMut(&str)) {
+fn unmount_under(processes: &dyn Processes, dir: &Path, log: &mut dyn FnMut(&str)) {
     let mut points: Vec<PathBuf> = mounts()
         .into_iter()
         .map(|(p, _)| p)
@@ -553,59 +554,41 @@ fn unmount_under(dir: &Path, log: &mut dyn FnMut(&str)) {
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
     for p in points {
-        let ok = Command::new("umount")
-            .arg("-l")
-            .arg(&p)
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let ok = processes
+            .run(&Invocation::new("umount").arg("-l").arg(&p))
+            .is_ok_and(|o| o.success());
         if !ok {
             log(&format!("could not unmount {}", p.display()));
         }
     }
 }
 
-/// Runs `cmd` with stdout and stderr merged into one pipe, sends each line to `log`, and
-/// keeps the last [`TAIL_LINES`] for the error.
+/// Runs buildah with stdout and stderr merged, sends each line to `log`, and keeps the
+/// last [`TAIL_LINES`] for the error.
 fn stream(
-    mut cmd: Command,
+    processes: &dyn Processes,
+    inv: Invocation,
     step: &'static str,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), BuildahError> {
-    let program = Path::new("buildah");
-    let (reader, writer) = io::pipe().map_err(io_err(program))?;
-    let writer2 = writer.try_clone().map_err(io_err(program))?;
-    cmd.stdin(Stdio::null()).stdout(writer2).stderr(writer);
-    let mut child = match cmd.spawn() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BuildahError::NotInstalled),
-        other => other.map_err(io_err(program))?,
-    };
-    // The Command holds our copies of the pipe's write end; drop them to see end-of-file.
-    drop(cmd);
-    let mut reader = BufReader::new(reader);
     let mut tail: VecDeque<String> = VecDeque::new();
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let line = text.trim_end_matches(['\n', '\r']);
+    let ended = processes.run_lines(&inv, &mut |line| {
         log(line);
         if tail.len() == TAIL_LINES {
             tail.pop_front();
         }
         tail.push_back(line.to_string());
-    }
-    let status = child.wait().map_err(io_err(program))?;
-    if status.success() {
+    });
+    let finished = match ended {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BuildahError::NotInstalled),
+        other => other.map_err(io_err(Path::new("buildah")))?,
+    };
+    if finished.success() {
         return Ok(());
     }
     Err(BuildahError::Failed {
         step,
-        status,
+        status: finished.describe(),
         tail: Vec::from(tail).join("\n"),
     })
 }
@@ -710,7 +693,7 @@ mod tests {
             .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
         assert!(root, "buildah tests must run as root (--isolation chroot)");
         assert!(
-            available().is_some(),
+            available(&slipway_proc::Host).is_some(),
             "buildah is not installed: apt-get install --no-install-recommends buildah"
         );
         assert!(
@@ -745,6 +728,7 @@ mod tests {
             platform: Some("linux/amd64"),
             work_dir: work.path(),
             timestamp: 0,
+            processes: &slipway_proc::Host,
         };
         let result = run(&job, &mut |l| {
             out.push_str(l);
@@ -785,7 +769,7 @@ mod tests {
                 layer["mediaType"],
                 "application/vnd.oci.image.layer.v1.tar+gzip"
             );
-            let st = Command::new("tar")
+            let st = std::process::Command::new("tar")
                 .arg("-xzf")
                 .arg(blob(&layer["digest"]))
                 .arg("-C")

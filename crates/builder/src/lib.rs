@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 pub use engine::{
     Access, Backend, BuildOptions, BuildReport, Event, ImageReport, Observer, StageReport,
-    StageStatus, build,
+    StageStatus, build, host_platform,
 };
 pub use slipway_layer::Compression;
 

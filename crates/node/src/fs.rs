@@ -2,13 +2,24 @@
 //! root (`/`, or the host filesystem mounted into a DaemonSet pod).
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use slipway_proc::{Host, Processes};
 
 use crate::Error;
 
-/// Reads and writes a node's files under a root folder.
-#[derive(Clone, Debug)]
+/// Reads and writes a node's files under a root folder, and runs the node's programs
+/// (reloads, restarts, trust-store refreshes) through one [`Processes`].
+#[derive(Clone)]
 pub struct HostFs {
     root: PathBuf,
+    processes: Arc<dyn Processes>,
+}
+
+impl std::fmt::Debug for HostFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostFs").field("root", &self.root).finish()
+    }
 }
 
 impl HostFs {
@@ -25,7 +36,22 @@ impl HostFs {
                 source: std::io::ErrorKind::NotFound.into(),
             });
         }
-        Ok(HostFs { root })
+        Ok(HostFs {
+            root,
+            processes: Arc::new(Host),
+        })
+    }
+
+    /// Runs the node's programs with `processes` instead of on this machine (tests).
+    #[must_use]
+    pub fn with_processes(mut self, processes: Arc<dyn Processes>) -> HostFs {
+        self.processes = processes;
+        self
+    }
+
+    /// Returns how the node's programs are run.
+    pub fn processes(&self) -> &dyn Processes {
+        &*self.processes
     }
 
     /// Returns the root.

@@ -371,31 +371,27 @@ fn signal_hup(fs: &HostFs, pidfiles: &[&str]) -> String {
     if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
         return format!("{file} does not hold a pid");
     }
-    match std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-    {
-        Ok(s) if s.success() => format!("sent to pid {pid} ({file})"),
-        Ok(s) => format!("kill -HUP {pid} failed ({s})"),
+    let kill = slipway_proc::Invocation::new("kill").args(["-HUP", &pid]);
+    match fs.processes().run(&kill) {
+        Ok(f) if f.success() => format!("sent to pid {pid} ({file})"),
+        Ok(f) => format!("kill -HUP {pid} failed ({})", f.describe()),
         Err(e) => format!("could not run kill: {e}"),
     }
 }
 
 fn run_in_root(fs: &HostFs, cmd: &[String]) -> String {
-    let mut c = if fs.root() == Path::new("/") {
-        let mut c = std::process::Command::new(&cmd[0]);
-        c.args(&cmd[1..]);
-        c
+    let inv = if fs.root() == Path::new("/") {
+        slipway_proc::Invocation::new(&cmd[0]).args(&cmd[1..])
     } else {
-        let mut c = std::process::Command::new("chroot");
-        c.arg(fs.root()).args(cmd);
-        c
+        slipway_proc::Invocation::new("chroot")
+            .arg(fs.root())
+            .args(cmd)
     };
-    match c.output() {
-        Ok(o) if o.status.success() => "ok".into(),
+    match fs.processes().run(&inv) {
+        Ok(o) if o.success() => "ok".into(),
         Ok(o) => format!(
             "failed ({}): {}",
-            o.status,
+            o.describe(),
             String::from_utf8_lossy(&o.stderr).trim()
         ),
         Err(e) => format!("could not run: {e}"),

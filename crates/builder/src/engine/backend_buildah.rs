@@ -186,6 +186,7 @@ impl Run<'_> {
             platform: Some(&platform),
             work_dir: &job_dir,
             timestamp: 0,
+            processes: &*self.opts.processes,
         };
         let observer = self.observer;
         let name = spec.name.clone();

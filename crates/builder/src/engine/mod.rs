@@ -83,6 +83,8 @@ pub struct BuildOptions {
     pub images: Vec<String>,
     /// Compression threads.
     pub threads: usize,
+    /// How buildah is run ([`slipway_proc::Host`] unless a test records it).
+    pub processes: slipway_proc::Shared,
 }
 
 /// Where a stage is in its life, as shown to the user.

@@ -3,29 +3,12 @@
 
 use std::io::{self};
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-
-/// Spawns a command, retrying while the executable is busy: a script just written by one
-/// thread can be held open for writing by a child another thread is forking (ETXTBSY).
-pub(crate) fn spawn(cmd: &mut Command) -> io::Result<Child> {
-    let mut tries = 0;
-    loop {
-        match cmd.spawn() {
-            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            other => return other,
-        }
-    }
-}
 
 /// Joins a helper's output lines with `; `, keeping only those that cannot carry `secret`. A helper may echo
 /// its input in some altered form (a shell's `echo` undoes backslashes), so rather than

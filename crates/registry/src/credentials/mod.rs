@@ -11,9 +11,8 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -230,6 +229,8 @@ pub struct CredentialStore {
     pub podman_auth: Vec<PathBuf>,
     /// The folder holding `docker-credential-<name>` helpers; `None` searches `PATH`.
     pub helper_dir: Option<PathBuf>,
+    /// How helpers are run ([`slipway_proc::Host`] unless a test records them).
+    pub processes: slipway_proc::Shared,
 }
 
 impl CredentialStore {
@@ -261,6 +262,7 @@ impl CredentialStore {
             docker_config,
             podman_auth,
             helper_dir: None,
+            processes: slipway_proc::Shared::default(),
         }
     }
 
@@ -475,12 +477,10 @@ impl CredentialStore {
             Some(dir) => dir.join(&program),
             None => PathBuf::from(&program),
         };
-        let mut cmd = Command::new(&path);
-        cmd.arg(action)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = spawn(&mut cmd).map_err(|source| {
+        let inv = slipway_proc::Invocation::new(&path)
+            .arg(action)
+            .stdin(input);
+        let output = self.processes.run(&inv).map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
                 Error::HelperNotFound {
                     program: program.clone(),
@@ -494,25 +494,7 @@ impl CredentialStore {
                 helper.run_error(action, target, source)
             }
         })?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let (output, written) = std::thread::scope(|s| {
-            // Writing on a thread while reading on this one: neither side can fill a pipe
-            // and wait for the other.
-            let writer = s.spawn(move || stdin.write_all(input));
-            let output = child.wait_with_output();
-            (output, writer.join())
-        });
-        let output = output.map_err(|e| helper.run_error(action, target, e))?;
-        match written {
-            Ok(Ok(())) => {}
-            // A helper may exit without reading; its exit status tells what happened.
-            Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {}
-            Ok(Err(e)) => return Err(helper.run_error(action, target, e)),
-            Err(_) => {
-                return Err(helper.run_error(action, target, io::Error::other("writer panicked")));
-            }
-        }
-        if output.status.success() {
+        if output.success() {
             return Ok(Some(output.stdout));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -532,7 +514,7 @@ impl CredentialStore {
             program,
             action,
             host: target.host.clone(),
-            status: output.status.to_string(),
+            status: output.describe(),
             message: shorten(scrub(&message, secret).trim()),
         })
     }

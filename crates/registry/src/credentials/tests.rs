@@ -48,6 +48,7 @@ impl Fixture {
                 dir.path().join("config/containers/auth.json"),
             ],
             helper_dir: Some(bin),
+            processes: slipway_proc::Shared::default(),
         };
         Fixture { dir, store }
     }
@@ -640,4 +641,46 @@ fn a_credential_source_displays_without_secrets() {
         CredentialSource::DockerConfig("/h/.docker/config.json".into()).to_string(),
         "docker config /h/.docker/config.json"
     );
+}
+
+#[test]
+fn a_helper_is_run_through_the_process_seam_with_the_server_on_stdin() {
+    use slipway_proc::{Finished, Recorder, Shared};
+    let f = Fixture::new();
+    std::fs::create_dir_all(f.config_path().parent().unwrap()).unwrap();
+    std::fs::write(
+        f.config_path(),
+        r#"{"credHelpers": {"r.test:5000": "vault"}}"#,
+    )
+    .unwrap();
+    let rec = std::sync::Arc::new(Recorder::new(|inv| {
+        Ok(if inv.args == ["get"] {
+            Finished::exited(
+                0,
+                r#"{"ServerURL":"r.test:5000","Username":"u","Secret":"s3cret"}"#,
+            )
+        } else {
+            Finished::exited(1, "")
+        })
+    }));
+    let store = CredentialStore {
+        processes: Shared(rec.clone()),
+        ..f.store.clone()
+    };
+    let (cred, _) = store
+        .get("r.test:5000")
+        .unwrap()
+        .expect("the helper's credential");
+    assert_eq!(cred, basic("u", "s3cret"));
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0]
+            .program
+            .to_string_lossy()
+            .ends_with("/docker-credential-vault"),
+        "{:?}",
+        calls[0].program
+    );
+    assert_eq!(calls[0].stdin.as_deref(), Some(&b"r.test:5000"[..]));
 }

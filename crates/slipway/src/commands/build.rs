@@ -183,6 +183,7 @@ pub fn build_images(
         platform,
         images: a.images.clone(),
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        processes: slipway_proc::Shared::default(),
     };
     let observer = Lines {
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
