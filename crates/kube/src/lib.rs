@@ -1,14 +1,16 @@
-//! The Kubernetes side of slipway. For now: the manifests of `cluster trust`, a DaemonSet
-//! that runs `slipway node trust install` on every node (nodes that join later included)
-//! with the CA bundles from a ConfigMap, and turns ready only when `node trust verify`
-//! succeeds; and [`render`], which pins the werf images of an app's manifests to the
-//! digests a build produced.
+//! The Kubernetes side of slipway: the manifests of `cluster trust`, a DaemonSet that runs
+//! `slipway node trust install` on every node (nodes that join later included) with the CA
+//! bundles from a ConfigMap, releases a node's startup taint once it trusts, and turns
+//! ready only when `node trust verify` succeeds; and [`render`], which pins the werf
+//! images of an app's manifests to the digests a build produced.
 //!
 //! It also talks to a cluster through kube-rs: [`connect`], server-side [`apply`] in
-//! dependency order, [`track`] workloads to readiness while classifying pull failures
+//! dependency order with kinds found by API discovery, [`track`] workloads to readiness by
+//! watch with `kubectl rollout status`'s rules while classifying pull failures
 //! ([`PullDiagnosis`]), [`trust_apply`] (`cluster trust apply`) and [`cluster_status`]
-//! (the cluster half of `doctor`). These are tested against a loopback fake of the API
-//! (`slipway_testkit::FakeKube`), never a real API server.
+//! (the cluster half of `doctor`). These are tested on a real single-node cluster
+//! (`slipway_testkit::Cluster`); faults one node cannot show cheaply use a loopback fake
+//! (`slipway_testkit::FakeKube`).
 //!
 //! ```
 //! use slipway_kube::{TrustManifest, Trusted};

@@ -643,15 +643,17 @@ pub(crate) fn report_pods(
 /// Follows the Deployments, StatefulSets, DaemonSets and Jobs among `applied` until all
 /// are ready (Jobs: complete), reporting progress lines through `on_progress`.
 ///
-/// Readiness: Deployment `observedGeneration >= generation`, `updatedReplicas` and
-/// `availableReplicas == replicas`; StatefulSet `readyReplicas` and `updatedReplicas ==
-/// replicas`; DaemonSet `numberReady == updatedNumberScheduled == desiredNumberScheduled`;
-/// Job `succeeded >= completions`. Other kinds are not followed.
+/// Readiness is `kubectl rollout status`'s ([`rollout_status`]): for a Deployment, the
+/// spec observed, every replica updated, no old replica left, every updated one available;
+/// a Deployment past its progress deadline fails. Jobs: `succeeded >= completions`. Other
+/// kinds are not followed. Changes are seen by watching the namespaces' workloads, pods
+/// and events (everything is read again at least every 10 s), or by polling every
+/// `opts.interval` when the API server cannot be watched.
 ///
 /// # Errors
 /// [`TrackError::PullFailed`] as soon as a pod's pull failure is one waiting cannot cure
 /// (a TLS/trust verdict, unauthorized, not found, or an invalid image name);
-/// [`TrackError::WorkloadFailed`] for a Job with a Failed condition;
+/// [`TrackError::WorkloadFailed`] for a failed Job or a Deployment past its deadline;
 /// [`TrackError::Timeout`] after `opts.timeout`; [`TrackError::Kube`] when the API fails.
 pub async fn track<F: FnMut(&Progress)>(
     client: &Client,

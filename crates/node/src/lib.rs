@@ -2,7 +2,7 @@
 //! and, on request, its OS trust store trust a registry; verify it with a real handshake;
 //! and undo it.
 //!
-//! What it is for: the deploy stage of the seed's problem, where each node's runtime pulls
+//! What it is for: the deploy stage of a private registry's trust, where each node's runtime pulls
 //! and verifies the registry itself. Every change is planned first (`--dry-run` prints the
 //! diff), written atomically through one [`HostFs`] rooted at the node's `/` (or the host
 //! root a DaemonSet mounts), recorded with backups so `remove` restores the node, and

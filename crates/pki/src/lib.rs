@@ -2,8 +2,8 @@
 //! SANs, inspection with expiry checks, renewal, and a CA rotation in stages that never
 //! breaks a pull.
 //!
-//! What it is for: the certificate lifecycle the seed's best practice asks for ("run an
-//! internal PKI, rotate regularly"), producing files Distribution, containerd, Docker and
+//! What it is for: the certificate lifecycle a private registry needs (an internal PKI,
+//! rotated regularly), producing files Distribution, containerd, Docker and
 //! slipway itself accept. What it is not for: distributing trust to nodes (the `node` crate)
 //! or restarting registries (it prints what to restart with).
 //!

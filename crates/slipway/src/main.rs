@@ -13,7 +13,7 @@ use crate::cli::{Cli, Command, Output, RegistryCommand};
 use crate::settings::Settings;
 use slipway_pki::Error as PkiError;
 
-/// Lists the exit codes documented in the README.
+/// Lists the exit codes documented in docs/exit-codes.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// The command succeeded (for checks: the verdict is `ok`).
@@ -99,61 +99,60 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Bad input (files, names, config, a refused rotation step) is 2; failures while working
-/// (writing files, talking to a server) are 3.
+/// (writing files, talking to a server) are 3. One rule for every command: the error and
+/// each of its causes is asked in turn, so bad input found deep inside (a credentials file
+/// that does not parse, met while copying) is still bad input.
 fn exit_code_for(err: &anyhow::Error) -> ExitCode {
-    if let Some(e) = err.downcast_ref::<slipway_builder::BuildError>() {
-        return if e.is_bad_input() {
-            ExitCode::BadInput
-        } else {
-            ExitCode::Failed
-        };
+    if err.chain().any(is_bad_input) {
+        ExitCode::BadInput
+    } else {
+        ExitCode::Failed
     }
-    if let Some(e) = err.downcast_ref::<slipway_kube::render::RenderError>() {
-        return if e.is_bad_input() {
-            ExitCode::BadInput
-        } else {
-            ExitCode::Failed
-        };
+}
+
+/// Says whether one error, on its own, is the user's input being wrong.
+fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
+    use slipway_registry::credentials::Error as Credentials;
+    if let Some(e) = e.downcast_ref::<slipway_builder::BuildError>() {
+        return e.is_bad_input();
     }
-    if err.downcast_ref::<slipway_kube::Error>().is_some_and(|e| {
-        matches!(
+    if let Some(e) = e.downcast_ref::<slipway_kube::render::RenderError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = e.downcast_ref::<slipway_registry::Error>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = e.downcast_ref::<slipway_oci::Error>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = e.downcast_ref::<Credentials>() {
+        return matches!(
+            e,
+            Credentials::InvalidHost { .. }
+                | Credentials::NoDockerConfig
+                | Credentials::Read { .. }
+                | Credentials::Invalid { .. }
+                | Credentials::HelperNotFound { .. }
+        );
+    }
+    if let Some(e) = e.downcast_ref::<slipway_kube::Error>() {
+        return matches!(
             e,
             slipway_kube::Error::Kubeconfig { .. }
                 | slipway_kube::Error::UnknownKind { .. }
                 | slipway_kube::Error::Invalid { .. }
-        )
-    }) {
-        return ExitCode::BadInput;
+        );
     }
-    if let Some(e) = err.downcast_ref::<slipway_registry::Error>() {
-        return if e.is_bad_input() {
-            ExitCode::BadInput
-        } else {
-            ExitCode::Failed
-        };
+    if let Some(e) = e.downcast_ref::<slipway_node::Error>() {
+        return !matches!(e, slipway_node::Error::Io { .. });
     }
-    if err
-        .downcast_ref::<slipway_oci::Error>()
-        .is_some_and(slipway_oci::Error::is_bad_input)
-    {
-        return ExitCode::BadInput;
+    if let Some(e) = e.downcast_ref::<PkiError>() {
+        return !matches!(e, PkiError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound);
     }
-    if err.downcast_ref::<slipway_trust::Error>().is_some() {
-        return ExitCode::BadInput;
-    }
-    if err
-        .downcast_ref::<slipway_node::Error>()
-        .is_some_and(|e| !matches!(e, slipway_node::Error::Io { .. }))
-    {
-        return ExitCode::BadInput;
-    }
-    match err.downcast_ref::<PkiError>() {
-        Some(PkiError::Io { source, .. }) if source.kind() != std::io::ErrorKind::NotFound => {
-            ExitCode::Failed
-        }
-        Some(_) => ExitCode::BadInput,
-        None => ExitCode::Failed,
-    }
+    e.is::<slipway_trust::Error>()
+        || e.is::<slipway_names::Error>()
+        || e.is::<slipway_werf::ConfigError>()
+        || e.is::<slipway_dockerfile::ParseError>()
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -321,6 +321,42 @@ fn bad_references_layouts_and_tags_exit_2_and_create_nothing() {
     }
 }
 
+/// A docker config.json that does not parse is bad input (exit 2) even when it is met deep
+/// inside a copy, at the registry's auth challenge, and nothing is pushed.
+#[test]
+fn a_broken_credentials_file_met_during_a_copy_exits_2() {
+    let pki = TestPki::new();
+    let reg = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .basic_auth("alice", "s3cret-pw")
+        .start();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    oci_layout(&src, "v1", FILES);
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), "{ not json").unwrap();
+    let ca = format!("--registry-ca={}={}", reg.host(), s(pki.ca()));
+    let r = slipway(
+        tmp.path(),
+        &[
+            &ca,
+            "copy",
+            &format!("oci:{}:v1", src.display()),
+            &format!("{}/app:v1", reg.host()),
+        ],
+        &[("DOCKER_CONFIG", s(&docker))],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("config.json"), "{}", r.stderr);
+    assert!(
+        !reg.dir()
+            .join("data/docker/registry/v2/repositories/app")
+            .exists(),
+        "nothing was pushed"
+    );
+}
+
 /// A request that gets no answer names the cause and the fix, and the URL once.
 #[test]
 fn connection_failures_name_the_cause_and_the_fix() {

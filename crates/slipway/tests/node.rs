@@ -632,7 +632,7 @@ fn containerd_cri_pull_fails_with_x509_until_install_enables_config_path_and_wri
 #[test]
 fn containerd_pulls_through_a_pinned_self_signed_registry_and_an_mtls_registry_without_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    // The seed's certificate: openssl req -x509, marked CA:TRUE, for registry.test.
+    // A self-signed certificate as users make it: openssl req -x509, marked CA:TRUE, for registry.test.
     let (key, crt) = (tmp.path().join("self.key"), tmp.path().join("self.crt"));
     slipway_testkit::openssl_self_signed(
         &crt,

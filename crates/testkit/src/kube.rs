@@ -1,6 +1,8 @@
-//! A loopback stand-in for a Kubernetes API server, for the kube crate's tests.
+//! A loopback stand-in for a Kubernetes API server, for the faults a real single-node
+//! cluster ([`crate::Cluster`]) cannot show cheaply: several nodes, pods of an older
+//! bundle, CRI-O's and dockershim's wordings.
 //!
-//! No API server can run on the test machines, so [`FakeKube`] answers the few requests
+//! [`FakeKube`] answers the few requests
 //! kube-rs sends (get, list, server-side apply, delete) from objects held in memory. The test
 //! scripts the cluster: it puts nodes, pods and events into the store, sets statuses, and
 //! registers hooks that run on every request ("after three polls, mark the DaemonSet

@@ -53,7 +53,7 @@ use time::OffsetDateTime;
 pub enum LeafKind {
     /// A leaf for `localhost` and `127.0.0.1`, signed by the kit's CA.
     CaSigned,
-    /// The seed's case: `openssl req -x509` with SANs, marked CA:TRUE by openssl.
+    /// The users' most common case: `openssl req -x509` with SANs, marked CA:TRUE by openssl.
     SelfSignedOpenssl,
     /// A CA-signed leaf whose validity ended 30 days ago.
     Expired,
@@ -292,7 +292,7 @@ impl TestPki {
     }
 }
 
-/// Makes the seed's certificate with the openssl CLI: `openssl req -x509` for `cn`, with
+/// Makes a self-signed registry certificate with the openssl CLI, as users do: `openssl req -x509` for `cn`, with
 /// the given subjectAltName (e.g. `DNS:localhost,IP:127.0.0.1`); openssl marks it CA:TRUE.
 ///
 /// # Panics

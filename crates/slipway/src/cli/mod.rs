@@ -43,19 +43,29 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Trust the CA certificates in FILE for registry HOST[:PORT]. FILE may also be the
     /// server's own self-signed certificate. Repeatable.
-    #[arg(long = "registry-ca", value_name = "HOST=FILE", global = true, value_parser = parse_host_file)]
+    #[arg(long = "registry-ca", value_name = "HOST=FILE", global = true, value_parser = parse_host_file, help_heading = "Registry trust (every command)")]
     pub registry_ca: Vec<HostFile>,
 
     /// Present the client certificate CERT with key KEY to registry HOST (mTLS). Repeatable.
-    #[arg(long = "registry-client-cert", value_name = "HOST=CERT,KEY", global = true, value_parser = parse_host_pair)]
+    #[arg(long = "registry-client-cert", value_name = "HOST=CERT,KEY", global = true, value_parser = parse_host_pair, help_heading = "Registry trust (every command)")]
     pub registry_client_cert: Vec<HostPair>,
 
     /// DANGEROUS: do not verify the certificate of registry HOST. Announced on every run.
-    #[arg(long = "registry-skip-verify", value_name = "HOST", global = true)]
+    #[arg(
+        long = "registry-skip-verify",
+        value_name = "HOST",
+        global = true,
+        help_heading = "Registry trust (every command)"
+    )]
     pub registry_skip_verify: Vec<RegistryHost>,
 
     /// DANGEROUS: speak plain HTTP to registry HOST. Announced on every run.
-    #[arg(long = "registry-plain-http", value_name = "HOST", global = true)]
+    #[arg(
+        long = "registry-plain-http",
+        value_name = "HOST",
+        global = true,
+        help_heading = "Registry trust (every command)"
+    )]
     pub registry_plain_http: Vec<RegistryHost>,
 
     /// Read per-registry TLS settings from a k3s-format registries.yaml
@@ -64,7 +74,8 @@ pub struct GlobalArgs {
         long = "registries-config",
         value_name = "FILE",
         env = "SLIPWAY_REGISTRIES_CONFIG",
-        global = true
+        global = true,
+        help_heading = "Registry trust (every command)"
     )]
     pub registries_config: Option<PathBuf>,
 
@@ -75,7 +86,8 @@ pub struct GlobalArgs {
         value_name = "DIR",
         env = "SLIPWAY_CERTS_D",
         value_delimiter = ':',
-        global = true
+        global = true,
+        help_heading = "Registry trust (every command)"
     )]
     pub certs_d: Vec<PathBuf>,
 
@@ -89,7 +101,8 @@ pub struct GlobalArgs {
         require_equals = true,
         default_missing_value = "true",
         value_parser = BoolishValueParser::new(),
-        global = true
+        global = true,
+        help_heading = "Registry trust (every command)"
     )]
     pub skip_tls_verify_registry: Option<bool>,
 
@@ -103,16 +116,23 @@ pub struct GlobalArgs {
         require_equals = true,
         default_missing_value = "true",
         value_parser = BoolishValueParser::new(),
-        global = true
+        global = true,
+        help_heading = "Registry trust (every command)"
     )]
     pub insecure_registry: Option<bool>,
 
     /// werf compatibility: the repository images are stored in (HOST[:PORT]/PATH).
-    #[arg(long = "repo", value_name = "REPO", env = "WERF_REPO", global = true)]
+    #[arg(
+        long = "repo",
+        value_name = "REPO",
+        env = "WERF_REPO",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub repo: Option<String>,
 
     /// Output format: human-readable text, or one JSON object on stdout.
-    #[arg(long = "output", short = 'o', value_enum, default_value_t = Output::Human, env = "SLIPWAY_OUTPUT", global = true)]
+    #[arg(long = "output", short = 'o', value_enum, default_value_t = Output::Human, env = "SLIPWAY_OUTPUT", global = true, help_heading = "Global options")]
     pub output: Output,
 }
 
@@ -229,10 +249,7 @@ Examples:
 
 Exit codes: 0 every workload ready; 2 bad input (werf.yaml, Dockerfile, manifests, a
 private-CA registry without --agent-image, a kubeconfig or context that cannot be used);
-3 a failure while working: a pull that cannot recover, a failed Job, a timeout.
-
-Only a loopback stand-in of the Kubernetes API has exercised converge's API calls; see
-the README.")]
+3 a failure while working: a pull that cannot recover, a failed Job, a timeout.")]
     Converge(ConvergeArgs),
     /// Check one registry from both sides: this machine (the probe) and the cluster.
     ///
@@ -384,7 +401,7 @@ pub struct ConvergeArgs {
     /// not; they stay recorded, so a later converge without this flag deletes them.
     #[arg(long = "no-prune")]
     pub no_prune: bool,
-    /// Time between polls of the API.
+    /// Time between reads of the API when it cannot be watched.
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
     pub poll_interval: Duration,
 }
@@ -477,7 +494,8 @@ pub enum ClusterCommand {
 /// Lists the `cluster trust` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ClusterTrustCommand {
-    /// Print the Namespace, ServiceAccount, ConfigMap (CA bundles) and DaemonSet that run
+    /// Print the Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding (get and patch
+    /// nodes, to release the startup taint), ConfigMap (CA bundles) and DaemonSet that run
     /// `slipway node trust install` on every node, including nodes that join later.
     ///
     /// The DaemonSet is privileged with the host's / mounted at /host, tolerates every
@@ -516,16 +534,7 @@ pub struct ClusterApplyArgs {
     /// How long to wait for every node.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// The release: what this converge owns. Its objects are recorded in ConfigMap
-    /// slipway-release-NAME, and those a later converge no longer has are deleted
-    /// [default: werf.yaml's project].
-    #[arg(long, value_name = "NAME")]
-    pub release: Option<String>,
-    /// Keep the objects that an earlier converge of the release applied and this one does
-    /// not; they stay recorded, so a later converge without this flag deletes them.
-    #[arg(long = "no-prune")]
-    pub no_prune: bool,
-    /// Time between polls of the API.
+    /// Time between reads of the API when it cannot be watched.
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "2s", value_parser = parse_duration, hide = true)]
     pub poll_interval: Duration,
 }
