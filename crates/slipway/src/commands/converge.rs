@@ -5,9 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use slipway_kube::{
-    Progress, TrackError, TrackOptions, TrackReport, TrustApplyReport, TrustManifest, Trusted,
-};
+use slipway_kube::{Progress, TrackError, TrackOptions, TrustManifest, Trusted};
 use slipway_trust::{ProbeOptions, RegistryHost, Verdict};
 
 use crate::ExitCode;
@@ -82,24 +80,7 @@ pub fn run(
              --skip-cluster-trust when the nodes are set up already"
         )));
     }
-    let rt = super::runtime()?;
-    let client = rt.block_on(slipway_kube::connect(a.kube_context.as_deref()))?;
-    let namespace = a
-        .namespace
-        .clone()
-        .unwrap_or_else(|| client.default_namespace().to_string());
-
-    eprintln!("== build and push to {repo}");
-    let rendered = super::render::render(
-        settings,
-        global,
-        &RenderArgs {
-            build: a.build.clone(),
-            manifests: a.manifests.clone(),
-            out: None,
-        },
-    )?;
-    let opts = TrackOptions {
+    let track = TrackOptions {
         interval: a.poll_interval,
         timeout: a.timeout,
         agent_image: a.agent_image.clone(),
@@ -110,11 +91,8 @@ pub fn run(
             vec![]
         },
     };
-
-    let mut trust_report: Option<TrustApplyReport> = None;
-    if let (Some(ca_pem), Some(agent_image)) = (bundle, &a.agent_image) {
-        eprintln!("== cluster trust apply: every node must trust {host}");
-        let m = TrustManifest {
+    let trust = match (bundle, &a.agent_image) {
+        (Some(ca_pem), Some(agent_image)) => Some(TrustManifest {
             registries: vec![Trusted {
                 registry: host.clone(),
                 ca_pem,
@@ -124,89 +102,86 @@ pub fn run(
             runtime: super::cluster::runtime_name(a.runtime),
             system_store: a.system_store,
             api_server: a.agent_api_server.clone(),
-        };
-        match rt.block_on(slipway_kube::trust_apply(
-            &client,
-            &m,
-            &opts,
-            progress(output),
-        )) {
-            Ok(r) => {
-                eprintln!(
-                    "  {}/{} nodes trust {host}",
-                    r.nodes.iter().filter(|n| n.ready).count(),
-                    r.daemonset.desired
-                );
-                trust_report = Some(r);
-            }
-            Err(e) => return failed(output, out, "cluster trust apply", e),
+        }),
+        _ => None,
+    };
+    let plan = slipway_deploy::Plan {
+        repo: repo.to_string(),
+        release: release.clone(),
+        namespace: a.namespace.clone(),
+        kube_context: a.kube_context.clone(),
+        trust,
+        track,
+        prune: !a.no_prune,
+    };
+    let build = || {
+        super::render::render(
+            settings,
+            global,
+            &RenderArgs {
+                build: a.build.clone(),
+                manifests: a.manifests.clone(),
+                out: None,
+            },
+        )
+        .map(|r| slipway_deploy::Manifests {
+            objects: r.values(),
+            images: r.images,
+        })
+        .map_err(BuildFailed)
+    };
+    let mut show = progress(output);
+    let mut on_event = |e: slipway_deploy::Event<'_>| match e {
+        slipway_deploy::Event::Step(s) => eprintln!("== {s}"),
+        slipway_deploy::Event::Line(l) => eprintln!("  {l}"),
+        slipway_deploy::Event::Progress(p) => show(p),
+    };
+    let done = match slipway_deploy::converge(&plan, build, &mut on_event) {
+        Ok(done) => done,
+        Err(slipway_deploy::Error::Build(BuildFailed(e))) => return Err(e),
+        Err(slipway_deploy::Error::Stopped { stage, error }) => {
+            return failed(output, out, stage, error);
         }
-    }
-
-    eprintln!(
-        "== apply {} objects to namespace {namespace}",
-        rendered.objects.len()
-    );
-    if rt.block_on(slipway_kube::ensure_namespace(&client, &namespace))? {
-        eprintln!("  created Namespace {namespace}");
-    }
-    let applied = rt.block_on(slipway_kube::apply(&client, &rendered.values(), &namespace))?;
-    for r in &applied {
-        eprintln!("  applied {r}");
-    }
-    let pruned = rt.block_on(slipway_kube::prune(
-        &client,
-        &namespace,
-        &release,
-        &applied,
-        !a.no_prune,
-    ))?;
-    for d in &pruned.deleted {
-        eprintln!("  deleted {d}: release {release} no longer has it");
-    }
-    for k in &pruned.kept {
-        let why = if a.no_prune {
-            "--no-prune"
-        } else {
-            "deleting one loses data; delete it yourself if it should go"
-        };
-        eprintln!("  kept {k}: release {release} no longer has it ({why})");
-    }
-    eprintln!("== track the rollout");
-    let report: TrackReport = match rt.block_on(slipway_kube::track(
-        &client,
-        &applied,
-        &opts,
-        progress(output),
-    )) {
-        Ok(r) => r,
-        Err(e) => return failed(output, out, "rollout", e),
+        Err(e) => return Err(e.into()),
     };
     super::emit(
         output,
         out,
         &json!({
             "ready": true,
-            "images": rendered.images,
-            "trust": trust_report,
+            "images": done.images,
+            "trust": done.trust,
             "release": release,
-            "applied": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "pruned": pruned,
-            "rollout": report,
+            "applied": done.applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "pruned": done.pruned,
+            "rollout": done.rollout,
         }),
         |out| {
-            for (name, image) in &rendered.images {
+            for (name, image) in &done.images {
                 writeln!(out, "image {name}: {image}")?;
             }
             writeln!(
                 out,
                 "{} objects applied; every workload is ready",
-                applied.len()
+                done.applied.len()
             )
         },
     )?;
     Ok(ExitCode::Ok)
 }
+
+/// The build step's error, carried through the deploy pipeline and handed back whole (so
+/// its exit code is the build's).
+#[derive(Debug)]
+struct BuildFailed(anyhow::Error);
+
+impl std::fmt::Display for BuildFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for BuildFailed {}
 
 /// Reports a tracking failure: the diagnosis on stderr (or in JSON), exit code 3.
 fn failed(output: Output, out: &mut dyn Write, stage: &str, e: TrackError) -> Result<ExitCode> {

@@ -1,0 +1,206 @@
+//! The converge pipeline, as one library call: connect to the cluster, build and push (the
+//! caller's step, which also renders the manifests), make every node trust the registry
+//! (`cluster trust apply`, when the plan says so), create the namespace, server-side apply
+//! in dependency order, prune what the release no longer has, and follow the rollout until
+//! every workload is ready or a pull fails in a way waiting cannot cure.
+//!
+//! What it is for: `slipway converge`, whose binary only turns flags into a [`Plan`] and
+//! prints the [`Event`]s and the [`Converged`] outcome. What it is not for: deciding trust
+//! on the build machine (the caller resolves it into the plan) or building images (the
+//! caller's step).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use slipway_kube::{
+    AppliedRef, Progress, PruneReport, TrackError, TrackOptions, TrackReport, TrustApplyReport,
+    TrustManifest,
+};
+
+/// What one converge does, decided before anything is built.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The repository the build pushes to, for messages.
+    pub repo: String,
+    /// The release: what this converge owns, recorded in `ConfigMap slipway-release-NAME`.
+    pub release: String,
+    /// The namespace for objects that name none; `None` takes the kubeconfig context's.
+    pub namespace: Option<String>,
+    /// The kubeconfig context; `None` takes the current one (`KUBECONFIG` is honoured).
+    pub kube_context: Option<String>,
+    /// The trust DaemonSet to apply first, when the nodes must trust the registry.
+    pub trust: Option<TrustManifest>,
+    /// How to follow the trust agent and the workloads.
+    pub track: TrackOptions,
+    /// Delete what the release's previous converge applied and this one does not.
+    pub prune: bool,
+}
+
+/// What the build step hands over: the images it pushed and the objects to apply.
+#[derive(Clone, Debug, Default)]
+pub struct Manifests {
+    /// Image name to the digest-pinned reference nodes pull.
+    pub images: BTreeMap<String, String>,
+    /// The objects, in the order they were rendered.
+    pub objects: Vec<Value>,
+}
+
+/// What converge tells its caller while it works.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A step begins (`build and push`, `cluster trust apply`, `apply`, `track`).
+    Step(String),
+    /// Something happened within a step, in words (`applied Deployment app/web`).
+    Line(String),
+    /// A line of progress from the trust agent or a workload.
+    Progress(&'a Progress),
+}
+
+/// The outcome of a converge where every workload became ready.
+#[derive(Clone, Debug, Serialize)]
+pub struct Converged {
+    /// The namespace objects without one went to.
+    pub namespace: String,
+    /// Image name to the reference the nodes pull.
+    pub images: BTreeMap<String, String>,
+    /// The trust DaemonSet's report, when it was applied.
+    pub trust: Option<TrustApplyReport>,
+    /// The objects applied, in apply order.
+    pub applied: Vec<AppliedRef>,
+    /// What pruning deleted and kept.
+    pub pruned: PruneReport,
+    /// Every workload's rollout.
+    pub rollout: TrackReport,
+}
+
+/// Why converge stopped. `B` is the build step's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error<B: std::error::Error + 'static> {
+    /// The build step failed.
+    #[error(transparent)]
+    Build(B),
+    /// The cluster could not be reached or refused a request.
+    #[error(transparent)]
+    Kube(#[from] slipway_kube::Error),
+    /// The trust agent or a workload did not become ready.
+    #[error("{stage}: {error}")]
+    Stopped {
+        /// `cluster trust apply` or `rollout`.
+        stage: &'static str,
+        /// What tracking found.
+        #[source]
+        error: TrackError,
+    },
+    /// No async runtime could be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn stopped<B: std::error::Error>(stage: &'static str, error: TrackError) -> Error<B> {
+    match error {
+        TrackError::Kube(k) => Error::Kube(k),
+        error => Error::Stopped { stage, error },
+    }
+}
+
+/// Runs one converge. See the crate documentation.
+///
+/// # Errors
+/// [`Error::Build`] from the build step; [`Error::Kube`] when the cluster cannot be used
+/// (checked before the build runs); [`Error::Stopped`] when the trust agent or a workload
+/// is not ready in time or cannot pull.
+pub fn converge<B: std::error::Error + 'static>(
+    plan: &Plan,
+    build: impl FnOnce() -> Result<Manifests, B>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Converged, Error<B>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let client = rt.block_on(slipway_kube::connect(plan.kube_context.as_deref()))?;
+    let namespace = plan
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+
+    on_event(Event::Step(format!("build and push to {}", plan.repo)));
+    let manifests = build().map_err(Error::Build)?;
+
+    let mut trust = None;
+    if let Some(m) = &plan.trust {
+        let registries: Vec<String> = m
+            .registries
+            .iter()
+            .map(|t| t.registry.to_string())
+            .collect();
+        on_event(Event::Step(format!(
+            "cluster trust apply: every node must trust {}",
+            registries.join(", ")
+        )));
+        let report = rt
+            .block_on(slipway_kube::trust_apply(&client, m, &plan.track, |p| {
+                on_event(Event::Progress(p))
+            }))
+            .map_err(|e| stopped("cluster trust apply", e))?;
+        on_event(Event::Line(format!(
+            "{}/{} nodes trust {}",
+            report.nodes.iter().filter(|n| n.ready).count(),
+            report.daemonset.desired,
+            registries.join(", ")
+        )));
+        trust = Some(report);
+    }
+
+    on_event(Event::Step(format!(
+        "apply {} objects to namespace {namespace}",
+        manifests.objects.len()
+    )));
+    if rt.block_on(slipway_kube::ensure_namespace(&client, &namespace))? {
+        on_event(Event::Line(format!("created Namespace {namespace}")));
+    }
+    let applied = rt.block_on(slipway_kube::apply(&client, &manifests.objects, &namespace))?;
+    for r in &applied {
+        on_event(Event::Line(format!("applied {r}")));
+    }
+    let pruned = rt.block_on(slipway_kube::prune(
+        &client,
+        &namespace,
+        &plan.release,
+        &applied,
+        plan.prune,
+    ))?;
+    let release = &plan.release;
+    for d in &pruned.deleted {
+        on_event(Event::Line(format!(
+            "deleted {d}: release {release} no longer has it"
+        )));
+    }
+    for k in &pruned.kept {
+        let why = if plan.prune {
+            "deleting one loses data; delete it yourself if it should go"
+        } else {
+            "--no-prune"
+        };
+        on_event(Event::Line(format!(
+            "kept {k}: release {release} no longer has it ({why})"
+        )));
+    }
+
+    on_event(Event::Step("track the rollout".into()));
+    let rollout = rt
+        .block_on(slipway_kube::track(&client, &applied, &plan.track, |p| {
+            on_event(Event::Progress(p))
+        }))
+        .map_err(|e| stopped("rollout", e))?;
+    Ok(Converged {
+        namespace,
+        images: manifests.images,
+        trust,
+        applied,
+        pruned,
+        rollout,
+    })
+}
