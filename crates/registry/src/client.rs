@@ -184,9 +184,39 @@ impl Registry {
                 subject: redact(resp.url()),
                 why: format!("{} without a Location header", resp.status()),
             })?;
-        resp.url().join(loc).map_err(|e| Error::Protocol {
+        let next = resp.url().join(loc).map_err(|e| Error::Protocol {
             subject: redact(resp.url()),
             why: format!("bad Location: {e}"),
+        })?;
+        self.refuse_downgrade(resp.url(), &next)?;
+        Ok(next)
+    }
+
+    /// Refuses to follow `from` (HTTPS) to `next` over plain HTTP, unless `next`'s host was
+    /// named plain-HTTP on its own (`--registry-plain-http HOST`): HTTPS is never given up
+    /// silently, not by a redirect nor by an upload's `Location`.
+    fn refuse_downgrade(&self, from: &Url, next: &Url) -> Result<(), Error> {
+        if from.scheme() != "https" || next.scheme() != "http" {
+            return Ok(());
+        }
+        let host_port = match next.port() {
+            Some(p) => format!("{}:{p}", next.host_str().unwrap_or("")),
+            None => next.host_str().unwrap_or("").to_string(),
+        };
+        let named = RegistryHost::parse(&host_port)
+            .ok()
+            .and_then(|h| self.policy.resolve(&h).ok())
+            .and_then(|t| t.plain_http)
+            .is_some_and(|p| !p.https_first);
+        if named {
+            return Ok(());
+        }
+        Err(Error::Protocol {
+            subject: redact(from),
+            why: format!(
+                "it sent slipway from HTTPS to plain HTTP ({}), which is refused: HTTPS is never given up silently; if {host_port} really speaks only HTTP, name it with --registry-plain-http {host_port}",
+                redact(next)
+            ),
         })
     }
 

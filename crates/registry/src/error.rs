@@ -70,6 +70,9 @@ pub enum Error {
     /// Trust could not be resolved for a host.
     #[error(transparent)]
     Trust(#[from] slipway_trust::Error),
+    /// A reference, host or digest could not be parsed.
+    #[error(transparent)]
+    Name(#[from] slipway_names::Error),
     /// An OCI type or layout error.
     #[error(transparent)]
     Oci(#[from] slipway_oci::Error),
@@ -101,7 +104,7 @@ impl Error {
     /// settings that cannot be used (exit code 2 rather than 3).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::PlatformNotFound { .. } | Error::Trust(_) => true,
+            Error::PlatformNotFound { .. } | Error::Trust(_) | Error::Name(_) => true,
             // A config file or helper setting that cannot be used; not a failed write or a
             // helper that ran and failed.
             Error::Credentials(e) => matches!(

@@ -681,63 +681,103 @@ struct Fake {
     seen: Arc<Mutex<Vec<String>>>,
 }
 
+type Handler = dyn Fn(&str) -> (String, Vec<(String, String)>, Vec<u8>) + Send + Sync;
+
+/// Answers HTTP/1.1 requests on one connection with `handler`, recording each head.
+fn serve_http<S: Read + Write>(stream: S, seen: &Mutex<Vec<String>>, handler: &Handler, tls: bool) {
+    let mut reader = BufReader::new(stream);
+    // Like any HTTP server, answer a TLS hello on a plain port with a plain 400.
+    if !tls && reader.fill_buf().is_ok_and(|b| b.first() == Some(&0x16)) {
+        let _ = reader.get_mut().write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        let _ = reader.read_exact(&mut body);
+        seen.lock().unwrap().push(head.clone());
+        let (status, headers, body) = handler(&head);
+        let mut resp = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+        for (k, v) in headers {
+            resp.push_str(&format!("{k}: {v}\r\n"));
+        }
+        resp.push_str("\r\n");
+        let out = reader.get_mut();
+        if out
+            .write_all(resp.as_bytes())
+            .and_then(|_| out.write_all(&body))
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 impl Fake {
     fn start(
         handler: impl Fn(&str) -> (String, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
     ) -> Fake {
+        Fake::start_with(None, handler)
+    }
+
+    /// Like [`Fake::start`], serving TLS with `cert` when given.
+    fn start_with(
+        cert: Option<&slipway_testkit::ServerCert>,
+        handler: impl Fn(&str) -> (String, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
+    ) -> Fake {
+        let tls = cert.map(|c| {
+            use rustls::pki_types::pem::PemObject;
+            let chain = rustls::pki_types::CertificateDer::pem_file_iter(&c.chain)
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&c.key).unwrap();
+            Arc::new(
+                rustls::ServerConfig::builder()
+                    .with_no_client_auth()
+                    .with_single_cert(chain, key)
+                    .unwrap(),
+            )
+        });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (seen2, handler) = (seen.clone(), Arc::new(handler));
+        let (seen2, handler): (_, Arc<Handler>) = (seen.clone(), Arc::new(handler));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (seen, handler) = (seen2.clone(), handler.clone());
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut stream = stream;
-                    // Like any HTTP server, answer a TLS hello with a plain 400.
-                    if reader.fill_buf().is_ok_and(|b| b.first() == Some(&0x16)) {
-                        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                        return;
+                let (seen, handler, tls) = (seen2.clone(), handler.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let conn = rustls::ServerConnection::new(config).unwrap();
+                        serve_http(
+                            rustls::StreamOwned::new(conn, stream),
+                            &seen,
+                            &*handler,
+                            true,
+                        );
                     }
-                    loop {
-                        let mut head = String::new();
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                            head.push_str(&line);
-                        }
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        let mut body = vec![0; len];
-                        let _ = reader.read_exact(&mut body);
-                        seen.lock().unwrap().push(head.clone());
-                        let (status, headers, body) = handler(&head);
-                        let mut resp =
-                            format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
-                        for (k, v) in headers {
-                            resp.push_str(&format!("{k}: {v}\r\n"));
-                        }
-                        resp.push_str("\r\n");
-                        if stream
-                            .write_all(resp.as_bytes())
-                            .and_then(|_| stream.write_all(&body))
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
+                    None => serve_http(stream, &seen, &*handler, false),
                 });
             }
         });
@@ -910,6 +950,92 @@ fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
         !at_storage[0].to_ascii_lowercase().contains("authorization"),
         "{at_storage:?}"
     );
+}
+
+/// A TLS registry that sends a blob to plain HTTP is not followed unless that host was
+/// named plain-HTTP: HTTPS is never given up silently.
+#[test]
+fn a_redirect_from_https_to_plain_http_is_refused_unless_the_host_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let blob = |d: &str| std::fs::read(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap();
+    let (manifest, config, layer) = (
+        blob(&layout.manifest_digest),
+        blob(&layout.config_digest),
+        blob(&layout.layer_digest),
+    );
+    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    let storage_port = storage.port;
+    let (md, cd, ld) = (
+        layout.manifest_digest.clone(),
+        layout.config_digest.clone(),
+        layout.layer_digest.clone(),
+    );
+    let pki = TestPki::new();
+    let cert = pki.server_cert(LeafKind::CaSigned);
+    let registry = Fake::start_with(Some(&cert), move |head| {
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        if path.contains("/manifests/") {
+            (
+                "200 OK".into(),
+                vec![
+                    (
+                        "Content-Type".into(),
+                        "application/vnd.oci.image.manifest.v1+json".into(),
+                    ),
+                    ("Docker-Content-Digest".into(), md.clone()),
+                ],
+                manifest.clone(),
+            )
+        } else if path.ends_with(&cd) {
+            ("200 OK".into(), vec![], config.clone())
+        } else if path.ends_with(&ld) {
+            let to = format!("http://localhost:{storage_port}/bucket/blob");
+            (
+                "307 Temporary Redirect".into(),
+                vec![("Location".into(), to)],
+                vec![],
+            )
+        } else {
+            ("200 OK".into(), vec![], b"{}".to_vec())
+        }
+    });
+    let host = format!("localhost:{}", registry.port);
+    let ca = format!("--registry-ca={host}={}", s(pki.ca()));
+    let dst = tmp.path().join("dst");
+    let copy = |extra: &[&str]| {
+        let mut args = vec![ca.as_str()];
+        args.extend_from_slice(extra);
+        let src = format!("{host}/app:v1");
+        let dst = format!("oci:{}:v1", dst.display());
+        args.extend_from_slice(&["copy", &src, &dst]);
+        json(tmp.path(), &args, &[])
+    };
+    let r = copy(&[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("from HTTPS to plain HTTP")
+            && r.stderr
+                .contains(&format!("--registry-plain-http localhost:{storage_port}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        storage.requests().is_empty(),
+        "nothing went over plain HTTP"
+    );
+    assert!(!dst.join("index.json").exists(), "no manifest was written");
+
+    // werf's --insecure-registry is no per-host choice: still refused.
+    let r = copy(&["--insecure-registry"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(storage.requests().is_empty());
+
+    // Named plain-HTTP, the storage host is followed.
+    let named = format!("--registry-plain-http=localhost:{storage_port}");
+    let r = copy(&[&named]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(storage.requests().len(), 1);
 }
 
 #[test]
