@@ -474,6 +474,19 @@ pub struct IssueOptions {
     pub validity: Duration,
     /// The leaf key algorithm.
     pub key: KeyKind,
+    /// What to do when the leaf's files already exist.
+    pub existing: Existing,
+}
+
+/// What [`issue`] does when the leaf's files already exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse, changing nothing (`pki issue` without `--force`).
+    #[default]
+    Refuse,
+    /// Replace them, keeping each old file beside it as `FILE.bak-TIME` (`--force`,
+    /// `renew`, the rotation's switch).
+    Backup,
 }
 
 /// The files of one issued server certificate.
@@ -586,6 +599,13 @@ pub fn issue(ca: &Ca, opts: &IssueOptions, prefix: &Path) -> Result<IssueReport,
             source: std::io::ErrorKind::NotFound.into(),
         });
     }
+    if opts.existing == Existing::Refuse
+        && let Some(path) = [&files.cert, &files.key, &files.chain, &files.fullchain]
+            .into_iter()
+            .find(|p| p.exists())
+    {
+        return Err(Error::LeafExists { path: path.clone() });
+    }
     let mut batch = Batch::default();
     batch.public(&files.cert, leaf.pem(), false);
     batch.secret(&files.key, key.serialize_pem(), false);
@@ -595,6 +615,9 @@ pub fn issue(ca: &Ca, opts: &IssueOptions, prefix: &Path) -> Result<IssueReport,
         format!("{}{}", leaf.pem(), ca.pem()),
         false,
     );
+    if opts.existing == Existing::Backup {
+        batch.back_up_existing();
+    }
     batch.commit()?;
     Ok(IssueReport {
         files,

@@ -32,6 +32,12 @@ pub enum Error {
         /// The existing file.
         path: PathBuf,
     },
+    /// `pki issue` would overwrite an existing certificate or key.
+    #[error("{} already exists; give --force to replace the certificate and its key (the old files are kept beside them as FILE.bak-TIME)", path.display())]
+    LeafExists {
+        /// The existing file.
+        path: PathBuf,
+    },
     /// A certificate or key file does not parse.
     #[error("{}: {why}", path.display())]
     Corrupt {

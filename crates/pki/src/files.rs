@@ -9,6 +9,7 @@ use crate::Error;
 #[derive(Default)]
 pub(crate) struct Batch {
     files: Vec<(PathBuf, Vec<u8>, u32, bool)>,
+    back_up: bool,
 }
 
 impl Batch {
@@ -24,6 +25,13 @@ impl Batch {
             .push((path.into(), data.into(), 0o600, no_clobber));
     }
 
+    /// Keeps a copy of every file the batch replaces, beside it as `FILE.bak-TIME` (UTC),
+    /// with the file's own mode (a key's backup is 0600 too), written before anything is
+    /// replaced.
+    pub fn back_up_existing(&mut self) {
+        self.back_up = true;
+    }
+
     /// Writes every file to a temp file, then renames them all into place.
     ///
     /// # Errors
@@ -33,6 +41,30 @@ impl Batch {
         for (path, _, _, no_clobber) in &self.files {
             if *no_clobber && path.exists() {
                 return Err(Error::CaExists { path: path.clone() });
+            }
+        }
+        if self.back_up {
+            let t = time::OffsetDateTime::now_utc();
+            let stamp = format!(
+                "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            for (path, _, mode, _) in &self.files {
+                let Ok(old) = std::fs::read(path) else {
+                    continue;
+                };
+                let mut name = path.as_os_str().to_owned();
+                name.push(format!(".bak-{stamp}"));
+                let opts = slipway_fs::WriteOptions {
+                    mode: *mode,
+                    ..slipway_fs::WriteOptions::default()
+                };
+                slipway_fs::write_atomic(Path::new(&name), &old, &opts).map_err(io_error)?;
             }
         }
         let mut staged = Vec::new();

@@ -10,13 +10,14 @@
 //! ```no_run
 //! use std::path::Path;
 //! use std::time::Duration;
-//! use slipway_pki::{Ca, CaOptions, IssueOptions, KeyKind, init, issue};
+//! use slipway_pki::{Ca, CaOptions, Existing, IssueOptions, KeyKind, init, issue};
 //! let dir = Path::new("/srv/pki");
 //! init(dir, &CaOptions { common_name: "corp registry CA".into(), key: KeyKind::EcdsaP256,
 //!     permit_dns: vec!["corp.test".into()], permit_ip: vec![], validity: Duration::from_secs(10 * 365 * 86400) })?;
 //! let ca = Ca::load(dir)?;
 //! issue(&ca, &IssueOptions { dns: vec!["registry.corp.test".into()], ips: vec![],
-//!     validity: Duration::from_secs(397 * 86400), key: KeyKind::EcdsaP256 }, &dir.join("registry"))?;
+//!     validity: Duration::from_secs(397 * 86400), key: KeyKind::EcdsaP256,
+//!     existing: Existing::Refuse }, &dir.join("registry"))?;
 //! # Ok::<(), slipway_pki::Error>(())
 //! ```
 
@@ -28,8 +29,8 @@ mod renew;
 mod rotate;
 
 pub use ca::{
-    BUNDLE, CA_CERT, CA_KEY, Ca, CaOptions, InitReport, IssueOptions, IssueReport, KeyKind,
-    LeafFiles, check_cidr, check_dns, check_ip, init, issue,
+    BUNDLE, CA_CERT, CA_KEY, Ca, CaOptions, Existing, InitReport, IssueOptions, IssueReport,
+    KeyKind, LeafFiles, check_cidr, check_dns, check_ip, init, issue,
 };
 pub use error::Error;
 pub use inspect::{CertDetails, details, inspect_file};

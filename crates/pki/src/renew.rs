@@ -56,6 +56,7 @@ pub fn renew(dir: &Path, prefix: &Path, force: bool, key: KeyKind) -> Result<Ren
             ips,
             validity: life,
             key,
+            existing: crate::Existing::Backup,
         },
         prefix,
     )?;

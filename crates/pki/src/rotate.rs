@@ -219,6 +219,7 @@ pub fn rotate(dir: &Path, step: Option<Step>, opts: &RotateOptions) -> Result<Ro
                         ips,
                         validity: life,
                         key: opts.key,
+                        existing: crate::Existing::Backup,
                     },
                     leaf,
                 )?;

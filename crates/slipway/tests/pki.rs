@@ -119,6 +119,73 @@ fn init_never_overwrites_an_existing_ca() {
 }
 
 #[test]
+fn issue_never_replaces_a_certificate_and_key_without_force_and_then_keeps_backups() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init(dir, &[]);
+    assert_eq!(issue(dir, &["registry.test"], "registry").code, 0);
+    let names = [
+        "registry.crt",
+        "registry.key",
+        "registry.chain.pem",
+        "registry.fullchain.pem",
+    ];
+    let before: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(dir.join(n)).unwrap())
+        .collect();
+
+    // A second issue to the same prefix changes nothing and says how to replace.
+    let again = issue(dir, &["registry.test"], "registry");
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("registry.crt already exists") && again.stderr.contains("--force"),
+        "{}",
+        again.stderr
+    );
+    for (n, old) in names.iter().zip(&before) {
+        assert_eq!(&std::fs::read(dir.join(n)).unwrap(), old, "{n} changed");
+    }
+
+    // --force replaces them, keeping each old file beside it, a key's backup 0600 too.
+    let forced = pki(
+        dir,
+        &[
+            "issue",
+            "--dir",
+            s(dir),
+            "--out",
+            s(&dir.join("registry")),
+            "--dns",
+            "registry.test",
+            "--force",
+        ],
+    );
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_ne!(std::fs::read(dir.join("registry.key")).unwrap(), before[1]);
+    for (n, old) in names.iter().zip(&before) {
+        let backups: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{n}.bak-"))
+            })
+            .collect();
+        assert_eq!(backups.len(), 1, "{n}: {backups:?}");
+        assert_eq!(&std::fs::read(&backups[0]).unwrap(), old, "{n}'s backup");
+        if n.ends_with(".key") {
+            let mode = std::fs::metadata(&backups[0]).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the key's backup is 0600");
+        }
+    }
+}
+
+#[test]
 fn issued_leaf_verifies_with_openssl_and_a_real_registry_serves_it_to_openssl_and_slipway() {
     let d = tempfile::tempdir().unwrap();
     init(

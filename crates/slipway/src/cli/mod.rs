@@ -799,6 +799,10 @@ pub struct PkiIssueArgs {
     /// Key algorithm.
     #[arg(long, value_enum, default_value_t = KeyArg::Ecdsa)]
     pub key: KeyArg,
+    /// Replace a certificate and key already at PREFIX; the old files are kept beside them
+    /// as FILE.bak-TIME.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Holds `pki inspect` arguments.

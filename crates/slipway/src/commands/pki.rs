@@ -64,6 +64,11 @@ pub fn run(
                     ips: a.ip.clone(),
                     validity: a.validity,
                     key: key(a.key),
+                    existing: if a.force {
+                        pki::Existing::Backup
+                    } else {
+                        pki::Existing::Refuse
+                    },
                 },
                 &a.out,
             )?;
