@@ -873,25 +873,23 @@ fn basic_credentials_go_over_plain_http_only_to_a_host_named_plain_http() {
     );
 }
 
-#[test]
-fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+/// A fake registry serving `layout`'s image, whose layer GET redirects to `to`; with
+/// `cert` it speaks TLS, and with `challenge` it asks for credentials first.
+fn redirecting_registry(
+    layout: &slipway_testkit::ImageLayout,
+    to: String,
+    cert: Option<&slipway_testkit::ServerCert>,
+    challenge: bool,
+) -> Fake {
     let blob = |d: &str| std::fs::read(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap();
-    let (manifest, config, layer) = (
-        blob(&layout.manifest_digest),
-        blob(&layout.config_digest),
-        blob(&layout.layer_digest),
-    );
-    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
-    let storage_port = storage.port;
+    let (manifest, config) = (blob(&layout.manifest_digest), blob(&layout.config_digest));
     let (md, cd, ld) = (
         layout.manifest_digest.clone(),
         layout.config_digest.clone(),
         layout.layer_digest.clone(),
     );
-    let registry = Fake::start(move |head| {
-        if let Some(r) = challenge_unless_authorized(head) {
+    Fake::start_with(cert, move |head| {
+        if challenge && let Some(r) = challenge_unless_authorized(head) {
             return r;
         }
         let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
@@ -910,16 +908,32 @@ fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
         } else if path.ends_with(&cd) {
             ("200 OK".into(), vec![], config.clone())
         } else if path.ends_with(&ld) {
-            let to = format!("http://localhost:{storage_port}/bucket/blob?X-Signature=secret-sig");
             (
                 "307 Temporary Redirect".into(),
-                vec![("Location".into(), to)],
+                vec![("Location".into(), to.clone())],
                 vec![],
             )
         } else {
             ("200 OK".into(), vec![], b"{}".to_vec())
         }
-    });
+    })
+}
+
+#[test]
+fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let layer = std::fs::read(
+        layout
+            .dir
+            .join("blobs/sha256")
+            .join(&layout.layer_digest[7..]),
+    )
+    .unwrap();
+    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    let storage_port = storage.port;
+    let to = format!("http://localhost:{storage_port}/bucket/blob?X-Signature=secret-sig");
+    let registry = redirecting_registry(&layout, to, None, true);
     let host = format!("127.0.0.1:{}", registry.port);
     let cfg = docker_config(tmp.path(), &host, "alice", "pw-for-registry-only");
     let dst = tmp.path().join("dst");
@@ -958,48 +972,19 @@ fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
 fn a_redirect_from_https_to_plain_http_is_refused_unless_the_host_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
-    let blob = |d: &str| std::fs::read(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap();
-    let (manifest, config, layer) = (
-        blob(&layout.manifest_digest),
-        blob(&layout.config_digest),
-        blob(&layout.layer_digest),
-    );
+    let layer = std::fs::read(
+        layout
+            .dir
+            .join("blobs/sha256")
+            .join(&layout.layer_digest[7..]),
+    )
+    .unwrap();
     let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
     let storage_port = storage.port;
-    let (md, cd, ld) = (
-        layout.manifest_digest.clone(),
-        layout.config_digest.clone(),
-        layout.layer_digest.clone(),
-    );
     let pki = TestPki::new();
     let cert = pki.server_cert(LeafKind::CaSigned);
-    let registry = Fake::start_with(Some(&cert), move |head| {
-        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-        if path.contains("/manifests/") {
-            (
-                "200 OK".into(),
-                vec![
-                    (
-                        "Content-Type".into(),
-                        "application/vnd.oci.image.manifest.v1+json".into(),
-                    ),
-                    ("Docker-Content-Digest".into(), md.clone()),
-                ],
-                manifest.clone(),
-            )
-        } else if path.ends_with(&cd) {
-            ("200 OK".into(), vec![], config.clone())
-        } else if path.ends_with(&ld) {
-            let to = format!("http://localhost:{storage_port}/bucket/blob");
-            (
-                "307 Temporary Redirect".into(),
-                vec![("Location".into(), to)],
-                vec![],
-            )
-        } else {
-            ("200 OK".into(), vec![], b"{}".to_vec())
-        }
-    });
+    let to = format!("http://localhost:{storage_port}/bucket/blob");
+    let registry = redirecting_registry(&layout, to, Some(&cert), false);
     let host = format!("localhost:{}", registry.port);
     let ca = format!("--registry-ca={host}={}", s(pki.ca()));
     let dst = tmp.path().join("dst");

@@ -264,20 +264,23 @@ fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_po
 
     // doctor sees it from both sides: the build side is fine, the node is not.
     let ns_trust = "t-x509-trust";
-    let doc = on_node(
-        c,
-        &r,
-        &[
-            &ca,
-            "--output",
-            "json",
-            "doctor",
-            "--registry",
-            &host,
-            "--trust-namespace",
-            ns_trust,
-        ],
-    );
+    let doctor = || {
+        on_node(
+            c,
+            &r,
+            &[
+                &ca,
+                "--output",
+                "json",
+                "doctor",
+                "--registry",
+                &host,
+                "--trust-namespace",
+                ns_trust,
+            ],
+        )
+    };
+    let doc = doctor();
     assert_eq!(doc.code, 1, "{}{}", doc.stdout, doc.stderr);
     assert_eq!(doc.json["build"]["verdict"], "ok", "{}", doc.stdout);
     let cluster_side = &doc.json["cluster"];
@@ -323,20 +326,7 @@ fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_po
     );
 
     // doctor now: the agent is ready, and the old failure is recovered, not a problem.
-    let doc = on_node(
-        c,
-        &r,
-        &[
-            &ca,
-            "--output",
-            "json",
-            "doctor",
-            "--registry",
-            &host,
-            "--trust-namespace",
-            ns_trust,
-        ],
-    );
+    let doc = doctor();
     assert_eq!(doc.code, 0, "{}{}", doc.stdout, doc.stderr);
     assert_eq!(doc.json["cluster"]["daemonset"]["ready"], 1);
     assert_eq!(doc.json["cluster"]["pull_failures"], json!([]));
