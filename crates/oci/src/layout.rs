@@ -90,19 +90,7 @@ impl Layout {
         };
         match fs::metadata(path) {
             Ok(m) if !m.is_dir() => return Err(not("it exists and is not a folder")),
-            Ok(_) => {
-                if path.join(LAYOUT_FILE).exists() {
-                    check_layout_file(path)?;
-                } else {
-                    let mut entries = fs::read_dir(path).map_err(Error::io(path))?;
-                    if entries.next().is_some() {
-                        return Err(not(
-                            "it is a folder that is not empty and has no oci-layout file; \
-                             refusing to write a layout into it",
-                        ));
-                    }
-                }
-            }
+            Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 fs::create_dir_all(path).map_err(Error::io(path))?;
             }
@@ -112,6 +100,32 @@ impl Layout {
                     source,
                 });
             }
+        }
+        // A folder holding anything but what this function itself makes before the marker
+        // is someone else's: refused before anything is written into it.
+        if !path.join(LAYOUT_FILE).exists() {
+            let ours = ["blobs", INDEX_FILE];
+            let foreign = fs::read_dir(path)
+                .map_err(Error::io(path))?
+                .flatten()
+                .any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    !ours.contains(&name.as_ref()) && !name.starts_with(TEMP_PREFIX)
+                });
+            if foreign {
+                return Err(not(
+                    "it is a folder that is not empty and has no oci-layout file; \
+                     refusing to write a layout into it",
+                ));
+            }
+        }
+        // Several processes may create the same layout at once: the writes happen under the
+        // layout's lock, so none sees another's half-made layout.
+        let layout = Layout::at(path);
+        let _locked = layout.lock_index()?;
+        if path.join(LAYOUT_FILE).exists() {
+            check_layout_file(path)?;
         }
         let blobs = path.join("blobs").join("sha256");
         fs::create_dir_all(&blobs).map_err(Error::io(&blobs))?;
@@ -128,6 +142,7 @@ impl Layout {
             let text = format!(r#"{{"imageLayoutVersion":"{LAYOUT_VERSION}"}}"#);
             write_file_atomic(&marker, text.as_bytes())?;
         }
+        drop(_locked);
         Layout::open(path)
     }
 
@@ -351,6 +366,10 @@ impl Layout {
         let entry = serde_json::to_value(&entry).map_err(json_err)?;
 
         let _guard = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Other processes write this layout too (parallel copies, builds sharing a store):
+        // the update is made under an exclusive lock on the layout, and index.json is read
+        // again under it, so no tag another writer added meanwhile is lost.
+        let _locked = self.lock_index()?;
         let mut index: Value = match fs::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(json_err)?,
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -393,6 +412,16 @@ impl Layout {
         }
         let bytes = serde_json::to_vec(&index).map_err(json_err)?;
         write_file_atomic(&file, &bytes)
+    }
+}
+
+impl Layout {
+    /// Takes the layout's writer lock, an exclusive `flock` on the layout's folder itself
+    /// (so locking writes nothing into it), until the returned handle is dropped.
+    fn lock_index(&self) -> Result<File, Error> {
+        let f = File::open(&self.path).map_err(Error::io(&self.path))?;
+        f.lock().map_err(Error::io(&self.path))?;
+        Ok(f)
     }
 }
 
@@ -777,6 +806,28 @@ mod tests {
             l.open_blob(&missing),
             Err(Error::BlobNotFound { .. })
         ));
+    }
+
+    #[test]
+    fn writers_that_do_not_share_a_layout_value_lose_no_tag() {
+        // Each thread opens the layout on its own, as separate processes do, so only the
+        // lock on the folder keeps their index.json updates apart.
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let digest = layout.write_blob(b"{}").unwrap();
+        let desc = Descriptor::new(OCI_MANIFEST, digest, 2);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (path, desc) = (dir.path().to_path_buf(), desc.clone());
+                s.spawn(move || {
+                    let mine = Layout::open(&path).unwrap();
+                    for i in 0..10 {
+                        mine.set_tag(&format!("t{t}-{i}"), &desc).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(layout.tags().unwrap().len(), 80, "every tag is kept");
     }
 
     #[test]

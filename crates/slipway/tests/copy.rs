@@ -321,6 +321,52 @@ fn bad_references_layouts_and_tags_exit_2_and_create_nothing() {
     }
 }
 
+/// Eight copies into one OCI layout at once, each with its own tag: every tag is there at
+/// the end (writers of a layout lock it while they update index.json).
+#[test]
+fn parallel_copies_into_one_layout_keep_every_tag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    oci_layout(&src, "v1", FILES);
+    let dst = tmp.path().join("dst");
+    let codes: Vec<i32> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..8)
+            .map(|i| {
+                let (src, dst, dir) = (&src, &dst, tmp.path());
+                s.spawn(move || {
+                    let r = slipway(
+                        dir,
+                        &[
+                            "copy",
+                            &format!("oci:{}:v1", src.display()),
+                            &format!("oci:{}:tag{i}", dst.display()),
+                        ],
+                        &[],
+                    );
+                    assert_eq!(r.code, 0, "copy {i}: {}", r.stderr);
+                    r.code
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(codes, [0; 8]);
+    let r = json(
+        tmp.path(),
+        &["tags", &format!("oci:{}", dst.display())],
+        &[],
+    );
+    let mut tags: Vec<String> = r.json["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    let want: Vec<String> = (0..8).map(|i| format!("tag{i}")).collect();
+    assert_eq!(tags, want, "{}", r.stdout);
+}
+
 /// A docker config.json that does not parse is bad input (exit 2) even when it is met deep
 /// inside a copy, at the registry's auth challenge, and nothing is pushed.
 #[test]
