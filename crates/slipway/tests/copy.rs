@@ -919,6 +919,21 @@ fn basic_credentials_go_over_plain_http_only_to_a_host_named_plain_http() {
     );
 }
 
+/// A small image as an OCI layout under `dir`, and a plain-HTTP store that answers every
+/// request with its layer (where a registry's redirect sends the client).
+fn layout_and_store(dir: &Path) -> (slipway_testkit::ImageLayout, Fake) {
+    let layout = oci_layout(&dir.join("src"), "v1", FILES);
+    let layer = std::fs::read(
+        layout
+            .dir
+            .join("blobs/sha256")
+            .join(&layout.layer_digest[7..]),
+    )
+    .unwrap();
+    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    (layout, storage)
+}
+
 /// A fake registry serving `layout`'s image, whose layer GET redirects to `to`; with
 /// `cert` it speaks TLS, and with `challenge` it asks for credentials first.
 fn redirecting_registry(
@@ -968,15 +983,7 @@ fn redirecting_registry(
 #[test]
 fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
-    let layer = std::fs::read(
-        layout
-            .dir
-            .join("blobs/sha256")
-            .join(&layout.layer_digest[7..]),
-    )
-    .unwrap();
-    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    let (layout, storage) = layout_and_store(tmp.path());
     let storage_port = storage.port;
     let to = format!("http://localhost:{storage_port}/bucket/blob?X-Signature=secret-sig");
     let registry = redirecting_registry(&layout, to, None, true);
@@ -1017,15 +1024,7 @@ fn authorization_is_not_forwarded_when_a_blob_redirects_to_another_host() {
 #[test]
 fn a_redirect_from_https_to_plain_http_is_refused_unless_the_host_is_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
-    let layer = std::fs::read(
-        layout
-            .dir
-            .join("blobs/sha256")
-            .join(&layout.layer_digest[7..]),
-    )
-    .unwrap();
-    let storage = Fake::start(move |_| ("200 OK".into(), vec![], layer.clone()));
+    let (layout, storage) = layout_and_store(tmp.path());
     let storage_port = storage.port;
     let pki = TestPki::new();
     let cert = pki.server_cert(LeafKind::CaSigned);

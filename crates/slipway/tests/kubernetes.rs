@@ -123,6 +123,13 @@ fn trust_apply(c: &Cluster, r: &PrivateRegistry, trust: &str, ns: &str) -> Run {
     )
 }
 
+/// `cluster trust apply` that must succeed.
+fn trust_apply_ok(c: &Cluster, r: &PrivateRegistry, trust: &str, ns: &str) -> Run {
+    let a = trust_apply(c, r, trust, ns);
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    a
+}
+
 /// Writes a werf project: one image (a static busybox that waits) and the manifests
 /// `extra` plus a Deployment `name` of it, whose readiness needs `/tmp/ready`.
 fn app_project(dir: &Path, name: &str, extra: &str) -> PathBuf {
@@ -293,8 +300,7 @@ fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_po
     );
 
     // The fix: the agent installs trust on the node; the kubelet's next retry pulls.
-    let applied = trust_apply(c, &r, &r.trust(), ns_trust);
-    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let applied = trust_apply_ok(c, &r, &r.trust(), ns_trust);
     assert_eq!(applied.json["report"]["nodes"][0]["node"], "127.0.0.1");
     assert_eq!(applied.json["report"]["nodes"][0]["ready"], true);
     let hosts = c
@@ -714,8 +720,7 @@ fn a_ca_rotation_with_trust_apply_at_each_step_fails_no_pull() {
     let trust_ns = "t-rot-trust";
     let bundle = pki.join("bundle.pem");
     let trust = format!("{host}={}", s(&bundle));
-    let a = trust_apply(c, &r, &trust, trust_ns);
-    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    trust_apply_ok(c, &r, &trust, trust_ns);
     c.kubectl_ok(&["create", "namespace", "t-rot"]);
 
     // The kubelet pulls in a loop: a pod that always pulls, again and again. A registry
@@ -803,8 +808,7 @@ fn a_ca_rotation_with_trust_apply_at_each_step_fails_no_pull() {
 
     // 1. prepare: the bundle holds old and new; every node gets it.
     rotate(&["prepare"]);
-    let a = trust_apply(c, &r, &trust, trust_ns);
-    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    trust_apply_ok(c, &r, &trust, trust_ns);
     wait_pulls(2);
     // 2. switch: the nodes' own bundle proves they trust the new CA; the registry serves
     //    a certificate of the new CA.
@@ -822,13 +826,11 @@ fn a_ca_rotation_with_trust_apply_at_each_step_fails_no_pull() {
         let _pause = restarting.write().unwrap();
         r.reg.restart(None);
     }
-    let a = trust_apply(c, &r, &trust, trust_ns);
-    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    trust_apply_ok(c, &r, &trust, trust_ns);
     wait_pulls(2);
     // 3. retire: the bundle holds the new CA only.
     rotate(&["retire"]);
-    let a = trust_apply(c, &r, &trust, trust_ns);
-    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    trust_apply_ok(c, &r, &trust, trust_ns);
     wait_pulls(2);
     stop.store(true, Ordering::SeqCst);
     looper.join().unwrap();
@@ -891,8 +893,7 @@ fn a_node_that_joins_with_the_startup_taint_runs_app_pods_only_once_it_trusts() 
     assert!(pods["items"][0]["spec"]["nodeName"].is_null(), "{pods}");
 
     // The agent tolerates the taint, installs trust, then releases the taint.
-    let a = trust_apply(&c, &r, &r.trust(), "slipway-system");
-    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    trust_apply_ok(&c, &r, &r.trust(), "slipway-system");
     wait_until(Duration::from_secs(60), "the taint to go", || {
         c.get_json(&["node", c.node_name()])["spec"]["taints"].is_null()
     });
