@@ -426,23 +426,31 @@ impl Cx<'_> {
         }
     }
 
+    /// The items of a list value; an absent value (null) is an empty list.
+    fn list<'n>(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &'n Spanned<Node>,
+    ) -> Result<&'n [Spanned<Node>], ConfigError> {
+        match &v.value {
+            Node::Null => Ok(&[]),
+            Node::Seq(items) => Ok(items),
+            other => Err(self.at(
+                doc,
+                &v.referenced,
+                key,
+                format!("expected a list, found {}", other.what()),
+            )),
+        }
+    }
+
     pub(crate) fn dependencies(
         &self,
         doc: &Doc<'_>,
         v: &Spanned<Node>,
     ) -> Result<Vec<RawDep>, ConfigError> {
-        let items = match &v.value {
-            Node::Null => return Ok(vec![]),
-            Node::Seq(items) => items,
-            other => {
-                return Err(self.at(
-                    doc,
-                    &v.referenced,
-                    "dependencies",
-                    format!("expected a list, found {}", other.what()),
-                ));
-            }
-        };
+        let items = self.list(doc, "dependencies", v)?;
         let mut deps = vec![];
         for (i, item) in items.iter().enumerate() {
             let key = format!("dependencies[{i}]");
@@ -518,18 +526,7 @@ impl Cx<'_> {
         key: &str,
         v: &Spanned<Node>,
     ) -> Result<Vec<Import>, ConfigError> {
-        let items = match &v.value {
-            Node::Null => return Ok(vec![]),
-            Node::Seq(items) => items,
-            other => {
-                return Err(self.at(
-                    doc,
-                    &v.referenced,
-                    key,
-                    format!("expected a list, found {}", other.what()),
-                ));
-            }
-        };
+        let items = self.list(doc, key, v)?;
         let mut out = vec![];
         for (i, item) in items.iter().enumerate() {
             let key = format!("{key}[{i}]");
