@@ -1,7 +1,7 @@
 //! Pull failures seen on pods, classified with the diagnosis vocabulary and given a fix.
 
 use serde::Serialize;
-use slipway_trust::{FixContext, Fixes, Verdict, classify_pull_failure};
+use slipway_trust::{Fix, FixContext, Fixes, Verdict, classify_pull_failure};
 
 /// Container waiting reasons that mean the image could not be pulled.
 pub const PULL_REASONS: &[&str] = &[
@@ -59,19 +59,7 @@ pub fn unrecoverable(verdict: Verdict) -> bool {
 
 pub use slipway_names::registry_of;
 
-/// Returns the CA file name the fixes use for a registry: `HOST_PORT.crt`.
-pub fn ca_file_name(registry: &str) -> String {
-    format!("{}.crt", registry.replace(':', "_"))
-}
-
-/// Returns the command that makes every node trust `registry`.
-pub fn cluster_trust_command(registry: &str, agent_image: Option<&str>) -> String {
-    format!(
-        "slipway cluster trust apply --trust {registry}={} --agent-image {}",
-        ca_file_name(registry),
-        agent_image.unwrap_or("AGENT_IMAGE")
-    )
-}
+pub use slipway_trust::{ca_file_name, cluster_trust_command};
 
 fn cause_words(v: Verdict, registry: &str, node: &str) -> String {
     match v {
@@ -118,12 +106,14 @@ pub fn fixes_for(verdict: Verdict, registry: &str, agent_image: Option<&str>) ->
         ..FixContext::default()
     };
     let mut f = verdict.fixes(&cx);
-    f.nodes
-        .retain(|l| !l.contains("slipway cluster trust apply"));
+    f.nodes.retain(|l| {
+        !l.command()
+            .is_some_and(|c| c.starts_with("slipway cluster trust apply"))
+    });
     if verdict == Verdict::UnknownAuthority {
-        f.nodes.push(format!(
-            "on every node at once (nodes that join later too): {}",
-            cluster_trust_command(registry, agent_image)
+        f.nodes.push(Fix::run_for(
+            "on every node at once (nodes that join later too)",
+            cluster_trust_command(registry, agent_image),
         ));
     }
     f
@@ -175,6 +165,8 @@ pub fn diagnose(
     }
 }
 
+/// Says which pod and image failed, and why, in one line; the steps in `fixes` are for the
+/// caller to write out.
 impl std::fmt::Display for PullDiagnosis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -187,13 +179,6 @@ impl std::fmt::Display for PullDiagnosis {
             self.registry,
             self.verdict,
             self.cause
-        )?;
-        for l in &self.fixes.nodes {
-            write!(f, "\n    fix (nodes): {l}")?;
-        }
-        for l in &self.fixes.build_machine {
-            write!(f, "\n    fix (build machine): {l}")?;
-        }
-        Ok(())
+        )
     }
 }

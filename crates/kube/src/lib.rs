@@ -41,7 +41,7 @@ pub use diagnose::{
 };
 pub use kube::Client;
 pub use prune::{PruneReport, prune};
-pub use slipway_trust::{Fixes, Verdict};
+pub use slipway_trust::{Fix, Fixes, Verdict};
 pub use track::{
     PodReport, Progress, RolloutStatus, TrackError, TrackOptions, TrackReport, Waiting,
     WorkloadReport, is_workload, rollout_status, selector_string, track,

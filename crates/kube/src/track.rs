@@ -603,10 +603,12 @@ fn trusted_here(mut d: PullDiagnosis, trusted: &[String]) -> PullDiagnosis {
         slipway_trust::Verdict::UnknownAuthority | slipway_trust::Verdict::ClientCertRequired
     );
     if trust_verdict && trusted.contains(&d.registry) {
-        d.fixes.build_machine = vec![format!(
-            "none: this machine already trusts {} on purpose; only the nodes need the fix",
-            d.registry
-        )];
+        d.fixes.build_machine = vec![slipway_trust::Fix::Nothing {
+            reason: format!(
+                "this machine already trusts {} on purpose; only the nodes need the fix",
+                d.registry
+            ),
+        }];
     }
     d
 }

@@ -152,10 +152,15 @@ fn agent_diagnosis(mut d: PullDiagnosis, m: &TrustManifest) -> PullDiagnosis {
             d.cause, m.agent_image
         );
         d.fixes.nodes = vec![
-            "use an --agent-image from a registry the nodes already trust (a public registry, or one whose CA the nodes have)".into(),
-            format!(
-                "or trust {agent_registry} by hand on each node first: slipway node trust install --registry {agent_registry} --ca {}",
-                ca_file_name(&agent_registry)
+            slipway_trust::Fix::check(
+                "use an --agent-image from a registry the nodes already trust (a public registry, or one whose CA the nodes have)",
+            ),
+            slipway_trust::Fix::run_for(
+                format!("or trust {agent_registry} by hand on each node first"),
+                format!(
+                    "slipway node trust install --registry {agent_registry} --ca {}",
+                    ca_file_name(&agent_registry)
+                ),
             ),
         ];
     }

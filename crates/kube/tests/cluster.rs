@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde_json::{Value, json};
 use slipway_kube::{
-    AGENT_NAME, CHECKSUM_ANNOTATION, Client, Error, Progress, TrackError, TrackOptions,
+    AGENT_NAME, CHECKSUM_ANNOTATION, Client, Error, Fix, Progress, TrackError, TrackOptions,
     TrustManifest, Trusted, Verdict, apply, cluster_status, connect_with, track, trust_apply,
 };
 use slipway_testkit::{FakeKube, KubeRequest, KubeStore, fixtures};
@@ -24,6 +24,18 @@ fn shaped<T: serde::de::DeserializeOwned>(v: Value) -> Value {
         );
     }
     v
+}
+
+/// The command lines, flags (as `--flag value`) and checks the steps name.
+fn named(list: &[Fix]) -> Vec<String> {
+    list.iter()
+        .filter_map(|f| match f {
+            Fix::Run { command, .. } => Some(command.clone()),
+            Fix::Flag { flag, value, .. } => Some(format!("{flag} {value}")),
+            Fix::Check { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 struct Cluster {
@@ -408,9 +420,17 @@ async fn trust_apply_explains_the_chicken_and_egg_when_the_agent_cannot_be_pulle
             .contains("the registry this DaemonSet is meant to make trusted"),
         "{err}"
     );
-    assert!(
-        diagnoses[0].fixes.nodes[0]
-            .contains("--agent-image from a registry the nodes already trust")
+    assert!(matches!(
+        &diagnoses[0].fixes.nodes[0],
+        Fix::Check { text } if text.contains("--agent-image from a registry the nodes already trust")
+    ));
+    assert_eq!(
+        diagnoses[0].fixes.nodes[1].command().unwrap(),
+        format!(
+            "slipway node trust install --registry {} --ca {}",
+            diagnoses[0].registry,
+            slipway_kube::ca_file_name(&diagnoses[0].registry)
+        )
     );
 }
 
@@ -474,22 +494,23 @@ async fn track_fails_fast_on_the_real_containerd_x509_message_in_both_kubelet_wr
             "{}",
             d.cause
         );
+        let nodes = named(&d.fixes.nodes);
         assert!(
-            d.fixes.nodes.iter().any(|l| l.contains("slipway cluster trust apply --trust registry.test:5000=registry.test_5000.crt --agent-image")),
+            nodes.iter().any(|c| c.starts_with("slipway cluster trust apply --trust registry.test:5000=registry.test_5000.crt --agent-image")),
+            "{nodes:?}"
+        );
+        assert!(
+            nodes
+                .iter()
+                .any(|c| c.starts_with("slipway node trust install --registry registry.test:5000 ")),
+            "{nodes:?}"
+        );
+        assert!(
+            named(&d.fixes.build_machine)
+                .iter()
+                .any(|c| c.starts_with("--registry-ca registry.test:5000=")),
             "{:?}",
-            d.fixes.nodes
-        );
-        assert!(
             d.fixes
-                .nodes
-                .iter()
-                .any(|l| l.contains("slipway node trust install --registry registry.test:5000"))
-        );
-        assert!(
-            d.fixes
-                .build_machine
-                .iter()
-                .any(|l| l.contains("--registry-ca registry.test:5000="))
         );
         assert!(
             d.message
@@ -515,10 +536,11 @@ async fn track_fails_fast_on_cri_o_and_dockershim_wordings() {
         ("registry.test:6071", Some("cri-o"))
     );
     assert!(
-        d.fixes
-            .nodes
+        named(&d.fixes.nodes)
             .iter()
-            .any(|l| l.contains("--trust registry.test:6071=registry.test_6071.crt"))
+            .any(|c| c.contains("--trust registry.test:6071=registry.test_6071.crt")),
+        "{:?}",
+        d.fixes
     );
 
     // CRI-O with a CN-only certificate.
@@ -531,7 +553,9 @@ async fn track_fails_fast_on_cri_o_and_dockershim_wordings() {
     )
     .await;
     assert!(
-        d.fixes.build_machine[0].contains("slipway pki issue --dns registry.test"),
+        d.fixes.build_machine[0]
+            .command()
+            .is_some_and(|c| c.starts_with("slipway pki issue --dns registry.test ")),
         "{:?}",
         d.fixes
     );
@@ -562,16 +586,18 @@ async fn track_fails_fast_on_cri_o_and_dockershim_wordings() {
     )
     .await;
     assert!(
-        d.fixes
-            .nodes
+        named(&d.fixes.nodes)
             .iter()
-            .all(|l| !l.contains("cluster trust apply"))
+            .all(|c| !c.contains("cluster trust apply")),
+        "{:?}",
+        d.fixes
     );
     assert!(
-        d.fixes
-            .build_machine
+        named(&d.fixes.build_machine)
             .iter()
-            .any(|l| l.contains("--registry-plain-http registry.test:7439"))
+            .any(|c| c == "--registry-plain-http registry.test:7439"),
+        "{:?}",
+        d.fixes
     );
 }
 

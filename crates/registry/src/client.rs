@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use slipway_oci::{Digest, MANIFEST_ACCEPT};
-use slipway_trust::{FixContext, HostTrust, RegistryHost, TrustPolicy, Verdict};
+use slipway_trust::{HostTrust, RegistryHost, TrustPolicy, Verdict};
 
 use crate::auth::{Challenge, TokenResponse, parse_challenge};
 use crate::credentials::Credential;
@@ -486,16 +486,16 @@ impl Registry {
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
         let (codes, mut message) = parse_error_body(&body);
+        let mut verdict = None;
         // Go's TLS server answers plain HTTP with this 400 and text.
         if let Some(registry) = plain_host
             && status == 400
             && body.windows(12).any(|w| w == b"HTTPS server")
         {
-            let cx = FixContext {
-                registry,
-                ..Default::default()
-            };
-            message = Some(Verdict::TlsRequired.fixes(&cx).build_machine.join("; "));
+            message = Some(format!(
+                "{registry} speaks TLS on this port, and plain HTTP was sent to it"
+            ));
+            verdict = Some(Verdict::TlsRequired);
         }
         Err(Error::Status {
             method: method.into(),
@@ -503,6 +503,7 @@ impl Registry {
             status,
             codes,
             message,
+            verdict,
         })
     }
 

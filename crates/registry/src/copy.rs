@@ -522,6 +522,7 @@ async fn upload_once(
             status: 503,
             codes: vec!["TOKEN_EXPIRED".into()],
             message: None,
+            verdict: None,
         });
     }
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -16,12 +16,16 @@ pub enum Error {
         status: u16,
         /// The distribution-spec error codes in the body (e.g. `BLOB_UNKNOWN`).
         codes: Vec<String>,
-        /// The first error message in the body.
+        /// The first error message in the body, or what the answer means when slipway
+        /// recognizes it.
         message: Option<String>,
+        /// The failure in the diagnosis vocabulary, when the answer says which it is (a TLS
+        /// port asked in plain HTTP); [`Error::fixes`] follows from it.
+        verdict: Option<slipway_trust::Verdict>,
     },
     /// The request did not get an answer. The message names the cause (an untrusted
-    /// certificate, nothing listening, plain HTTP on a TLS port...) and its fix, so the
-    /// client's own error chain is not exposed as a source.
+    /// certificate, nothing listening, plain HTTP on a TLS port...), so the client's own
+    /// error chain is not exposed as a source; [`Error::fixes`] says how to cure it.
     #[error("{method} {url}: {}", transport_text(url, error))]
     Transport {
         /// The HTTP method.
@@ -120,6 +124,45 @@ impl Error {
         }
     }
 
+    /// Returns how to cure this error, when it is one the diagnosis vocabulary names: a
+    /// request that got no answer (an untrusted certificate, plain HTTP on a TLS port...), or
+    /// an answer that says what is wrong. The steps are for the build machine; a failure
+    /// worth a look at the registry also gets `slipway registry probe`.
+    pub fn fixes(&self) -> slipway_trust::Fixes {
+        use slipway_trust::{Fix, FixContext, Fixes, Verdict};
+        let (registry, mut fixes, verdict) = match self {
+            Error::Transport { url, error, .. } => {
+                let registry = registry_of_url(url);
+                match slipway_trust::classify_connection_error(error, &registry) {
+                    Some(p) => (registry, p.fixes(), p.verdict),
+                    None => return Fixes::default(),
+                }
+            }
+            Error::Status {
+                url,
+                verdict: Some(v),
+                ..
+            } => {
+                let registry = registry_of_url(url);
+                let cx = FixContext {
+                    registry: registry.clone(),
+                    ..FixContext::default()
+                };
+                (registry, v.fixes(&cx), *v)
+            }
+            _ => return Fixes::default(),
+        };
+        // The nodes' steps belong to the deploy side; a build-machine error shows its own.
+        fixes.nodes.clear();
+        if verdict != Verdict::ConnectionRefused {
+            fixes.build_machine.push(Fix::run_for(
+                "see what the registry serves",
+                format!("slipway registry probe {registry}"),
+            ));
+        }
+        fixes
+    }
+
     /// Returns whether retrying the same request may succeed: timeouts, connection
     /// resets, 408, 429 and 5xx.
     pub fn is_retryable(&self) -> bool {
@@ -133,24 +176,17 @@ impl Error {
     }
 }
 
-/// Describes a request that got no answer: what went wrong and, when it is known, how to fix
-/// it on this machine.
-fn transport_text(url: &str, error: &reqwest::Error) -> String {
-    let registry = reqwest::Url::parse(url)
+/// Returns the registry (`host[:port]`) a redacted URL names.
+fn registry_of_url(url: &str) -> String {
+    reqwest::Url::parse(url)
         .map(|u| host_port(&u))
-        .unwrap_or_else(|_| url.to_string());
-    if let Some(p) = slipway_trust::classify_connection_error(error, &registry) {
-        let mut text = p.problem.clone();
-        for fix in p.fixes().build_machine {
-            text.push_str("\n  fix: ");
-            text.push_str(&fix);
-        }
-        if p.verdict != slipway_trust::Verdict::ConnectionRefused {
-            text.push_str(&format!(
-                "\n  `slipway registry probe {registry}` shows what the registry serves"
-            ));
-        }
-        return text;
+        .unwrap_or_else(|_| url.to_string())
+}
+
+/// Describes a request that got no answer: what went wrong, in one sentence.
+fn transport_text(url: &str, error: &reqwest::Error) -> String {
+    if let Some(p) = slipway_trust::classify_connection_error(error, &registry_of_url(url)) {
+        return p.problem;
     }
     // reqwest's own text repeats the URL; say what kind of failure it was instead.
     let kind = if error.is_timeout() {

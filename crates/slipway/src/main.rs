@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod fixes;
 mod settings;
 
 use std::io::Write;
@@ -50,9 +51,16 @@ fn main() {
             } else {
                 let code = exit_code_for(&err);
                 let text = slipway_trust::error_text(err.as_ref());
-                eprintln!("error: {text}");
+                let fixes = fixes::of_error(&err);
+                eprint!(
+                    "error: {text}\n{}",
+                    fixes::lines(&fixes, "  ", !fixes.nodes.is_empty())
+                );
                 if output == Output::Json {
-                    let obj = serde_json::json!({ "error": text, "exit_code": code as i32 });
+                    let mut obj = serde_json::json!({ "error": text, "exit_code": code as i32 });
+                    if !fixes.is_empty() {
+                        obj["fixes"] = serde_json::json!(fixes);
+                    }
                     println!("{obj}");
                 }
                 code

@@ -161,4 +161,28 @@ fn doctor_names_an_unreachable_cluster_and_explains_pasted_errors() {
     assert_eq!(run.json["explain"]["verdict"], "unknown-authority");
     assert_eq!(run.json["explain"]["registry"], host.as_str());
     assert_eq!(run.json["explain"]["runtime"], "containerd");
+    let nodes = &run.json["explain"]["fixes"]["nodes"];
+    assert_eq!(nodes[0]["kind"], "run", "{}", run.stdout);
+    let node_command = format!(
+        "slipway node trust install --registry {host} --ca {}",
+        host.replace(':', "_") + ".crt"
+    );
+    assert_eq!(nodes[0]["command"], node_command.as_str());
+    // For people, each step is a line after the verdict, saying which side it is for.
+    let human = rig.base.slipway_env(&["doctor", "--explain", &msg], &[]);
+    assert_eq!(human.code, 1, "{}", human.stdout);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("\n  fix (nodes): {node_command}\n")),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("\n  fix (build machine): pass --registry-ca "),
+        "{}",
+        human.stdout
+    );
 }

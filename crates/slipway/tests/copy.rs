@@ -436,6 +436,30 @@ fn connection_failures_name_the_cause_and_the_fix() {
             &format!("slipway registry probe {host}"),
         ],
     );
+    // The fixes follow the error as lines, and are data in the JSON error object.
+    let r = slipway(
+        tmp.path(),
+        &["--output", "json", "inspect", &format!("{host}/app:v1")],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let line = format!("\n  fix: pass --registry-ca {host}=");
+    assert!(r.stderr.contains(&line), "{}", r.stderr);
+    let fixes = &r.json["fixes"]["build_machine"];
+    assert_eq!(fixes[0]["kind"], "get-ca-certificate", "{}", r.json);
+    assert_eq!(fixes[1]["flag"], "--registry-ca", "{}", r.json);
+    assert_eq!(
+        fixes.as_array().unwrap().last().unwrap()["command"],
+        format!("slipway registry probe {host}"),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        r.json["fixes"]["nodes"],
+        serde_json::json!([]),
+        "{}",
+        r.json
+    );
     // Plain HTTP spoken to that TLS port.
     expect(
         &[
@@ -446,7 +470,8 @@ fn connection_failures_name_the_cause_and_the_fix() {
         ],
         &[
             "400",
-            &format!("the port speaks TLS: drop --registry-plain-http {host}"),
+            &format!("{host} speaks TLS on this port, and plain HTTP was sent to it"),
+            &format!("\n  fix: the port speaks TLS: drop --registry-plain-http {host}"),
         ],
     );
 

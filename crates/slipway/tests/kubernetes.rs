@@ -252,6 +252,13 @@ fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_po
     ] {
         assert!(text.contains(needle), "stderr lacks {needle:?}:\n{text}");
     }
+    // Each step is printed once, after the error, however often the pod was reported.
+    let apply = format!(
+        "  fix (nodes): on every node at once (nodes that join later too): slipway cluster trust apply --trust {host}="
+    );
+    assert_eq!(text.matches(&apply).count(), 1, "{text}");
+    let error_at = text.find("error: ").expect("an error line");
+    assert!(text[error_at..].contains(&apply), "{text}");
     // The words come from the kubelet's real event, not a fixture.
     let failed = events(c, "t-x509", "Failed");
     let pulled_text = failed

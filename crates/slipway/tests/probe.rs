@@ -69,13 +69,26 @@ fn ca_signed_leaf_is_unknown_authority_until_its_ca_is_trusted() {
     let r = probe(d.path(), &host, &[]);
     assert_verdict(&r, "unknown-authority");
     assert_eq!(r.json["chain"][0]["issuer"], "CN=slipway test CA");
-    assert!(
-        r.json["fixes"]["build_machine"]
-            .to_string()
-            .contains(&format!("--registry-ca {host}="))
+    // The fixes are data: the CA to get (from the issuer the chain names), the flag that
+    // passes it, and the node command.
+    let fixes = &r.json["fixes"];
+    assert_eq!(
+        fixes["build_machine"][0]["kind"], "get-ca-certificate",
+        "{fixes}"
     );
+    assert_eq!(fixes["build_machine"][0]["issuer"], "CN=slipway test CA");
+    assert_eq!(fixes["build_machine"][1]["kind"], "flag", "{fixes}");
+    assert_eq!(fixes["build_machine"][1]["flag"], "--registry-ca");
+    assert_eq!(
+        fixes["build_machine"][1]["value"],
+        format!(
+            "{host}={}",
+            fixes["build_machine"][0]["file"].as_str().unwrap()
+        )
+    );
+    assert_eq!(fixes["nodes"][0]["kind"], "run", "{fixes}");
     assert!(
-        r.json["fixes"]["nodes"][0]
+        fixes["nodes"][0]["command"]
             .as_str()
             .unwrap()
             .starts_with(&format!(
@@ -172,9 +185,11 @@ fn expired_leaf_stays_expired_with_its_ca_and_only_skip_verify_hides_it() {
     assert_verdict(&r, "expired");
     assert!(r.json["chain"][0]["days_left"].as_i64().unwrap() < 0);
     assert!(
-        r.json["fixes"]["build_machine"]
-            .to_string()
-            .contains("pki renew")
+        r.json["fixes"]["build_machine"][0]["command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("slipway pki renew")),
+        "{}",
+        r.json["fixes"]
     );
 
     let r = probe(d.path(), &host, &["--registry-skip-verify", &host]);

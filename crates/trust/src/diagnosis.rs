@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::fix::{FixContext, Fixes};
+
 use serde::Serialize;
 
 /// Names the outcome of talking to a registry, in the words both stages use.
@@ -93,114 +95,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Holds the fix for each stage: what to do on the build machine, and on the nodes.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Fixes {
-    /// Steps for the machine that builds and pushes (flags, files).
-    pub build_machine: Vec<String>,
-    /// Steps for every Kubernetes node's container runtime.
-    pub nodes: Vec<String>,
-}
-
-/// Describes what the fix text may refer to.
-#[derive(Clone, Debug, Default)]
-pub struct FixContext {
-    /// The registry, as `host[:port]`.
-    pub registry: String,
-    /// The names the served leaf certificate holds (SANs), if one was seen.
-    pub cert_names: Vec<String>,
-    /// The served chain is a single self-signed certificate (the `openssl req -x509` case).
-    pub self_signed: bool,
-    /// SHA-256 fingerprint of the served leaf, if seen.
-    pub leaf_sha256: Option<String>,
-    /// Issuer of the served leaf, if seen.
-    pub leaf_issuer: Option<String>,
-}
-
-impl Verdict {
-    /// Returns the concrete fix for this verdict, for the build machine and for the nodes.
-    pub fn fixes(self, cx: &FixContext) -> Fixes {
-        let r = &cx.registry;
-        let file = format!("{}.crt", r.replace(':', "_"));
-        let node_ca = format!("slipway node trust install --registry {r} --ca {file}");
-        let all_nodes = format!(
-            "on every node at once: slipway cluster trust apply --trust {r}={file} --agent-image IMAGE"
-        );
-        let (build_machine, nodes): (Vec<String>, Vec<String>) = match self {
-            Verdict::Ok => (vec![], vec![]),
-            Verdict::UnknownAuthority => {
-                let mut b = Vec::new();
-                if cx.self_signed {
-                    let fingerprint = cx
-                        .leaf_sha256
-                        .as_deref()
-                        .map(|f| format!(" {f}"))
-                        .unwrap_or_default();
-                    b.push(format!(
-                        "the server's certificate is self-signed; after checking its SHA-256 fingerprint{fingerprint} with the registry's owner, save it: openssl s_client -connect {r} -showcerts </dev/null | openssl x509 -out {file}"
-                    ));
-                } else if let Some(issuer) = &cx.leaf_issuer {
-                    b.push(format!("get the CA certificate that issued the registry's certificate ({issuer}) as PEM, saved as {file}"));
-                } else {
-                    b.push(format!("get the CA certificate that issued the registry's certificate as PEM, saved as {file}"));
-                }
-                b.push(format!("pass it: --registry-ca {r}={file}  (or put it in /etc/containers/certs.d/{r}/ca.crt, or configs.\"{r}\".tls.ca_file in --registries-config)"));
-                (b, vec![node_ca, all_nodes])
-            }
-            Verdict::HostnameMismatch => {
-                let names = if cx.cert_names.is_empty() { "no names".to_string() } else { cx.cert_names.join(", ") };
-                (
-                    vec![
-                        format!("the certificate is for {names}: use one of those names, or re-issue it with the name you use: slipway pki issue --dns {} ...", host_only(r)),
-                    ],
-                    vec!["nodes pull by the name in the image reference; it must be in the certificate's SANs. No node setting fixes a wrong name.".into()],
-                )
-            }
-            Verdict::Expired => (
-                vec![format!("renew the registry's certificate (slipway pki renew) and restart the registry: Distribution never reloads its certificate")],
-                vec!["nothing to change on the nodes while the CA stays the same; they fail the same way until the registry serves a valid certificate".into()],
-            ),
-            Verdict::NotYetValid => (
-                vec!["check the clocks of this machine and of the machine that issued the certificate; re-issue it with a start time in the past".into()],
-                vec!["check the nodes' clocks (timedatectl); nodes fail the same way until the certificate's start time has passed".into()],
-            ),
-            Verdict::LegacyCommonName => (
-                vec![format!("re-issue the certificate with a subjectAltName for {}: slipway pki issue --dns {} ...; restart the registry", host_only(r), host_only(r))],
-                vec!["containerd, Docker and CRI-O are Go programs and have rejected names found only in the CN since Go 1.15 (\"x509: certificate relies on legacy Common Name field, use SANs instead\"); no node setting brings it back".into()],
-            ),
-            Verdict::PlainHttp => (
-                vec![
-                    format!("best: enable TLS on the registry (slipway pki init / issue)"),
-                    format!("or, knowingly: --registry-plain-http {r} (announced on every run)"),
-                ],
-                vec![format!("test environments only: slipway node trust install --registry {r} --insecure")],
-            ),
-            Verdict::TlsRequired => (
-                vec![format!("the port speaks TLS: drop --registry-plain-http {r} / --insecure-registry, and trust its CA with --registry-ca {r}=FILE if needed")],
-                vec!["nodes use HTTPS by default; remove any insecure-registries or http:// entry for this registry".into()],
-            ),
-            Verdict::ClientCertRequired => (
-                vec![format!("--registry-client-cert {r}=client.cert,client.key  (or client.cert + client.key in /etc/containers/certs.d/{r}/)")],
-                vec![format!("{node_ca} --client-cert client.cert --client-key client.key")],
-            ),
-            Verdict::ConnectionRefused => (
-                vec![format!("nothing listens on {r}: check that the registry runs and the port is right")],
-                vec![],
-            ),
-            Verdict::Dns => (vec![format!("the name {} does not resolve here: check DNS or /etc/hosts", host_only(r))], vec!["the nodes must resolve the same name".into()]),
-            Verdict::Timeout => (vec![format!("{r} did not answer in time: check firewalls and the port; raise --timeout for slow links")], vec![]),
-            Verdict::Unauthorized => (vec![format!("log in: slipway login {r}")], vec!["give the pods an imagePullSecret for this registry".into()]),
-            Verdict::NotFound => (vec![format!("{r} answered, but not as a registry API (GET /v2/ was 404): check the port or the path prefix")], vec![]),
-            Verdict::Other => (vec![], vec![]),
-        };
-        Fixes {
-            build_machine,
-            nodes,
-        }
-    }
-}
-
-fn host_only(r: &str) -> &str {
+pub(crate) fn host_only(r: &str) -> &str {
     if r.starts_with('[') {
         return r
             .split(']')
@@ -420,41 +315,6 @@ mod tests {
     }
 
     #[test]
-    fn every_failure_has_a_build_machine_fix() {
-        let cx = FixContext {
-            registry: "r.test:5000".into(),
-            ..Default::default()
-        };
-        for v in Verdict::all() {
-            let f = v.fixes(&cx);
-            let expect_fix = !matches!(v, Verdict::Ok | Verdict::Other);
-            assert_eq!(!f.build_machine.is_empty(), expect_fix, "{v}");
-        }
-    }
-
-    #[test]
-    fn unknown_authority_fix_names_flag_and_node_command() {
-        let cx = FixContext {
-            registry: "r.test:5000".into(),
-            self_signed: true,
-            leaf_sha256: Some("AB:CD".into()),
-            ..Default::default()
-        };
-        let f = Verdict::UnknownAuthority.fixes(&cx);
-        assert!(
-            f.build_machine
-                .iter()
-                .any(|s| s.contains("--registry-ca r.test:5000=r.test_5000.crt")),
-            "{f:?}"
-        );
-        assert!(f.build_machine.iter().any(|s| s.contains("AB:CD")), "{f:?}");
-        assert!(
-            f.nodes[0].starts_with("slipway node trust install --registry r.test:5000 --ca"),
-            "{f:?}"
-        );
-    }
-
-    #[test]
     fn connection_errors_are_found_inside_nested_io_errors() {
         use std::io::{Error as IoError, ErrorKind};
         // As hyper and reqwest return a rustls failure: io::Error(Other, io::Error(InvalidData, tls)).
@@ -483,7 +343,10 @@ mod tests {
             "CaUsedAsEndEntity is self-signed"
         );
         assert!(
-            p.fixes().build_machine[0].contains("self-signed"),
+            matches!(
+                p.fixes().build_machine[0],
+                crate::Fix::SaveServedCertificate { .. }
+            ),
             "{:?}",
             p.fixes()
         );

@@ -25,6 +25,7 @@ mod dangerous;
 mod diagnosis;
 mod error;
 mod events;
+mod fix;
 
 mod inspect;
 mod pem;
@@ -35,11 +36,12 @@ mod tls;
 
 pub use config::{Auth, HostConfig, RegistriesConfig, TlsConfig};
 pub use diagnosis::{
-    ConnectionProblem, FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
+    ConnectionProblem, Verdict, certificate_problem, classify_certificate_error,
     classify_connection_error, error_text,
 };
 pub use error::Error;
 pub use events::{PullFailure, classify_pull_failure};
+pub use fix::{Fix, FixContext, Fixes, ca_file_name, cluster_trust_command};
 pub use inspect::{CertSummary, fingerprint, summarize};
 pub use pem::{certificate_pem, parse_certificates, read_certificates, read_private_key};
 pub use policy::{

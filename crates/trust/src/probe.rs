@@ -13,9 +13,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{AlertDescription, ClientConnection};
 use serde::Serialize;
 
-use crate::diagnosis::{
-    FixContext, Fixes, Verdict, certificate_problem, classify_certificate_error,
-};
+use crate::diagnosis::{Verdict, certificate_problem, classify_certificate_error};
+use crate::fix::{FixContext, Fixes};
 use crate::inspect::{CertSummary, summarize};
 use crate::policy::HostTrust;
 use crate::source::SourceUse;

@@ -104,7 +104,8 @@ fn every_classified_failure_prints_a_node_fix_naming_the_registry() {
         fixes
             .nodes
             .iter()
-            .any(|l| l.contains("slipway cluster trust apply --trust registry.test:5000=")),
+            .filter_map(slipway_trust::Fix::command)
+            .any(|c| c.starts_with("slipway cluster trust apply --trust registry.test:5000=")),
         "{fixes:?}"
     );
 }

@@ -83,9 +83,10 @@ fn run_apply(a: &ClusterApplyArgs, output: Output, out: &mut dyn Write) -> Resul
     let rt = super::runtime()?;
     let result = rt.block_on(async {
         let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
+        let mut printer = crate::fixes::ProgressPrinter::new("");
         let progress = |p: &slipway_kube::Progress| {
             if output == Output::Human {
-                eprintln!("{p}");
+                printer.print(p);
             }
         };
         Ok::<_, anyhow::Error>(slipway_kube::trust_apply(&client, &m, &opts, progress).await)
@@ -146,6 +147,7 @@ fn run_apply(a: &ClusterApplyArgs, output: Output, out: &mut dyn Write) -> Resul
                     "error": e.to_string(),
                     "not_ready": not_ready,
                     "diagnoses": diagnoses,
+                    "fixes": crate::fixes::of_track_error(&e),
                     "exit_code": ExitCode::Failed as i32
                 }),
             )?;

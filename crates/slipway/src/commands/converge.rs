@@ -29,9 +29,10 @@ fn private_bundle(settings: &Settings, host: &RegistryHost) -> Result<Option<Vec
 
 /// Prints what tracking reports, on stderr, for people.
 fn progress(output: Output) -> impl FnMut(&Progress) {
+    let mut printer = crate::fixes::ProgressPrinter::new("  ");
     move |p: &Progress| {
         if output == Output::Human {
-            eprintln!("  {p}");
+            printer.print(p);
         }
     }
 }
@@ -194,7 +195,11 @@ fn failed(output: Output, out: &mut dyn Write, stage: &str, e: TrackError) -> Re
         }
         _ => vec![],
     };
-    eprintln!("error: {stage}: {e}");
+    let fixes = crate::fixes::of_track_error(&e);
+    eprint!(
+        "error: {stage}: {e}\n{}",
+        crate::fixes::lines(&fixes, "  ", true)
+    );
     if output == Output::Json {
         super::write_json(
             out,
@@ -203,6 +208,7 @@ fn failed(output: Output, out: &mut dyn Write, stage: &str, e: TrackError) -> Re
                 "stage": stage,
                 "error": e.to_string(),
                 "diagnoses": diagnoses,
+                "fixes": fixes,
                 "exit_code": ExitCode::Failed as i32,
             }),
         )?;
@@ -238,12 +244,7 @@ pub fn run_doctor(
                 .map(|r| format!(", written by {r}"))
                 .unwrap_or_default()
         ));
-        for l in &d.fixes.nodes {
-            text.push_str(&format!("  fix (nodes): {l}\n"));
-        }
-        for l in &d.fixes.build_machine {
-            text.push_str(&format!("  fix (build machine): {l}\n"));
-        }
+        text.push_str(&crate::fixes::lines(&d.fixes, "  ", true));
         doc.insert("explain".into(), serde_json::to_value(&d)?);
     }
 
@@ -312,7 +313,7 @@ pub fn run_doctor(
                         problems += 1;
                         text.push_str("recent pull failures:\n");
                         for d in &s.pull_failures {
-                            text.push_str(&format!("  {d}\n"));
+                            text.push_str(&crate::fixes::diagnosis(d, "  "));
                         }
                     }
                     doc.insert("cluster".into(), serde_json::to_value(&s)?);

@@ -135,10 +135,10 @@ pub(crate) fn print_human(r: &ProbeReport, out: &mut dyn Write) -> std::io::Resu
     if !r.fixes.build_machine.is_empty() || !r.fixes.nodes.is_empty() {
         writeln!(out, "\nfix")?;
         for f in &r.fixes.build_machine {
-            writeln!(out, "  build machine: {f}")?;
+            writeln!(out, "  build machine: {}", crate::fixes::line(f))?;
         }
         for f in &r.fixes.nodes {
-            writeln!(out, "  nodes:         {f}")?;
+            writeln!(out, "  nodes:         {}", crate::fixes::line(f))?;
         }
     }
     Ok(())
