@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use slipway_kube::{Progress, TrackError, TrackOptions, TrustManifest, Trusted};
-use slipway_trust::{ProbeOptions, RegistryHost, Verdict};
+use slipway_trust::{HostTrust, ProbeOptions, RegistryHost, Verdict};
 
 use crate::ExitCode;
 use crate::cli::{ConvergeArgs, DoctorArgs, GlobalArgs, Output, RenderArgs};
@@ -14,17 +14,16 @@ use crate::settings::Settings;
 
 /// The CA bundle the nodes need for `--repo`'s registry: its private CAs and pinned
 /// certificates, or `None` when the system roots suffice (or trust is switched off).
-fn private_bundle(settings: &Settings, host: &RegistryHost) -> Result<Option<Vec<u8>>> {
-    let trust = settings.trust_for(host)?;
+fn private_bundle(trust: &HostTrust, host: &RegistryHost) -> Option<Vec<u8>> {
     if trust.skip_verify.is_some() || trust.plain_http.is_some() {
         eprintln!(
             "warning: registry {host} is used without verification here; the nodes need the same \
              exception, which converge does not make: slipway node trust install --registry {host} --insecure"
         );
-        return Ok(None);
+        return None;
     }
     let certs = trust.host_pems();
-    Ok((!certs.is_empty()).then(|| certs.concat().into_bytes()))
+    (!certs.is_empty()).then(|| certs.concat().into_bytes())
 }
 
 /// Prints what tracking reports, on stderr, for people.
@@ -63,15 +62,14 @@ pub fn run(
     };
     slipway_kube::prune::check_release_name(&release)
         .map_err(|m| slipway_builder::BuildError::Usage(format!("--release: {m}")))?;
-    let verified_here = {
-        let t = settings.trust_for(&host)?;
-        t.skip_verify.is_none() && t.plain_http.is_none()
-    };
+    // Resolved once, so each relaxation of it is announced once.
+    let host_trust = settings.trust_for(&host)?;
+    let verified_here = host_trust.skip_verify.is_none() && host_trust.plain_http.is_none();
     // Check what can be checked before building: the trust the nodes will need.
     let bundle = if a.skip_cluster_trust {
         None
     } else {
-        private_bundle(settings, &host)?
+        private_bundle(&host_trust, &host)
     };
     if bundle.is_some() && a.agent_image.is_none() {
         bail!(slipway_builder::BuildError::Usage(format!(
