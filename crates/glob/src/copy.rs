@@ -61,6 +61,14 @@ pub enum CopyError {
         /// Whether the root is a build context (a `.dockerignore` was given).
         in_context: bool,
     },
+    /// A wildcard source is a pattern `filepath.Match` refuses.
+    #[error("{source_path}: {why}")]
+    Pattern {
+        /// The source as written.
+        source_path: String,
+        /// Go's words for what is wrong.
+        why: String,
+    },
     /// A source, or a symlink it goes through, leads outside the root.
     #[error("{path}: leads outside the build context (through `..` or a symlink)")]
     Escape {
@@ -258,7 +266,10 @@ pub(crate) fn expand_wildcards(
             continue;
         }
         literal_tail = false;
-        let pattern = Pattern::path(seg);
+        let pattern = Pattern::path(seg).map_err(|e| CopyError::Pattern {
+            source_path: source.to_string(),
+            why: e.to_string(),
+        })?;
         let mut next = vec![];
         for c in &cands {
             let Some(dir) = folder_on_the_way(root, c, source)? else {

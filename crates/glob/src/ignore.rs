@@ -33,11 +33,23 @@ pub enum IgnoreError {
     /// The file exists but could not be read.
     #[error("cannot read {}: {source}", .path.display())]
     Read {
-        /// The `.dockerignore` path.
+        /// The ignore file's path.
         path: PathBuf,
         /// The underlying error.
         #[source]
         source: io::Error,
+    },
+    /// A line holds a pattern Docker refuses: a malformed one, or a lone `!`.
+    #[error("{}{}: {why}: {line_text:?}", .path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| ".dockerignore".into()), slipway_fs::place(*.line as u64, 0))]
+    Pattern {
+        /// The ignore file's path, when it was read from one.
+        path: Option<PathBuf>,
+        /// The line, from 1.
+        line: usize,
+        /// The line as written.
+        line_text: String,
+        /// Docker's words for what is wrong.
+        why: String,
     },
 }
 
@@ -46,22 +58,67 @@ impl DockerIgnore {
     ///
     /// # Errors
     /// [`IgnoreError::Read`] when the file exists but cannot be read (bytes that are not
-    /// UTF-8 are replaced, not refused).
+    /// UTF-8 are replaced, not refused); [`IgnoreError::Pattern`] for a pattern Docker
+    /// refuses.
     pub fn load(context: &Path) -> Result<DockerIgnore, IgnoreError> {
-        let path = context.join(".dockerignore");
-        match fs::read(&path) {
-            Ok(bytes) => Ok(DockerIgnore::parse(&String::from_utf8_lossy(&bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(DockerIgnore::default()),
-            Err(source) => Err(IgnoreError::Read { path, source }),
+        DockerIgnore::read(&context.join(".dockerignore")).map(Option::unwrap_or_default)
+    }
+
+    /// Reads the ignore file BuildKit uses for `dockerfile` in `context`: the
+    /// Dockerfile's own `<Dockerfile>.dockerignore` beside it (`Dockerfile.dockerignore`,
+    /// `app.Dockerfile.dockerignore`) when there is one, else `<context>/.dockerignore`;
+    /// neither ignores nothing.
+    ///
+    /// # Errors
+    /// As [`DockerIgnore::load`], for the file chosen.
+    pub fn for_dockerfile(context: &Path, dockerfile: &Path) -> Result<DockerIgnore, IgnoreError> {
+        if let Some(name) = dockerfile.file_name() {
+            let mut own = name.to_os_string();
+            own.push(".dockerignore");
+            if let Some(found) = DockerIgnore::read(&dockerfile.with_file_name(own))? {
+                return Ok(found);
+            }
+        }
+        DockerIgnore::load(context)
+    }
+
+    /// Reads one ignore file; `None` when it does not exist.
+    fn read(path: &Path) -> Result<Option<DockerIgnore>, IgnoreError> {
+        match fs::read(path) {
+            Ok(bytes) => DockerIgnore::parse(&String::from_utf8_lossy(&bytes))
+                .map(Some)
+                .map_err(|e| match e {
+                    IgnoreError::Pattern {
+                        line,
+                        line_text,
+                        why,
+                        ..
+                    } => IgnoreError::Pattern {
+                        path: Some(path.to_path_buf()),
+                        line,
+                        line_text,
+                        why,
+                    },
+                    other => other,
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(IgnoreError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
-    /// Parses `.dockerignore` text: one pattern a line, `#` comments, `!` exceptions.
-    #[must_use]
-    pub fn parse(text: &str) -> DockerIgnore {
+    /// Parses `.dockerignore` text as Docker reads it (moby/patternmatcher's `ignorefile`
+    /// and `New`): one pattern a line, `#` comments in the first column, `!` exceptions,
+    /// each pattern cleaned and made relative.
+    ///
+    /// # Errors
+    /// [`IgnoreError::Pattern`] (without a path) for a lone `!` or a malformed pattern.
+    pub fn parse(text: &str) -> Result<DockerIgnore, IgnoreError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut patterns = vec![];
-        for line in text.lines() {
+        for (n, line) in text.lines().enumerate() {
             // As in Docker, only a `#` in the first column starts a comment.
             if line.starts_with('#') {
                 continue;
@@ -70,35 +127,39 @@ impl DockerIgnore {
             if p.is_empty() {
                 continue;
             }
+            let refuse = |why: &str| IgnoreError::Pattern {
+                path: None,
+                line: n + 1,
+                line_text: line.to_string(),
+                why: why.to_string(),
+            };
             let exclusion = p.starts_with('!');
             if exclusion {
                 p = p[1..].trim();
                 if p.is_empty() {
-                    continue; // Docker refuses a bare `!`; it can match nothing.
+                    return Err(refuse("illegal exclusion pattern: \"!\""));
                 }
             }
             let mut cleaned = slipway_fs::path::clean(p);
             if cleaned.len() > 1 && cleaned.starts_with('/') {
                 cleaned.remove(0);
             }
-            patterns.push(Rule {
-                pattern: Pattern::dockerignore(&cleaned),
-                exclusion,
-            });
+            let pattern = Pattern::dockerignore(&cleaned).map_err(|e| refuse(&e.to_string()))?;
+            patterns.push(Rule { pattern, exclusion });
         }
         let has_exceptions = patterns.iter().any(|p| p.exclusion);
-        DockerIgnore {
+        Ok(DockerIgnore {
             patterns,
             has_exceptions,
-        }
+        })
     }
 
     /// Tells whether `rel` (slash-separated, relative to the context) is excluded: the last
-    /// pattern that matches it or one of its parent folders decides.
+    /// pattern that matches it or one of its parent folders decides. `rel` is taken as
+    /// written, as patternmatcher's `MatchesOrParentMatches` takes it.
     #[must_use]
     pub fn is_excluded(&self, rel: &str) -> bool {
-        let rel = rel.trim_matches('/');
-        if rel.is_empty() || self.patterns.is_empty() {
+        if self.patterns.is_empty() {
             return false;
         }
         for p in self.patterns.iter().rev() {

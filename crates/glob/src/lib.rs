@@ -18,4 +18,5 @@ mod tests;
 
 pub use copy::{CopyError, Entry, EntryKind, plan_copy};
 pub use ignore::{DockerIgnore, IgnoreError};
+pub use pattern::PatternError;
 pub use pattern::{Pattern, Piece, has_wildcards};

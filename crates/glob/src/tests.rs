@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 fn excluded(patterns: &str, paths: &[&str]) -> Vec<bool> {
-    let ig = DockerIgnore::parse(patterns);
+    let ig = DockerIgnore::parse(patterns).unwrap();
     paths.iter().map(|p| ig.is_excluded(p)).collect()
 }
 
@@ -80,7 +80,12 @@ fn patterns_are_cleaned_like_docker() {
         excluded("\u{feff}bom\r\nnext\r\n", &["bom", "next"]),
         [true, true]
     );
-    assert!(DockerIgnore::parse("!\n").patterns.is_empty());
+    // Docker refuses a lone `!`, naming the line.
+    let e = DockerIgnore::parse("a\n  ! \n").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        ".dockerignore:2: illegal exclusion pattern: \"!\": \"  ! \""
+    );
 }
 
 #[test]
@@ -90,20 +95,42 @@ fn classes_and_escapes() {
         [true, true, true, false, false]
     );
     assert_eq!(excluded("[^a]y\n", &["ay", "by"]), [false, true]);
-    assert_eq!(excluded("[!a]y\n", &["ay", "by"]), [false, true]);
+    // Only `^` negates, as in Go: `[!a]` holds `!` and `a`.
+    assert_eq!(
+        excluded("[!a]y\n", &["ay", "!y", "by"]),
+        [true, true, false]
+    );
     assert_eq!(
         excluded("[ab\\]]z\n", &["az", "]z", "cz"]),
         [true, true, false]
     );
     assert_eq!(excluded("?\n", &["a", "ab", "é"]), [true, false, true]);
-    // A class never matches the separator.
-    assert_eq!(excluded("a[^x]b\n", &["a/b", "acb"]), [false, true]);
+    // patternmatcher hands classes to a regular expression, so one may match `/`.
+    assert_eq!(
+        excluded("a[^x]b\n", &["a/b", "acb", "axb"]),
+        [true, true, false]
+    );
     assert_eq!(excluded("\\*star\n", &["*star", "xstar"]), [true, false]);
     assert_eq!(excluded("a\\?\n", &["a?", "ab"]), [true, false]);
     assert_eq!(excluded("\\#hash\n", &["#hash"]), [true]);
     assert_eq!(excluded("\\[x]\n", &["[x]", "x"]), [true, false]);
-    // A malformed class is literal.
-    assert_eq!(excluded("[oops\n", &["[oops", "o"]), [true, false]);
+    // A malformed pattern is refused, as `filepath.Match` refuses it.
+    for bad in [
+        "[oops", "a[", "[", "[]", "[^]", "[a-]", "[-a]", "x\\", "[z-a]",
+    ] {
+        let e = DockerIgnore::parse(&format!("ok\n{bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(".dockerignore:2: syntax error in pattern: {bad:?}")
+        );
+        assert!(Pattern::dockerignore(bad).is_err(), "{bad}");
+    }
+    // COPY wildcards follow `filepath.Match` itself: a reversed range holds nothing.
+    assert!(!Pattern::path("[z-a]").unwrap().matches("m"));
+    assert!(Pattern::path("[!a]").unwrap().matches("!"));
+    assert!(Pattern::path("a[").is_err());
     // Regex specials are plain characters.
     assert_eq!(
         excluded("a.b+(c)|{d}$\n", &["a.b+(c)|{d}$", "axb+(c)|{d}$"]),
@@ -113,17 +140,21 @@ fn classes_and_escapes() {
 
 #[test]
 fn exceptions_decide_which_excluded_folders_are_walked() {
-    let ig = DockerIgnore::parse("dir\n!dir/sub/keep.txt\n");
+    let ig = DockerIgnore::parse("dir\n!dir/sub/keep.txt\n").unwrap();
     assert!(ig.may_reinclude_below("dir"));
     assert!(ig.may_reinclude_below("dir/sub"));
     assert!(!ig.may_reinclude_below("dir/other"));
     assert!(!ig.may_reinclude_below("else"));
-    let ig = DockerIgnore::parse("dir\n!**/keep\n");
+    let ig = DockerIgnore::parse("dir\n!**/keep\n").unwrap();
     assert!(ig.may_reinclude_below("dir/x/y"));
-    let ig = DockerIgnore::parse("dir\n!d*/k?ep\n");
+    let ig = DockerIgnore::parse("dir\n!d*/k?ep\n").unwrap();
     assert!(ig.may_reinclude_below("dir"));
     assert!(!ig.may_reinclude_below("dir/a"));
-    assert!(!DockerIgnore::parse("dir\n").may_reinclude_below("dir"));
+    assert!(
+        !DockerIgnore::parse("dir\n")
+            .unwrap()
+            .may_reinclude_below("dir")
+    );
 }
 
 #[test]
@@ -176,7 +207,7 @@ fn plan(
     dest: &str,
     workdir: &str,
 ) -> Result<Vec<Entry>, CopyError> {
-    let ig = ignore.map(DockerIgnore::parse);
+    let ig = ignore.map(|t| DockerIgnore::parse(t).unwrap());
     let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
     plan_copy(root, ig.as_ref(), &sources, dest, workdir)
 }
@@ -463,9 +494,9 @@ fn shell_patterns_cross_folders_and_path_patterns_do_not() {
     // `${VAR#*/}` strips through a `/`; a COPY wildcard stops at one.
     assert!(text("*/", "usr/local/"));
     assert!(text("a?c", "a/c"));
-    assert!(!Pattern::path("*/").matches("usr/local/"));
-    assert!(!Pattern::path("a?c").matches("a/c"));
-    assert!(Pattern::path("a?c").matches("abc"));
-    assert!(Pattern::dockerignore("**/x").matches("a/b/x"));
-    assert!(!Pattern::path("**/x").matches("a/b/x"));
+    assert!(!Pattern::path("*/").unwrap().matches("usr/local/"));
+    assert!(!Pattern::path("a?c").unwrap().matches("a/c"));
+    assert!(Pattern::path("a?c").unwrap().matches("abc"));
+    assert!(Pattern::dockerignore("**/x").unwrap().matches("a/b/x"));
+    assert!(!Pattern::path("**/x").unwrap().matches("a/b/x"));
 }

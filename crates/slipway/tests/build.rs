@@ -951,6 +951,45 @@ fn a_context_bind_mount_sees_only_what_dockerignore_lets_through() {
     );
 }
 
+/// A Dockerfile's own ignore file (`NAME.Dockerfile.dockerignore` beside it) wins over the
+/// context's `.dockerignore`, as with BuildKit, and its patterns read as Docker reads them:
+/// `[!a]` is a class holding `!` and `a`.
+#[test]
+fn a_dockerfiles_own_ignore_file_wins_over_the_contexts() {
+    let rig = Rig::new();
+    let werf =
+        "project: t\nconfigVersion: 1\n---\nimage: app\ndockerfile: app.Dockerfile\ncontext: .\n";
+    let dir = rig.project(
+        "own-ignore",
+        &[
+            ("werf.yaml", werf.as_bytes()),
+            ("app.Dockerfile", b"FROM scratch\nCOPY . /ctx/\n"),
+            (".dockerignore", b"a.txt\n"),
+            ("app.Dockerfile.dockerignore", b"b.txt\n[!a].md\n"),
+            ("a.txt", b"a\n"),
+            ("b.txt", b"b\n"),
+            ("!.md", b"bang\n"),
+            ("b.md", b"b\n"),
+        ],
+    );
+    let repo = rig.repo("own-ignore");
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+    let fs = rig.pull(text(image(&report, "app"), "DockerImageName"));
+    assert_eq!(
+        fs.read("ctx/a.txt"),
+        "a\n",
+        "the context's .dockerignore was used"
+    );
+    assert_eq!(fs.read("ctx/b.md"), "b\n");
+    for gone in ["ctx/b.txt", "ctx/!.md"] {
+        assert!(
+            !fs.entries.contains_key(gone),
+            "{gone} is in the image: {:?}",
+            fs.entries.keys().collect::<Vec<_>>()
+        );
+    }
+}
+
 /// A `RUN` stage on a base with a Docker schema 2 manifest: buildah reads OCI layouts only
 /// through OCI manifests, so slipway stores the base for it under OCI media types.
 #[test]
@@ -1256,7 +1295,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [BadCase; 10] = [
+    let cases: [BadCase; 11] = [
         (
             "syntax",
             ONE_IMAGE,
@@ -1309,6 +1348,13 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             &["line 2", "remote sources are not supported"],
         ),
         (
+            "copy-pattern",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY a[.txt /x/\n",
+            &[],
+            &["line 2", "a[.txt", "syntax error in pattern"],
+        ),
+        (
             "chown-name",
             ONE_IMAGE,
             "FROM scratch\nCOPY --chown=www-data a.txt /a.txt\n",
@@ -1341,6 +1387,30 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             );
         }
         common::assert_no_repeated_cause(&run.stderr);
+        rig.assert_nothing_pushed(&before, &format!("[{name}]"));
+    }
+    // A `.dockerignore` Docker refuses: a malformed pattern, or a lone `!`.
+    for (name, ignore, why) in [
+        ("ignore-class", "ok\n[oops\n", "syntax error in pattern"),
+        ("ignore-bang", "ok\n!\n", "illegal exclusion pattern"),
+    ] {
+        let dir = rig.project(
+            name,
+            &[
+                ("werf.yaml", ONE_IMAGE.as_bytes()),
+                ("Dockerfile", good.as_bytes()),
+                ("a.txt", b"a\n"),
+                (".dockerignore", ignore.as_bytes()),
+            ],
+        );
+        let run = rig.build(&dir, &format!("store-{name}"), Some(&repo), &[]);
+        assert_eq!(run.code, 2, "[{name}] {}", run.stderr);
+        let place = format!("{}:2: {why}", dir.join(".dockerignore").display());
+        assert!(
+            run.stderr.contains(&place),
+            "[{name}] no {place:?} in {}",
+            run.stderr
+        );
         rig.assert_nothing_pushed(&before, &format!("[{name}]"));
     }
     // No werf.yaml at all: the I/O error is said once.

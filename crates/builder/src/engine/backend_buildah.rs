@@ -34,20 +34,24 @@ impl BuildahSession {
     /// Returns the context a stage that bind-mounts it is built with: a copy of the files
     /// `.dockerignore` lets through, which are the files its digest covers. buildah 1.28
     /// mounts the whole folder, ignored files included; BuildKit mounts what it was sent.
-    pub(crate) fn context_for_mounts(&self, context: &Path) -> Result<&Path, BuildError> {
+    pub(crate) fn context_for_mounts(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+    ) -> Result<&Path, BuildError> {
         if let Some(dir) = self.filtered.get() {
             return Ok(dir);
         }
         let dir = self.work.path().join("context");
-        copy_context(context, &dir)?;
+        copy_context(context, dockerfile, &dir)?;
         Ok(self.filtered.get_or_init(|| dir))
     }
 }
 
-/// Copies the files of `context` that its `.dockerignore` lets through into the new folder
-/// `to`, keeping modes, file mtimes and symbolic links.
-pub(crate) fn copy_context(context: &Path, to: &Path) -> Result<(), BuildError> {
-    let ignore = DockerIgnore::load(context)?;
+/// Copies the files of `context` that the ignore file of `dockerfile` lets through into the
+/// new folder `to`, keeping modes, file mtimes and symbolic links.
+pub(crate) fn copy_context(context: &Path, dockerfile: &Path, to: &Path) -> Result<(), BuildError> {
+    let ignore = DockerIgnore::for_dockerfile(context, dockerfile)?;
     let entries = plan_copy(context, Some(&ignore), &[".".into()], "/", "/")
         .map_err(|e| BuildError::Usage(format!("build context {}: {e}", context.display())))?;
     std::fs::create_dir(to).map_err(io_err(to))?;
@@ -176,7 +180,7 @@ impl Run<'_> {
         let platform = stage::platform_text(&self.opts.platform);
         let job = buildah::BuildahJob {
             context: if stage.mounts_context {
-                session.context_for_mounts(&spec.context)?
+                session.context_for_mounts(&spec.context, &spec.dockerfile)?
             } else {
                 &spec.context
             },

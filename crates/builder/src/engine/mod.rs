@@ -420,7 +420,7 @@ impl Run<'_> {
     ) -> Result<Prepared, BuildError> {
         let path = &spec.dockerfile;
         let (text, df) = read_dockerfile(spec)?;
-        let ignore = DockerIgnore::load(&spec.context)?;
+        let ignore = DockerIgnore::for_dockerfile(&spec.context, path)?;
         let opts = self.opts;
         let input = PlanInput {
             dockerfile_path: path,
