@@ -9,6 +9,7 @@
 //	                                  {"excluded": [...]} or {"error": "..."}
 //	{"match": PATTERN, "names": [...]} filepath.Match for each name, as COPY wildcards
 //	                                  are resolved: {"matched": [...]} or {"error": "..."}
+//	{"duration": TEXT}                time.ParseDuration: {"nanos": N} or {"error": "..."}
 package main
 
 import (
@@ -16,21 +17,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
 type question struct {
-	Ignore *string  `json:"ignore,omitempty"`
-	Paths  []string `json:"paths,omitempty"`
-	Match  *string  `json:"match,omitempty"`
-	Names  []string `json:"names,omitempty"`
+	Ignore   *string  `json:"ignore,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	Match    *string  `json:"match,omitempty"`
+	Names    []string `json:"names,omitempty"`
+	Duration *string  `json:"duration,omitempty"`
 }
 
 type answer struct {
 	Excluded []bool `json:"excluded,omitempty"`
 	Matched  []bool `json:"matched,omitempty"`
+	Nanos    *int64 `json:"nanos,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 
@@ -79,8 +83,16 @@ func main() {
 			as = append(as, ignore(*q.Ignore, q.Paths))
 		case q.Match != nil:
 			as = append(as, match(*q.Match, q.Names))
+		case q.Duration != nil:
+			d, err := time.ParseDuration(*q.Duration)
+			if err != nil {
+				as = append(as, answer{Error: err.Error()})
+			} else {
+				n := int64(d)
+				as = append(as, answer{Nanos: &n})
+			}
 		default:
-			as = append(as, answer{Error: "oracle: a question needs ignore or match"})
+			as = append(as, answer{Error: "oracle: a question needs ignore, match or duration"})
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(as); err != nil {

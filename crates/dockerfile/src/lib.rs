@@ -13,6 +13,7 @@
 //! whose text no stage digest may change by accident (see the golden test).
 
 mod ast;
+mod duration;
 mod expand;
 mod lines;
 mod normalize;
@@ -21,5 +22,6 @@ mod parse;
 mod tests;
 
 pub use ast::*;
+pub use duration::{DurationError, parse_go_duration};
 pub use expand::expand;
 pub use parse::parse;

@@ -452,8 +452,9 @@ pub(crate) fn parse_healthcheck(
                 let Some((v, at)) = value(name)? else {
                     return Ok(None);
                 };
-                let nanos = go_duration(&v)
+                let nanos = crate::parse_go_duration(&v)
                     .map_err(|m| lg.error(at, format!("HEALTHCHECK --{name}={v}: {m}")))?;
+                // BuildKit's rule: zero means the default, anything else at least 1ms.
                 if nanos != 0 && nanos < 1_000_000 {
                     return Err(lg.error(
                         at,
@@ -495,51 +496,6 @@ pub(crate) fn parse_healthcheck(
             ),
         )),
     }
-}
-
-/// Checks a Go duration (`1m30s`, `500ms`, `0`) and returns it in nanoseconds.
-pub(crate) fn go_duration(text: &str) -> Result<u128, String> {
-    let bad = || "expected a duration such as 30s, 1m30s or 500ms".to_string();
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if !number.contains(|c: char| c.is_ascii_digit()) || number.matches('.').count() > 1 {
-            return Err(bad());
-        }
-        let number: f64 = number.parse().map_err(|_| bad())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    if negative && total > 0.0 {
-        return Err("the duration cannot be negative".to_string());
-    }
-    Ok(total as u128)
 }
 
 pub(crate) fn parse_onbuild(

@@ -970,19 +970,6 @@ fn healthcheck_errors() {
 }
 
 #[test]
-fn go_durations() {
-    assert_eq!(go_duration("0"), Ok(0));
-    assert_eq!(go_duration("1h2m3.5s"), Ok(3_723_500_000_000));
-    assert_eq!(go_duration("1.5ms"), Ok(1_500_000));
-    assert_eq!(go_duration("2µs"), Ok(2_000));
-    assert!(go_duration("").is_err());
-    assert!(go_duration("5").is_err());
-    assert!(go_duration("5d").is_err());
-    assert!(go_duration(".s").is_err());
-    assert!(go_duration("-1s").is_err());
-}
-
-#[test]
 fn expose_and_volume() {
     assert_eq!(
         kind("EXPOSE 80 443/tcp   53/udp $PORT"),

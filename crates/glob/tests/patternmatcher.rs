@@ -3,82 +3,12 @@
 //! through `scripts/oracle`. The cases are patternmatcher's own test tables, read from its
 //! Go module at test time, and ours; the answers are always the oracle's.
 //!
-//! `scripts/go-tools oracle` builds the oracle (seconds; `scripts/setup` runs it). When it
-//! cannot be built this test fails: it never skips.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+//! `scripts/go-tools oracle` builds the oracle (seconds; `scripts/setup` runs it, and the
+//! test kit runs it when needed). When it cannot be built this test fails: it never skips.
 
 use serde_json::{Value, json};
 use slipway_glob::{DockerIgnore, Pattern};
-
-/// Returns the oracle's folder, building it when it is not cached.
-fn oracle_dir() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/go-tools");
-    let built = Command::new(&script)
-        .arg("oracle")
-        .status()
-        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(
-        built.success(),
-        "{} oracle failed: Go and the Go module proxy are needed",
-        script.display()
-    );
-    let out = Command::new(&script)
-        .args(["path", "oracle"])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// Asks the oracle every question at once.
-fn ask(dir: &Path, questions: &[Value]) -> Vec<Value> {
-    let mut child = Command::new(dir.join("oracle"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run the oracle");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json!(questions).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the oracle failed");
-    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(answers.len(), questions.len());
-    answers
-}
-
-/// Reads a Go string literal (interpreted or raw) at the start of `s`; returns it and the
-/// rest.
-fn go_string(s: &str) -> Option<(String, &str)> {
-    let s = s.trim_start();
-    if let Some(raw) = s.strip_prefix('`') {
-        let end = raw.find('`')?;
-        return Some((raw[..end].to_string(), &raw[end + 1..]));
-    }
-    let mut chars = s.strip_prefix('"')?.char_indices();
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((out, &s[i + 2..])),
-            '\\' => {
-                let (_, e) = chars.next()?;
-                out.push(match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    other => other,
-                });
-            }
-            c => out.push(c),
-        }
-    }
-    None
-}
+use slipway_testkit::{ask_oracle, go_string, go_table_rows, oracle_upstream};
 
 /// One row of an upstream table: the patterns, the text, and what the table expects.
 struct Row {
@@ -86,39 +16,31 @@ struct Row {
     text: String,
 }
 
-/// Reads the rows of the table that starts after `start` in `source`: `{"p", "t", ...}` or
-/// `{[]string{"p", ...}, "t", ...}`, up to the table's closing `}` line.
+/// Reads the rows of the table that starts on the line holding `start`: `{"p", "t", ...}`
+/// or `{[]string{"p", ...}, "t", ...}`.
 fn table(source: &str, start: &str, at_least: usize) -> Vec<Row> {
-    let at = source
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} is not in patternmatcher_test.go"));
-    let mut rows = vec![];
-    for line in source[at + start.len()..].lines().skip(1) {
-        let line = line.trim();
-        if line == "}" || line == "}," {
-            break;
-        }
-        let Some(body) = line.strip_prefix('{') else {
-            continue;
-        };
-        let (patterns, rest) = match body.strip_prefix("[]string{") {
-            Some(mut list) => {
-                let mut ps = vec![];
-                while let Some((p, rest)) = go_string(list) {
-                    ps.push(p);
-                    list = rest.trim_start().strip_prefix(',').unwrap_or(rest);
+    let rows: Vec<Row> = go_table_rows(source, start)
+        .into_iter()
+        .map(|line| {
+            let body = &line[1..];
+            let (patterns, rest) = match body.strip_prefix("[]string{") {
+                Some(mut list) => {
+                    let mut ps = vec![];
+                    while let Some((p, rest)) = go_string(list) {
+                        ps.push(p);
+                        list = rest.trim_start().strip_prefix(',').unwrap_or(rest);
+                    }
+                    (ps, list.trim_start().strip_prefix("},").expect(line))
                 }
-                let rest = list.trim_start().strip_prefix("},").expect(line);
-                (ps, rest)
-            }
-            None => {
-                let (p, rest) = go_string(body).expect(line);
-                (vec![p], rest.trim_start().strip_prefix(',').expect(line))
-            }
-        };
-        let (text, _) = go_string(rest).expect(line);
-        rows.push(Row { patterns, text });
-    }
+                None => {
+                    let (p, rest) = go_string(body).expect(line);
+                    (vec![p], rest.trim_start().strip_prefix(',').expect(line))
+                }
+            };
+            let (text, _) = go_string(rest).expect(line);
+            Row { patterns, text }
+        })
+        .collect();
     assert!(rows.len() >= at_least, "too few rows after {start:?}");
     rows
 }
@@ -180,8 +102,7 @@ fn our_rows() -> Vec<Row> {
 
 #[test]
 fn dockerignore_answers_as_patternmatcher_does() {
-    let dir = oracle_dir();
-    let upstream = std::fs::read_to_string(dir.join("patternmatcher_test.go")).unwrap();
+    let upstream = oracle_upstream("patternmatcher_test.go");
     let mut rows = table(&upstream, "tests := []matchesTestCase{", 60);
     rows.extend(table(
         &upstream,
@@ -202,7 +123,7 @@ fn dockerignore_answers_as_patternmatcher_does() {
         .iter()
         .map(|r| json!({ "ignore": r.patterns.join("\n"), "paths": [r.text] }))
         .collect();
-    let answers = ask(&dir, &questions);
+    let answers = ask_oracle(&questions);
     let mut wrong = vec![];
     let mut refused = 0;
     for (r, a) in rows.iter().zip(&answers) {
@@ -238,15 +159,14 @@ fn dockerignore_answers_as_patternmatcher_does() {
 
 #[test]
 fn copy_wildcards_answer_as_filepath_match_does() {
-    let dir = oracle_dir();
-    let upstream = std::fs::read_to_string(dir.join("patternmatcher_test.go")).unwrap();
+    let upstream = oracle_upstream("patternmatcher_test.go");
     let mut rows = table(&upstream, "var matchTests = []matchTest{", 40);
     rows.extend(our_rows());
     let questions: Vec<Value> = rows
         .iter()
         .map(|r| json!({ "match": r.patterns[0], "names": [r.text] }))
         .collect();
-    let answers = ask(&dir, &questions);
+    let answers = ask_oracle(&questions);
     let mut wrong = vec![];
     for (r, a) in rows.iter().zip(&answers) {
         let ours = Pattern::path(&r.patterns[0]);

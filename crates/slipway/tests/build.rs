@@ -1295,7 +1295,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [BadCase; 11] = [
+    let cases: [BadCase; 13] = [
         (
             "syntax",
             ONE_IMAGE,
@@ -1353,6 +1353,20 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             "FROM scratch\nCOPY a[.txt /x/\n",
             &[],
             &["line 2", "a[.txt", "syntax error in pattern"],
+        ),
+        (
+            "chown-range",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY --chown=1:99999999999 a.txt /a.txt\n",
+            &[],
+            &["line 2", "99999999999 is not a valid user or group id"],
+        ),
+        (
+            "user-range",
+            ONE_IMAGE,
+            "FROM scratch\nCOPY a.txt /a.txt\nUSER 99999999999\n",
+            &[],
+            &["line 3", "USER 99999999999"],
         ),
         (
             "chown-name",

@@ -801,25 +801,7 @@ impl Drop for LogsOnFailure<'_> {
 /// # Panics
 /// When the build fails.
 pub fn kubernetes_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/go-tools");
-        let status = Command::new(&script)
-            .arg("kubernetes")
-            .status()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        assert!(
-            status.success(),
-            "{} kubernetes failed: the test cluster's binaries are missing",
-            script.display()
-        );
-        let out = Command::new(&script)
-            .args(["path", "kubernetes"])
-            .output()
-            .expect("scripts/go-tools path");
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-    .clone()
+    crate::oracle::go_tool("kubernetes")
 }
 
 fn cgroup_hierarchies() -> Vec<PathBuf> {

@@ -21,6 +21,7 @@ mod containerd;
 mod dockerd;
 mod image;
 mod kube;
+mod oracle;
 mod osroot;
 mod skopeo;
 
@@ -33,6 +34,7 @@ pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };
 pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
+pub use oracle::{ask_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream};
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};
 

@@ -84,39 +84,10 @@ pub(crate) fn healthcheck_value(h: &Healthcheck) -> Result<Value, String> {
     }
 }
 
-/// Parses a Go duration (`30s`, `1m30s`, `1.5h`, `500ms`) into nanoseconds.
+/// Parses a HEALTHCHECK duration into nanoseconds, with Go's rules (the one parser the
+/// Dockerfile crate also checks them with).
 pub fn parse_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("HEALTHCHECK: `{s}` is not a duration (write e.g. 30s, 1m30s, 500ms)");
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    Ok(total as i64)
+    slipway_dockerfile::parse_go_duration(s).map_err(|e| format!("HEALTHCHECK: {e}"))
 }
 
 /// One part of a `--chown` value.
@@ -129,14 +100,38 @@ pub enum IdOrName {
 }
 
 impl IdOrName {
-    pub(crate) fn parse(p: &str) -> IdOrName {
-        match p {
-            "root" => IdOrName::Id(0),
-            _ => p
-                .parse::<u64>()
-                .map_or_else(|_| IdOrName::Name(p.to_string()), IdOrName::Id),
+    /// Reads a user or group as BuildKit does (`strconv.ParseUint(s, 10, 32)`, else a
+    /// name); digits that do not fit 32 bits are refused, since no image can hold them.
+    pub(crate) fn parse(p: &str) -> Result<IdOrName, String> {
+        if p == "root" {
+            return Ok(IdOrName::Id(0));
+        }
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            return check_id(p).map(IdOrName::Id);
+        }
+        Ok(IdOrName::Name(p.to_string()))
+    }
+}
+
+/// Reads a numeric user or group id; Linux ids are 32-bit, so anything above 4294967295 is
+/// refused, naming the value.
+pub fn check_id(digits: &str) -> Result<u64, String> {
+    digits.parse::<u32>().map(u64::from).map_err(|_| {
+        format!("{digits} is not a valid user or group id (ids are 32-bit: at most 4294967295)")
+    })
+}
+
+/// Checks a `USER` value (`user[:group]`): a numeric part must be a 32-bit id.
+///
+/// # Errors
+/// A part of digits beyond 32 bits, naming it.
+pub fn check_user(value: &str) -> Result<(), String> {
+    for part in value.split(':') {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            check_id(part).map_err(|m| format!("USER {value}: {m}"))?;
         }
     }
+    Ok(())
 }
 
 /// A `--chown=user[:group]` value, as BuildKit reads it: a numeric user alone also sets the
@@ -164,9 +159,10 @@ impl Chown {
                 "--chown={s}: expected USER or USER:GROUP, each a name or a number"
             ));
         }
+        let part = |p: &str| IdOrName::parse(p).map_err(|m| format!("--chown={s}: {m}"));
         Ok(Chown {
-            user: IdOrName::parse(u),
-            group: g.map(IdOrName::parse),
+            user: part(u)?,
+            group: g.map(part).transpose()?,
         })
     }
 
@@ -231,7 +227,7 @@ pub(crate) fn lookup(file: Option<&[u8]>, which: &str, name: &str) -> Result<Vec
         .map(|l| {
             l.split(':')
                 .skip(2)
-                .map_while(|f| f.trim().parse::<u64>().ok())
+                .map_while(|f| f.trim().parse::<u32>().ok().map(u64::from))
                 .collect()
         })
         .ok_or_else(|| format!("--chown: no `{name}` in the image's {which}"))

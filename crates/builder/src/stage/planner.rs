@@ -184,7 +184,9 @@ impl StagePlanner<'_> {
                     config.insert("WorkingDir".into(), Value::String(vars.workdir.clone()));
                 }
                 Kind::User(u) => {
-                    config.insert("User".into(), Value::String(self.x(&vars, ins, u)?));
+                    let user = self.x(&vars, ins, u)?;
+                    super::config::check_user(&user).map_err(|m| fail(ins.line, m))?;
+                    config.insert("User".into(), Value::String(user));
                 }
                 Kind::StopSignal(s) => {
                     config.insert("StopSignal".into(), Value::String(self.x(&vars, ins, s)?));

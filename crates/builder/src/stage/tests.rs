@@ -332,6 +332,8 @@ fn go_durations_parse() {
     assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
     assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
     assert_eq!(parse_duration("1.5h").unwrap(), 5_400_000_000_000);
+    assert_eq!(parse_duration("1.001s").unwrap(), 1_001_000_000);
+    assert_eq!(parse_duration("+30s").unwrap(), 30_000_000_000);
     assert!(parse_duration("10").is_err());
     assert!(parse_duration("5 days").is_err());
 }
@@ -381,6 +383,20 @@ fn chown_and_chmod_values() {
             "{bad}"
         );
     }
+    // Ids are 32-bit: GNU tar cannot extract a layer with a larger one.
+    assert_eq!(ids("4294967295:0"), Some((4_294_967_295, 0)));
+    for bad in ["1:99999999999", "4294967296", "99999999999999999999999:1"] {
+        let e = Chown::parse(bad).unwrap_err();
+        assert!(e.contains("is not a valid user or group id"), "{bad}: {e}");
+        assert!(e.starts_with(&format!("--chown={bad}: ")), "{e}");
+    }
+    assert!(super::config::check_user("4294967295:4294967295").is_ok());
+    assert!(super::config::check_user("app:staff").is_ok());
+    assert!(
+        super::config::check_user("1000:4294967296")
+            .unwrap_err()
+            .contains("USER 1000:4294967296: 4294967296 is not a valid")
+    );
     assert_eq!(parse_chmod("0755").unwrap(), 0o755);
     assert!(parse_chmod("rwx").is_err());
     assert!(parse_chmod("17777").is_err());

@@ -987,24 +987,22 @@ fn parse_validity(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Reads a duration flag with Go's rules (`500ms`, `1m30s`, `2h`), as werf's flags are read;
+/// a bare number is seconds. It must be more than 0 and less than a day.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 10s or 500ms"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use ms, s or m")),
+    let nanos = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<i64>()
+            .ok()
+            .and_then(|secs| secs.checked_mul(1_000_000_000))
+            .ok_or_else(|| format!("`{s}` seconds is too long"))?
+    } else {
+        slipway_dockerfile::parse_go_duration(s).map_err(|e| e.to_string())?
     };
-    if !(secs > 0.0 && secs < 86_400.0) {
+    if !(nanos > 0 && nanos < 86_400 * 1_000_000_000) {
         return Err(format!("`{s}` must be more than 0 and less than a day"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 #[cfg(test)]

@@ -123,8 +123,19 @@ fn validities_take_hours_days_and_years() {
 fn durations_take_units() {
     assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
     assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-    assert!(parse_duration("3h").is_err());
+    assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+    assert_eq!(
+        parse_duration("1.001s").unwrap(),
+        Duration::from_nanos(1_001_000_000)
+    );
+    assert_eq!(parse_duration("3h").unwrap(), Duration::from_secs(3 * 3600));
+    assert!(parse_duration("25h").is_err());
     assert!(parse_duration("0s").is_err());
+    assert!(parse_duration("-1s").is_err());
+    assert_eq!(
+        parse_duration("5d").unwrap_err(),
+        "time: unknown unit \"d\" in duration \"5d\""
+    );
 }
 
 #[test]
