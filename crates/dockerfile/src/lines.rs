@@ -135,6 +135,15 @@ pub(crate) fn parse_directives(lines: &[&str]) -> Result<char, ParseError> {
                 message: format!("only one {key} parser directive can be used"),
             });
         }
+        if key == "syntax" && !honoured_frontend(value) {
+            return Err(ParseError {
+                line: i + 1,
+                column,
+                message: format!(
+                    "# syntax={value}: slipway reads Dockerfiles itself, with the docker/dockerfile 1.x syntax, and cannot run the frontend this line names; remove the line (or name docker/dockerfile:1) if the file is plain Dockerfile syntax, or build this image with BuildKit"
+                ),
+            });
+        }
         if key == "escape" {
             escape = match value {
                 "\\" => '\\',
@@ -151,6 +160,26 @@ pub(crate) fn parse_directives(lines: &[&str]) -> Result<char, ParseError> {
         seen.push(key);
     }
     Ok(escape)
+}
+
+/// Tells whether a `# syntax=` value names the frontend slipway implements: BuildKit's
+/// `docker/dockerfile` (or `-upstream`) image at a 1.x version, a channel (`latest`,
+/// `labs`, `experimental`), or no tag, from Docker Hub, pinned by digest or not.
+fn honoured_frontend(value: &str) -> bool {
+    let image = value.split('@').next().unwrap_or(value).trim();
+    let image = image.strip_prefix("docker.io/").unwrap_or(image);
+    let (name, tag) = image.split_once(':').unwrap_or((image, "latest"));
+    if !matches!(name, "docker/dockerfile" | "docker/dockerfile-upstream") {
+        return false;
+    }
+    let tag = tag.strip_suffix("-labs").unwrap_or(tag);
+    if matches!(tag, "latest" | "labs" | "experimental" | "master") {
+        return true;
+    }
+    let mut parts = tag.split('.');
+    parts.next() == Some("1")
+        && parts.clone().count() <= 2
+        && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Splits a `# key=value` directive line into its lowercased key, its value and the

@@ -189,6 +189,38 @@ fn syntax_and_check_directives_are_ignored() {
 }
 
 #[test]
+fn a_syntax_line_naming_another_frontend_is_refused() {
+    for ok in [
+        "docker/dockerfile:1",
+        "docker/dockerfile:1.7",
+        "docker/dockerfile:1.7.1",
+        "docker/dockerfile:1-labs",
+        "docker.io/docker/dockerfile:1",
+        "docker/dockerfile",
+        "docker/dockerfile-upstream:master",
+        "docker/dockerfile:1.7@sha256:0123",
+    ] {
+        assert_eq!(df(&format!("# syntax={ok}\nFROM a\n")).escape, '\\', "{ok}");
+    }
+    for bad in [
+        "tonistiigi/dockerfile:runmount",
+        "docker/dockerfile:2",
+        "docker/dockerfile:0.1",
+        "registry.example/frontends/custom:1",
+        "docker/dockerfile:1.x",
+    ] {
+        let e = err(&format!("# escape=`\n# syntax={bad}\nFROM a\n"));
+        assert_eq!((e.line, e.column), (2, 10), "{bad}");
+        assert!(
+            e.message
+                .starts_with(&format!("# syntax={bad}: slipway reads Dockerfiles itself")),
+            "{}",
+            e.message
+        );
+    }
+}
+
+#[test]
 fn directives_stop_at_the_first_other_line() {
     // After a plain comment, a blank line, an instruction or an unknown directive.
     assert_eq!(df("# hello\n# escape=`\nFROM a\n").escape, '\\');

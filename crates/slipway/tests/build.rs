@@ -1295,7 +1295,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [BadCase; 13] = [
+    let cases: [BadCase; 14] = [
         (
             "syntax",
             ONE_IMAGE,
@@ -1353,6 +1353,13 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             "FROM scratch\nCOPY a[.txt /x/\n",
             &[],
             &["line 2", "a[.txt", "syntax error in pattern"],
+        ),
+        (
+            "frontend",
+            ONE_IMAGE,
+            "# syntax=registry.example/frontends/custom:1\nFROM scratch\nCOPY a.txt /a.txt\n",
+            &[],
+            &["line 1", "cannot run the frontend", "custom:1"],
         ),
         (
             "chown-range",

@@ -1,7 +1,7 @@
 //! Planning one stage: its instructions walked with the variables in scope, each turned
 //! into an action, and every input that goes into its digest gathered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 use slipway_oci::Digest;
@@ -23,7 +23,10 @@ pub(crate) struct StagePlanner<'a> {
 
 /// The variables and settings an instruction sees.
 pub(crate) struct Vars {
+    /// The environment, in the order the variables were first set.
     pub(crate) env: Vec<(String, String)>,
+    /// Where each variable of `env` is, so that many `ENV` lines cost linear time.
+    env_at: HashMap<String, usize>,
     pub(crate) args: BTreeMap<String, Option<String>>,
     pub(crate) workdir: String,
     pub(crate) shell: Vec<String>,
@@ -31,10 +34,21 @@ pub(crate) struct Vars {
 
 impl Vars {
     pub(crate) fn get(&self, name: &str) -> Option<String> {
-        if let Some((_, v)) = self.env.iter().find(|(k, _)| k == name) {
-            return Some(v.clone());
+        if let Some(i) = self.env_at.get(name) {
+            return Some(self.env[*i].1.clone());
         }
         self.args.get(name).cloned().flatten()
+    }
+
+    /// Sets an environment variable, keeping its first place when it was set before.
+    fn set_env(&mut self, k: String, v: String) {
+        match self.env_at.get(&k) {
+            Some(i) => self.env[*i].1 = v,
+            None => {
+                self.env_at.insert(k.clone(), self.env.len());
+                self.env.push((k, v));
+            }
+        }
     }
 }
 
@@ -94,7 +108,8 @@ impl StagePlanner<'_> {
             }
         }
         let mut vars = Vars {
-            env: env_of(&config),
+            env: vec![],
+            env_at: HashMap::new(),
             args: BTreeMap::new(),
             workdir: config
                 .get("WorkingDir")
@@ -107,6 +122,10 @@ impl StagePlanner<'_> {
                 .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
                 .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]),
         };
+        for (k, v) in env_of(&config) {
+            vars.set_env(k, v);
+        }
+        let mut env_set = false;
         // A RUN sees every declared arg in its environment; otherwise only the args that
         // later instructions name can matter, and the digest leaves out the others' values.
         let runs = stage
@@ -156,20 +175,10 @@ impl StagePlanner<'_> {
                         values.push((k.clone(), self.x(&vars, ins, v)?));
                     }
                     for (k, v) in values {
-                        match vars.env.iter_mut().find(|(ek, _)| *ek == k) {
-                            Some(e) => e.1 = v,
-                            None => vars.env.push((k, v)),
-                        }
+                        vars.set_env(k, v);
                     }
-                    config.insert(
-                        "Env".into(),
-                        Value::Array(
-                            vars.env
-                                .iter()
-                                .map(|(k, v)| Value::String(format!("{k}={v}")))
-                                .collect(),
-                        ),
-                    );
+                    // Written into the config once, after the last instruction.
+                    env_set = true;
                 }
                 Kind::Label(pairs) => {
                     let labels = object_at(&mut config, "Labels");
@@ -287,6 +296,17 @@ impl StagePlanner<'_> {
                 text: normalized,
                 action,
             });
+        }
+        if env_set {
+            config.insert(
+                "Env".into(),
+                Value::Array(
+                    vars.env
+                        .iter()
+                        .map(|(k, v)| Value::String(format!("{k}={v}")))
+                        .collect(),
+                ),
+            );
         }
         let digest = Digest::sha256_of(text.as_bytes());
         Ok(StagePlan {

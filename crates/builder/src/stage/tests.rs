@@ -271,6 +271,17 @@ fn config_follows_docker_rules() {
     assert_eq!(c["Entrypoint"], json!(["/bin/bash", "-c", "run me"]));
     assert!(c.get("Cmd").is_none(), "ENTRYPOINT resets an inherited CMD");
     assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
+    // A variable set again keeps its first place (the inherited PATH too), and the config
+    // holds the last value.
+    let again = "FROM r.test/base:1\nENV A=1\nENV B=2\nENV A=3 PATH=/bin:$PATH\n";
+    let p = plan_text(again, &[], &mut base("1")).unwrap();
+    assert_eq!(
+        p.target().config["Env"],
+        json!(["PATH=/bin:/usr/bin", "A=3", "B=2"])
+    );
+    // Without an ENV, the inherited environment is left as the base has it.
+    let none = plan_text("FROM r.test/base:1\nLABEL a=b\n", &[], &mut base("1")).unwrap();
+    assert_eq!(none.target().config["Env"], json!(["PATH=/usr/bin"]));
 }
 
 #[test]
