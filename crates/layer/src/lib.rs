@@ -107,6 +107,16 @@ pub struct LayerOptions {
     pub threads: usize,
 }
 
+impl LayerOptions {
+    /// Checks the options and returns the level that will be used.
+    ///
+    /// # Errors
+    /// [`LayerError::InvalidOptions`] for a level outside the compression's range.
+    pub fn check(&self) -> Result<i32, LayerError> {
+        write::checked_level(self)
+    }
+}
+
 impl Default for LayerOptions {
     fn default() -> Self {
         LayerOptions {

@@ -102,11 +102,12 @@ pub(crate) fn checked_level(opts: &LayerOptions) -> Result<i32, LayerError> {
                 format!("{}-{}", r.start(), r.end())
             }
         };
+        let name = match opts.compression {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        };
         Err(LayerError::InvalidOptions {
-            why: format!(
-                "{:?} level {level} is out of range ({range})",
-                opts.compression
-            ),
+            why: format!("{name} level {level} is out of range ({range})"),
         })
     }
 }

@@ -30,11 +30,15 @@ impl HostFs {
     pub fn new(root: impl Into<PathBuf>) -> Result<HostFs, Error> {
         let root = root.into();
         if !root.is_dir() {
-            return Err(Error::Io {
-                what: "the host root (--host-root) is not a folder:".into(),
-                path: root,
-                source: std::io::ErrorKind::NotFound.into(),
-            });
+            let what = if root.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
+            return Err(Error::Request(format!(
+                "the host root (--host-root) {} {what}",
+                root.display()
+            )));
         }
         Ok(HostFs {
             root,

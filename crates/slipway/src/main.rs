@@ -27,6 +27,19 @@ pub enum ExitCode {
     Failed = 3,
 }
 
+/// Bad usage found by the binary itself (a flag combination, an empty password on stdin):
+/// exit code 2, with the message as it is.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
 fn main() {
     // Both rustls providers can end up in one dependency tree; choose aws-lc-rs explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -157,7 +170,8 @@ fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = e.downcast_ref::<PkiError>() {
         return !matches!(e, PkiError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound);
     }
-    e.is::<slipway_trust::Error>()
+    e.is::<BadInput>()
+        || e.is::<slipway_trust::Error>()
         || e.is::<slipway_names::Error>()
         || e.is::<slipway_werf::ConfigError>()
         || e.is::<slipway_dockerfile::ParseError>()

@@ -1295,7 +1295,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [BadCase; 14] = [
+    let cases: [BadCase; 15] = [
         (
             "syntax",
             ONE_IMAGE,
@@ -1360,6 +1360,13 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             "# syntax=registry.example/frontends/custom:1\nFROM scratch\nCOPY a.txt /a.txt\n",
             &[],
             &["line 1", "cannot run the frontend", "custom:1"],
+        ),
+        (
+            "compression-level",
+            ONE_IMAGE,
+            good,
+            &["--compression-level", "99"],
+            &["gzip level 99 is out of range (0-9)"],
         ),
         (
             "chown-range",
@@ -1434,6 +1441,21 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
         );
         rig.assert_nothing_pushed(&before, &format!("[{name}]"));
     }
+    // A store that is a file.
+    let file_store = rig.path("store-is-a-file");
+    std::fs::write(&file_store, b"x").unwrap();
+    let dir = rig.project(
+        "file-store",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", good.as_bytes()),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let run = rig.build(&dir, "store-is-a-file", Some(&repo), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is not a folder"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&file_store).unwrap(), b"x");
     // No werf.yaml at all: the I/O error is said once.
     let empty = rig.path("no-project");
     std::fs::create_dir_all(&empty).unwrap();

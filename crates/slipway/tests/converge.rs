@@ -151,6 +151,19 @@ fn doctor_names_an_unreachable_cluster_and_explains_pasted_errors() {
         run.stderr
     );
 
+    // A kubeconfig that does not exist is bad input (exit 2), not a problem found.
+    let missing = rig.path("missing.kubeconfig");
+    let run = rig.base.slipway_env(
+        &["doctor", "--registry", &host],
+        &[("KUBECONFIG", missing.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("--no-cluster") && run.stderr.contains("missing.kubeconfig"),
+        "{}",
+        run.stderr
+    );
+
     // Build side only: nothing wrong.
     let run = rig.slipway(&["doctor", "--registry", &host, "--no-cluster"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

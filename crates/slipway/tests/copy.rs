@@ -180,6 +180,20 @@ fn round_trip(name: &str) {
             Some("s3cret-pw\n"),
         );
         assert_eq!(r.code, 0, "[{name}] login: {}", r.stderr);
+        // Where it was stored is said in words, not as a Rust value.
+        let stored = r.json["stored"].as_str().unwrap_or_default();
+        assert!(stored.starts_with("docker config /"), "{}", r.stdout);
+        // An empty password is bad input: exit 2, nothing sent, nothing stored.
+        let empty = m.run_stdin(
+            &["login", &host, "-u", "alice", "--password-stdin"],
+            Some("\n"),
+        );
+        assert_eq!(empty.code, 2, "{}", empty.stderr);
+        assert!(
+            empty.stderr.contains("the password on stdin is empty"),
+            "{}",
+            empty.stderr
+        );
     }
     let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
     let image = m.image("app:v1");

@@ -278,6 +278,19 @@ fn bad_input_changes_nothing() {
         assert_eq!(r.code, 2, "{bad}");
     }
     assert_eq!(snapshot(root), before);
+    // A host root that is missing, or a file: bad input too, naming it.
+    let file = write(root, "not-a-folder", "x\n");
+    for (host_root, why) in [
+        (root.join("missing"), "does not exist"),
+        (file.clone(), "is not a folder"),
+    ] {
+        let r = node(
+            &host_root,
+            &["install", "--registry", "r.test", "--ca", s(pki.ca())],
+        );
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_stderr_has(&r, &[s(&host_root), why]);
+    }
 }
 
 #[test]

@@ -206,6 +206,20 @@ pub fn build(
     observer: &dyn Observer,
 ) -> Result<BuildReport, BuildError> {
     let selected = select_images(cfg, &opts.images)?;
+    // Options that cannot work are bad input, found before anything is read or built.
+    slipway_layer::LayerOptions {
+        compression: opts.format.compression,
+        level: opts.format.level,
+        threads: 1,
+    }
+    .check()
+    .map_err(|e| BuildError::Usage(e.to_string()))?;
+    if opts.store.exists() && !opts.store.is_dir() {
+        return Err(BuildError::Usage(format!(
+            "the store {} is not a folder",
+            opts.store.display()
+        )));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -48,7 +48,7 @@ pub fn run(
 ) -> Result<ExitCode> {
     let output = global.output;
     let Some(repo) = global.repo.as_deref() else {
-        bail!(slipway_builder::BuildError::Usage(
+        bail!(crate::BadInput(
             "converge needs --repo (or WERF_REPO): the nodes pull the images from a registry"
                 .into()
         ));
@@ -61,7 +61,7 @@ pub fn run(
         None => super::build::load_config(&a.build)?.project,
     };
     slipway_kube::prune::check_release_name(&release)
-        .map_err(|m| slipway_builder::BuildError::Usage(format!("--release: {m}")))?;
+        .map_err(|m| crate::BadInput(format!("--release: {m}")))?;
     // Resolved once, so each relaxation of it is announced once.
     let host_trust = settings.trust_for(&host)?;
     let verified_here = host_trust.skip_verify.is_none() && host_trust.plain_http.is_none();
@@ -72,7 +72,7 @@ pub fn run(
         private_bundle(&host_trust, &host)
     };
     if bundle.is_some() && a.agent_image.is_none() {
-        bail!(slipway_builder::BuildError::Usage(format!(
+        bail!(crate::BadInput(format!(
             "registry {host} is trusted here through a private CA or a pinned certificate, so the \
              nodes must trust it too: give --agent-image IMAGE (an image with slipway, from a \
              registry the nodes already trust) to run cluster trust apply, or \
@@ -266,6 +266,12 @@ pub fn run_doctor(
                 let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
                 slipway_kube::cluster_status(&client, &a.trust_namespace, &registry).await
             });
+            // A kubeconfig that is missing or malformed is bad input, not a problem found.
+            if let Err(e @ slipway_kube::Error::Kubeconfig { .. }) = status {
+                return Err(anyhow::Error::new(e).context(
+                    "doctor checks the cluster too: fix the kubeconfig (KUBECONFIG, --kube-context), or pass --no-cluster",
+                ));
+            }
             match status {
                 Ok(s) => {
                     match &s.daemonset {

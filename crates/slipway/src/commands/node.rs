@@ -71,7 +71,7 @@ pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<Exi
         NodeTrustCommand::Install(i) => {
             let a = &i.trust;
             if i.release_taint.is_some() && i.node_name.is_none() {
-                anyhow::bail!(slipway_builder::BuildError::Usage(
+                anyhow::bail!(crate::BadInput(
                     "--release-taint needs the node's name: --node-name NAME or $NODE_NAME (a DaemonSet sets it from spec.nodeName)".into()
                 ));
             }

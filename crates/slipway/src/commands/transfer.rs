@@ -346,9 +346,10 @@ pub fn run_login(
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     if !a.password_stdin {
-        bail!(
+        bail!(crate::BadInput(
             "pass the password on stdin with --password-stdin (it never goes on the command line)"
-        );
+                .into()
+        ));
     }
     let mut password = String::new();
     std::io::stdin()
@@ -356,7 +357,10 @@ pub fn run_login(
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
-        bail!("the password on stdin is empty");
+        bail!(crate::BadInput(format!(
+            "the password on stdin is empty: nothing was sent to {}",
+            a.host
+        )));
     }
     let cred = Credential::Basic {
         username: a.username.clone(),
@@ -370,11 +374,11 @@ pub fn run_login(
         Output::Json => writeln!(
             out,
             "{}",
-            serde_json::json!({ "registry": a.host.to_string(), "stored": format!("{stored:?}") })
+            serde_json::json!({ "registry": a.host.to_string(), "stored": stored.to_string() })
         )?,
         Output::Human => writeln!(
             out,
-            "login to {} succeeded; credentials stored in {stored:?}",
+            "login to {} succeeded; credentials stored in the {stored}",
             a.host
         )?,
     }
