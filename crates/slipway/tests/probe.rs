@@ -238,6 +238,115 @@ fn wrong_host_leaf_is_hostname_mismatch_and_names_the_certificate_names() {
     );
 }
 
+/// An X.509 v1 leaf, as old how-tos make it with `openssl x509 -req` and no extensions,
+/// cannot carry a subjectAltName: it is `legacy-common-name`, and its fix re-issues it.
+#[test]
+fn x509_v1_leaf_is_legacy_common_name() {
+    let d = empty_dir();
+    let dir = d.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is needed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=v1 CA",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-new"][..],
+            &ec,
+            &[
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.crt",
+        "-days",
+        "2",
+    ]);
+    let text = openssl(&["x509", "-in", "leaf.crt", "-noout", "-text"]);
+    assert!(
+        text.contains("Version: 1 (0x0)"),
+        "not a v1 certificate:\n{text}"
+    );
+    let reg = Registry::builder()
+        .tls(&slipway_testkit::ServerCert {
+            chain: dir.join("leaf.crt"),
+            key: dir.join("leaf.key"),
+            trust: dir.join("ca.crt"),
+        })
+        .start();
+    let host = reg.host();
+    let certs_d = empty_dir();
+    let r = probe(
+        certs_d.path(),
+        &host,
+        &[&ca_flag(&host, &dir.join("ca.crt"))],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_verdict(&r, "legacy-common-name");
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("X.509 v1"),
+        "{:#}",
+        r.json
+    );
+    assert_eq!(
+        r.json["fixes"]["build_machine"][0]["command"], "slipway pki issue --dns localhost ...",
+        "{:#}",
+        r.json["fixes"]
+    );
+}
+
 #[test]
 fn cn_only_leaf_is_legacy_common_name_and_a_proper_leaf_fixes_it() {
     let pki = TestPki::new();

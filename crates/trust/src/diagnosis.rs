@@ -135,6 +135,11 @@ pub fn certificate_problem(
         ),
         _ => format!("the certificate of {registry} was refused"),
     };
+    if webpki_error(e) == Some(&webpki::Error::UnsupportedCertVersion) {
+        return format!(
+            "the certificate of {registry} is an X.509 v1 certificate (as `openssl x509 -req` makes without extensions): it cannot hold a subjectAltName, so no client that checks names the way Go does accepts it"
+        );
+    }
     if webpki_error(e) == Some(&webpki::Error::CaUsedAsEndEntity) {
         format!(
             "{what}; it presents a self-signed certificate marked CA:TRUE as its own, as `openssl req -x509` makes"
@@ -290,6 +295,10 @@ pub fn classify_certificate_error(
         C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
             // A self-signed CA:TRUE certificate served as the leaf, not pinned for this host.
             Some(webpki::Error::CaUsedAsEndEntity) => Verdict::UnknownAuthority,
+            // An X.509 v1 certificate (`openssl x509 -req` without extensions) has no
+            // extensions, so no subjectAltName: Go finds at most a Common Name, which it has
+            // refused since 1.15. The cure is the same: re-issue with SANs.
+            Some(webpki::Error::UnsupportedCertVersion) => Verdict::LegacyCommonName,
             _ => Verdict::Other,
         },
         _ => Verdict::Other,
