@@ -40,6 +40,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Returns the stage's name, as JSON writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Idle => "idle",
+            Stage::Prepared => "prepared",
+            Stage::Switched => "switched",
+        }
+    }
+
     fn next(self) -> &'static str {
         match self {
             Stage::Idle => "prepare",
@@ -59,6 +68,17 @@ pub enum Step {
     Switch,
     /// Drop the old CA from the bundle.
     Retire,
+}
+
+impl Step {
+    /// Returns the step's name, as the command line and JSON write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Prepare => "prepare",
+            Step::Switch => "switch",
+            Step::Retire => "retire",
+        }
+    }
 }
 
 /// Holds the options of `pki rotate`.
@@ -137,9 +157,12 @@ pub fn rotate(dir: &Path, step: Option<Step>, opts: &RotateOptions) -> Result<Ro
     });
     let wrong = |want: Stage| {
         Error::Rotation(format!(
-            "cannot {step:?} now: {} is at stage `{was:?}`, which needs `{}` next (this step needs stage `{want:?}`)",
+            "cannot {} now: {} is at stage `{}`, which needs `{}` next (this step needs stage `{}`)",
+            step.name(),
             dir.display(),
-            was.next()
+            was.name(),
+            was.next(),
+            want.name()
         ))
     };
     let mut report = RotateReport {

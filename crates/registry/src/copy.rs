@@ -304,6 +304,7 @@ async fn write_in_task(
     mut stream: ByteStream,
     writer: slipway_oci::BlobWriter,
     digest: &Digest,
+    source: String,
 ) -> Result<(), Error> {
     let what = format!("write blob {digest}");
     let io_err = move |source| Error::Io {
@@ -316,7 +317,24 @@ async fn write_in_task(
         while let Some(chunk) = stream.next().await {
             std::io::Write::write_all(&mut w, &chunk?).map_err(&task_err)?;
         }
-        w.commit().map(|_| ()).map_err(Error::from)
+        // The layout verifies what arrived; a mismatch is the source's fault, so it is
+        // named, not the local file that was never kept.
+        w.commit().map(|_| ()).map_err(|e| match e {
+            slipway_oci::Error::DigestMismatch {
+                expected, actual, ..
+            } => Error::DigestMismatch {
+                subject: source,
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            },
+            slipway_oci::Error::SizeMismatch {
+                expected, actual, ..
+            } => Error::Protocol {
+                subject: source,
+                why: format!("got {actual} bytes, its descriptor says {expected}"),
+            },
+            other => Error::from(other),
+        })
     });
     // Awaited in every case, so no temporary file outlives this call.
     match task.await {
@@ -353,7 +371,8 @@ impl Sink {
             Sink::Layout(l, _) => {
                 let stream = src.blob(desc, progress, false).await?;
                 let writer = l.blob_writer(&desc.digest, Some(desc.size))?;
-                write_in_task(stream, writer, &desc.digest).await?;
+                let source = format!("{}@{}", src.name(), desc.digest);
+                write_in_task(stream, writer, &desc.digest, source).await?;
                 Ok(BlobOutcome::Uploaded)
             }
             Sink::Registry(reg, r) => {

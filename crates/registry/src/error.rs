@@ -140,15 +140,20 @@ impl Error {
             }
             Error::Status {
                 url,
-                verdict: Some(v),
+                verdict,
+                status,
                 ..
             } => {
+                // A 401 after the credentials were sent: they are missing or stale.
+                let Some(v) = verdict.or((*status == 401).then_some(Verdict::Unauthorized)) else {
+                    return Fixes::default();
+                };
                 let registry = registry_of_url(url);
                 let cx = FixContext {
                     registry: registry.clone(),
                     ..FixContext::default()
                 };
-                (registry, v.fixes(&cx), *v)
+                (registry, v.fixes(&cx), v)
             }
             _ => return Fixes::default(),
         };

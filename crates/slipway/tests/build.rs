@@ -1295,7 +1295,7 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
     let good = "FROM scratch\nCOPY a.txt /a.txt\n";
     // (name, werf.yaml, Dockerfile, extra flags, what stderr must say; `{dir}` is the
     // project folder)
-    let cases: [BadCase; 15] = [
+    let cases: [BadCase; 16] = [
         (
             "syntax",
             ONE_IMAGE,
@@ -1367,6 +1367,17 @@ fn bad_input_fails_clearly_and_pushes_nothing() {
             good,
             &["--compression-level", "99"],
             &["gzip level 99 is out of range (0-9)"],
+        ),
+        (
+            "empty-base",
+            ONE_IMAGE,
+            "ARG B\nFROM ${B}\nCOPY a.txt /a.txt\n",
+            &[],
+            &[
+                "{dir}/Dockerfile",
+                "line 2",
+                "FROM ${B}: the base name is empty",
+            ],
         ),
         (
             "chown-range",

@@ -183,6 +183,23 @@ fn round_trip(name: &str) {
         // Where it was stored is said in words, not as a Rust value.
         let stored = r.json["stored"].as_str().unwrap_or_default();
         assert!(stored.starts_with("docker config /"), "{}", r.stdout);
+        // Stale stored credentials: the 401 says to log in again.
+        let config = m.tmp.path().join("docker/config.json");
+        let good = std::fs::read_to_string(&config).unwrap();
+        let stale =
+            serde_json::json!({ "auths": { host.clone(): { "auth": "YWxpY2U6d3Jvbmc=" } } });
+        std::fs::write(&config, stale.to_string()).unwrap();
+        let refused = m.run(&["tags", &format!("{host}/app")]);
+        assert_eq!(refused.code, 3, "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("401")
+                && refused
+                    .stderr
+                    .contains(&format!("\n  fix: slipway login {host}\n")),
+            "{}",
+            refused.stderr
+        );
+        std::fs::write(&config, good).unwrap();
         // An empty password is bad input: exit 2, nothing sent, nothing stored.
         let empty = m.run_stdin(
             &["login", &host, "-u", "alice", "--password-stdin"],
@@ -685,8 +702,16 @@ fn a_blob_corrupted_at_the_source_fails_the_pull_and_leaves_the_layout_unchanged
     let before = snapshot(&other.dir);
     let r = m.run(&["copy", &image, &format!("oci:{}:v1", other.dir.display())]);
     assert_ne!(r.code, 0);
+    // The source is named (the registry's image), not the local file never kept.
     assert!(
-        r.stderr.contains("digest mismatch") && r.stderr.contains(&layout.layer_digest),
+        r.stderr.contains("digest mismatch")
+            && r.stderr
+                .contains(&format!("{image}@{}", layout.layer_digest)),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(other.dir.to_str().unwrap()),
         "{}",
         r.stderr
     );

@@ -713,7 +713,13 @@ fn rotation_goes_prepare_switch_retire_reading_its_stage_from_the_certificates()
     assert_eq!(std::fs::read_dir(p.join("retired")).unwrap().count(), 1);
     let r = rotate(p, &["retire"]);
     assert_eq!(r.code, 2, "retire twice is refused");
-    assert_stderr_has(&r, &["needs `prepare` next"]);
+    assert_stderr_has(
+        &r,
+        &[
+            "cannot retire now",
+            "at stage `idle`, which needs `prepare` next (this step needs stage `switched`)",
+        ],
+    );
 }
 
 #[test]

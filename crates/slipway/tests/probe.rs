@@ -238,6 +238,74 @@ fn wrong_host_leaf_is_hostname_mismatch_and_names_the_certificate_names() {
     );
 }
 
+/// A client key encrypted with a passphrase (PKCS#8 or the traditional `Proc-Type` form)
+/// is refused with exit 2, saying it is encrypted.
+#[test]
+fn an_encrypted_client_key_is_named_as_encrypted() {
+    let d = empty_dir();
+    let dir = d.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is needed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-aes256",
+        "-pass",
+        "pass:pw",
+        "-out",
+        "pkcs8.key",
+    ]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        "pkcs8.key",
+        "-passin",
+        "pass:pw",
+        "-out",
+        "client.crt",
+        "-subj",
+        "/CN=client",
+        "-days",
+        "2",
+    ]);
+    openssl(&[
+        "ec",
+        "-in",
+        "pkcs8.key",
+        "-passin",
+        "pass:pw",
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "-out",
+        "traditional.key",
+    ]);
+    for key in ["pkcs8.key", "traditional.key"] {
+        let flag = format!(
+            "--registry-client-cert=localhost:1={},{}",
+            dir.join("client.crt").display(),
+            dir.join(key).display()
+        );
+        let r = probe(dir, "localhost:1", &[&flag]);
+        assert_eq!(r.code, 2, "{key}: {}", r.stderr);
+        assert_stderr_has(&r, &[key, "encrypted with a passphrase"]);
+    }
+}
+
 /// An X.509 v1 leaf, as old how-tos make it with `openssl x509 -req` and no extensions,
 /// cannot carry a subjectAltName: it is `legacy-common-name`, and its fix re-issues it.
 #[test]

@@ -74,6 +74,17 @@ pub fn read_private_key(path: &Path, purpose: &str) -> Result<PrivateKeyDer<'sta
             path: path.into(),
         });
     }
+    // PKCS#8 `ENCRYPTED PRIVATE KEY`, or a traditional key with `Proc-Type: 4,ENCRYPTED`:
+    // the parser would call them missing or malformed; say what the file holds.
+    if contains(&bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || (contains(&bytes, b"PRIVATE KEY-----") && contains(&bytes, b"Proc-Type: 4,ENCRYPTED"))
+    {
+        return Err(Error::BadPrivateKey {
+            purpose: purpose.into(),
+            path: path.into(),
+            why: "the key is encrypted with a passphrase, which slipway cannot ask for; write it out unencrypted (openssl pkey -in KEY -out KEY.plain, then chmod 600 KEY.plain)".into(),
+        });
+    }
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         pem::Error::NoItemsFound => Error::BadPrivateKey {
             purpose: purpose.into(),
@@ -90,6 +101,10 @@ fn read(path: &Path, purpose: &str) -> Result<Vec<u8>, Error> {
         path: path.into(),
         source,
     })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// DER certificates and keys are ASN.1 SEQUENCEs: they start with 0x30 and contain no PEM header.

@@ -540,7 +540,12 @@ pub fn load_identity(cert: &Path, key: &Path, purpose: &str) -> Result<Arc<Certi
             purpose: purpose.into(),
             cert: cert.into(),
             key: key.into(),
-            why: format!("{e:?}"),
+            why: match e {
+                rustls::InconsistentKeys::KeyMismatch => {
+                    "the key's public half is not the certificate's".into()
+                }
+                _ => "the key could not be checked against the certificate".into(),
+            },
         }),
         Err(e) => Err(Error::BadPrivateKey {
             purpose: purpose.into(),

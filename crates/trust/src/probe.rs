@@ -366,10 +366,14 @@ fn probe_tls(
         "verified"
     };
     report.tls = Some(TlsFacts {
-        version: conn.protocol_version().map(|v| format!("{v:?}")),
+        version: conn
+            .protocol_version()
+            .and_then(|v| v.as_str())
+            .map(String::from),
         cipher_suite: conn
             .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite())),
+            .and_then(|s| s.suite().as_str())
+            .map(String::from),
         verification,
         would_fail: would_fail_err.as_ref().map(|e| match e {
             rustls::Error::InvalidCertificate(ce) => {
@@ -466,7 +470,7 @@ fn classify_tls_io(
             };
             (
                 Verdict::ClientCertRequired,
-                format!("{host} {sent} (TLS alert {a:?})"),
+                format!("{host} {sent} (TLS alert {})", alert_name(*a)),
             )
         }
         Some(other) => (Verdict::Other, format!("TLS with {host} failed: {other}")),
@@ -678,9 +682,45 @@ fn findings(leaf: &[u8], trust: &HostTrust, verdict: Verdict) -> Vec<String> {
     out
 }
 
+/// Names a TLS alert as RFC 8446 does (`certificate_required`, `unknown_ca`).
+fn alert_name(a: AlertDescription) -> String {
+    let Some(camel) = a.as_str() else {
+        return format!("{}", u8::from(a));
+    };
+    let mut out = String::new();
+    let chars: Vec<char> = camel.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        // A capital starts a word, except inside a run of capitals (`UnknownCA`).
+        let starts = c.is_ascii_uppercase()
+            && i > 0
+            && !(chars[i - 1].is_ascii_uppercase()
+                && chars.get(i + 1).is_none_or(|n| n.is_ascii_uppercase()));
+        if starts {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_are_named_as_the_rfc_names_them() {
+        for (a, name) in [
+            (
+                AlertDescription::CertificateRequired,
+                "certificate_required",
+            ),
+            (AlertDescription::UnknownCA, "unknown_ca"),
+            (AlertDescription::BadCertificate, "bad_certificate"),
+            (AlertDescription::HandshakeFailure, "handshake_failure"),
+        ] {
+            assert_eq!(alert_name(a), name);
+        }
+    }
 
     #[test]
     fn parses_a_bearer_challenge() {

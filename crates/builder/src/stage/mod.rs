@@ -277,6 +277,16 @@ pub fn plan(
     for stage in &df.stages {
         let base = dockerfile::expand(&stage.base, df.escape, &lookup_global)
             .map_err(|m| fail(stage.line, format!("FROM {}: {m}", stage.base)))?;
+        if base.trim().is_empty() {
+            // BuildKit: "base name (${B}) should not be blank".
+            return Err(fail(
+                stage.line,
+                format!(
+                    "FROM {}: the base name is empty; give the build arg it names a value (werf.yaml `args`, or a default in `ARG`)",
+                    stage.base
+                ),
+            ));
+        }
         let base_ref = if base.eq_ignore_ascii_case("scratch") {
             BaseRef::Scratch
         } else if let Some(i) = earlier_stage(df, stage.index, &base) {
