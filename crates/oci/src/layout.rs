@@ -142,6 +142,9 @@ impl Layout {
             let text = format!(r#"{{"imageLayoutVersion":"{LAYOUT_VERSION}"}}"#);
             write_file_atomic(&marker, text.as_bytes())?;
         }
+        // Temporary files a killed writer left behind, and no one holds.
+        crate::temp::sweep(&blobs, TEMP_PREFIX);
+        crate::temp::sweep(path, TEMP_PREFIX);
         drop(_locked);
         Layout::open(path)
     }
@@ -307,8 +310,13 @@ impl Layout {
             .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(Error::io(dir))?;
+        // Locked while this writer lives: a sweep in another process keeps it. (Where the
+        // filesystem has no locks, the sweep's age rule alone protects it.)
+        let _ = file.as_file().lock();
+        let live = crate::temp::Live::register(file.path());
         Ok(BlobWriter {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            _live: live,
             hasher: Hasher::new(),
             written: 0,
             expected,
@@ -506,6 +514,8 @@ fn sync_dir(dir: &Path) {
 #[derive(Debug)]
 pub struct BlobWriter {
     file: BufWriter<NamedTempFile>,
+    /// Lists the temporary file while it lives (its `flock` is held through `file`).
+    _live: crate::temp::Live,
     hasher: Hasher,
     written: u64,
     /// `None` for a writer from [`Layout::blob_writer_unknown`].
@@ -551,6 +561,7 @@ impl BlobWriter {
     pub fn commit(self) -> Result<Digest, Error> {
         let BlobWriter {
             file,
+            _live,
             hasher,
             written,
             expected,

@@ -30,6 +30,7 @@ mod layout;
 mod location;
 mod manifest;
 pub mod media;
+mod temp;
 
 pub use error::Error;
 pub use layout::{
@@ -46,3 +47,4 @@ pub use media::{
     is_manifest,
 };
 pub use slipway_names::{DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference};
+pub use temp::remove_live_temp_files;

@@ -55,6 +55,7 @@ fn main() {
             std::process::exit(code);
         }
     };
+    on_interrupt_remove_temp_files();
     let output = cli.global.output;
     let code = match run(&cli) {
         Ok(code) => code,
@@ -81,6 +82,49 @@ fn main() {
         }
     };
     std::process::exit(code as i32);
+}
+
+/// On SIGINT or SIGTERM, removes the temporary files of the blobs being written, then
+/// exits as a shell reports a death by that signal (130 or 143): an interrupted pull or
+/// build leaves nothing behind. Files a `kill -9` leaves are swept by the next run that
+/// writes to the same layout or store.
+fn on_interrupt_remove_temp_files() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                let _ = ready_tx.send(());
+                return;
+            };
+            rt.block_on(async {
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    let _ = ready_tx.send(());
+                    return;
+                };
+                let _ = ready_tx.send(());
+                let code = tokio::select! {
+                    _ = int.recv() => 130,
+                    _ = term.recv() => 143,
+                };
+                let removed = slipway_oci::remove_live_temp_files();
+                if removed > 0 {
+                    eprintln!("interrupted: removed {removed} unfinished blob file(s)");
+                }
+                std::process::exit(code);
+            });
+        });
+    // Wait until the handlers are in place, so a signal that comes early is not lost.
+    if spawned.is_ok() {
+        let _ = ready_rx.recv();
+    }
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {

@@ -1530,3 +1530,76 @@ fn layer_format_options_are_part_of_the_digest_and_shape_the_layers() {
     );
     assert!(listing(blob(&gzip, "s1")).contains("1970-01-01"));
 }
+
+/// Six builds at once into one store, as parallel CI jobs on one runner do: they share a
+/// stage and each has its own; every stage of every report is in the store's index
+/// afterwards, and each image is whole.
+#[test]
+fn six_parallel_builds_into_one_store_lose_no_stage() {
+    let rig = Rig::new();
+    let store = rig.path("shared-store");
+    let dockerfile =
+        b"FROM scratch AS base\nCOPY shared.txt /shared.txt\nFROM base\nCOPY own.txt /own.txt\n";
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            let dir = rig.project(
+                &format!("parallel-{i}"),
+                &[
+                    ("werf.yaml", ONE_IMAGE.as_bytes()),
+                    ("Dockerfile", dockerfile),
+                    ("shared.txt", b"the same in every project\n"),
+                    ("own.txt", format!("project {i}\n").as_bytes()),
+                ],
+            );
+            std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+                .args(["--certs-d", rig.path("no-certs").to_str().unwrap()])
+                .args(["--output", "json", "build", "--dir", dir.to_str().unwrap()])
+                .args(["--store", store.to_str().unwrap()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let reports: Vec<Value> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    let index = read_json(&store.join("index.json"));
+    let tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    let mut wanted = std::collections::BTreeSet::new();
+    for report in &reports {
+        let app = image(report, "app");
+        for d in stage_digests(app) {
+            assert!(tags.contains(&d), "the store lost stage {d}: {tags:?}");
+            wanted.insert(d.to_string());
+        }
+        // The image is whole: skopeo reads it from the store.
+        let name = text(app, "DockerImageName");
+        rig.skopeo
+            .manifest_digest(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // One shared stage and six of their own.
+    assert_eq!(wanted.len(), 7, "{wanted:?}");
+    assert!(
+        !std::fs::read_dir(store.join("blobs/sha256"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-")),
+        "temporary files were left in the store"
+    );
+}

@@ -1544,3 +1544,178 @@ fn progress_bars_show_on_a_terminal_within_its_width_and_piped_output_stays_plai
         r.stdout
     );
 }
+
+/// A plain-HTTP registry serving `layout`'s image whose layer answer stops halfway and
+/// stalls: a pull is then caught in the middle of writing that blob.
+fn stalling_registry(layout: &ImageLayout) -> u16 {
+    let blob = |d: &str| std::fs::read(layout.dir.join("blobs/sha256").join(&d[7..])).unwrap();
+    let manifest = blob(&layout.manifest_digest);
+    let config = blob(&layout.config_digest);
+    let layer = blob(&layout.layer_digest);
+    let (md, cd, ld) = (
+        layout.manifest_digest.clone(),
+        layout.config_digest.clone(),
+        layout.layer_digest.clone(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (manifest, config, layer) = (manifest.clone(), config.clone(), layer.clone());
+            let (md, cd, ld) = (md.clone(), cd.clone(), ld.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn);
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let head_only = head.starts_with("HEAD");
+                    let (ctype, body, stall) = if path == "/v2/" {
+                        ("application/json", b"{}".to_vec(), false)
+                    } else if path.ends_with("/manifests/v1") || path.ends_with(&md) {
+                        (slipway_testkit::OCI_MANIFEST, manifest.clone(), false)
+                    } else if path.ends_with(&cd) {
+                        ("application/octet-stream", config.clone(), false)
+                    } else if path.ends_with(&ld) {
+                        ("application/octet-stream", layer.clone(), true)
+                    } else {
+                        let _ = reader
+                            .get_mut()
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                        continue;
+                    };
+                    let digest = if body == manifest {
+                        md.clone()
+                    } else {
+                        String::new()
+                    };
+                    let out = reader.get_mut();
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nDocker-Content-Digest: {digest}\r\n\r\n",
+                        body.len()
+                    );
+                    if head_only {
+                        continue;
+                    }
+                    if stall {
+                        let _ = out.write_all(&body[..body.len() / 2]);
+                        let _ = out.flush();
+                        std::thread::sleep(std::time::Duration::from_secs(120));
+                        return;
+                    }
+                    let _ = out.write_all(&body);
+                    let _ = out.flush();
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Lists the temporary blob files of a layout.
+fn temp_files(layout: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(layout.join("blobs/sha256"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(".tmp-")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// SIGINT or SIGTERM in the middle of writing a blob removes its temporary file (the
+/// signal is sent only once that file exists), and exits as a shell reports the signal.
+#[test]
+fn an_interrupted_pull_removes_its_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let port = stalling_registry(&layout);
+    let host = format!("127.0.0.1:{port}");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let dst = tmp.path().join(format!("dst-{signal}"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["--certs-d", s(tmp.path()), "--registry-plain-http", &host])
+            .args([
+                "copy",
+                &format!("{host}/app:v1"),
+                &format!("oci:{}:v1", dst.display()),
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The proof that the signal lands mid-blob: the layer's temporary file exists.
+        let start = std::time::Instant::now();
+        while temp_files(&dst).is_empty() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the pull never started writing the layer"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "slipway ended early");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: {stderr}");
+        assert!(
+            stderr.contains("removed 1 unfinished blob file"),
+            "{stderr}"
+        );
+        assert_eq!(temp_files(&dst), Vec::<PathBuf>::new(), "SIG{signal}");
+    }
+}
+
+/// Temporary files a killed writer left are removed by the next run that writes to the
+/// layout; one another process is still writing (it holds its lock) is kept.
+#[test]
+fn the_next_run_sweeps_what_a_killed_run_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let dst = oci_layout(&tmp.path().join("dst"), "old", &[("x", b"y")]);
+    let blobs = dst.dir.join("blobs/sha256");
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    let make = |name: &str, age: std::time::SystemTime| {
+        let p = blobs.join(name);
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_modified(age).unwrap();
+        (p, f)
+    };
+    let (orphan, _) = make(".tmp-orphan", two_minutes_ago);
+    let (held, held_file) = make(".tmp-held", two_minutes_ago);
+    held_file.lock().unwrap();
+    let (fresh, _) = make(".tmp-fresh", std::time::SystemTime::now());
+    let r = json(
+        tmp.path(),
+        &[
+            "copy",
+            &src.reference(),
+            &format!("oci:{}:v1", dst.dir.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!orphan.exists(), "an orphan of a killed run stays");
+    assert!(held.exists(), "a file another writer holds was removed");
+    assert!(fresh.exists(), "a file made a moment ago was removed");
+    drop(held_file);
+}
