@@ -660,6 +660,7 @@ impl Extractor {
                 self.created.insert(rel);
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let capability = capability_of(entry);
                 let rel = self.target(parents, last)?;
                 self.remove(&rel)?;
                 let abs = self.root.join(&rel);
@@ -673,6 +674,11 @@ impl Extractor {
                 chown(&abs);
                 file.set_permissions(fs::Permissions::from_mode(mode))
                     .map_err(io_at(&abs))?;
+                // After the owner: changing it clears a file's capabilities. Without the
+                // privilege to set them (not root), the file is kept without.
+                if let Some(cap) = capability {
+                    let _ = crate::xattr::set_capability(&abs, &cap);
+                }
                 file.set_modified(time_of(mtime)).map_err(io_at(&abs))?;
                 self.created.insert(rel);
             }
@@ -945,4 +951,13 @@ pub(crate) fn copy_entry(
         file.write_all(&buf[..n])
             .map_err(|e| EntryFault::Fail(Fail::Io(path.into(), e)))?;
     }
+}
+
+/// Returns the `security.capability` a tar entry's PAX records carry.
+fn capability_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<Vec<u8>> {
+    let records = entry.pax_extensions().ok()??;
+    records
+        .flatten()
+        .find(|r| r.key_bytes() == crate::xattr::CAPABILITY_PAX.as_bytes())
+        .map(|r| r.value_bytes().to_vec())
 }

@@ -42,6 +42,7 @@ mod extract;
 #[cfg(test)]
 mod tests;
 mod write;
+pub mod xattr;
 
 pub use extract::{
     ArchiveKind, Stacked, extract_archive, extract_layers, read_stacked_files, sniff_archive,

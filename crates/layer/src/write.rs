@@ -18,8 +18,10 @@ use crate::{compress::*, extract::*};
 ///
 /// Entries are sorted by their normalized path (byte order); of several with the same path the
 /// last given wins; missing parent folders are added (mode `0o755`, owner 0:0, the mtime of
-/// the first entry below them). The blob depends only on the entries and options: not on the
-/// order they are given in, nor on source files' times, inodes or owners. It is written to a
+/// the first entry below them). Source files that are hard links of one another become one
+/// file and links to it, and a source file's `security.capability` is carried, as BuildKit
+/// keeps both. Beyond that, the blob depends only on the entries and options: not on the
+/// order they are given in, nor on source files' times, inode numbers or owners. It is written to a
 /// temporary file in `blobs/sha256` and renamed to its digest when complete; an identical blob
 /// already stored is kept.
 ///
@@ -121,14 +123,19 @@ pub(crate) struct Item<'a> {
     pub(crate) uid: u64,
     pub(crate) gid: u64,
     pub(crate) mtime: u64,
+    /// The source file's `security.capability`, written as a PAX record.
+    pub(crate) capability: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Kind<'a> {
     Dir,
     File(&'a Path),
     Bytes(&'a [u8]),
     Symlink(&'a str),
+    /// A hard link to the earlier entry of this name: the source file is a hard link of
+    /// that entry's source.
+    Link(String),
 }
 
 /// Normalizes an in-image path to `a/b`: no leading, trailing or doubled `/`, no `.`.
@@ -174,6 +181,7 @@ pub(crate) fn plan(entries: &[LayerEntry]) -> Result<Vec<Item<'_>>, LayerError> 
             uid: e.uid,
             gid: e.gid,
             mtime: e.mtime,
+            capability: None,
         });
     }
     // Stable: of equal names the one given last ends up last, and wins.
@@ -219,11 +227,70 @@ pub(crate) fn plan(entries: &[LayerEntry]) -> Result<Vec<Item<'_>>, LayerError> 
             uid: 0,
             gid: 0,
             mtime,
+            capability: None,
         })
         .collect();
     unique.extend(parents);
     unique.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    link_and_capabilities(&mut unique);
     Ok(unique)
+}
+
+/// Reads what the source files say beyond their bytes, as BuildKit's copy keeps it: files
+/// that are hard links of one another become one file and links to it (the first by name
+/// holds the content), and file capabilities are carried.
+fn link_and_capabilities(items: &mut [Item<'_>]) {
+    use std::os::unix::fs::MetadataExt;
+    let mut first: HashMap<(u64, u64), String> = HashMap::new();
+    for item in items.iter_mut() {
+        let Kind::File(path) = item.kind else {
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue; // write_tar reports it, naming the file
+        };
+        if meta.nlink() > 1 {
+            match first.get(&(meta.dev(), meta.ino())) {
+                Some(target) => {
+                    item.kind = Kind::Link(target.clone());
+                    continue;
+                }
+                None => {
+                    first.insert((meta.dev(), meta.ino()), item.name.clone());
+                }
+            }
+        }
+        item.capability = crate::xattr::capability(path);
+    }
+}
+
+/// Writes a PAX extended header holding `records` (`key`, `value`) for the next entry.
+fn pax_header(out: &mut TarStream<'_>, records: &[(&str, &[u8])]) -> io::Result<()> {
+    let mut data = Vec::new();
+    for (key, value) in records {
+        // "LEN KEY=VALUE\n", where LEN counts its own digits too.
+        let rest = key.len() + value.len() + 3;
+        let mut len = rest + rest.to_string().len();
+        if len.to_string().len() != rest.to_string().len() {
+            len = rest + len.to_string().len();
+        }
+        data.extend_from_slice(format!("{len} {key}=").as_bytes());
+        data.extend_from_slice(value);
+        data.push(b'\n');
+    }
+    let mut h = Header::new_ustar();
+    let name = b"PaxHeader";
+    h.as_ustar_mut().expect("ustar").name[..name.len()].copy_from_slice(name);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(data.len() as u64);
+    h.set_entry_type(EntryType::XHeader);
+    h.set_cksum();
+    out.write(h.as_bytes())?;
+    out.write(&data)?;
+    out.pad(data.len() as u64)
 }
 
 /// The sending end of a chunk pipeline: a bounded channel of filled buffers, and a channel
@@ -473,8 +540,15 @@ pub(crate) fn write_tar(items: &[Item<'_>], out: &mut TarStream<'_>) -> Result<(
         source,
     };
     for item in items {
-        match item.kind {
+        if let Some(cap) = &item.capability {
+            pax_header(out, &[(crate::xattr::CAPABILITY_PAX, cap)]).map_err(pipe)?;
+        }
+        match &item.kind {
             Kind::Dir => write_header(out, item, EntryType::Directory, 0, None).map_err(pipe)?,
+            Kind::Link(target) => {
+                write_header(out, item, EntryType::Link, 0, Some(target.as_bytes()))
+                    .map_err(pipe)?;
+            }
             Kind::Symlink(target) => {
                 write_header(out, item, EntryType::Symlink, 0, Some(target.as_bytes()))
                     .map_err(pipe)?;

@@ -1603,3 +1603,83 @@ fn six_parallel_builds_into_one_store_lose_no_stage() {
         "temporary files were left in the store"
     );
 }
+
+/// Files that are hard links of one another stay linked, and file capabilities
+/// (`setcap`) are kept, through a COPY from the context and a `COPY --from` of another
+/// stage, as BuildKit keeps them. GNU tar, unpacking the pushed image, is the judge.
+#[test]
+fn hard_links_and_file_capabilities_survive_copy_and_copy_from() {
+    const NET_BIND_SERVICE_EP: [u8; 20] = [
+        0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let rig = Rig::new();
+    let dir = rig.project(
+        "links-caps",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            (
+                "Dockerfile",
+                b"FROM scratch AS files\nCOPY bin/ /bin/\nFROM scratch\nCOPY --from=files /bin/ /opt/\n",
+            ),
+            ("bin/tool", b"#!/bin/sh\n"),
+            ("bin/ping", b"ping"),
+        ],
+    );
+    std::fs::hard_link(dir.join("bin/tool"), dir.join("bin/alias")).unwrap();
+    slipway_layer::xattr::set_capability(&dir.join("bin/ping"), &NET_BIND_SERVICE_EP)
+        .expect("setting a file capability needs root, which the tests run as");
+    let repo = rig.repo("links-caps");
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&report, "app");
+    let layout = rig.path("links-caps-layout");
+    rig.skopeo
+        .copy(
+            &format!("docker://{}", text(app, "DockerImageName")),
+            &format!("oci:{}:t", layout.display()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let index = read_json(&layout.join("index.json"));
+    let blob = |d: &Value| layout.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
+    let manifest = read_json(&blob(&index["manifests"][0]["digest"]));
+    let root = rig.path("links-caps-root");
+    std::fs::create_dir_all(&root).unwrap();
+    for l in manifest["layers"].as_array().unwrap() {
+        let out = std::process::Command::new("tar")
+            .args(["--xattrs", "--xattrs-include=security.capability", "-xpf"])
+            .arg(blob(&l["digest"]))
+            .arg("-C")
+            .arg(&root)
+            .output()
+            .expect("GNU tar");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    use std::os::unix::fs::MetadataExt;
+    let (a, t) = (
+        std::fs::metadata(root.join("opt/alias")).unwrap(),
+        std::fs::metadata(root.join("opt/tool")).unwrap(),
+    );
+    assert_eq!((a.ino(), a.nlink()), (t.ino(), 2), "the hard link was lost");
+    assert_eq!(
+        slipway_layer::xattr::capability(&root.join("opt/ping")).as_deref(),
+        Some(&NET_BIND_SERVICE_EP[..]),
+        "the file capability was lost"
+    );
+    // A capability is part of what the stage digest covers: changing it rebuilds.
+    slipway_layer::xattr::set_capability(
+        &dir.join("bin/ping"),
+        &[
+            0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    )
+    .unwrap();
+    let again = rig.built(&dir, "store", Some(&repo), &[]);
+    assert_eq!(
+        statuses(image(&again, "app")),
+        ["built", "built"],
+        "{again:#}"
+    );
+}
