@@ -1683,3 +1683,93 @@ fn hard_links_and_file_capabilities_survive_copy_and_copy_from() {
         "{again:#}"
     );
 }
+
+/// A base image's ONBUILD triggers run in the image built on it, first, with the child's
+/// context, exactly once, and are not inherited: with the native backend (COPY and ENV
+/// triggers) and with buildah (a RUN trigger).
+#[test]
+fn onbuild_triggers_of_a_base_image_run_in_the_child() {
+    let busybox = busybox();
+    let rig = Rig::new();
+    let base = |name: &str, triggers: &str| {
+        let dockerfile =
+            format!("FROM scratch\nCOPY --chmod=0755 busybox /bin/busybox\n{triggers}");
+        let dir = rig.project(
+            name,
+            &[
+                ("werf.yaml", ONE_IMAGE.as_bytes()),
+                ("Dockerfile", dockerfile.as_bytes()),
+                ("busybox", &busybox),
+            ],
+        );
+        let report = rig.built(&dir, &format!("store-{name}"), Some(&rig.repo(name)), &[]);
+        let name = text(image(&report, "app"), "DockerImageName").to_string();
+        let config = rig.config(&name);
+        assert!(
+            config["config"]["OnBuild"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty()),
+            "the base has no triggers: {config:#}"
+        );
+        name
+    };
+    let child = |name: &str, dockerfile: String| {
+        let dir = rig.project(
+            name,
+            &[
+                ("werf.yaml", ONE_IMAGE.as_bytes()),
+                ("Dockerfile", dockerfile.as_bytes()),
+                (
+                    "marker.txt",
+                    format!("from the {name} context\n").as_bytes(),
+                ),
+            ],
+        );
+        let report = rig.built(&dir, "store", Some(&rig.repo(name)), &[]);
+        let app = image(&report, "app").clone();
+        (app, report)
+    };
+
+    // Native: COPY and ENV triggers.
+    let native_base = base(
+        "onbuild-native",
+        "ONBUILD COPY marker.txt /marker.txt\nONBUILD ENV FROM_TRIGGER=yes\n",
+    );
+    let (app, report) = child("child-native", format!("FROM {native_base}\nENV OWN=1\n"));
+    assert_eq!(stage_backends(&app), ["native"], "{report:#}");
+    let name = text(&app, "DockerImageName");
+    assert_eq!(
+        rig.pull(name).read("marker.txt"),
+        "from the child-native context\n"
+    );
+    let config = rig.config(name);
+    let env = config["config"]["Env"].to_string();
+    assert!(
+        env.contains("FROM_TRIGGER=yes") && env.contains("OWN=1"),
+        "{env}"
+    );
+    assert!(
+        config["config"].get("OnBuild").is_none_or(Value::is_null),
+        "triggers are not inherited: {config:#}"
+    );
+
+    // buildah: a RUN trigger, before the child's own RUN, once.
+    let run_base = base(
+        "onbuild-run",
+        "ONBUILD RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo trigger >> /ran\"]\n",
+    );
+    let (app, report) = child(
+        "child-run",
+        format!(
+            "FROM {run_base}\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo child >> /ran\"]\n"
+        ),
+    );
+    assert_eq!(stage_backends(&app), ["buildah"], "{report:#}");
+    let name = text(&app, "DockerImageName");
+    assert_eq!(rig.pull(name).read("ran"), "trigger\nchild\n");
+    let config = rig.config(name);
+    assert!(
+        config["config"].get("OnBuild").is_none_or(Value::is_null),
+        "triggers are not inherited: {config:#}"
+    );
+}

@@ -145,7 +145,8 @@ pub struct StagePlan {
     pub name: Option<String>,
     /// What it starts from.
     pub base: Base,
-    /// Its instructions.
+    /// Its instructions (its base image's ONBUILD triggers first; buildah, given the base
+    /// image, runs those itself).
     pub steps: Vec<Step>,
     /// The runtime config (`Env`, `Cmd`, ...) after its instructions.
     pub config: Map<String, Value>,

@@ -126,23 +126,41 @@ impl StagePlanner<'_> {
             vars.set_env(k, v);
         }
         let mut env_set = false;
+        // A base image's ONBUILD triggers run first, as if written right after the FROM
+        // (BuildKit's rule; a stage used as a base passes none on), and are not inherited.
+        let triggers = match (&base, config.remove("OnBuild")) {
+            (Base::Image(img), Some(Value::Array(list))) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|t| {
+                    parse_trigger(t, stage.line).map_err(|m| {
+                        fail(
+                            stage.line,
+                            format!("ONBUILD {t} (a trigger of {}): {m}", img.reference),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            (_, Some(other)) => {
+                config.insert("OnBuild".into(), other);
+                vec![]
+            }
+            _ => vec![],
+        };
+        let instructions: Vec<Instruction> = triggers
+            .into_iter()
+            .chain(stage.instructions.iter().cloned())
+            .collect();
         // A RUN sees every declared arg in its environment; otherwise only the args that
         // later instructions name can matter, and the digest leaves out the others' values.
-        let runs = stage
-            .instructions
-            .iter()
-            .any(|i| matches!(i.kind, Kind::Run(_)));
+        let runs = instructions.iter().any(|i| matches!(i.kind, Kind::Run(_)));
         // Each instruction's text, which later `ARG`s look for their names in.
-        let texts: Vec<String> = stage
-            .instructions
-            .iter()
-            .map(Instruction::normalized)
-            .collect();
+        let texts: Vec<String> = instructions.iter().map(Instruction::normalized).collect();
         let mut cmd_set = false;
         let mut steps = vec![];
         let mut native_blocker: Option<(usize, String)> = None;
         let mut mounts_context = false;
-        for (pos, ins) in stage.instructions.iter().enumerate() {
+        for (pos, ins) in instructions.iter().enumerate() {
             let normalized = texts[pos].clone();
             text.push_str(&normalized);
             text.push('\n');
@@ -667,4 +685,24 @@ fn hard_links(entries: &[slipway_glob::Entry]) -> HashMap<String, String> {
         }
     }
     links
+}
+
+/// Parses one ONBUILD trigger of a base image as the instruction it is; it takes the line of
+/// the stage's FROM, where it runs.
+fn parse_trigger(trigger: &str, line: usize) -> Result<Instruction, String> {
+    let df = dockerfile::parse(&format!("FROM scratch\n{trigger}\n")).map_err(|e| e.message)?;
+    if df.stages.len() != 1 {
+        return Err("FROM cannot be a trigger".into());
+    }
+    let mut ins = df
+        .stages
+        .into_iter()
+        .next()
+        .and_then(|s| s.instructions.into_iter().next())
+        .ok_or_else(|| "an empty trigger".to_string())?;
+    if matches!(ins.kind, Kind::Onbuild(_) | Kind::Maintainer(_)) {
+        return Err("this instruction cannot be a trigger".into());
+    }
+    ins.line = line;
+    Ok(ins)
 }
