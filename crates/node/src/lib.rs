@@ -293,58 +293,7 @@ pub fn install(
         }
     }
     if req.restart == RestartPolicy::Auto {
-        for (name, pidfiles) in [
-            ("docker", ["/var/run/docker.pid", "/run/docker.pid"]),
-            ("crio", ["/var/run/crio/crio.pid", "/run/crio/crio.pid"]),
-        ] {
-            if let Some(fx) = report
-                .effects
-                .get_mut(name)
-                .filter(|fx| !fx.reload.is_empty())
-            {
-                let result = signal_hup(fs, &pidfiles);
-                fx.notes.push(format!("SIGHUP {name}: {result}"));
-            }
-        }
-        // A changed OS store reaches Go runtimes only through a restart.
-        if report
-            .effects
-            .get("os-store")
-            .is_some_and(|fx| !fx.restart.is_empty())
-        {
-            let result = if fs.root() != Path::new("/") {
-                "not restarted: under --host-root, restart the runtimes on the node itself"
-                    .to_string()
-            } else {
-                detect(fs)
-                    .iter()
-                    .map(|rt| {
-                        let unit = rt.name();
-                        let cmd = ["systemctl".to_string(), "restart".into(), unit.into()];
-                        format!("{unit}: {}", run_in_root(fs, &cmd))
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            if let Some(fx) = report.effects.get_mut("os-store") {
-                fx.notes.push(format!("restart runtimes: {result}"));
-            }
-        }
-        if let Some(fx) = report
-            .effects
-            .get_mut("containerd")
-            .filter(|fx| !fx.restart.is_empty())
-        {
-            let result = if fs.root() == Path::new("/") {
-                run_in_root(
-                    fs,
-                    &["systemctl".into(), "restart".into(), "containerd".into()],
-                )
-            } else {
-                "not restarted: under --host-root, restart containerd on the node itself".into()
-            };
-            fx.notes.push(format!("restart containerd: {result}"));
-        }
+        apply_restarts(fs, &mut report);
     }
     for fx in report.effects.values_mut() {
         for cmd in std::mem::take(&mut fx.commands) {
@@ -353,6 +302,63 @@ pub fn install(
         }
     }
     Ok(report)
+}
+
+/// Sends the reloads and restarts the report's effects ask for: SIGHUP to dockerd and
+/// CRI-O by their pid files, and `systemctl restart` for containerd (and for every runtime
+/// after an OS store change) on the node itself. Each outcome is noted in the report.
+fn apply_restarts(fs: &HostFs, report: &mut Report) {
+    for (name, pidfiles) in [
+        ("docker", ["/var/run/docker.pid", "/run/docker.pid"]),
+        ("crio", ["/var/run/crio/crio.pid", "/run/crio/crio.pid"]),
+    ] {
+        if let Some(fx) = report
+            .effects
+            .get_mut(name)
+            .filter(|fx| !fx.reload.is_empty())
+        {
+            let result = signal_hup(fs, &pidfiles);
+            fx.notes.push(format!("SIGHUP {name}: {result}"));
+        }
+    }
+    // A changed OS store reaches Go runtimes only through a restart.
+    if report
+        .effects
+        .get("os-store")
+        .is_some_and(|fx| !fx.restart.is_empty())
+    {
+        let result = if fs.root() != Path::new("/") {
+            "not restarted: under --host-root, restart the runtimes on the node itself".to_string()
+        } else {
+            detect(fs)
+                .iter()
+                .map(|rt| {
+                    let unit = rt.name();
+                    let cmd = ["systemctl".to_string(), "restart".into(), unit.into()];
+                    format!("{unit}: {}", run_in_root(fs, &cmd))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if let Some(fx) = report.effects.get_mut("os-store") {
+            fx.notes.push(format!("restart runtimes: {result}"));
+        }
+    }
+    if let Some(fx) = report
+        .effects
+        .get_mut("containerd")
+        .filter(|fx| !fx.restart.is_empty())
+    {
+        let result = if fs.root() == Path::new("/") {
+            run_in_root(
+                fs,
+                &["systemctl".into(), "restart".into(), "containerd".into()],
+            )
+        } else {
+            "not restarted: under --host-root, restart containerd on the node itself".into()
+        };
+        fx.notes.push(format!("restart containerd: {result}"));
+    }
 }
 
 /// Sends SIGHUP to the process whose pid is in the first pid file that exists.
@@ -398,12 +404,35 @@ fn run_in_root(fs: &HostFs, cmd: &[String]) -> String {
     }
 }
 
+/// Says which runtime a file install writes belongs to.
+fn owner_of(path: &Path) -> Runtime {
+    if path.starts_with("/etc/containerd") {
+        Runtime::Containerd
+    } else if path.starts_with("/etc/docker") {
+        Runtime::Docker
+    } else if path.starts_with("/etc/containers") {
+        Runtime::Crio
+    } else {
+        Runtime::OsStore
+    }
+}
+
 /// Undoes what install did for a registry: removes the files it created and restores the
-/// files it edited from their backups.
+/// files it edited from their backups. With `runtimes`, only those runtimes' files (the OS
+/// store counts as one, [`Runtime::OsStore`]); the rest stays recorded for a later remove.
+/// What the restored files need (a reload of dockerd or CRI-O, a restart of containerd) is
+/// reported, and done under [`RestartPolicy::Auto`] as install does it.
 ///
 /// # Errors
 /// I/O errors; a registry install never touched is not an error (nothing to do).
-pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Report, Error> {
+pub fn remove(
+    fs: &HostFs,
+    registry: &RegistryHost,
+    runtimes: Option<&[Runtime]>,
+    restart: RestartPolicy,
+    dry_run: bool,
+) -> Result<Report, Error> {
+    let chosen = |p: &Path| runtimes.is_none_or(|rs| rs.contains(&owner_of(p)));
     let sp = state_path(registry);
     let mut report = Report {
         registry: registry.to_string(),
@@ -413,12 +442,12 @@ pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Rep
     let Some(bytes) = fs.read(&sp)? else {
         return Ok(report);
     };
-    let state: State = serde_json::from_slice(&bytes).map_err(|e| Error::BadConfig {
+    let mut state: State = serde_json::from_slice(&bytes).map_err(|e| Error::BadConfig {
         path: sp.clone(),
         format: "JSON",
         why: e.to_string(),
     })?;
-    for p in &state.created {
+    for p in state.created.iter().filter(|p| chosen(p)) {
         if let Some(before) = fs.read(p)? {
             report.changes.push(Change {
                 path: p.clone(),
@@ -430,11 +459,32 @@ pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Rep
             });
         }
     }
-    for (p, backup) in &state.backups {
+    for (p, backup) in state.backups.iter().filter(|(p, _)| chosen(p)) {
         if let Some(original) = fs.read(backup)? {
             report
                 .changes
                 .extend(Change::write(fs, p, original, 0o644, "install")?);
+        }
+    }
+    // What the runtimes need for the restored files to apply.
+    for c in &report.changes {
+        let (name, restart, why) = match owner_of(&c.path) {
+            Runtime::Containerd if c.path.ends_with("config.toml") => {
+                ("containerd", true, "config.toml restored")
+            }
+            Runtime::Docker if c.path.ends_with("daemon.json") => {
+                ("docker", false, "daemon.json restored")
+            }
+            Runtime::Crio if c.path.starts_with("/etc/containers/registries.conf.d") => {
+                ("crio", false, "registries.conf.d drop-in removed")
+            }
+            _ => continue,
+        };
+        let fx = report.effects.entry(name.into()).or_default();
+        if restart {
+            fx.restart.push(why.into());
+        } else {
+            fx.reload.push(why.into());
         }
     }
     if dry_run {
@@ -446,10 +496,30 @@ pub fn remove(fs: &HostFs, registry: &RegistryHost, dry_run: bool) -> Result<Rep
             None => fs.remove(&c.path)?,
         }
     }
-    for backup in state.backups.values() {
-        fs.remove(backup)?;
+    let done: Vec<PathBuf> = state
+        .backups
+        .keys()
+        .filter(|p| chosen(p))
+        .cloned()
+        .collect();
+    for p in &done {
+        if let Some(backup) = state.backups.remove(p) {
+            fs.remove(&backup)?;
+        }
     }
-    fs.remove(&sp)?;
+    state.created.retain(|p| !chosen(p));
+    if state.created.is_empty() && state.backups.is_empty() {
+        fs.remove(&sp)?;
+    } else {
+        fs.write_atomic(
+            &sp,
+            &serde_json::to_vec_pretty(&state).unwrap_or_default(),
+            0o600,
+        )?;
+    }
+    if restart == RestartPolicy::Auto {
+        apply_restarts(fs, &mut report);
+    }
     // A CA taken out of the OS anchors stays in the built bundle until it is rebuilt.
     if let Ok(store) = detect_os(fs)
         && report.changes.iter().any(|c| c.path.starts_with(store.dir))

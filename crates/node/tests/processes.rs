@@ -110,3 +110,62 @@ fn the_default_policy_runs_nothing_and_a_dry_run_runs_nothing() {
     );
     assert!(!Path::new(&root.path().join("etc/docker/certs.d")).exists());
 }
+
+/// `remove` takes install's `--runtime` and `--restart-runtime`: undoing Docker's insecure
+/// setting reloads dockerd by its pid under the `auto` policy, only Docker's files go when
+/// only Docker is named (the rest stays recorded, and a later remove finishes it), and the
+/// default policy runs nothing.
+#[test]
+fn remove_reloads_what_it_restores_and_can_keep_to_one_runtime() {
+    let root = node_root();
+    let rec = Arc::new(Recorder::new(|_| Ok(Finished::exited(0, ""))));
+    let fs = HostFs::new(root.path())
+        .unwrap()
+        .with_processes(rec.clone());
+    let req = request(true, true, RestartPolicy::Never);
+    install(&fs, &req, &[Runtime::Docker], false).unwrap();
+    let daemon = root.path().join("etc/docker/daemon.json");
+    assert!(
+        std::fs::read_to_string(&daemon)
+            .unwrap()
+            .contains("insecure-registries")
+    );
+    let anchors = |root: &Path| walk(&root.join("usr/local/share/ca-certificates"));
+    assert!(!anchors(root.path()).is_empty(), "the OS store got the CA");
+    let ran_before = rec.texts().len();
+
+    // Only Docker's files, reloading dockerd.
+    let report = slipway_node::remove(
+        &fs,
+        &req.registry,
+        Some(&[Runtime::Docker]),
+        RestartPolicy::Auto,
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&daemon).unwrap(),
+        "{\"log-level\": \"warn\"}\n",
+        "daemon.json is restored byte for byte"
+    );
+    let ran: Vec<String> = rec.texts()[ran_before..].to_vec();
+    assert_eq!(ran, ["kill -HUP 4242"], "{ran:?}");
+    assert!(format!("{:?}", report.effects).contains("daemon.json restored"));
+    assert!(
+        !anchors(root.path()).is_empty(),
+        "the OS store was not named, so it stays"
+    );
+
+    // The rest, later, under the default policy: nothing reloads, the store is refreshed.
+    let ran_before = rec.texts().len();
+    slipway_node::remove(&fs, &req.registry, None, RestartPolicy::Never, false).unwrap();
+    assert!(anchors(root.path()).is_empty(), "the OS store CA is gone");
+    let ran: Vec<String> = rec.texts()[ran_before..].to_vec();
+    assert!(ran.iter().all(|c| !c.starts_with("kill")), "{ran:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}

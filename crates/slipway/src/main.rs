@@ -152,7 +152,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(a) => {
             commands::converge::run_doctor(&settings, cli.global.output, a, &mut out)?
         }
-        Command::Cluster(cmd) => commands::cluster::run(cmd, cli.global.output, &mut out)?,
+        Command::Cluster(cmd) => commands::cluster::run(
+            cmd,
+            &cli.global.registry_client_cert,
+            cli.global.output,
+            &mut out,
+        )?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {

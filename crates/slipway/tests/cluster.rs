@@ -149,4 +149,34 @@ fn cluster_trust_apply_exits_3_on_timeout_and_2_on_bad_input() {
     let run = common::slipway(dir.path(), &a, &env);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("no-such-context"), "{}", run.stderr);
+
+    // An agent image that is not a valid reference.
+    let mut a = args(&ca, &["--timeout", "1s"]);
+    a[6] = "Example/Slipway:0.1";
+    let run = common::slipway(dir.path(), &a, &env);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("must be lowercase"), "{}", run.stderr);
+
+    // A registry given a client certificate: the nodes would not get it, so it is refused
+    // before any API request.
+    let pair = format!(
+        "registry.test={},{}",
+        pki.ca().display(),
+        pki.ca().display()
+    );
+    let mut a = vec!["--registry-client-cert", &pair];
+    a.extend(args(&ca, &["--timeout", "1s"]));
+    let before = fake.requests().len();
+    let run = common::slipway(dir.path(), &a, &env);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("registry registry.test:5000 is given a client certificate (mTLS)")
+            && run
+                .stderr
+                .contains("slipway node trust install --registry registry.test:5000"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fake.requests().len(), before, "an API request was made");
 }

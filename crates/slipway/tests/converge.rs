@@ -97,6 +97,41 @@ impl Rig {
     }
 }
 
+/// A registry given a client certificate cannot be trusted on the nodes by converge (it
+/// carries CAs only): refused, with the per-node command, before anything happens.
+#[test]
+fn converge_refuses_an_mtls_registry_it_cannot_carry_to_the_nodes() {
+    let rig = Rig::new();
+    let pki = slipway_testkit::TestPki::new();
+    let client = pki.client_cert();
+    let pair = format!(
+        "{}={},{}",
+        rig.reg.host(),
+        client.cert.display(),
+        client.key.display()
+    );
+    let before = common::tree_state(&rig.reg.dir().join("data"));
+    let run = rig.converge(&[
+        "--registry-client-cert",
+        &pair,
+        "--agent-image",
+        "ghcr.io/example/slipway:0.1",
+    ]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("is given a client certificate (mTLS)")
+            && run.stderr.contains("--skip-cluster-trust"),
+        "{}",
+        run.stderr
+    );
+    assert!(rig.fake.requests().is_empty(), "the API was called");
+    assert_eq!(
+        before,
+        common::tree_state(&rig.reg.dir().join("data")),
+        "something was pushed"
+    );
+}
+
 #[test]
 fn converge_refuses_a_private_ca_registry_without_an_agent_image_before_anything_happens() {
     let rig = Rig::new();

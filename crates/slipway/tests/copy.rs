@@ -1719,3 +1719,83 @@ fn the_next_run_sweeps_what_a_killed_run_left() {
     assert!(fresh.exists(), "a file made a moment ago was removed");
     drop(held_file);
 }
+
+/// `--registry-skip-verify` reaches only the registry it names: a copy between two
+/// registries, one skip-verified, fails on the other (naming it). Another port of the same
+/// host stays verified, unless the flag names no port; then each port it reaches is named.
+#[test]
+fn skip_verify_weakens_only_the_registry_it_names() {
+    let pki = TestPki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .start();
+    let b = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .start();
+    let (ha, hb) = (a.host(), b.host());
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let ca_a = format!("--registry-ca={ha}={}", pki.ca().display());
+    let r = json(
+        tmp.path(),
+        &[&ca_a, "copy", &layout.reference(), &format!("{ha}/app:v1")],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Only A is relaxed: the push to B fails on B's certificate.
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-skip-verify",
+            &ha,
+            "copy",
+            &format!("{ha}/app:v1"),
+            &format!("{hb}/app:v1"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the certificate of {hb} is not signed by any CA trusted for it"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("verification is OFF for registry {ha}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr
+            .contains(&format!("verification is OFF for registry {hb}")),
+        "{}",
+        r.stderr
+    );
+
+    // A flag without a port covers both ports of localhost, and says so for each.
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-skip-verify",
+            "localhost",
+            "copy",
+            &format!("{ha}/app:v1"),
+            &format!("{hb}/app:v1"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for h in [&ha, &hb] {
+        assert!(
+            r.stderr.contains(&format!(
+                "verification is OFF for registry {h} (set by --registry-skip-verify, which names no port and so covers every port of localhost, {h} included)"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+}

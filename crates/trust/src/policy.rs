@@ -311,10 +311,18 @@ impl TrustPolicy {
                 cert,
             );
         }
+        // A flag that names the host without a port covers every port of it; the
+        // announcement says so, naming the port this use is on.
+        let portless = |h: &Option<RegistryHost>, by: &String| match h {
+            Some(h) if !matches(h) && matches_bare(h) => format!(
+                "{by}, which names no port and so covers every port of {bare}, {host} included"
+            ),
+            _ => by.clone(),
+        };
         let mut skip_kind = SourceKind::Flag;
         for (h, by) in &self.relax.skip_verify {
             if h.as_ref().is_none_or(|h| matches(h) || matches_bare(h)) && t.skip_verify.is_none() {
-                t.skip_verify = Some(by.clone());
+                t.skip_verify = Some(portless(h, by));
             }
         }
         for (h, by, https_first) in &self.relax.plain_http {
@@ -326,7 +334,7 @@ impl TrustPolicy {
             };
             if applies && better {
                 t.plain_http = Some(PlainHttp {
-                    by: by.clone(),
+                    by: portless(h, by),
                     https_first: *https_first,
                 });
             }

@@ -23,7 +23,11 @@ Trust is resolved per registry host, from the first source that has something fo
   4. SSL_CERT_FILE / SSL_CERT_DIR
   5. the system CA bundle
 A certificate given as a host's CA may be the server's own self-signed certificate
-(`openssl req -x509`); slipway pins it for that host only.";
+(`openssl req -x509`); slipway pins it for that host only.
+
+A flag that names a host without a port (registry.internal) applies to every port of it
+(registry.internal:5000 too), unless a flag names that exact HOST:PORT. A relaxation
+that reaches a port this way says so, naming the port.";
 
 /// Parses the command line.
 #[derive(Debug, Parser)]
@@ -41,8 +45,9 @@ pub struct Cli {
 /// Holds the flags every command accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Trust the CA certificates in FILE for registry HOST[:PORT]. FILE may also be the
-    /// server's own self-signed certificate. Repeatable.
+    /// Trust the CA certificates in FILE for registry HOST[:PORT] (a HOST without a port:
+    /// every port of it). FILE may also be the server's own self-signed certificate.
+    /// Repeatable.
     #[arg(long = "registry-ca", value_name = "HOST=FILE", global = true, value_parser = parse_host_file, help_heading = "Registry trust (every command)")]
     pub registry_ca: Vec<HostFile>,
 
@@ -50,7 +55,8 @@ pub struct GlobalArgs {
     #[arg(long = "registry-client-cert", value_name = "HOST=CERT,KEY", global = true, value_parser = parse_host_pair, help_heading = "Registry trust (every command)")]
     pub registry_client_cert: Vec<HostPair>,
 
-    /// DANGEROUS: do not verify the certificate of registry HOST. Announced on every run.
+    /// DANGEROUS: do not verify the certificate of registry HOST[:PORT] (a HOST without a
+    /// port: every port of it). Announced on every run, naming the port.
     #[arg(
         long = "registry-skip-verify",
         value_name = "HOST",
@@ -59,7 +65,8 @@ pub struct GlobalArgs {
     )]
     pub registry_skip_verify: Vec<RegistryHost>,
 
-    /// DANGEROUS: speak plain HTTP to registry HOST. Announced on every run.
+    /// DANGEROUS: speak plain HTTP to registry HOST[:PORT] (a HOST without a port: every
+    /// port of it). Announced on every run, naming the port.
     #[arg(
         long = "registry-plain-http",
         value_name = "HOST",
@@ -370,7 +377,7 @@ pub struct ConvergeArgs {
     pub timeout: Duration,
     /// The trust agent's image, needed when the registry has a private CA. It must come from
     /// a registry the nodes already trust.
-    #[arg(long = "agent-image", value_name = "IMAGE")]
+    #[arg(long = "agent-image", value_name = "IMAGE", value_parser = parse_image)]
     pub agent_image: Option<String>,
     /// Do not run `cluster trust apply` (the nodes already trust the registry).
     #[arg(long = "skip-cluster-trust")]
@@ -546,7 +553,7 @@ pub struct ClusterManifestArgs {
     #[arg(long = "trust", value_name = "HOST=FILE", required = true, value_parser = parse_host_file)]
     pub trust: Vec<HostFile>,
     /// The image of the agent (an image with slipway and /bin/sh).
-    #[arg(long = "agent-image", value_name = "IMAGE")]
+    #[arg(long = "agent-image", value_name = "IMAGE", value_parser = parse_image)]
     pub agent_image: String,
     /// Namespace for the agent.
     #[arg(long, value_name = "NAME", default_value = "slipway-system")]
@@ -690,12 +697,22 @@ pub struct NodeRemoveArgs {
     /// The registry whose trust install wrote.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub registry: RegistryHost,
+    /// Whose files to undo: `auto` or `all` undo everything install wrote for the
+    /// registry (the OS store included); a runtime undoes only its own files, and the rest
+    /// stays recorded for a later remove.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Auto)]
+    pub runtime: RuntimeArg,
     /// The node's root (default /).
     #[arg(long = "host-root", value_name = "DIR", default_value = "/")]
     pub host_root: PathBuf,
     /// Print the exact diff, change nothing.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// `auto`: SIGHUP dockerd/crio when their restored settings need it (pid file under the
+    /// root) and restart containerd with systemctl when config.toml was restored (node
+    /// root `/` only). `never`: only report what needs it.
+    #[arg(long = "restart-runtime", value_enum, default_value_t = RestartArg::Never)]
+    pub restart_runtime: RestartArg,
 }
 
 /// Lists the `pki` subcommands.
@@ -985,6 +1002,14 @@ fn parse_validity(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Checks an image reference flag as every other reference is checked (Docker's rules), and
+/// keeps it as written.
+fn parse_image(s: &str) -> Result<String, String> {
+    slipway_oci::Reference::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a duration flag with Go's rules (`500ms`, `1m30s`, `2h`), as werf's flags are read;

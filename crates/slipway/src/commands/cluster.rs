@@ -5,6 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 use clap::ValueEnum;
 use slipway_kube::{TrackError, TrackOptions, TrustManifest, Trusted};
+use slipway_trust::RegistryHost;
+
+use crate::cli::HostPair;
 
 use crate::ExitCode;
 use crate::cli::{
@@ -16,11 +19,38 @@ use crate::cli::{
 /// # Errors
 /// A bundle that is not PEM certificates, a kubeconfig that cannot be used, or output
 /// failures.
-pub fn run(cmd: &ClusterCommand, output: Output, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn run(
+    cmd: &ClusterCommand,
+    client_certs: &[HostPair],
+    output: Output,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let trust = match cmd {
+        ClusterCommand::Trust(ClusterTrustCommand::Manifest(a)) => &a.trust,
+        ClusterCommand::Trust(ClusterTrustCommand::Apply(a)) => &a.manifest.trust,
+    };
+    for t in trust {
+        if client_certs
+            .iter()
+            .any(|p| p.host == t.host || p.host == t.host.without_port())
+        {
+            anyhow::bail!(crate::BadInput(mtls_refusal(&t.host, "cluster trust")));
+        }
+    }
     match cmd {
         ClusterCommand::Trust(ClusterTrustCommand::Manifest(a)) => run_manifest(a, output, out),
         ClusterCommand::Trust(ClusterTrustCommand::Apply(a)) => run_apply(a, output, out),
     }
+}
+
+/// Says why a registry that wants a client certificate cannot be trusted on the nodes by
+/// `what` (which carries CAs only), and what to do instead.
+pub(crate) fn mtls_refusal(host: &RegistryHost, what: &str) -> String {
+    format!(
+        "registry {host} is given a client certificate (mTLS), and {what} carries only CA \
+         certificates to the nodes: a client key is installed on each node by hand, with \
+         `slipway node trust install --registry {host} --ca FILE --client-cert CERT --client-key KEY`"
+    )
 }
 
 fn manifest(a: &ClusterManifestArgs) -> Result<TrustManifest> {

@@ -65,6 +65,12 @@ pub fn run(
     // Resolved once, so each relaxation of it is announced once.
     let host_trust = settings.trust_for(&host)?;
     let verified_here = host_trust.skip_verify.is_none() && host_trust.plain_http.is_none();
+    if host_trust.identity.is_some() && !a.skip_cluster_trust {
+        bail!(crate::BadInput(format!(
+            "{}; then converge with --skip-cluster-trust",
+            super::cluster::mtls_refusal(&host, "converge")
+        )));
+    }
     // Check what can be checked before building: the trust the nodes will need.
     let bundle = if a.skip_cluster_trust {
         None

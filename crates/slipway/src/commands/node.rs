@@ -27,16 +27,20 @@ fn runtimes(fs: &HostFs, a: &NodeTrustArgs) -> Result<Vec<Runtime>> {
     })
 }
 
+fn restart_policy(a: RestartArg) -> slipway_node::RestartPolicy {
+    match a {
+        RestartArg::Auto => slipway_node::RestartPolicy::Auto,
+        RestartArg::Never => slipway_node::RestartPolicy::Never,
+    }
+}
+
 fn request(a: &NodeTrustArgs) -> Result<Request> {
     let client = a.client_cert.as_deref().zip(a.client_key.as_deref());
     let mut req = Request::new_checked(a.registry.clone(), a.ca.as_deref(), client)?;
     req.insecure = a.insecure;
     req.system_store = a.system_store;
     req.migrate_legacy = a.migrate_legacy;
-    req.restart = match a.restart_runtime {
-        RestartArg::Auto => slipway_node::RestartPolicy::Auto,
-        RestartArg::Never => slipway_node::RestartPolicy::Never,
-    };
+    req.restart = restart_policy(a.restart_runtime);
     if a.insecure {
         eprintln!(
             "warning: --insecure turns OFF certificate verification for registry {} on this node; use it in test environments only",
@@ -99,10 +103,20 @@ pub fn run(cmd: &NodeCommand, output: Output, out: &mut dyn Write) -> Result<Exi
         }
         NodeTrustCommand::Remove(a) => {
             let fs = HostFs::new(&a.host_root)?;
-            (
-                slipway_node::remove(&fs, &a.registry, a.dry_run)?,
-                ExitCode::Ok,
-            )
+            let only = match a.runtime {
+                RuntimeArg::Auto | RuntimeArg::All => None,
+                RuntimeArg::Containerd => Some(Runtime::Containerd),
+                RuntimeArg::Docker => Some(Runtime::Docker),
+                RuntimeArg::Crio => Some(Runtime::Crio),
+            };
+            let report = slipway_node::remove(
+                &fs,
+                &a.registry,
+                only.as_ref().map(std::slice::from_ref),
+                restart_policy(a.restart_runtime),
+                a.dry_run,
+            )?;
+            (report, ExitCode::Ok)
         }
     };
     match output {
