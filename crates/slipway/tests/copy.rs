@@ -1799,3 +1799,55 @@ fn skip_verify_weakens_only_the_registry_it_names() {
         );
     }
 }
+
+/// A k3s registries.yaml serves the build machine's credentials too:
+/// `configs.HOST.auth` (username and password, or docker's base64 `auth`) logs in without
+/// `slipway login`, and an `auth` that does not decode is bad input naming the file.
+#[test]
+fn registries_yaml_auth_is_a_credential_source() {
+    let m = Mode::new("basic-auth");
+    let host = m.reg.host();
+    let layout = oci_layout(&m.tmp.path().join("src"), "v1", FILES);
+    let write = |name: &str, auth: &str| {
+        let p = m.tmp.path().join(name);
+        std::fs::write(&p, format!("configs:\n  \"{host}\":\n    auth:\n{auth}")).unwrap();
+        p
+    };
+    // No docker config at all: only the registries config holds the credentials.
+    assert!(!m.tmp.path().join("docker/config.json").exists());
+    for (name, auth) in [
+        (
+            "plain.yaml",
+            "      username: alice\n      password: s3cret-pw\n",
+        ),
+        ("b64.yaml", "      auth: YWxpY2U6czNjcmV0LXB3\n"),
+    ] {
+        let file = write(name, auth);
+        let r = m.run(&[
+            "--registries-config",
+            s(&file),
+            "copy",
+            &layout.reference(),
+            &m.image(&format!("from-{name}:v1")),
+        ]);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("s3cret"),
+            "a secret was printed: {}",
+            r.stderr
+        );
+    }
+    // Without it, the registry asks and slipway says to log in.
+    let r = m.run(&["copy", &layout.reference(), &m.image("none:v1")]);
+    assert_ne!(r.code, 0);
+    let bad = write("bad.yaml", "      auth: \"not base64!\"\n");
+    let r = m.run(&["--registries-config", s(&bad), "tags", &format!("{host}/x")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bad.yaml")
+            && r.stderr
+                .contains(&format!("configs.\"{host}\".auth.auth is not base64")),
+        "{}",
+        r.stderr
+    );
+}

@@ -266,6 +266,12 @@ impl TrustPolicy {
         TrustPolicyBuilder::default()
     }
 
+    /// Returns the registries.yaml this policy reads, when one was given: its
+    /// `configs.HOST.auth` is a credential source too.
+    pub fn registries_config(&self) -> Option<&RegistriesConfig> {
+        self.config.as_ref()
+    }
+
     /// Resolves the trust for one host, consulting flags, the registries config, certs.d,
     /// and the base roots, in that order.
     ///

@@ -88,6 +88,8 @@ pub enum CredentialSource {
     CredsStore(String),
     /// The `auths` of a podman `auth.json`.
     PodmanAuth(PathBuf),
+    /// `configs.HOST.auth` of a k3s-format registries.yaml (`--registries-config`).
+    RegistriesConfig(PathBuf),
     /// Given on the command line or by the caller.
     Explicit,
 }
@@ -103,6 +105,9 @@ impl fmt::Display for CredentialSource {
                 write!(f, "credential helper docker-credential-{n} (credsStore)")
             }
             CredentialSource::PodmanAuth(p) => write!(f, "podman auth file {}", p.display()),
+            CredentialSource::RegistriesConfig(p) => {
+                write!(f, "registries config {}", p.display())
+            }
             CredentialSource::Explicit => f.write_str("explicit credentials"),
         }
     }
@@ -615,6 +620,56 @@ fn find_in_auths(
     Ok(None)
 }
 
+/// Reads `configs.<key>.auth` of a k3s-format registries.yaml at `path`, as containerd does:
+/// `identity_token`, else `auth` (base64 `user:password`), else `username`/`password`.
+/// Returns `None` for an entry without any.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the file and key, for an `auth` that does not decode.
+pub fn from_registries_config(
+    auth: &slipway_trust::Auth,
+    path: &Path,
+    key: &str,
+) -> Result<Option<Credential>, Error> {
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    if let Some(token) = given(&auth.identity_token) {
+        return Ok(Some(Credential::IdentityToken(token)));
+    }
+    if let Some(b64) = given(&auth.auth) {
+        let (username, password) = decode_basic(&b64).map_err(|why| Error::Invalid {
+            what: "registries config",
+            path: path.to_path_buf(),
+            why: format!("configs.\"{key}\".auth.auth {why}"),
+        })?;
+        return Ok(Some(Credential::Basic { username, password }));
+    }
+    Ok(given(&auth.username).map(|username| Credential::Basic {
+        username,
+        password: auth.password.clone().unwrap_or_default(),
+    }))
+}
+
+/// Decodes a docker `auth` value: base64 `user:password`; the error says what is wrong.
+fn decode_basic(auth: &str) -> Result<(String, String), String> {
+    let auth = auth.trim();
+    let decoded = STANDARD
+        .decode(auth)
+        .or_else(|_| STANDARD_NO_PAD.decode(auth))
+        .map_err(|_| "is not base64".to_string())?;
+    let decoded =
+        String::from_utf8(decoded).map_err(|_| "does not decode to UTF-8 text".to_string())?;
+    let Some((username, password)) = decoded.split_once(':') else {
+        return Err("does not decode to `user:password`".into());
+    };
+    if username.is_empty() {
+        return Err("holds an empty user name".into());
+    }
+    Ok((
+        username.to_string(),
+        password.trim_matches('\0').to_string(),
+    ))
+}
+
 /// Decodes one `auths` entry: `identitytoken`, else `auth` (base64 `user:password`), else
 /// `username`/`password`. Returns `None` for an entry without any.
 fn decode_entry(
@@ -637,23 +692,8 @@ fn decode_entry(
         return Ok(Some(Credential::IdentityToken(token.to_string())));
     }
     if let Some(auth) = text("auth")? {
-        let auth = auth.trim();
-        let decoded = STANDARD
-            .decode(auth)
-            .or_else(|_| STANDARD_NO_PAD.decode(auth))
-            .map_err(|_| bad(".auth is not base64".into()))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| bad(".auth does not decode to UTF-8 text".into()))?;
-        let Some((username, password)) = decoded.split_once(':') else {
-            return Err(bad(".auth does not decode to `user:password`".into()));
-        };
-        if username.is_empty() {
-            return Err(bad(".auth holds an empty user name".into()));
-        }
-        return Ok(Some(Credential::Basic {
-            username: username.to_string(),
-            password: password.trim_matches('\0').to_string(),
-        }));
+        let (username, password) = decode_basic(auth).map_err(|why| bad(format!(".auth {why}")))?;
+        return Ok(Some(Credential::Basic { username, password }));
     }
     if let Some(username) = text("username")? {
         return Ok(Some(Credential::Basic {

@@ -22,10 +22,26 @@ pub(crate) fn registry(settings: &Settings, reference: &Reference) -> Result<Arc
     let host = RegistryHost::parse(reference.api_host())?;
     // Resolving here validates the host's files and announces anything dangerous.
     let trust = settings.trust_for(&host)?;
-    let cred = CredentialStore::from_env()
-        .get(&host.to_string())
-        .with_context(|| format!("reading credentials for {host}"))?
-        .map(|(c, _)| c);
+    // The registries.yaml given with --registries-config comes first (one file serves the
+    // nodes and this machine); then docker's and podman's credential files.
+    let from_config = match settings
+        .policy
+        .registries_config()
+        .and_then(|c| c.lookup(&host).map(|(key, e)| (c.path(), key, e)))
+    {
+        Some((path, key, entry)) => match &entry.auth {
+            Some(auth) => slipway_registry::credentials::from_registries_config(auth, path, key)?,
+            None => None,
+        },
+        None => None,
+    };
+    let cred = match from_config {
+        Some(c) => Some(c),
+        None => CredentialStore::from_env()
+            .get(&host.to_string())
+            .with_context(|| format!("reading credentials for {host}"))?
+            .map(|(c, _)| c),
+    };
     Ok(Arc::new(Registry::with_trust(
         settings.policy.clone(),
         trust,
