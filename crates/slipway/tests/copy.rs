@@ -749,7 +749,28 @@ fn a_registry_crash_during_upload_never_leaves_a_manifest_without_its_blobs() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // The crash must land while the big layer's bytes are in flight: wait until the
+    // registry holds part of it in an upload, and not all of it.
+    let uploads = m
+        .reg
+        .dir()
+        .join("data/docker/registry/v2/repositories/big/_uploads");
+    let in_flight = || {
+        std::fs::read_dir(&uploads).ok().is_some_and(|rd| {
+            rd.flatten().any(|u| {
+                std::fs::metadata(u.path().join("data"))
+                    .is_ok_and(|d| d.len() > 0 && d.len() < big.len() as u64)
+            })
+        })
+    };
+    let start = std::time::Instant::now();
+    while !in_flight() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the upload never showed up in the registry's storage"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let mut reg = m.reg;
     reg.crash_and_restart();
     let out = child.wait_with_output().unwrap();
@@ -782,6 +803,29 @@ fn a_registry_crash_during_upload_never_leaves_a_manifest_without_its_blobs() {
             );
         }
     }
+    // Recovery: the same copy, run again, completes, and the image pulls whole.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .args(["--output", "json", "--certs-d"])
+        .arg(m.tmp.path())
+        .args(&m.flags)
+        .args(["copy", &layout.reference(), &image])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let dir = m.tmp.path().join("pulled-again");
+    m.skopeo
+        .copy(
+            &format!("docker://{image}"),
+            &format!("dir:{}", dir.display()),
+        )
+        .expect("after the rerun, the image pulls whole");
+    drop(reg);
 }
 
 /// A minimal HTTP/1.1 server for the credential tests: answers with `handler` and records

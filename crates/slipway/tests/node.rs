@@ -816,7 +816,10 @@ fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
             .collect()
     };
     let (old, new) = (rel(&old, template.path()), rel(&new, done.path()));
-    for delay_us in [0u64, 500, 1000, 2000, 3000, 5000, 8000, 12000, 20000] {
+    // How many kills landed in the middle: some files written and others not yet, or a
+    // temporary file left. At least one must, or the test proves nothing.
+    let mut mid_write = 0;
+    for delay_us in (0..40_000u64).step_by(400) {
         let root = tempfile::tempdir().unwrap();
         copy_tree(template.path(), root.path());
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
@@ -828,7 +831,19 @@ fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        for (path, bytes) in rel(&snapshot(root.path()), root.path()) {
+        let state = rel(&snapshot(root.path()), root.path());
+        let mut files = state.clone();
+        let left = files
+            .extract_if(.., |p, _| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(".slipway-"))
+            })
+            .count();
+        let done_here = files.keys().any(|p| !old.contains_key(p)) || files != old;
+        if left > 0 || (done_here && files != new) {
+            mid_write += 1;
+        }
+        for (path, bytes) in state {
             if path
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(".slipway-"))
@@ -843,6 +858,10 @@ fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
             );
         }
     }
+    assert!(
+        mid_write > 0,
+        "no kill landed while the install was writing"
+    );
 }
 
 #[test]
