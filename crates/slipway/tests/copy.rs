@@ -1895,3 +1895,181 @@ fn registries_yaml_auth_is_a_credential_source() {
         r.stderr
     );
 }
+
+/// A plain-HTTP proxy in front of a registry that answers some requests itself with an
+/// error status, as an overloaded registry or load balancer does, and forwards the rest.
+/// `plan` gets (method, path, how many times this method and path came before) and
+/// returns the status line and headers to answer with, or `None` to forward. Records
+/// every request with the time it came.
+struct Injector {
+    port: u16,
+    seen: Arc<Mutex<Vec<(String, std::time::Instant)>>>,
+}
+
+impl Injector {
+    fn start(
+        upstream: u16,
+        plan: impl Fn(&str, &str, usize) -> Option<(String, Vec<(String, String)>)>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Injector {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (seen2, plan) = (seen.clone(), Arc::new(plan));
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (seen, plan) = (seen2.clone(), plan.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn);
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        // Each connection carries one request; answers end by closing.
+                        if !line.to_ascii_lowercase().starts_with("connection:") {
+                            head.push_str(&line);
+                        }
+                    }
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    let _ = reader.read_exact(&mut body);
+                    let mut words = head.split_whitespace();
+                    let (method, path) = (
+                        words.next().unwrap_or("").to_string(),
+                        words.next().unwrap_or("").to_string(),
+                    );
+                    let key = format!("{method} {path}");
+                    let before = {
+                        let mut seen = seen.lock().unwrap();
+                        let n = seen.iter().filter(|(k, _)| *k == key).count();
+                        seen.push((key, std::time::Instant::now()));
+                        n
+                    };
+                    let client = reader.get_mut();
+                    if let Some((status, headers)) = plan(&method, &path, before) {
+                        let mut resp = format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n"
+                        );
+                        for (k, v) in headers {
+                            resp.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        resp.push_str("\r\n");
+                        let _ = client.write_all(resp.as_bytes());
+                        return;
+                    }
+                    let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
+                    let _ = up.write_all(head.as_bytes());
+                    let _ = up.write_all(b"Connection: close\r\n\r\n");
+                    let _ = up.write_all(&body);
+                    let _ = std::io::copy(&mut up, client);
+                });
+            }
+        });
+        Injector { port, seen }
+    }
+
+    /// The times the requests `method path` came, in order.
+    fn times(&self, key: &str) -> Vec<std::time::Instant> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+}
+
+/// 408, 429 and 5xx answers are retried, after the `Retry-After` the registry asks for,
+/// up to three attempts in all; then the error is reported.
+#[test]
+fn transient_errors_are_retried_honouring_retry_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::builder().start();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", FILES);
+    let direct = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &reg.host(),
+            "copy",
+            &layout.reference(),
+            &format!("{}/app:v1", reg.host()),
+        ],
+        &[],
+    );
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    let manifest = "GET /v2/app/manifests/v1".to_string();
+    let layer = format!("GET /v2/app/blobs/{}", layout.layer_digest);
+    let (m2, l2) = (manifest.clone(), layer.clone());
+    let proxy = Injector::start(reg.port(), move |method, path, before| {
+        let key = format!("{method} {path}");
+        let retry_after = vec![("Retry-After".to_string(), "1".to_string())];
+        match (key == m2, key == l2, before) {
+            (true, _, 0) => Some(("429 Too Many Requests".into(), retry_after)),
+            (true, _, 1) => Some(("503 Service Unavailable".into(), vec![])),
+            (_, true, 0) => Some(("408 Request Timeout".into(), vec![])),
+            (_, true, 1) => Some(("502 Bad Gateway".into(), vec![])),
+            _ => None,
+        }
+    });
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let dst = tmp.path().join("pulled");
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            "copy",
+            &format!("{host}/app:v1"),
+            &format!("oci:{}:v1", dst.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["digest"], layout.manifest_digest);
+    let times = proxy.times(&manifest);
+    assert_eq!(times.len(), 3, "429, 503, then the answer");
+    assert!(
+        times[1] - times[0] >= std::time::Duration::from_secs(1),
+        "the retry came before the Retry-After: {:?}",
+        times[1] - times[0]
+    );
+    assert_eq!(proxy.times(&layer).len(), 3, "408, 502, then the layer");
+
+    // A registry that keeps failing: three attempts, then the status is reported.
+    let failing = Injector::start(reg.port(), |method, path, _| {
+        (method == "GET" && path.contains("/manifests/"))
+            .then(|| ("500 Internal Server Error".to_string(), vec![]))
+    });
+    let host = format!("127.0.0.1:{}", failing.port);
+    let r = json(
+        tmp.path(),
+        &[
+            "--registry-plain-http",
+            &host,
+            "inspect",
+            &format!("{host}/app:v1"),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("500"), "{}", r.stderr);
+    assert_eq!(failing.times("GET /v2/app/manifests/v1").len(), 3);
+}
