@@ -407,6 +407,28 @@ spec:
   resources: {requests: {storage: 1Mi}}
 ---
 apiVersion: v1
+kind: Namespace
+metadata:
+  name: t-conv-extra
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.test
+spec:
+  group: example.test
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: v1
 kind: Service
 metadata:
   name: app
@@ -524,15 +546,25 @@ spec:
             third.stderr
         );
     }
-    // Deleting a claim loses data: it is kept, and said so.
-    assert!(
-        third
-            .stderr
-            .contains("kept PersistentVolumeClaim t-conv/data"),
-        "{}",
-        third.stderr
-    );
-    c.kubectl_ok(&["get", "-n", "t-conv", "pvc", "data"]);
+    // Deleting a claim loses data, a Namespace everything in it, a CRD every resource of
+    // its kind: each is kept, and said so.
+    for (kept, get) in [
+        (
+            "kept PersistentVolumeClaim t-conv/data",
+            &["get", "-n", "t-conv", "pvc", "data"][..],
+        ),
+        (
+            "kept Namespace t-conv-extra",
+            &["get", "namespace", "t-conv-extra"],
+        ),
+        (
+            "kept CustomResourceDefinition widgets.example.test",
+            &["get", "crd", "widgets.example.test"],
+        ),
+    ] {
+        assert!(third.stderr.contains(kept), "{kept}: {}", third.stderr);
+        c.kubectl_ok(get);
+    }
     let cm = c.kubectl(&["get", "-n", "t-conv", "configmap", "extra"]);
     assert!(!cm.status.success(), "the pruned ConfigMap is gone");
     wait_until(Duration::from_secs(30), "the Monitor to be deleted", || {
@@ -545,6 +577,34 @@ spec:
     assert!(
         svc["metadata"]["annotations"].get("note").is_none(),
         "{svc}"
+    );
+
+    // A prune that stopped half-way: the inventory was widened (as converge does before
+    // deleting) and the object was never deleted. The next converge finishes it.
+    c.kubectl_ok(&["create", "configmap", "-n", "t-conv", "leftover"]);
+    let mut inventory = c.get_json(&["configmap", "-n", "t-conv", "slipway-release-app"]);
+    let mut objects: serde_json::Value =
+        serde_json::from_str(inventory["data"]["objects"].as_str().unwrap()).unwrap();
+    objects.as_array_mut().unwrap().push(json!({
+        "api_version": "v1", "kind": "ConfigMap", "plural": "configmaps",
+        "namespace": "t-conv", "name": "leftover"
+    }));
+    inventory["data"]["objects"] = json!(objects.to_string());
+    let file = r.path("inventory.json");
+    std::fs::write(&file, inventory.to_string()).unwrap();
+    c.kubectl_ok(&["replace", "-f", s(&file)]);
+    let fourth = converge(&fewer);
+    assert_eq!(fourth.code, 0, "{}{}", fourth.stdout, fourth.stderr);
+    assert!(
+        fourth.stderr.contains("deleted ConfigMap t-conv/leftover"),
+        "{}",
+        fourth.stderr
+    );
+    assert!(
+        !c.kubectl(&["get", "-n", "t-conv", "configmap", "leftover"])
+            .status
+            .success(),
+        "the interrupted prune was not finished"
     );
 }
 
