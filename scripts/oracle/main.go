@@ -10,32 +10,89 @@
 //	{"match": PATTERN, "names": [...]} filepath.Match for each name, as COPY wildcards
 //	                                  are resolved: {"matched": [...]} or {"error": "..."}
 //	{"duration": TEXT}                time.ParseDuration: {"nanos": N} or {"error": "..."}
+//	{"dockerfile": TEXT}              BuildKit's parser.Parse then instructions.Parse, as a
+//	                                  build reads the file: {"stages": [{"line": N,
+//	                                  "commands": [{"name": "copy", "line": N}...]}...]}
+//	                                  or {"error": "...", "line": N}
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
 type question struct {
-	Ignore   *string  `json:"ignore,omitempty"`
-	Paths    []string `json:"paths,omitempty"`
-	Match    *string  `json:"match,omitempty"`
-	Names    []string `json:"names,omitempty"`
-	Duration *string  `json:"duration,omitempty"`
+	Ignore     *string  `json:"ignore,omitempty"`
+	Paths      []string `json:"paths,omitempty"`
+	Match      *string  `json:"match,omitempty"`
+	Names      []string `json:"names,omitempty"`
+	Duration   *string  `json:"duration,omitempty"`
+	Dockerfile *string  `json:"dockerfile,omitempty"`
+}
+
+type command struct {
+	Name string `json:"name"`
+	Line int    `json:"line"`
+}
+
+type stage struct {
+	Line     int       `json:"line"`
+	Commands []command `json:"commands"`
 }
 
 type answer struct {
-	Excluded []bool `json:"excluded,omitempty"`
-	Matched  []bool `json:"matched,omitempty"`
-	Nanos    *int64 `json:"nanos,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Excluded []bool  `json:"excluded,omitempty"`
+	Matched  []bool  `json:"matched,omitempty"`
+	Nanos    *int64  `json:"nanos,omitempty"`
+	Stages   []stage `json:"stages,omitempty"`
+	Line     int     `json:"line,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func line(r []parser.Range) int {
+	if len(r) == 0 {
+		return 0
+	}
+	return r[0].Start.Line
+}
+
+func failed(err error) answer {
+	a := answer{Error: err.Error()}
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 {
+		a.Line = line(le.Locations[0])
+	}
+	return a
+}
+
+func dockerfile(text string) answer {
+	res, err := parser.Parse(strings.NewReader(text))
+	if err != nil {
+		return failed(err)
+	}
+	stages, _, err := instructions.Parse(res.AST, linter.New(&linter.Config{}))
+	if err != nil {
+		return failed(err)
+	}
+	out := answer{Stages: []stage{}}
+	for _, st := range stages {
+		s := stage{Line: line(st.Location), Commands: []command{}}
+		for _, c := range st.Commands {
+			s.Commands = append(s.Commands, command{Name: c.Name(), Line: line(c.Location())})
+		}
+		out.Stages = append(out.Stages, s)
+	}
+	return out
 }
 
 func ignore(text string, paths []string) answer {
@@ -83,6 +140,8 @@ func main() {
 			as = append(as, ignore(*q.Ignore, q.Paths))
 		case q.Match != nil:
 			as = append(as, match(*q.Match, q.Names))
+		case q.Dockerfile != nil:
+			as = append(as, dockerfile(*q.Dockerfile))
 		case q.Duration != nil:
 			d, err := time.ParseDuration(*q.Duration)
 			if err != nil {
@@ -92,7 +151,7 @@ func main() {
 				as = append(as, answer{Nanos: &n})
 			}
 		default:
-			as = append(as, answer{Error: "oracle: a question needs ignore, match or duration"})
+			as = append(as, answer{Error: "oracle: a question needs ignore, match, duration or dockerfile"})
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(as); err != nil {

@@ -74,9 +74,11 @@ pub(crate) fn is_comment(line: &str) -> bool {
 /// Splits a trailing escape character (and any spaces or tabs after it) off a line; the
 /// flag tells whether the line continues.
 pub(crate) fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
+    // BuildKit's rule: the escape character at the end continues the line unless another
+    // escape character comes right before it (`a\\` ends there), or it stands alone.
     match line.trim_end_matches([' ', '\t']).strip_suffix(escape) {
-        Some(rest) => (rest, true),
-        None => (line, false),
+        Some(rest) if rest.is_empty() || !rest.ends_with(escape) => (rest, true),
+        _ => (line, false),
     }
 }
 

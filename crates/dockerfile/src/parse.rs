@@ -58,8 +58,10 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         } else {
             "the Dockerfile is empty: no FROM instruction"
         };
+        // As BuildKit, a file with no instruction is reported at its last line.
+        let last = if any { 1 } else { src.lines.len().max(1) };
         return Err(ParseError {
-            line: 1,
+            line: last,
             column: 1,
             message: message.to_string(),
         });
@@ -358,7 +360,9 @@ pub(crate) fn parse_copy(
             (list, dest, Vec::new(), true)
         }
         None => {
-            let spans = word_spans(args, escape);
+            // BuildKit splits COPY and ADD arguments at blanks only; quotes and escapes
+            // are read later, word by word, when the words are expanded.
+            let spans = blank_spans(args);
             let Some((&(ds, de), sources)) = spans.split_last().filter(|(_, s)| !s.is_empty())
             else {
                 return Err(too_few());
@@ -533,4 +537,26 @@ pub(crate) fn parse_onbuild(
         }
     }
     Ok(text)
+}
+
+/// Splits at runs of spaces, tabs, vertical tabs, form feeds and carriage returns, as
+/// BuildKit's `parseStringsWhitespaceDelimited` does; returns the byte spans of the words.
+pub(crate) fn blank_spans(text: &str) -> Vec<(usize, usize)> {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\x0b' | '\x0c' | '\r');
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (blank(c), start) {
+            (true, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, text.len()));
+    }
+    spans
 }
