@@ -1167,3 +1167,130 @@ fn cluster_trust_manifest_prints_the_agent_objects_and_refuses_a_bad_bundle() {
     assert_eq!(r.code, 2);
     assert_stderr_has(&r, &["junk.crt", "registry.test:5000"]);
 }
+
+/// A containerd config of version 1 (`plugins.cri`) gets `config_path` in its own plugin
+/// key, and `--insecure` (test environments only) lets the real containerd pull from a
+/// registry whose certificate it was given nothing for, after the restart install reports.
+#[test]
+fn containerd_v1_config_and_insecure_are_read_by_the_real_containerd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, crt) = (tmp.path().join("self.key"), tmp.path().join("self.crt"));
+    slipway_testkit::openssl_self_signed(
+        &crt,
+        &key,
+        "registry.test",
+        "DNS:registry.test,DNS:localhost,IP:127.0.0.1",
+    );
+    let reg = Registry::builder()
+        .tls(&slipway_testkit::ServerCert {
+            chain: crt.clone(),
+            key,
+            trust: crt.clone(),
+        })
+        .start();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("hello.txt", b"hello\n")]);
+    let ca = format!("--registry-ca={}={}", reg.host(), s(&crt));
+    let image = format!("{}/app:v1", reg.host());
+    let r = slipway(tmp.path(), &[&ca, "copy", &layout.reference(), &image], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let root = tmp.path().join("node");
+    write(
+        &root,
+        "etc/containerd/config.toml",
+        "version = 1\n\n[plugins.cri.containerd]\n  snapshotter = \"native\"\n",
+    );
+    let mut ctd = slipway_testkit::Containerd::start(&root, &["registry.test"]);
+    let a = format!("registry.test:{}", reg.port());
+    let err = ctd.cri_pull(&format!("{a}/app:v1")).unwrap_err();
+    assert!(err.contains("x509"), "{err}");
+    let r = node(
+        &root,
+        &[
+            "install",
+            "--registry",
+            &a,
+            "--insecure",
+            "--runtime",
+            "containerd",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = std::fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+    assert!(
+        config.contains("[plugins.cri.registry]")
+            && config.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{config}"
+    );
+    assert!(
+        !r.json["effects"]["containerd"]["restart"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "config_path was added: containerd must restart"
+    );
+    ctd.restart();
+    ctd.cri_pull(&format!("{a}/app:v1"))
+        .unwrap_or_else(|e| panic!("--insecure: {e}\n{}", ctd.log()));
+}
+
+/// The CRI-O drop-in `--insecure` writes (`registries.conf.d`) is read by
+/// containers/image itself: skopeo, with the node's `/etc/containers` mounted in its place
+/// (a private mount namespace), reaches a registry it was given no CA for only afterwards.
+#[test]
+fn the_crio_insecure_drop_in_is_read_by_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let reg = Registry::builder()
+        .tls(&pki.server_cert(LeafKind::CaSigned))
+        .start();
+    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("hello.txt", b"hello\n")]);
+    let ca = format!("--registry-ca={}={}", reg.host(), s(pki.ca()));
+    let image = format!("{}/app:v1", reg.host());
+    let r = slipway(tmp.path(), &[&ca, "copy", &layout.reference(), &image], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let root = tmp.path().join("node");
+    std::fs::create_dir_all(root.join("etc/containers")).unwrap();
+    write(
+        &root,
+        "etc/containers/registries.conf",
+        "unqualified-search-registries = []\n",
+    );
+    // skopeo, reading the node's /etc/containers instead of the machine's.
+    let skopeo = || {
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(format!(
+                "mount --bind {} /etc/containers && skopeo inspect --raw docker://{image}",
+                s(&root.join("etc/containers"))
+            ))
+            .output()
+            .expect("unshare and skopeo")
+    };
+    let before = skopeo();
+    assert!(!before.status.success());
+    let err = String::from_utf8_lossy(&before.stderr);
+    assert!(err.contains("x509"), "{err}");
+    let r = node(
+        &root,
+        &[
+            "install",
+            "--registry",
+            &reg.host(),
+            "--insecure",
+            "--runtime",
+            "crio",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = skopeo();
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+    let drop_in = std::fs::read_dir(root.join("etc/containers/registries.conf.d"))
+        .unwrap()
+        .count();
+    assert_eq!(drop_in, 1);
+}
