@@ -24,6 +24,7 @@ mod kube;
 mod oracle;
 mod osroot;
 mod skopeo;
+mod token;
 
 pub use cluster::{
     AGENT_IMAGE_NAME, Cluster, ClusterBuilder, LogsOnFailure, PAUSE_IMAGE, kubernetes_bin,
@@ -37,6 +38,7 @@ pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
 pub use oracle::{ask_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream};
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};
+pub use token::{TokenAuth, TokenRequest, TokenServer};
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -335,6 +337,7 @@ pub struct RegistryBuilder {
     tls: Option<ServerCert>,
     client_ca: Option<PathBuf>,
     htpasswd: Option<(String, String)>,
+    token: Option<TokenAuth>,
 }
 
 impl RegistryBuilder {
@@ -347,6 +350,13 @@ impl RegistryBuilder {
     /// Requires client certificates issued by this CA (`http.tls.clientcas`).
     pub fn client_ca(mut self, ca: &Path) -> Self {
         self.client_ca = Some(ca.into());
+        self
+    }
+
+    /// Requires Bearer tokens from a token server (`auth: token`), such as a
+    /// [`TokenServer`]'s.
+    pub fn token_auth(mut self, auth: &TokenAuth) -> Self {
+        self.token = Some(auth.clone());
         self
     }
 
@@ -399,6 +409,7 @@ impl RegistryBuilder {
             tls: self.tls.clone(),
             client_ca: self.client_ca.clone(),
             htpasswd,
+            token: self.token.clone(),
         };
         let log = dir.path().join("registry.log");
         let child = spawn_registry(dir.path(), port, &settings, &log)?;
@@ -419,6 +430,8 @@ struct Settings {
     client_ca: Option<PathBuf>,
     /// The htpasswd file, already written in the registry's folder.
     htpasswd: Option<PathBuf>,
+    /// The token server whose tokens it requires.
+    token: Option<TokenAuth>,
 }
 
 /// Renders Distribution's `config.yml` for a registry in `dir` on `port`.
@@ -444,6 +457,8 @@ fn registry_config(dir: &Path, port: u16, settings: &Settings) -> String {
             "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
             file.display()
         );
+    } else if let Some(token) = &settings.token {
+        cfg += &token::registry_section(token);
     }
     cfg
 }
