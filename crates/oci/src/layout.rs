@@ -143,8 +143,8 @@ impl Layout {
             write_file_atomic(&marker, text.as_bytes())?;
         }
         // Temporary files a killed writer left behind, and no one holds.
-        crate::temp::sweep(&blobs, TEMP_PREFIX);
-        crate::temp::sweep(path, TEMP_PREFIX);
+        crate::temp::sweep_temp(&blobs, TEMP_PREFIX);
+        crate::temp::sweep_temp(path, TEMP_PREFIX);
         drop(_locked);
         Layout::open(path)
     }

@@ -47,4 +47,4 @@ pub use media::{
     is_manifest,
 };
 pub use slipway_names::{DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference};
-pub use temp::remove_live_temp_files;
+pub use temp::{TempGuard, remove_live_temp_files, sweep_temp};

@@ -34,22 +34,49 @@ impl Drop for Live {
     }
 }
 
-/// Removes every temporary file this process is writing now, and returns how many it
-/// removed. For a handler of SIGINT or SIGTERM, just before the process exits: the writers
-/// never finish, so their files would otherwise stay.
+/// Removes every temporary file (or folder) this process is writing now, and returns how
+/// many it removed. For a handler of SIGINT or SIGTERM, just before the process exits: the
+/// writers never finish, so their files would otherwise stay.
 pub fn remove_live_temp_files() -> usize {
     let live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
-    live.iter().filter(|p| fs::remove_file(p).is_ok()).count()
+    live.iter().filter(|p| remove(p)).count()
+}
+
+fn remove(p: &Path) -> bool {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p).is_ok(),
+        Ok(_) => fs::remove_file(p).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Holds a temporary file or folder of this process: locked (`flock`), so a sweep in
+/// another process keeps it, and listed for [`remove_live_temp_files`], until dropped.
+#[derive(Debug)]
+pub struct TempGuard {
+    _lock: Option<File>,
+    _live: Live,
+}
+
+impl TempGuard {
+    /// Guards `path` (a file or a folder that exists).
+    pub fn new(path: &Path) -> TempGuard {
+        let lock = File::open(path).ok().filter(|f| f.lock().is_ok());
+        TempGuard {
+            _lock: lock,
+            _live: Live::register(path),
+        }
+    }
 }
 
 /// How old a temporary file must be before a sweep may take it: a writer creates its file
 /// and locks it at once, so only a file left unlocked for this long is an orphan.
 const ORPHAN_AGE: Duration = Duration::from_secs(60);
 
-/// Removes the temporary files (`prefix*`) in `dir` that no process holds: a writer that was
-/// killed left them. A file another process is writing is locked, and kept. Returns how many
-/// it removed; errors only mean a file stays.
-pub(crate) fn sweep(dir: &Path, prefix: &str) -> usize {
+/// Removes the temporary files and folders (`prefix*`) in `dir` that no process holds: a
+/// run that was killed left them. One another process is using is locked, and kept.
+/// Returns how many it removed; errors only mean one stays.
+pub fn sweep_temp(dir: &Path, prefix: &str) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
@@ -72,9 +99,43 @@ pub(crate) fn sweep(dir: &Path, prefix: &str) -> usize {
             continue;
         };
         // Held while removing, so a writer cannot take the file over meanwhile.
-        if f.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+        if f.try_lock().is_ok() && remove(&path) {
             removed += 1;
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_takes_old_unheld_files_and_folders_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(120);
+        let make_dir = |name: &str| {
+            let p = dir.path().join(name);
+            fs::create_dir_all(p.join("inside")).unwrap();
+            File::open(&p).unwrap().set_modified(old).unwrap();
+            p
+        };
+        let orphan_dir = make_dir(".x-orphan");
+        let held_dir = make_dir(".x-held");
+        let guard = TempGuard::new(&held_dir);
+        let orphan_file = dir.path().join(".x-file");
+        File::create(&orphan_file).unwrap().set_modified(old).unwrap();
+        let fresh = dir.path().join(".x-fresh");
+        File::create(&fresh).unwrap();
+        let other = dir.path().join("keep-me");
+        File::create(&other).unwrap().set_modified(old).unwrap();
+
+        assert_eq!(sweep_temp(dir.path(), ".x-"), 2);
+        assert!(!orphan_dir.exists() && !orphan_file.exists());
+        assert!(held_dir.exists(), "a folder another run holds was removed");
+        assert!(fresh.exists() && other.exists());
+        // Once released, it is an orphan like any other.
+        drop(guard);
+        assert_eq!(sweep_temp(dir.path(), ".x-held"), 1);
+    }
 }

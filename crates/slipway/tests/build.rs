@@ -1773,3 +1773,82 @@ fn onbuild_triggers_of_a_base_image_run_in_the_child() {
         "triggers are not inherited: {config:#}"
     );
 }
+
+/// SIGINT in the middle of a build (while a layer blob is being written) removes that
+/// run's temporary files and folders from the store, and the next build completes.
+#[test]
+fn an_interrupted_build_leaves_nothing_in_the_store() {
+    let rig = Rig::new();
+    let mut big = vec![0u8; 48 << 20];
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let dir = rig.project(
+        "interrupted",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            (
+                "Dockerfile",
+                b"FROM scratch AS a\nCOPY big.bin /big.bin\nFROM scratch\nCOPY --from=a /big.bin /copy.bin\n",
+            ),
+            ("big.bin", &big),
+        ],
+    );
+    let store = rig.path("interrupted-store");
+    let leftovers = || -> Vec<String> {
+        let mut found = vec![];
+        for (sub, prefix) in [
+            ("blobs/sha256", ".tmp-"),
+            ("tmp", ""),
+            ("rootfs", ".extract-"),
+        ] {
+            if let Ok(rd) = std::fs::read_dir(store.join(sub)) {
+                found.extend(
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().to_string())
+                        .filter(|n| n.starts_with(prefix))
+                        .map(|n| format!("{sub}/{n}")),
+                );
+            }
+        }
+        found
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["--certs-d", rig.path("no-certs").to_str().unwrap()])
+        .args(["build", "--dir", dir.to_str().unwrap()])
+        .args(["--store", store.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The proof that the signal lands mid-build: a blob is being written.
+    let start = std::time::Instant::now();
+    while leftovers().is_empty() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "the build never started writing"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the build ended early");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(leftovers(), Vec::<String>::new());
+    // The next build runs from there and completes.
+    let report = rig.built(&dir, "interrupted-store", None, &[]);
+    assert_eq!(statuses(image(&report, "app")).len(), 2, "{report:#}");
+}

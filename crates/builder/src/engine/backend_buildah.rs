@@ -20,7 +20,7 @@ use super::{Event, Located, Run, io_err, registry_err, stage_deps, step_images};
 /// What the buildah builds of one image share: buildah's folder (its storage keeps pulled
 /// layers), the link to the store, the build args as buildah gets them, and the Dockerfile.
 pub(crate) struct BuildahSession {
-    pub(crate) work: tempfile::TempDir,
+    pub(crate) work: super::store::StoreTemp,
     pub(crate) link: buildah::StoreLink,
     pub(crate) args: BTreeMap<String, String>,
     pub(crate) text: String,

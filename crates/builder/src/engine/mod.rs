@@ -237,6 +237,7 @@ pub fn build(
         source,
     })?;
     let store = Arc::new(Layout::create(&store_path)?);
+    store::sweep_store(&store_path);
     let contexts: Vec<PathBuf> = selected.iter().map(|s| s.context.clone()).collect();
     let hashes = HashCache::load(&store_path, &contexts);
     let mut run = Run {

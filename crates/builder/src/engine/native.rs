@@ -200,7 +200,7 @@ impl Run<'_> {
         };
         for step in &s.steps {
             // Folders of unpacked archives, which the layer reads from; removed after it.
-            let mut unpacked: Vec<tempfile::TempDir> = vec![];
+            let mut unpacked: Vec<super::store::StoreTemp> = vec![];
             let entries = match &step.action {
                 Action::Config => None,
                 Action::Run { .. } => {

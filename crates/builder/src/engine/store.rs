@@ -195,17 +195,17 @@ impl Run<'_> {
     }
 
     /// Makes a temporary folder in a folder of the store (removed when dropped).
-    pub(crate) fn temp_dir(
-        &self,
-        folder: &str,
-        prefix: &str,
-    ) -> Result<tempfile::TempDir, BuildError> {
+    pub(crate) fn temp_dir(&self, folder: &str, prefix: &str) -> Result<StoreTemp, BuildError> {
         let parent = self.store_path.join(folder);
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-        tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix(prefix)
             .tempdir_in(&parent)
-            .map_err(io_err(&parent))
+            .map_err(io_err(&parent))?;
+        Ok(StoreTemp {
+            guard: Some(slipway_oci::TempGuard::new(dir.path())),
+            dir,
+        })
     }
 
     /// Returns the extracted root file system of an image in the store.
@@ -221,4 +221,32 @@ impl Run<'_> {
         std::fs::rename(&tmp, &dir).map_err(io_err(&dir))?;
         Ok(dir)
     }
+}
+
+/// A temporary folder in the store (an extraction, an unpacked archive, a buildah job):
+/// removed when dropped, and held while it lives so that an interrupted run removes it and
+/// a later run's sweep ([`sweep_store`]) keeps it.
+#[derive(Debug)]
+pub(crate) struct StoreTemp {
+    dir: tempfile::TempDir,
+    guard: Option<slipway_oci::TempGuard>,
+}
+
+impl StoreTemp {
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Keeps the folder: it is no longer temporary.
+    pub(crate) fn keep(mut self) -> PathBuf {
+        self.guard = None;
+        self.dir.keep()
+    }
+}
+
+/// Removes the temporary folders a killed build left in the store: its `tmp` folder and
+/// unfinished extractions. One another build is using is locked, and kept.
+pub(crate) fn sweep_store(store: &std::path::Path) {
+    slipway_oci::sweep_temp(&store.join("tmp"), "");
+    slipway_oci::sweep_temp(&store.join("rootfs"), ".extract-");
 }
