@@ -124,7 +124,10 @@ mod tests {
         let held_dir = make_dir(".x-held");
         let guard = TempGuard::new(&held_dir);
         let orphan_file = dir.path().join(".x-file");
-        File::create(&orphan_file).unwrap().set_modified(old).unwrap();
+        File::create(&orphan_file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let fresh = dir.path().join(".x-fresh");
         File::create(&fresh).unwrap();
         let other = dir.path().join("keep-me");

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{Run, slipway, snapshot};
 use slipway_testkit::{
-    ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout, sha256_digest,
+    ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout, read_request,
+    sha256_digest,
 };
 
 const FILES: &[(&str, &[u8])] = &[
@@ -847,30 +848,9 @@ fn serve_http<S: Read + Write>(stream: S, seen: &Mutex<Vec<String>>, handler: &H
         );
         return;
     }
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let len = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-            })
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        let _ = reader.read_exact(&mut body);
-        seen.lock().unwrap().push(head.clone());
-        let (status, headers, body) = handler(&head);
+    while let Some(req) = read_request(&mut reader) {
+        seen.lock().unwrap().push(req.head.clone());
+        let (status, headers, body) = handler(&req.head);
         let mut resp = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
         for (k, v) in headers {
             resp.push_str(&format!("{k}: {v}\r\n"));
@@ -1609,19 +1589,8 @@ fn stalling_registry(layout: &ImageLayout) -> u16 {
             let (md, cd, ld) = (md.clone(), cd.clone(), ld.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(conn);
-                loop {
-                    let mut head = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        head.push_str(&line);
-                    }
-                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                while let Some(req) = read_request(&mut reader) {
+                    let (head, path) = (req.head, req.target);
                     let head_only = head.starts_with("HEAD");
                     let (ctype, body, stall) = if path == "/v2/" {
                         ("application/json", b"{}".to_vec(), false)
@@ -1923,35 +1892,16 @@ impl Injector {
                 let (seen, plan) = (seen2.clone(), plan.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(conn);
-                    let mut head = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        // Each connection carries one request; answers end by closing.
-                        if !line.to_ascii_lowercase().starts_with("connection:") {
-                            head.push_str(&line);
-                        }
-                    }
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    let mut body = vec![0; len];
-                    let _ = reader.read_exact(&mut body);
-                    let mut words = head.split_whitespace();
-                    let (method, path) = (
-                        words.next().unwrap_or("").to_string(),
-                        words.next().unwrap_or("").to_string(),
-                    );
+                    let Some(req) = read_request(&mut reader) else {
+                        return;
+                    };
+                    // Each connection carries one request; answers end by closing.
+                    let head: String = req
+                        .head
+                        .split_inclusive("\r\n")
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .collect();
+                    let (method, path, body) = (req.method, req.target, req.body);
                     let key = format!("{method} {path}");
                     let before = {
                         let mut seen = seen.lock().unwrap();

@@ -545,6 +545,28 @@ fn normalize(msg: &str, port: u16) -> String {
     out
 }
 
+/// Pushes a one-file image to `HOST/app:v1` with slipway, trusting the registry with
+/// `flags`.
+fn push_hello(tmp: &Path, host: &str, flags: &[String]) {
+    let layout = oci_layout(
+        &tmp.join(format!("src-{}", host.replace(':', "_"))),
+        "v1",
+        &[("hello.txt", b"hello\n")],
+    );
+    let (image, source) = (format!("{host}/app:v1"), layout.reference());
+    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    args.extend(["copy", &source, &image]);
+    let r = slipway(tmp, &args, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Starts the real containerd on a node root whose config.toml is `config`, resolving
+/// `registry.test` to 127.0.0.1.
+fn containerd_with(root: &Path, config: &str) -> slipway_testkit::Containerd {
+    write(root, "etc/containerd/config.toml", config);
+    slipway_testkit::Containerd::start(root, &["registry.test"])
+}
+
 #[test]
 fn containerd_cri_pull_fails_with_x509_until_install_enables_config_path_and_writes_hosts_toml() {
     let tmp = tempfile::tempdir().unwrap();
@@ -552,27 +574,17 @@ fn containerd_cri_pull_fails_with_x509_until_install_enables_config_path_and_wri
     std::fs::create_dir_all(&pki_dir).unwrap();
     let cert = registry_test_cert(&pki_dir);
     let reg = Registry::builder().tls(&cert).start();
-    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("hello.txt", b"hello\n")]);
-    let flag = format!("--registry-ca={}={}", reg.host(), s(&cert.trust));
-    let r = slipway(
+    push_hello(
         tmp.path(),
-        &[
-            &flag,
-            "copy",
-            &layout.reference(),
-            &format!("{}/app:v1", reg.host()),
-        ],
-        &[],
+        &reg.host(),
+        &[format!("--registry-ca={}={}", reg.host(), s(&cert.trust))],
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
 
     let root = tmp.path().join("node");
-    write(
+    let mut ctd = containerd_with(
         &root,
-        "etc/containerd/config.toml",
         "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"native\"\n",
     );
-    let mut ctd = slipway_testkit::Containerd::start(&root, &["registry.test"]);
     let registry = format!("registry.test:{}", reg.port());
     let image = format!("{registry}/app:v1");
 
@@ -1188,19 +1200,17 @@ fn containerd_v1_config_and_insecure_are_read_by_the_real_containerd() {
             trust: crt.clone(),
         })
         .start();
-    let layout = oci_layout(&tmp.path().join("src"), "v1", &[("hello.txt", b"hello\n")]);
-    let ca = format!("--registry-ca={}={}", reg.host(), s(&crt));
-    let image = format!("{}/app:v1", reg.host());
-    let r = slipway(tmp.path(), &[&ca, "copy", &layout.reference(), &image], &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    push_hello(
+        tmp.path(),
+        &reg.host(),
+        &[format!("--registry-ca={}={}", reg.host(), s(&crt))],
+    );
 
     let root = tmp.path().join("node");
-    write(
+    let mut ctd = containerd_with(
         &root,
-        "etc/containerd/config.toml",
         "version = 1\n\n[plugins.cri.containerd]\n  snapshotter = \"native\"\n",
     );
-    let mut ctd = slipway_testkit::Containerd::start(&root, &["registry.test"]);
     let a = format!("registry.test:{}", reg.port());
     let err = ctd.cri_pull(&format!("{a}/app:v1")).unwrap_err();
     assert!(err.contains("x509"), "{err}");

@@ -238,24 +238,28 @@ fn wrong_host_leaf_is_hostname_mismatch_and_names_the_certificate_names() {
     );
 }
 
+/// Runs openssl in `dir` and returns its stdout; it must succeed.
+fn openssl_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is needed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// A client key encrypted with a passphrase (PKCS#8 or the traditional `Proc-Type` form)
 /// is refused with exit 2, saying it is encrypted.
 #[test]
 fn an_encrypted_client_key_is_named_as_encrypted() {
     let d = empty_dir();
     let dir = d.path();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is needed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let openssl = |args: &[&str]| openssl_in(dir, args);
     openssl(&[
         "genpkey",
         "-algorithm",
@@ -312,19 +316,7 @@ fn an_encrypted_client_key_is_named_as_encrypted() {
 fn x509_v1_leaf_is_legacy_common_name() {
     let d = empty_dir();
     let dir = d.path();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is needed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let openssl = |args: &[&str]| openssl_in(dir, args);
     let ec = [
         "-newkey",
         "ec",

@@ -19,6 +19,7 @@
 mod cluster;
 mod containerd;
 mod dockerd;
+mod http;
 mod image;
 mod kube;
 mod oracle;
@@ -31,6 +32,7 @@ pub use cluster::{
 };
 pub use containerd::Containerd;
 pub use dockerd::Dockerd;
+pub use http::{HttpRequest, read_request};
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
 };

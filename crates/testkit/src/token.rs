@@ -5,7 +5,7 @@
 //! request, so tests can see which credentials reached it and which scopes were asked.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -168,32 +168,9 @@ fn serve<S: Read + Write>(
     seen: &Mutex<Vec<TokenRequest>>,
 ) {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let header = |name: &str| {
-            head.lines().find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-        };
-        let len = header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        let _ = reader.read_exact(&mut body);
-        let mut words = head.split_whitespace();
-        let method = words.next().unwrap_or("").to_string();
-        let target = words.next().unwrap_or("").to_string();
+    while let Some(req) = crate::read_request(&mut reader) {
+        let header = |name: &str| req.header(name);
+        let (method, target, body) = (req.method.clone(), req.target.clone(), req.body.clone());
         let query = target.split_once('?').map_or("", |(_, q)| q).to_string();
         let form = |text: &str| -> Vec<(String, String)> {
             text.split('&')
