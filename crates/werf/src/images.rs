@@ -43,6 +43,17 @@ pub(crate) struct RawDep {
 }
 
 impl Cx<'_> {
+    /// Reports that the value of `key` is of the wrong kind: `expected` says what it should
+    /// be (`a string`, `a list`), and the message names what it is.
+    fn expected(&self, doc: &Doc<'_>, key: &str, v: &Spanned<Node>, expected: &str) -> ConfigError {
+        self.at(
+            doc,
+            &v.referenced,
+            key,
+            format!("expected {expected}, found {}", v.value.what()),
+        )
+    }
+
     pub(crate) fn at(
         &self,
         doc: &Doc<'_>,
@@ -100,12 +111,7 @@ impl Cx<'_> {
         match &v.value {
             Node::Str(s) if allow_empty || !s.is_empty() => Ok(s.clone()),
             Node::Str(_) => Err(self.at(doc, &v.referenced, key, "must not be empty".into())),
-            other => Err(self.at(
-                doc,
-                &v.referenced,
-                key,
-                format!("expected a string, found {}", other.what()),
-            )),
+            _ => Err(self.expected(doc, key, v, "a string")),
         }
     }
 
@@ -137,13 +143,8 @@ impl Cx<'_> {
                     "has no value; write \"\" for an empty string".into(),
                 ));
             }
-            other => {
-                return Err(self.at(
-                    doc,
-                    &v.referenced,
-                    key,
-                    format!("expected a string, found {}", other.what()),
-                ));
+            _ => {
+                return Err(self.expected(doc, key, v, "a string"));
             }
         })
     }
@@ -214,12 +215,7 @@ impl Cx<'_> {
                             ));
                         }
                     } else if !matches!(v.value, Node::Null) {
-                        return Err(self.at(
-                            doc,
-                            &v.referenced,
-                            "build",
-                            format!("expected a mapping, found {}", v.value.what()),
-                        ));
+                        return Err(self.expected(doc, "build", v, "a mapping"));
                     }
                 }
                 other => {
@@ -406,12 +402,7 @@ impl Cx<'_> {
                     "the image name must not be empty".into(),
                 )),
                 Node::Str(s) => Ok(s.clone()),
-                other => Err(self.at(
-                    doc,
-                    &v.referenced,
-                    "image",
-                    format!("expected an image name, found {}", other.what()),
-                )),
+                _ => Err(self.expected(doc, "image", v, "an image name")),
             }
         };
         match &v.value {
@@ -436,12 +427,7 @@ impl Cx<'_> {
         match &v.value {
             Node::Null => Ok(&[]),
             Node::Seq(items) => Ok(items),
-            other => Err(self.at(
-                doc,
-                &v.referenced,
-                key,
-                format!("expected a list, found {}", other.what()),
-            )),
+            _ => Err(self.expected(doc, key, v, "a list")),
         }
     }
 
