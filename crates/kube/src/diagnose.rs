@@ -1,7 +1,7 @@
 //! Pull failures seen on pods, classified with the diagnosis vocabulary and given a fix.
 
 use serde::Serialize;
-use slipway_trust::{Fix, FixContext, Fixes, Verdict, classify_pull_failure};
+use slipway_trust::{FixContext, Fixes, Verdict, classify_pull_failure};
 
 /// Container waiting reasons that mean the image could not be pulled.
 pub const PULL_REASONS: &[&str] = &[
@@ -98,27 +98,6 @@ fn cause_words(v: Verdict, registry: &str, node: &str) -> String {
     }
 }
 
-/// Builds the fixes for a verdict: [`Verdict::fixes`], with the node-side line for all
-/// nodes replaced by the exact `slipway cluster trust apply` command.
-pub fn fixes_for(verdict: Verdict, registry: &str, agent_image: Option<&str>) -> Fixes {
-    let cx = FixContext {
-        registry: registry.to_string(),
-        ..FixContext::default()
-    };
-    let mut f = verdict.fixes(&cx);
-    f.nodes.retain(|l| {
-        !l.command()
-            .is_some_and(|c| c.starts_with("slipway cluster trust apply"))
-    });
-    if verdict == Verdict::UnknownAuthority {
-        f.nodes.push(Fix::run_for(
-            "on every node at once (nodes that join later too)",
-            cluster_trust_command(registry, agent_image),
-        ));
-    }
-    f
-}
-
 /// Classifies one pull-failure message seen for a container of a pod.
 ///
 /// `image` is the container's image when known (else the one the message names);
@@ -154,7 +133,11 @@ pub fn diagnose(
         namespace: namespace.to_string(),
         node: node.map(str::to_string),
         container: container.map(str::to_string),
-        fixes: fixes_for(pf.verdict, &registry, agent_image),
+        fixes: pf.verdict.fixes(&FixContext {
+            registry: registry.clone(),
+            agent_image: agent_image.map(str::to_string),
+            ..FixContext::default()
+        }),
         fatal: unrecoverable(pf.verdict) || waiting_reason == Some("InvalidImageName"),
         image,
         registry,

@@ -36,8 +36,8 @@ mod watch;
 pub use apply::{AppliedRef, FIELD_MANAGER, apply, apply_rank, ensure_namespace};
 pub use client::{Error, connect, connect_with};
 pub use diagnose::{
-    PULL_REASONS, PullDiagnosis, ca_file_name, cluster_trust_command, diagnose, fixes_for,
-    registry_of, unrecoverable,
+    PULL_REASONS, PullDiagnosis, ca_file_name, cluster_trust_command, diagnose, registry_of,
+    unrecoverable,
 };
 pub use kube::Client;
 pub use prune::{PruneReport, prune};

@@ -52,7 +52,6 @@ pub fn line(f: &Fix) -> String {
         }
         Fix::Check { text } => text.clone(),
         Fix::Nothing { reason } => format!("none: {reason}"),
-        other => format!("{other:?}"),
     }
 }
 
@@ -196,7 +195,7 @@ mod tests {
             "  fix: the server's certificate is self-signed; after checking its SHA-256 fingerprint AB:CD with the registry's owner, save it: openssl s_client -connect r.test:5000 -showcerts </dev/null | openssl x509 -out r.test_5000.crt",
             "  fix: pass --registry-ca r.test:5000=r.test_5000.crt  (or: /etc/containers/certs.d/r.test:5000/ca.crt; or: configs.\"r.test:5000\".tls.ca_file in --registries-config)",
             "  fix (nodes): slipway node trust install --registry r.test:5000 --ca r.test_5000.crt",
-            "  fix (nodes): on every node at once: slipway cluster trust apply --trust r.test:5000=r.test_5000.crt --agent-image IMAGE",
+            "  fix (nodes): on every node at once (nodes that join later too): slipway cluster trust apply --trust r.test:5000=r.test_5000.crt --agent-image IMAGE",
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), want);
         let plain = lines(&Verdict::PlainHttp.fixes(&cx()), "", true);

@@ -9,7 +9,6 @@ use crate::diagnosis::{Verdict, host_only};
 /// One step that cures a failure.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-#[non_exhaustive]
 pub enum Fix {
     /// Run a command line (a slipway command, or a shell line).
     Run {
@@ -123,6 +122,8 @@ pub struct FixContext {
     pub leaf_sha256: Option<String>,
     /// Issuer of the served leaf, if seen.
     pub leaf_issuer: Option<String>,
+    /// The trust agent's image, for the `cluster trust apply` step (`IMAGE` when unknown).
+    pub agent_image: Option<String>,
 }
 
 /// Returns the file name the fixes give a registry's CA certificate: `HOST_PORT.crt`.
@@ -176,7 +177,10 @@ impl Verdict {
                     vec![get, pass],
                     vec![
                         Fix::run(node_ca),
-                        Fix::run_for("on every node at once", cluster_trust_command(r, None)),
+                        Fix::run_for(
+                            "on every node at once (nodes that join later too)",
+                            cluster_trust_command(r, cx.agent_image.as_deref()),
+                        ),
                     ],
                 )
             }

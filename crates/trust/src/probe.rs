@@ -186,6 +186,7 @@ pub fn probe(trust: &HostTrust, opts: &ProbeOptions) -> ProbeReport {
         self_signed: report.chain.len() == 1 && leaf_summary.is_some_and(|s| s.self_signed),
         leaf_sha256: leaf_summary.map(|s| s.sha256.clone()),
         leaf_issuer: leaf_summary.map(|s| s.issuer.clone()),
+        agent_image: None,
     };
     // With skip-verify the connection works, but the fix for what it hides is still worth printing.
     let fix_for = match (
