@@ -85,22 +85,7 @@ impl DockerIgnore {
     /// Reads one ignore file; `None` when it does not exist.
     fn read(path: &Path) -> Result<Option<DockerIgnore>, IgnoreError> {
         match fs::read(path) {
-            Ok(bytes) => DockerIgnore::parse(&String::from_utf8_lossy(&bytes))
-                .map(Some)
-                .map_err(|e| match e {
-                    IgnoreError::Pattern {
-                        line,
-                        line_text,
-                        why,
-                        ..
-                    } => IgnoreError::Pattern {
-                        path: Some(path.to_path_buf()),
-                        line,
-                        line_text,
-                        why,
-                    },
-                    other => other,
-                }),
+            Ok(bytes) => parse_from(&String::from_utf8_lossy(&bytes), Some(path)).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(IgnoreError::Read {
                 path: path.to_path_buf(),
@@ -116,42 +101,7 @@ impl DockerIgnore {
     /// # Errors
     /// [`IgnoreError::Pattern`] (without a path) for a lone `!` or a malformed pattern.
     pub fn parse(text: &str) -> Result<DockerIgnore, IgnoreError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut patterns = vec![];
-        for (n, line) in text.lines().enumerate() {
-            // As in Docker, only a `#` in the first column starts a comment.
-            if line.starts_with('#') {
-                continue;
-            }
-            let mut p = line.trim();
-            if p.is_empty() {
-                continue;
-            }
-            let refuse = |why: &str| IgnoreError::Pattern {
-                path: None,
-                line: n + 1,
-                line_text: line.to_string(),
-                why: why.to_string(),
-            };
-            let exclusion = p.starts_with('!');
-            if exclusion {
-                p = p[1..].trim();
-                if p.is_empty() {
-                    return Err(refuse("illegal exclusion pattern: \"!\""));
-                }
-            }
-            let mut cleaned = slipway_fs::path::clean(p);
-            if cleaned.len() > 1 && cleaned.starts_with('/') {
-                cleaned.remove(0);
-            }
-            let pattern = Pattern::dockerignore(&cleaned).map_err(|e| refuse(&e.to_string()))?;
-            patterns.push(Rule { pattern, exclusion });
-        }
-        let has_exceptions = patterns.iter().any(|p| p.exclusion);
-        Ok(DockerIgnore {
-            patterns,
-            has_exceptions,
-        })
+        parse_from(text, None)
     }
 
     /// Tells whether `rel` (slash-separated, relative to the context) is excluded: the last
@@ -212,6 +162,46 @@ impl DockerIgnore {
             .iter()
             .any(|p| p.exclusion && p.pattern.matches_prefix(&with_slash))
     }
+}
+
+/// Parses `.dockerignore` text read from `path` (when there is one, to name in errors).
+fn parse_from(text: &str, path: Option<&Path>) -> Result<DockerIgnore, IgnoreError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut patterns = vec![];
+    for (n, line) in text.lines().enumerate() {
+        // As in Docker, only a `#` in the first column starts a comment.
+        if line.starts_with('#') {
+            continue;
+        }
+        let mut p = line.trim();
+        if p.is_empty() {
+            continue;
+        }
+        let refuse = |why: &str| IgnoreError::Pattern {
+            path: path.map(Path::to_path_buf),
+            line: n + 1,
+            line_text: line.to_string(),
+            why: why.to_string(),
+        };
+        let exclusion = p.starts_with('!');
+        if exclusion {
+            p = p[1..].trim();
+            if p.is_empty() {
+                return Err(refuse("illegal exclusion pattern: \"!\""));
+            }
+        }
+        let mut cleaned = slipway_fs::path::clean(p);
+        if cleaned.len() > 1 && cleaned.starts_with('/') {
+            cleaned.remove(0);
+        }
+        let pattern = Pattern::dockerignore(&cleaned).map_err(|e| refuse(&e.to_string()))?;
+        patterns.push(Rule { pattern, exclusion });
+    }
+    let has_exceptions = patterns.iter().any(|p| p.exclusion);
+    Ok(DockerIgnore {
+        patterns,
+        has_exceptions,
+    })
 }
 
 /// Yields the proper parent folders of a relative path: `a`, `a/b` for `a/b/c`.
