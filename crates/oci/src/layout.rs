@@ -310,13 +310,12 @@ impl Layout {
             .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(Error::io(dir))?;
-        // Locked while this writer lives: a sweep in another process keeps it. (Where the
-        // filesystem has no locks, the sweep's age rule alone protects it.)
-        let _ = file.as_file().lock();
-        let live = crate::temp::Live::register(file.path());
+        // Held while this writer lives: a sweep in another process keeps it, and an
+        // interrupted run removes it.
+        let guard = crate::temp::TempGuard::new(file.path());
         Ok(BlobWriter {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            _live: live,
+            _guard: guard,
             hasher: Hasher::new(),
             written: 0,
             expected,
@@ -514,8 +513,8 @@ fn sync_dir(dir: &Path) {
 #[derive(Debug)]
 pub struct BlobWriter {
     file: BufWriter<NamedTempFile>,
-    /// Lists the temporary file while it lives (its `flock` is held through `file`).
-    _live: crate::temp::Live,
+    /// Holds the temporary file while it lives.
+    _guard: crate::temp::TempGuard,
     hasher: Hasher,
     written: u64,
     /// `None` for a writer from [`Layout::blob_writer_unknown`].
@@ -561,7 +560,7 @@ impl BlobWriter {
     pub fn commit(self) -> Result<Digest, Error> {
         let BlobWriter {
             file,
-            _live,
+            _guard,
             hasher,
             written,
             expected,

@@ -12,28 +12,6 @@ use std::time::{Duration, SystemTime};
 /// The temporary files this process is writing now.
 static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
-/// A temporary file that leaves the live list when dropped.
-#[derive(Debug)]
-pub(crate) struct Live(PathBuf);
-
-impl Live {
-    /// Lists `path` as one of this process's temporary files.
-    pub(crate) fn register(path: &Path) -> Live {
-        LIVE.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(path.to_path_buf());
-        Live(path.to_path_buf())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        LIVE.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.0);
-    }
-}
-
 /// Removes every temporary file (or folder) this process is writing now, and returns how
 /// many it removed. For a handler of SIGINT or SIGTERM, just before the process exits: the
 /// writers never finish, so their files would otherwise stay.
@@ -54,18 +32,29 @@ fn remove(p: &Path) -> bool {
 /// another process keeps it, and listed for [`remove_live_temp_files`], until dropped.
 #[derive(Debug)]
 pub struct TempGuard {
+    path: PathBuf,
     _lock: Option<File>,
-    _live: Live,
 }
 
 impl TempGuard {
-    /// Guards `path` (a file or a folder that exists).
+    /// Guards `path` (a file or a folder that exists). Where the filesystem has no locks,
+    /// a sweep's age rule alone protects it.
     pub fn new(path: &Path) -> TempGuard {
-        let lock = File::open(path).ok().filter(|f| f.lock().is_ok());
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_path_buf());
         TempGuard {
-            _lock: lock,
-            _live: Live::register(path),
+            path: path.to_path_buf(),
+            _lock: File::open(path).ok().filter(|f| f.lock().is_ok()),
         }
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.path);
     }
 }
 
