@@ -47,7 +47,7 @@ pub mod xattr;
 pub use extract::{
     ArchiveKind, Stacked, extract_archive, extract_layers, read_stacked_files, sniff_archive,
 };
-pub use write::write_layer;
+pub use write::{hard_link_targets, write_layer};
 
 /// The size of the chunks passed between the pipeline's stages, and of a gzip block.
 pub(crate) const CHUNK: usize = 1 << 20;

@@ -236,31 +236,50 @@ pub(crate) fn plan(entries: &[LayerEntry]) -> Result<Vec<Item<'_>>, LayerError> 
     Ok(unique)
 }
 
+/// Tells, for files in the order a layer writes them (by name), which are hard links of an
+/// earlier one: maps each such name to the name of the first file of its inode. The layer
+/// writes those as links, and the stage digest records them the same way.
+pub fn hard_link_targets<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a Path)>,
+) -> HashMap<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut first: HashMap<(u64, u64), &str> = HashMap::new();
+    let mut links = HashMap::new();
+    for (name, source) in files {
+        let Ok(meta) = std::fs::metadata(source) else {
+            continue; // reported, naming the file, when it is read
+        };
+        if meta.nlink() < 2 {
+            continue;
+        }
+        match first.get(&(meta.dev(), meta.ino())) {
+            Some(target) => {
+                links.insert(name.to_string(), (*target).to_string());
+            }
+            None => {
+                first.insert((meta.dev(), meta.ino()), name);
+            }
+        }
+    }
+    links
+}
+
 /// Reads what the source files say beyond their bytes, as BuildKit's copy keeps it: files
 /// that are hard links of one another become one file and links to it (the first by name
 /// holds the content), and file capabilities are carried.
 fn link_and_capabilities(items: &mut [Item<'_>]) {
-    use std::os::unix::fs::MetadataExt;
-    let mut first: HashMap<(u64, u64), String> = HashMap::new();
+    let links = hard_link_targets(items.iter().filter_map(|i| match i.kind {
+        Kind::File(path) => Some((i.name.as_str(), path)),
+        _ => None,
+    }));
     for item in items.iter_mut() {
         let Kind::File(path) = item.kind else {
             continue;
         };
-        let Ok(meta) = std::fs::metadata(path) else {
-            continue; // write_tar reports it, naming the file
-        };
-        if meta.nlink() > 1 {
-            match first.get(&(meta.dev(), meta.ino())) {
-                Some(target) => {
-                    item.kind = Kind::Link(target.clone());
-                    continue;
-                }
-                None => {
-                    first.insert((meta.dev(), meta.ino()), item.name.clone());
-                }
-            }
+        match links.get(&item.name) {
+            Some(target) => item.kind = Kind::Link(target.clone()),
+            None => item.capability = crate::xattr::capability(path),
         }
-        item.capability = crate::xattr::capability(path);
     }
 }
 

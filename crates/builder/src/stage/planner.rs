@@ -464,7 +464,15 @@ impl StagePlanner<'_> {
                 )
             })?;
             let hashes = hash_files(&planned, self.input.hashes)?;
-            let links = hard_links(&planned);
+            // Hard links as the layer will write them: files in destination order.
+            let mut files: Vec<&slipway_glob::Entry> = planned
+                .iter()
+                .filter(|e| matches!(e.kind, EntryKind::File))
+                .collect();
+            files.sort_by(|a, b| a.dest.cmp(&b.dest));
+            let links = layer::hard_link_targets(
+                files.iter().map(|e| (e.dest.as_str(), e.source.as_path())),
+            );
             for (e, hash) in planned.into_iter().zip(hashes) {
                 let mode = chmod.unwrap_or(e.mode);
                 let mtime = if keep { e.mtime.max(0) as u64 } else { 0 };
@@ -655,36 +663,6 @@ impl StagePlanner<'_> {
             .map(|s| s.index)
             .unwrap_or(0)
     }
-}
-
-/// Maps each file of a copy that is a hard link of an earlier one (by destination, in the
-/// order the layer writes them) to that earlier file's destination, as the layer links them.
-fn hard_links(entries: &[slipway_glob::Entry]) -> HashMap<String, String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut files: Vec<&slipway_glob::Entry> = entries
-        .iter()
-        .filter(|e| matches!(e.kind, EntryKind::File))
-        .collect();
-    files.sort_by(|a, b| a.dest.cmp(&b.dest));
-    let mut first: HashMap<(u64, u64), &str> = HashMap::new();
-    let mut links = HashMap::new();
-    for e in files {
-        let Ok(meta) = std::fs::metadata(&e.source) else {
-            continue;
-        };
-        if meta.nlink() < 2 {
-            continue;
-        }
-        match first.get(&(meta.dev(), meta.ino())) {
-            Some(target) => {
-                links.insert(e.dest.clone(), (*target).to_string());
-            }
-            None => {
-                first.insert((meta.dev(), meta.ino()), &e.dest);
-            }
-        }
-    }
-    links
 }
 
 /// Parses one ONBUILD trigger of a base image as the instruction it is; it takes the line of
