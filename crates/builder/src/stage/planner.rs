@@ -128,23 +128,22 @@ impl StagePlanner<'_> {
         let mut env_set = false;
         // A base image's ONBUILD triggers run first, as if written right after the FROM
         // (BuildKit's rule; a stage used as a base passes none on), and are not inherited.
-        let triggers = match (&base, config.remove("OnBuild")) {
-            (Base::Image(img), Some(Value::Array(list))) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|t| {
-                    parse_trigger(t, stage.line).map_err(|m| {
-                        fail(
-                            stage.line,
-                            format!("ONBUILD {t} (a trigger of {}): {m}", img.reference),
-                        )
+        let triggers = match &base {
+            Base::Image(img) => match config.remove("OnBuild") {
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|t| {
+                        parse_trigger(t, stage.line).map_err(|m| {
+                            fail(
+                                stage.line,
+                                format!("ONBUILD {t} (a trigger of {}): {m}", img.reference),
+                            )
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            (_, Some(other)) => {
-                config.insert("OnBuild".into(), other);
-                vec![]
-            }
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => vec![],
+            },
             _ => vec![],
         };
         let instructions: Vec<Instruction> = triggers
