@@ -851,8 +851,7 @@ fn an_install_killed_at_any_moment_leaves_every_file_old_or_new() {
                     .is_some_and(|n| n.to_string_lossy().starts_with(".slipway-"))
             })
             .count();
-        let done_here = files.keys().any(|p| !old.contains_key(p)) || files != old;
-        if left > 0 || (done_here && files != new) {
+        if left > 0 || (files != old && files != new) {
             mid_write += 1;
         }
         for (path, bytes) in state {
