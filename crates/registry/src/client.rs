@@ -298,14 +298,13 @@ impl Registry {
     }
 
     fn backoff(&self, attempt: u32, resp: &Response) -> Duration {
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.parse::<u64>().ok());
-        retry_after
-            .map(|s| Duration::from_secs(s.min(30)))
-            .unwrap_or(self.retry.backoff * 2u32.pow(attempt - 1))
+        retry_delay(
+            resp.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            attempt,
+            self.retry.backoff,
+        )
     }
 
     /// Learns the auth scheme from a 401 and, for Bearer, fetches a token for `scopes`.
@@ -708,6 +707,15 @@ fn scope_key(scopes: &[String]) -> String {
     s.join(" ")
 }
 
+/// How long to wait before attempt `attempt + 1`: the seconds a `Retry-After` header asks
+/// for (at most 30), else `backoff` doubled for each attempt made.
+fn retry_delay(retry_after: Option<&str>, attempt: u32, backoff: Duration) -> Duration {
+    retry_after
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(30)))
+        .unwrap_or(backoff * 2u32.pow(attempt - 1))
+}
+
 fn is_retryable_status(s: StatusCode) -> bool {
     matches!(s.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
@@ -769,5 +777,23 @@ impl JsonChecked for Response {
             subject: redact(url),
             why: format!("invalid JSON: {e}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_as_long_as_retry_after_asks_else_backs_off() {
+        let base = Duration::from_millis(500);
+        assert_eq!(retry_delay(Some("1"), 1, base), Duration::from_secs(1));
+        assert_eq!(retry_delay(Some(" 2 "), 2, base), Duration::from_secs(2));
+        // A registry asking for minutes is not waited for that long.
+        assert_eq!(retry_delay(Some("600"), 1, base), Duration::from_secs(30));
+        // Without a usable header, the backoff doubles with each attempt.
+        assert_eq!(retry_delay(None, 1, base), base);
+        assert_eq!(retry_delay(None, 3, base), base * 4);
+        assert_eq!(retry_delay(Some("soon"), 2, base), base * 2);
     }
 }
