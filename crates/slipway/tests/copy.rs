@@ -880,20 +880,7 @@ impl Fake {
         cert: Option<&slipway_testkit::ServerCert>,
         handler: impl Fn(&str) -> (String, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
     ) -> Fake {
-        let tls = cert.map(|c| {
-            use rustls::pki_types::pem::PemObject;
-            let chain = rustls::pki_types::CertificateDer::pem_file_iter(&c.chain)
-                .unwrap()
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&c.key).unwrap();
-            Arc::new(
-                rustls::ServerConfig::builder()
-                    .with_no_client_auth()
-                    .with_single_cert(chain, key)
-                    .unwrap(),
-            )
-        });
+        let tls = cert.map(|c| Arc::new(slipway_testkit::tls_server_config(c)));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));

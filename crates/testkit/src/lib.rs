@@ -700,3 +700,25 @@ impl SilentServer {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
+
+/// Returns a rustls server configuration that serves `cert` (for the small TLS servers
+/// tests run: fake registries, the token server).
+///
+/// # Panics
+/// When the certificate or key cannot be read.
+pub fn tls_server_config(cert: &ServerCert) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert.chain)
+        .expect("chain")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("chain");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&cert.key).expect("key");
+    rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("server config")
+}

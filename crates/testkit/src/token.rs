@@ -85,7 +85,7 @@ impl TokenServer {
             .expect("ES256 key"),
             cert_der: signer_cert.der().to_vec(),
         });
-        let tls = Arc::new(server_config(cert));
+        let tls = Arc::new(crate::tls_server_config(cert));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let auth = TokenAuth {
@@ -103,7 +103,13 @@ impl TokenServer {
             .iter()
             .map(|(t, u)| (t.to_string(), u.to_string()))
             .collect();
-        let state = Arc::new((users, refresh, auth.clone(), signer, seen.clone()));
+        let state = Arc::new(Shared {
+            users,
+            refresh,
+            auth: auth.clone(),
+            signer,
+            seen: seen.clone(),
+        });
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let (tls, state) = (tls.clone(), state.clone());
@@ -112,8 +118,7 @@ impl TokenServer {
                         return;
                     };
                     let stream = rustls::StreamOwned::new(session, conn);
-                    let (users, refresh, auth, signer, seen) = &*state;
-                    serve(stream, users, refresh, auth, signer, seen);
+                    serve(stream, &state);
                 });
             }
         });
@@ -141,32 +146,24 @@ impl TokenServer {
     }
 }
 
-fn server_config(cert: &ServerCert) -> rustls::ServerConfig {
-    use rustls::pki_types::pem::PemObject;
-    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert.chain)
-        .expect("chain")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("chain");
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&cert.key).expect("key");
-    rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .expect("server config")
+/// What every connection of the server reads.
+struct Shared {
+    users: HashMap<String, String>,
+    refresh: HashMap<String, String>,
+    auth: TokenAuth,
+    signer: Arc<Signer>,
+    seen: Arc<Mutex<Vec<TokenRequest>>>,
 }
 
 /// Answers the requests of one connection.
-fn serve<S: Read + Write>(
-    stream: S,
-    users: &HashMap<String, String>,
-    refresh: &HashMap<String, String>,
-    auth: &TokenAuth,
-    signer: &Signer,
-    seen: &Mutex<Vec<TokenRequest>>,
-) {
+fn serve<S: Read + Write>(stream: S, shared: &Shared) {
+    let Shared {
+        users,
+        refresh,
+        auth,
+        signer,
+        seen,
+    } = shared;
     let mut reader = BufReader::new(stream);
     while let Some(req) = crate::read_request(&mut reader) {
         let header = |name: &str| req.header(name);
