@@ -117,6 +117,12 @@ impl RegistryHost {
         }
     }
 
+    /// Tells whether a setting named by this host applies to `host`: the same host and
+    /// port, or this host without a port (which covers every port of it).
+    pub fn covers(&self, host: &RegistryHost) -> bool {
+        self == host || (self.port.is_none() && self.host == host.host)
+    }
+
     /// Returns the host as an IP address, if it is one.
     pub fn ip(&self) -> Option<IpAddr> {
         self.host.parse().ok()
@@ -144,6 +150,17 @@ impl std::str::FromStr for RegistryHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_portless_host_covers_every_port_and_a_port_only_itself() {
+        let h = |s: &str| RegistryHost::parse(s).unwrap();
+        assert!(h("r.test").covers(&h("r.test:5000")));
+        assert!(h("r.test").covers(&h("r.test")));
+        assert!(h("r.test:5000").covers(&h("r.test:5000")));
+        assert!(!h("r.test:5000").covers(&h("r.test:5001")));
+        assert!(!h("r.test:5000").covers(&h("r.test")));
+        assert!(!h("r.test").covers(&h("other.test:5000")));
+    }
 
     #[test]
     fn parses_host_port_and_normalizes_case() {

@@ -327,12 +327,12 @@ impl TrustPolicy {
         };
         let mut skip_kind = SourceKind::Flag;
         for (h, by) in &self.relax.skip_verify {
-            if h.as_ref().is_none_or(|h| matches(h) || matches_bare(h)) && t.skip_verify.is_none() {
+            if h.as_ref().is_none_or(|h| h.covers(host)) && t.skip_verify.is_none() {
                 t.skip_verify = Some(portless(h, by));
             }
         }
         for (h, by, https_first) in &self.relax.plain_http {
-            let applies = h.as_ref().is_none_or(|h| matches(h) || matches_bare(h));
+            let applies = h.as_ref().is_none_or(|h| h.covers(host));
             // A per-host flag beats the global fallback, whatever order they came in.
             let better = match &t.plain_http {
                 None => true,

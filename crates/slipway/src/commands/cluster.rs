@@ -30,10 +30,7 @@ pub fn run(
         ClusterCommand::Trust(ClusterTrustCommand::Apply(a)) => &a.manifest.trust,
     };
     for t in trust {
-        if client_certs
-            .iter()
-            .any(|p| p.host == t.host || p.host == t.host.without_port())
-        {
+        if client_certs.iter().any(|p| p.host.covers(&t.host)) {
             anyhow::bail!(crate::BadInput(mtls_refusal(&t.host, "cluster trust")));
         }
     }
