@@ -349,6 +349,14 @@ fn converge_stops_at_the_kubelets_x509_failure_and_trust_apply_fixes_the_same_po
     );
 }
 
+/// A namespaced CustomResourceDefinition of `KIND` in the group `example.test`, whose
+/// resources keep whatever fields they have.
+fn crd_yaml(kind: &str, singular: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {singular}s.example.test\nspec:\n  group: example.test\n  scope: Namespaced\n  names: {{kind: {kind}, plural: {singular}s, singular: {singular}}}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true\n"
+    )
+}
+
 #[test]
 fn converge_on_a_clean_cluster_then_a_noop_then_prunes_and_respects_other_owners() {
     let c = cluster();
@@ -357,27 +365,7 @@ fn converge_on_a_clean_cluster_then_a_noop_then_prunes_and_respects_other_owners
     let host = r.host();
     // A CRD installed beforehand: its custom resource is found by API discovery.
     let crd = r.path("crd.yaml");
-    std::fs::write(
-        &crd,
-        r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: monitors.example.test
-spec:
-  group: example.test
-  scope: Namespaced
-  names: {kind: Monitor, plural: monitors, singular: monitor}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-"#,
-    )
-    .unwrap();
+    std::fs::write(&crd, crd_yaml("Monitor", "monitor")).unwrap();
     c.kubectl_ok(&["apply", "-f", s(&crd)]);
     c.kubectl_ok(&[
         "wait",
@@ -411,23 +399,7 @@ kind: Namespace
 metadata:
   name: t-conv-extra
 ---
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.test
-spec:
-  group: example.test
-  scope: Namespaced
-  names: {kind: Widget, plural: widgets, singular: widget}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
----
+{widgets}---
 apiVersion: v1
 kind: Service
 metadata:
@@ -436,8 +408,9 @@ metadata:
 spec:
   selector: {app: app}
   ports: [{port: 80}]
-"#;
-    let project = app_project(r.tmp.path(), "app", extra);
+"#
+    .replace("{widgets}", &crd_yaml("Widget", "widget"));
+    let project = app_project(r.tmp.path(), "app", &extra);
     let repo = format!("{host}/app");
     let ca = r.ca_flag();
     let api = c.api_server();

@@ -545,6 +545,26 @@ fn normalize(msg: &str, port: u16) -> String {
     out
 }
 
+/// Starts a registry serving a self-signed certificate as users make it (`openssl req
+/// -x509`, marked CA:TRUE) for registry.test; returns it and the certificate's file.
+fn self_signed_registry(tmp: &Path) -> (Registry, PathBuf) {
+    let (key, crt) = (tmp.join("self.key"), tmp.join("self.crt"));
+    slipway_testkit::openssl_self_signed(
+        &crt,
+        &key,
+        "registry.test",
+        "DNS:registry.test,DNS:localhost,IP:127.0.0.1",
+    );
+    let reg = Registry::builder()
+        .tls(&slipway_testkit::ServerCert {
+            chain: crt.clone(),
+            key,
+            trust: crt.clone(),
+        })
+        .start();
+    (reg, crt)
+}
+
 /// Pushes a one-file image to `HOST/app:v1` with slipway, trusting the registry with
 /// `flags`.
 fn push_hello(tmp: &Path, host: &str, flags: &[String]) {
@@ -657,20 +677,7 @@ fn containerd_cri_pull_fails_with_x509_until_install_enables_config_path_and_wri
 #[test]
 fn containerd_pulls_through_a_pinned_self_signed_registry_and_an_mtls_registry_without_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    // A self-signed certificate as users make it: openssl req -x509, marked CA:TRUE, for registry.test.
-    let (key, crt) = (tmp.path().join("self.key"), tmp.path().join("self.crt"));
-    slipway_testkit::openssl_self_signed(
-        &crt,
-        &key,
-        "registry.test",
-        "DNS:registry.test,DNS:localhost,IP:127.0.0.1",
-    );
-    let pinned = slipway_testkit::ServerCert {
-        chain: crt.clone(),
-        key,
-        trust: crt.clone(),
-    };
-    let self_signed = Registry::builder().tls(&pinned).start();
+    let (self_signed, crt) = self_signed_registry(tmp.path());
 
     let pki_dir = tmp.path().join("pki");
     std::fs::create_dir_all(&pki_dir).unwrap();
@@ -1185,20 +1192,7 @@ fn cluster_trust_manifest_prints_the_agent_objects_and_refuses_a_bad_bundle() {
 #[test]
 fn containerd_v1_config_and_insecure_are_read_by_the_real_containerd() {
     let tmp = tempfile::tempdir().unwrap();
-    let (key, crt) = (tmp.path().join("self.key"), tmp.path().join("self.crt"));
-    slipway_testkit::openssl_self_signed(
-        &crt,
-        &key,
-        "registry.test",
-        "DNS:registry.test,DNS:localhost,IP:127.0.0.1",
-    );
-    let reg = Registry::builder()
-        .tls(&slipway_testkit::ServerCert {
-            chain: crt.clone(),
-            key,
-            trust: crt.clone(),
-        })
-        .start();
+    let (reg, crt) = self_signed_registry(tmp.path());
     push_hello(
         tmp.path(),
         &reg.host(),
