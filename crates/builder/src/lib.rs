@@ -100,9 +100,11 @@ pub enum BuildError {
     Registry {
         /// The reference.
         subject: String,
-        /// The registry client's error.
+        /// The registry client's error (a `slipway_registry::Error`), boxed to keep
+        /// `BuildError` small. Boxed as a trait object, the error chain holds the registry
+        /// error itself, so callers that walk it (exit codes, fixes) find it by type.
         #[source]
-        source: Box<slipway_registry::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A layer could not be written or extracted.
     #[error(transparent)]

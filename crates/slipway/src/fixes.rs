@@ -113,12 +113,7 @@ pub fn of_track_error(e: &TrackError) -> Fixes {
 /// carries any (a registry that could not be reached, pulls that failed on the nodes).
 pub fn of_error(err: &anyhow::Error) -> Fixes {
     for e in err.chain() {
-        // A boxed registry error (as the build's errors hold one) is its own link.
-        let registry = e.downcast_ref::<slipway_registry::Error>().or_else(|| {
-            e.downcast_ref::<Box<slipway_registry::Error>>()
-                .map(AsRef::as_ref)
-        });
-        let found = if let Some(e) = registry {
+        let found = if let Some(e) = e.downcast_ref::<slipway_registry::Error>() {
             e.fixes()
         } else if let Some(e) = e.downcast_ref::<TrackError>() {
             of_track_error(e)

@@ -1852,3 +1852,50 @@ fn an_interrupted_build_leaves_nothing_in_the_store() {
     let report = rig.built(&dir, "interrupted-store", None, &[]);
     assert_eq!(statuses(image(&report, "app")).len(), 2, "{report:#}");
 }
+
+/// A registry error met during a build is found in the error's causes as it is in a copy:
+/// an untrusted certificate ends with the fix, and a credentials file that does not parse
+/// is bad input (exit 2), not a failure.
+#[test]
+fn a_builds_registry_errors_carry_their_fix_and_exit_code() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "untrusted",
+        &[
+            ("werf.yaml", ONE_IMAGE.as_bytes()),
+            ("Dockerfile", b"FROM scratch\nCOPY a.txt /a.txt\n"),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let build = |env: &[(&str, &str)]| {
+        common::slipway(
+            &rig.path("no-certs"),
+            &[
+                "build",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--store",
+                rig.path("untrusted-store").to_str().unwrap(),
+                "--repo",
+                &rig.repo("untrusted"),
+            ],
+            env,
+        )
+    };
+    // No CA for the registry: the push fails with its fix.
+    let r = build(&[]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("\n  fix: pass --registry-ca {}=", rig.reg.host())),
+        "{}",
+        r.stderr
+    );
+    // A docker config that does not parse, met at the registry: bad input.
+    let docker = rig.path("bad-docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), b"{ not json").unwrap();
+    let r = build(&[("DOCKER_CONFIG", docker.to_str().unwrap())]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("config.json"), "{}", r.stderr);
+}
