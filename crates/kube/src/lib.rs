@@ -228,7 +228,7 @@ impl AgentCall {
 
 /// Quotes one word for `/bin/sh`: as it is when it holds only safe characters, else in
 /// single quotes.
-pub fn sh_quote(s: &str) -> String {
+fn sh_quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));

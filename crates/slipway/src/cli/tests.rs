@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Splits what `slipway_kube::sh_quote` joined: words, bare or in single quotes
+/// Splits what the trust agent's script quoting joined: words, bare or in single quotes
 /// (`'\''` is a quote inside), separated by spaces.
 fn sh_words(text: &str) -> Vec<String> {
     let (mut words, mut word, mut quoted, mut started) = (vec![], String::new(), false, false);
