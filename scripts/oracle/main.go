@@ -1,5 +1,6 @@
-// Command oracle answers pattern questions with the Go code Docker and BuildKit run, so
-// slipway's tests compare against that code instead of our own expectations.
+// Command oracle answers pattern, duration, Dockerfile and version-range questions with
+// the Go code Docker, BuildKit and skopeo run, so slipway's tests compare against that code
+// instead of our own expectations.
 //
 // It reads one JSON array of questions on stdin and writes one JSON array of answers:
 //
@@ -14,6 +15,11 @@
 //	                                  build reads the file: {"stages": [{"line": N,
 //	                                  "commands": [{"name": "copy", "line": N}...]}...]}
 //	                                  or {"error": "...", "line": N}
+//	{"semver": RANGE, "tags": [...]}  Masterminds/semver/v3, as skopeo sync's
+//	                                  images-by-semver uses it: semver.NewConstraint(RANGE),
+//	                                  then for each tag semver.NewVersion and Check (a tag
+//	                                  that is not a version is false): {"matched": [...]},
+//	                                  or {"error": "..."} when NewConstraint fails
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -38,6 +45,8 @@ type question struct {
 	Names      []string `json:"names,omitempty"`
 	Duration   *string  `json:"duration,omitempty"`
 	Dockerfile *string  `json:"dockerfile,omitempty"`
+	Semver     *string  `json:"semver,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
 }
 
 type command struct {
@@ -127,6 +136,19 @@ func match(pattern string, names []string) answer {
 	return answer{Matched: out}
 }
 
+func semverMatch(constraint string, tags []string) answer {
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return answer{Error: err.Error()}
+	}
+	out := make([]bool, 0, len(tags))
+	for _, t := range tags {
+		v, err := semver.NewVersion(t)
+		out = append(out, err == nil && c.Check(v))
+	}
+	return answer{Matched: out}
+}
+
 func main() {
 	var qs []question
 	if err := json.NewDecoder(os.Stdin).Decode(&qs); err != nil {
@@ -140,6 +162,8 @@ func main() {
 			as = append(as, ignore(*q.Ignore, q.Paths))
 		case q.Match != nil:
 			as = append(as, match(*q.Match, q.Names))
+		case q.Semver != nil:
+			as = append(as, semverMatch(*q.Semver, q.Tags))
 		case q.Dockerfile != nil:
 			as = append(as, dockerfile(*q.Dockerfile))
 		case q.Duration != nil:
@@ -151,7 +175,7 @@ func main() {
 				as = append(as, answer{Nanos: &n})
 			}
 		default:
-			as = append(as, answer{Error: "oracle: a question needs ignore, match, duration or dockerfile"})
+			as = append(as, answer{Error: "oracle: a question needs ignore, match, duration, dockerfile or semver"})
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(as); err != nil {

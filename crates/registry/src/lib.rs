@@ -25,6 +25,7 @@ mod client;
 mod copy;
 pub mod credentials;
 mod error;
+pub mod semver;
 
 pub use auth::{Challenge, parse_challenge};
 pub use client::{BlobOutcome, Registry, RetryPolicy, pull_scope, push_scope};
