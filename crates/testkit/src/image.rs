@@ -24,9 +24,11 @@ pub struct ImageLayout {
     pub manifest_digest: String,
     /// The config blob's digest, `sha256:...`.
     pub config_digest: String,
-    /// The (gzip) layer blob's digest, `sha256:...`.
+    /// The (first) gzip layer blob's digest, `sha256:...`.
     pub layer_digest: String,
-    /// The digest of the uncompressed layer tar (the config's `rootfs.diff_ids[0]`).
+    /// Every layer blob's digest, in order.
+    pub layer_digests: Vec<String>,
+    /// The digest of the (first) uncompressed layer tar (the config's `rootfs.diff_ids[0]`).
     pub diff_id: String,
 }
 
@@ -162,23 +164,54 @@ fn layer(files: &[(&str, &[u8])]) -> (Vec<u8>, Vec<u8>) {
 /// When a path is absolute or holds `.`/`..`, when a file cannot be written, or when the
 /// `tar` or `gzip` CLI is missing or fails.
 pub fn oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> ImageLayout {
+    oci_layout_layers(dir, tag, &[files])
+}
+
+/// Like [`oci_layout`], with one gzip layer per entry of `layers`, in order. Images made
+/// with the same first entries share those layer blobs, as images on one base do.
+///
+/// # Panics
+/// As [`oci_layout`], and when `layers` is empty.
+pub fn oci_layout_layers(dir: &Path, tag: &str, layers: &[&[(&str, &[u8])]]) -> ImageLayout {
     assert!(
         !tag.is_empty() && !tag.contains(':'),
         "oci_layout: tag {tag:?} must be non-empty and hold no ':'"
     );
+    assert!(!layers.is_empty(), "oci_layout: an image needs a layer");
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    let (tar, gz) = layer(files);
-    let diff_id = sha256_digest(&tar);
-    let layer_digest = write_blob(dir, &gz);
+    let mut diff_ids = Vec::new();
+    let mut layer_digests = Vec::new();
+    let mut descriptors = Vec::new();
+    for files in layers {
+        let (tar, gz) = layer(files);
+        diff_ids.push(sha256_digest(&tar));
+        let digest = write_blob(dir, &gz);
+        descriptors.push(format!(
+            "{{\"mediaType\":\"{OCI_LAYER_GZIP}\",\"digest\":\"{digest}\",\"size\":{}}}",
+            gz.len()
+        ));
+        layer_digests.push(digest);
+    }
+    let diff_id = diff_ids[0].clone();
+    let layer_digest = layer_digests[0].clone();
+    let history = vec![
+        "{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":\"slipway-testkit oci_layout\"}";
+        layers.len()
+    ];
 
     let config = format!(
         concat!(
             "{{\"created\":\"1970-01-01T00:00:00Z\",\"architecture\":\"amd64\",\"os\":\"linux\",",
             "\"config\":{{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]}},",
-            "\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{diff_id}\"]}},",
-            "\"history\":[{{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":\"slipway-testkit oci_layout\"}}]}}"
+            "\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{diff_ids}]}},",
+            "\"history\":[{history}]}}"
         ),
-        diff_id = diff_id
+        diff_ids = diff_ids
+            .iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(","),
+        history = history.join(","),
     );
     let config_digest = write_blob(dir, config.as_bytes());
 
@@ -186,15 +219,13 @@ pub fn oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> ImageLayout
         concat!(
             "{{\"schemaVersion\":2,\"mediaType\":\"{mt}\",",
             "\"config\":{{\"mediaType\":\"{cmt}\",\"digest\":\"{cd}\",\"size\":{cs}}},",
-            "\"layers\":[{{\"mediaType\":\"{lmt}\",\"digest\":\"{ld}\",\"size\":{ls}}}]}}"
+            "\"layers\":[{layers}]}}"
         ),
         mt = OCI_MANIFEST,
         cmt = OCI_CONFIG,
         cd = config_digest,
         cs = config.len(),
-        lmt = OCI_LAYER_GZIP,
-        ld = layer_digest,
-        ls = gz.len(),
+        layers = descriptors.join(","),
     );
     let manifest_digest = write_blob(dir, manifest.as_bytes());
 
@@ -223,6 +254,7 @@ pub fn oci_layout(dir: &Path, tag: &str, files: &[(&str, &[u8])]) -> ImageLayout
         manifest_digest,
         config_digest,
         layer_digest,
+        layer_digests,
         diff_id,
     }
 }

@@ -34,7 +34,8 @@ pub use containerd::Containerd;
 pub use dockerd::Dockerd;
 pub use http::{HttpRequest, read_request};
 pub use image::{
-    ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout, sha256_digest,
+    ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout,
+    oci_layout_layers, sha256_digest,
 };
 pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
 pub use oracle::{ask_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream};
@@ -340,9 +341,17 @@ pub struct RegistryBuilder {
     client_ca: Option<PathBuf>,
     htpasswd: Option<(String, String)>,
     token: Option<TokenAuth>,
+    access_log: bool,
 }
 
 impl RegistryBuilder {
+    /// Logs every request the registry answers (method, path with query, status) to its
+    /// log, so a test can count what a client really sent ([`Registry::requests`]).
+    pub fn access_log(mut self) -> Self {
+        self.access_log = true;
+        self
+    }
+
     /// Serves TLS with this certificate (otherwise plain HTTP).
     pub fn tls(mut self, cert: &ServerCert) -> Self {
         self.tls = Some(cert.clone());
@@ -412,6 +421,7 @@ impl RegistryBuilder {
             client_ca: self.client_ca.clone(),
             htpasswd,
             token: self.token.clone(),
+            access_log: self.access_log,
         };
         let log = dir.path().join("registry.log");
         let child = spawn_registry(dir.path(), port, &settings, &log)?;
@@ -434,6 +444,8 @@ struct Settings {
     htpasswd: Option<PathBuf>,
     /// The token server whose tokens it requires.
     token: Option<TokenAuth>,
+    /// Whether requests are logged.
+    access_log: bool,
 }
 
 /// Renders Distribution's `config.yml` for a registry in `dir` on `port`.
@@ -441,7 +453,8 @@ fn registry_config(dir: &Path, port: u16, settings: &Settings) -> String {
     // `draintimeout` makes SIGTERM a graceful shutdown (exit status 0 within milliseconds
     // when no request is in flight) instead of Go's default death by signal.
     let mut cfg = format!(
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-testkit-secret\n  draintimeout: 2s\n",
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-testkit-secret\n  draintimeout: 2s\n",
+        !settings.access_log,
         dir.join("data").display()
     );
     if let Some(tls) = &settings.tls {
@@ -554,6 +567,24 @@ impl Registry {
     /// Returns the registry's state folder.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Returns the requests the registry answered, as `METHOD PATH?QUERY` lines in order
+    /// (empty unless it was built with [`RegistryBuilder::access_log`]).
+    pub fn requests(&self) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .filter_map(|l| {
+                // Apache combined format: `... "METHOD URI HTTP/1.1" STATUS ...`.
+                let quoted = l.split('"').nth(1)?;
+                let mut words = quoted.split(' ');
+                let (method, uri) = (words.next()?, words.next()?);
+                words
+                    .next()
+                    .filter(|p| p.starts_with("HTTP/"))
+                    .map(|_| format!("{method} {uri}"))
+            })
+            .collect()
     }
 
     /// Returns what the registry has logged so far (across restarts).
