@@ -554,6 +554,31 @@ impl Registry {
         Ok((bytes, content_type, actual))
     }
 
+    /// Asks which digest a tag (or digest) names in a repository, with `HEAD`: `None` when
+    /// the repository or tag does not exist, or when the registry does not say.
+    ///
+    /// # Errors
+    /// Auth or transport errors.
+    pub async fn manifest_digest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, Error> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"))?;
+        let accept = MANIFEST_ACCEPT.join(", ");
+        let resp = self
+            .send(Method::HEAD, url, &pull_scope(repo), |rb| {
+                rb.header(header::ACCEPT, accept.as_str())
+            })
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(header_str(resp.headers(), "docker-content-digest")
+                .and_then(|d| Digest::parse(&d).ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Self::check("HEAD", resp).await.map(|_| None),
+        }
+    }
+
     /// Uploads a manifest under a tag or digest.
     ///
     /// # Errors

@@ -358,7 +358,7 @@ impl Sink {
         }
     }
 
-    async fn put_blob(
+    pub(crate) async fn put_blob(
         &self,
         src: &Source,
         desc: &Descriptor,
@@ -389,7 +389,7 @@ impl Sink {
         }
     }
 
-    async fn put_manifest(
+    pub(crate) async fn put_manifest(
         &self,
         bytes: &[u8],
         media_type: &str,
@@ -441,7 +441,7 @@ impl Sink {
 /// Uploads one blob: mount when the source is another repository on the same registry,
 /// else POST, one streaming PATCH, then PUT `?digest=`. Retries the whole blob on
 /// transient failures.
-async fn upload(
+pub(crate) async fn upload(
     reg: &Registry,
     repo: &str,
     desc: &Descriptor,

@@ -83,6 +83,14 @@ pub enum Error {
     /// Credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] crate::credentials::Error),
+    /// A list of images to mirror cannot be used.
+    #[error("{}: {why}", path.display())]
+    ListFile {
+        /// The list file.
+        path: std::path::PathBuf,
+        /// What is wrong, naming the registry and repository.
+        why: String,
+    },
     /// A local file operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -108,7 +116,10 @@ impl Error {
     /// settings that cannot be used (exit code 2 rather than 3).
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::PlatformNotFound { .. } | Error::Trust(_) | Error::Name(_) => true,
+            Error::PlatformNotFound { .. }
+            | Error::Trust(_)
+            | Error::Name(_)
+            | Error::ListFile { .. } => true,
             // A config file or helper setting that cannot be used; not a failed write or a
             // helper that ran and failed.
             Error::Credentials(e) => matches!(

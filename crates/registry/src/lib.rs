@@ -26,6 +26,7 @@ mod copy;
 pub mod credentials;
 mod error;
 pub mod semver;
+mod sync;
 
 pub use auth::{Challenge, parse_challenge};
 pub use client::{BlobOutcome, Registry, RetryPolicy, pull_scope, push_scope};
@@ -33,3 +34,7 @@ pub use copy::{
     BlobReport, ByteStream, CopyOptions, CopyReport, NoProgress, Progress, Sink, Source, copy,
 };
 pub use error::{Error, redact};
+pub use sync::{
+    ImageReport, ImageStatus, SourceSpec, SyncOptions, SyncProgress, SyncReport, SyncSource,
+    SyncTarget, TagFilter, parse_list_file, sync,
+};

@@ -137,6 +137,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Copy(a) => {
             commands::transfer::run_copy(&settings()?, a, cli.global.output, &mut out)?
         }
+        Command::Sync(a) => commands::sync::run(&settings()?, a, cli.global.output, &mut out)?,
         Command::Inspect(a) => {
             commands::transfer::run_inspect(&settings()?, a, cli.global.output, &mut out)?
         }

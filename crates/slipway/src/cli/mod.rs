@@ -169,6 +169,39 @@ Examples:
   slipway copy registry.internal:5000/app:v1 oci:/tmp/app:v1 --platform linux/amd64
   slipway copy docker://registry-a:5000/app:v1 registry-b:5000/app:v1")]
     Copy(CopyArgs),
+    /// Mirror many images into a registry (or OCI layouts) in one run.
+    ///
+    /// Sources are HOST/REPO (every tag, or those --tag-regex and --tag-semver pick),
+    /// HOST/REPO:TAG and HOST/REPO@DIGEST, on the command line or in --from-file lists. The
+    /// destination is HOST[/PREFIX], where each source repository keeps its path without its
+    /// host under PREFIX, or oci:DIR, with one OCI layout per repository at DIR/REPO.
+    ///
+    /// The whole run is read first. Then each distinct blob crosses once, however many
+    /// images share it: blobs the destination has are skipped, and blobs another of the
+    /// run's destination repositories holds are mounted from it. --jobs bounds the blobs in
+    /// flight for the whole run. Each image's manifests are written last, once all its blobs
+    /// are in place, and an image the destination already has under the same digest is left
+    /// alone. A failed image does not stop the others; the exit code is 0 only when every
+    /// image made it, 3 when any failed.
+    #[command(after_help = "\
+Examples:
+  slipway sync docker.io/library/alpine:3.20 quay.io/team/app registry.internal:5000/mirror
+  slipway sync registry-a:5000/team/app --tag-semver '>= 1.4, < 2' registry-b:5000
+  slipway sync --from-file images.yaml --dry-run registry.internal:5000
+  slipway sync registry.internal:5000/team/app oci:/srv/offline
+
+A list file (--from-file) reads like skopeo sync's YAML source:
+  registry-a:5000:
+    images:
+      team/app: []              # every tag
+      team/base: [\"1.0\", \"1.1\"]
+    images-by-tag-regex:
+      team/web: ^v1\\.
+    images-by-semver:
+      team/api: \">= 1.2.0\"
+Its cert-dir, credentials and tls-verify: false are refused: trust comes from
+--registry-ca and --certs-d, and credentials from `slipway login`, as for every command.")]
+    Sync(SyncArgs),
     /// Show an image's manifest digest, media type, platforms, layers and config.
     Inspect(InspectArgs),
     /// List a repository's tags (registry REPO or oci:PATH).
@@ -454,6 +487,32 @@ pub struct CopyArgs {
     pub platform: Option<String>,
     /// Blobs in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// Holds `sync` arguments.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The sources, then the destination (HOST[/PREFIX] or oci:DIR). With --from-file the
+    /// destination alone is enough.
+    #[arg(value_name = "SRC... DST", required = true, num_args = 1..)]
+    pub refs: Vec<String>,
+    /// Read more sources from a YAML list (may be repeated).
+    #[arg(long = "from-file", value_name = "LIST.yaml")]
+    pub from_file: Vec<std::path::PathBuf>,
+    /// Take only the tags this regular expression matches (unanchored, as skopeo reads
+    /// it), for sources without a tag.
+    #[arg(long = "tag-regex", value_name = "REGEX")]
+    pub tag_regex: Option<String>,
+    /// Take only the tags in this semantic-version range (`>= 1.2, < 2`, `~1.4`, `^2`,
+    /// `1.x`), for sources without a tag. Tags that are not versions are left out.
+    #[arg(long = "tag-semver", value_name = "RANGE")]
+    pub tag_semver: Option<String>,
+    /// List what would be copied, and write nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Blobs in flight at once, for the whole run.
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
 }
 

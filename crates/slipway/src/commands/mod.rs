@@ -6,6 +6,7 @@ pub mod node;
 pub mod pki;
 pub mod probe;
 pub mod render;
+pub mod sync;
 pub mod transfer;
 
 use std::io::Write;

@@ -166,6 +166,11 @@ impl Bars {
             bars: Mutex::new(HashMap::new()),
         }
     }
+
+    /// The bars' container, for a bar of one's own above them.
+    pub(crate) fn multi(&self) -> &indicatif::MultiProgress {
+        &self.multi
+    }
 }
 
 impl Progress for Bars {
