@@ -404,6 +404,21 @@ fn a_failed_image_does_not_stop_the_rest_and_the_exit_code_says_so() {
         "{}",
         r.stdout
     );
+    // For people, images that fail alike get the fix once, after the summary.
+    let r = common::slipway(
+        &m.certs_d(),
+        &[&only_src, "sync", &m.s("team/app"), &m.d("untrusted")],
+        &[],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.stdout.matches("FAILED").count(), 4, "{}", r.stdout);
+    let flag = format!("fix: pass --registry-ca {}=", m.dst.host());
+    assert_eq!(r.stdout.matches(&flag).count(), 1, "{}", r.stdout);
+    assert!(
+        r.stdout.find(&flag) > r.stdout.find("synced to "),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -239,6 +239,8 @@ fn human(
 ) -> Result<()> {
     let count = |s: ImageStatus| report.images.iter().filter(|i| i.status == s).count();
     let mb = |b: u64| b as f64 / 1e6;
+    // Images that fail alike share one set of fix lines, printed after the summary.
+    let mut fixes = slipway_trust::Fixes::default();
     for i in &report.images {
         let digest = i
             .digest
@@ -263,7 +265,7 @@ fn human(
         writeln!(out, "{word:<44} {} -> {}{digest}", i.source, i.destination)?;
         if let Some(e) = &i.error {
             writeln!(out, "  error: {e}")?;
-            write!(out, "{}", crate::fixes::lines(&e.fixes(), "  ", false))?;
+            crate::fixes::merge(&mut fixes, &e.fixes());
         }
     }
     if dry_run {
@@ -286,6 +288,7 @@ fn human(
             mb(report.bytes_transferred)
         )?;
     }
+    write!(out, "{}", crate::fixes::lines(&fixes, "", false))?;
     Ok(())
 }
 
