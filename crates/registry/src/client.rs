@@ -517,13 +517,7 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<(Vec<u8>, Option<String>, Digest), Error> {
-        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"))?;
-        let accept = MANIFEST_ACCEPT.join(", ");
-        let resp = self
-            .send(Method::GET, url, &pull_scope(repo), |rb| {
-                rb.header(header::ACCEPT, accept.as_str())
-            })
-            .await?;
+        let resp = self.manifest_request(Method::GET, repo, reference).await?;
         let resp = Self::check("GET", resp).await?;
         let content_type = header_str(resp.headers(), header::CONTENT_TYPE.as_str());
         let header_digest = header_str(resp.headers(), "docker-content-digest");
@@ -554,6 +548,21 @@ impl Registry {
         Ok((bytes, content_type, actual))
     }
 
+    /// Sends `GET` or `HEAD` for a manifest, accepting every manifest type slipway reads.
+    async fn manifest_request(
+        &self,
+        method: Method,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Response, Error> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"))?;
+        let accept = MANIFEST_ACCEPT.join(", ");
+        self.send(method, url, &pull_scope(repo), |rb| {
+            rb.header(header::ACCEPT, accept.as_str())
+        })
+        .await
+    }
+
     /// Asks which digest a tag (or digest) names in a repository, with `HEAD`: `None` when
     /// the repository or tag does not exist, or when the registry does not say.
     ///
@@ -564,13 +573,7 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Option<Digest>, Error> {
-        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"))?;
-        let accept = MANIFEST_ACCEPT.join(", ");
-        let resp = self
-            .send(Method::HEAD, url, &pull_scope(repo), |rb| {
-                rb.header(header::ACCEPT, accept.as_str())
-            })
-            .await?;
+        let resp = self.manifest_request(Method::HEAD, repo, reference).await?;
         match resp.status() {
             s if s.is_success() => Ok(header_str(resp.headers(), "docker-content-digest")
                 .and_then(|d| Digest::parse(&d).ok())),
