@@ -334,9 +334,9 @@ impl SyncReport {
 
 /// Receives progress for a whole run, on top of each blob's.
 pub trait SyncProgress: Progress {
-    /// Every image is read: this many will be copied, with this many bytes of distinct
-    /// blobs among them.
-    fn planned(&self, _images: usize, _bytes: u64) {}
+    /// Every image is read: this many will be copied, with this many distinct blobs of
+    /// this many bytes among them.
+    fn planned(&self, _images: usize, _blobs: usize, _bytes: u64) {}
     /// An image is finished: copied, unchanged or failed.
     fn image_finished(&self, _image: &ImageReport) {}
 }
@@ -663,7 +663,11 @@ pub async fn sync(
     }
     let mut blob_jobs: Vec<Job> = by_digest.into_values().collect();
     blob_jobs.sort_by_key(|j| std::cmp::Reverse(j.desc.size));
-    progress.planned(pending, blob_jobs.iter().map(|j| j.desc.size).sum());
+    progress.planned(
+        pending,
+        blob_jobs.len(),
+        blob_jobs.iter().map(|j| j.desc.size).sum(),
+    );
     if opts.dry_run {
         return Ok(report);
     }

@@ -300,8 +300,8 @@ fn short(d: &Digest) -> String {
 struct RunBars {
     blobs: Bars,
     total: indicatif::ProgressBar,
-    /// Images finished, and planned.
-    images: Mutex<(usize, usize)>,
+    /// Blobs finished and planned, images finished and planned.
+    counts: Mutex<[usize; 4]>,
     /// Each blob in flight: its size, and the bytes sent so far.
     sizes: Mutex<HashMap<Digest, (u64, u64)>>,
 }
@@ -319,9 +319,14 @@ impl RunBars {
         RunBars {
             blobs,
             total,
-            images: Mutex::new((0, 0)),
+            counts: Mutex::new([0; 4]),
             sizes: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn show(&self, n: &[usize; 4]) {
+        self.total
+            .set_message(format!("blobs {}/{}, images {}/{}", n[0], n[1], n[2], n[3]));
     }
 }
 
@@ -356,21 +361,33 @@ impl Progress for RunBars {
         if let Some((size, sent)) = entry {
             self.total.inc(size.saturating_sub(sent));
         }
+        let mut n = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        n[0] += 1;
+        self.show(&n);
     }
 }
 
 impl SyncProgress for RunBars {
-    fn planned(&self, images: usize, bytes: u64) {
+    fn planned(&self, images: usize, blobs: usize, bytes: u64) {
         self.total.set_length(bytes);
-        let mut n = self.images.lock().unwrap_or_else(|p| p.into_inner());
-        n.1 = images;
-        self.total.set_message(format!("0/{images} images"));
+        // Images that failed to read or were unchanged are reported before the plan; the
+        // count is of the images this run copies.
+        let mut n = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *n = [0, blobs, 0, images];
+        self.show(&n);
+        if images == 0 {
+            self.total.finish();
+        }
     }
-    fn image_finished(&self, image: &ImageReport) {
-        if image.status == ImageStatus::Copied || image.status == ImageStatus::Failed {
-            let mut n = self.images.lock().unwrap_or_else(|p| p.into_inner());
-            n.0 += 1;
-            self.total.set_message(format!("{}/{} images", n.0, n.1));
+    fn image_finished(&self, _image: &ImageReport) {
+        let mut n = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if n[3] == 0 {
+            return;
+        }
+        n[2] += 1;
+        self.show(&n);
+        if n[2] == n[3] {
+            self.total.finish();
         }
     }
 }
