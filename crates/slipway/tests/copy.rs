@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use common::{Run, slipway, snapshot};
+use common::{Run, slipway, snapshot, terminal_rows};
 use slipway_testkit::{
     ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, oci_layout, read_request,
     sha256_digest,
@@ -1420,74 +1420,16 @@ fn an_upload_whose_answer_was_lost_asks_for_its_range_then_restarts_cleanly() {
     );
 }
 
-/// Runs slipway (with the mode's trust flags, human output) on a pseudo-terminal `cols`
-/// columns wide, through util-linux `script`, and returns the exit code and everything the
-/// terminal was sent.
+/// Runs slipway with the mode's trust flags on a terminal (see [`common::on_terminal`]).
 fn on_terminal(m: &Mode, cols: u16, args: &[&str]) -> (i32, String) {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = format!("stty cols {cols} rows 40; exec ");
-    line.push_str(&quote(env!("CARGO_BIN_EXE_slipway")));
-    let certs_d = s(m.tmp.path()).to_string();
-    let words = ["--certs-d", certs_d.as_str()]
-        .into_iter()
-        .chain(m.flags.iter().map(String::as_str))
-        .chain(args.iter().copied());
-    for w in words {
-        line.push(' ');
-        line.push_str(&quote(w));
-    }
-    let out = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SHELL", "/bin/sh")
-        .env("TERM", "xterm-256color")
-        .envs(m.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run util-linux script (bsdutils)");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-    )
-}
-
-/// The rows a `cols`-wide terminal shows of `raw`: escape sequences removed, the text split
-/// where the cursor goes back to a row's start, and runs longer than a row wrapped the way
-/// the terminal wraps them. (indicatif pads each bar with spaces to the terminal's width and
-/// lets the terminal wrap to the next row, so a bar that fits fills exactly one row.)
-fn terminal_rows(raw: &str, cols: usize) -> Vec<String> {
-    let mut plain = String::new();
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            plain.push(c);
-            continue;
-        }
-        // CSI: ESC [ parameters, then one final byte in @..~; a cursor movement ends a run.
-        if chars.peek() == Some(&'[') {
-            chars.next();
-            for f in chars.by_ref() {
-                if ('@'..='~').contains(&f) {
-                    break;
-                }
-            }
-        } else {
-            chars.next();
-        }
-        plain.push('\r');
-    }
-    let mut rows = vec![];
-    for run in plain.split(['\r', '\n']) {
-        let run: Vec<char> = run.chars().collect();
-        for row in run.chunks(cols) {
-            let row: String = row.iter().collect();
-            if !row.trim().is_empty() {
-                rows.push(row);
-            }
-        }
-    }
-    rows
+    let mut a: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+    a.extend_from_slice(args);
+    let env: Vec<(&str, &str)> = m
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    common::on_terminal(m.tmp.path(), cols, &a, &env)
 }
 
 #[test]

@@ -588,3 +588,38 @@ fn bad_input_exits_2_and_writes_nothing() {
     assert!(m.writes().is_empty(), "{:#?}", m.writes());
     assert!(!m.tmp.path().join("out").exists());
 }
+
+#[test]
+fn on_a_terminal_one_bar_shows_the_whole_run_above_the_blobs() {
+    let m = Mirror::new();
+    let ca = m.pki.ca().display().to_string();
+    let trust = [
+        format!("--registry-ca={}={ca}", m.src.host()),
+        format!("--registry-ca={}={ca}", m.dst.host()),
+    ];
+    let (src_app, src_web, dst) = (m.s("team/app"), m.s("team/web"), m.d("tty"));
+    let mut args: Vec<&str> = trust.iter().map(String::as_str).collect();
+    args.extend(["sync", &src_app, &src_web, &dst]);
+    let (code, raw) = common::on_terminal(&m.certs_d(), 100, &args, &[]);
+    assert_eq!(code, 0, "{raw}");
+    let rows = common::terminal_rows(&raw, 100);
+    // Five images, four of them distinct (latest is v2), with 9 distinct blobs: the
+    // shared base, and one own layer and one config for each distinct image.
+    let last_run_row = rows
+        .iter()
+        .rfind(|r| r.starts_with("run "))
+        .unwrap_or_else(|| panic!("no run bar in {rows:#?}"));
+    assert!(
+        last_run_row.contains("blobs 9/9, images 5/5") && last_run_row.contains("B/s"),
+        "{last_run_row:?} in {rows:#?}"
+    );
+    let base = &m.layout("team/app:v1").layer_digests[0]["sha256:".len()..][..12];
+    assert!(
+        rows.iter().any(|r| r.starts_with(base) && r.contains('[')),
+        "no bar for the base layer {base} in {rows:#?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("synced to ")),
+        "{rows:#?}"
+    );
+}

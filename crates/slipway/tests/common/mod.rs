@@ -323,3 +323,77 @@ impl TlsRig {
         );
     }
 }
+
+/// Runs slipway (human output, `--certs-d certs_d`, a clean environment plus `env`) on a
+/// pseudo-terminal `cols` columns wide, through util-linux `script`, and returns the exit
+/// code and everything the terminal was sent.
+pub fn on_terminal(
+    certs_d: &Path,
+    cols: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = format!("stty cols {cols} rows 40; exec ");
+    line.push_str(&quote(env!("CARGO_BIN_EXE_slipway")));
+    let certs_d = certs_d.display().to_string();
+    let words = ["--certs-d", certs_d.as_str()]
+        .into_iter()
+        .chain(args.iter().copied());
+    for w in words {
+        line.push(' ');
+        line.push_str(&quote(w));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run util-linux script (bsdutils)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+/// The rows a `cols`-wide terminal shows of `raw`: escape sequences removed, the text split
+/// where the cursor goes back to a row's start, and runs longer than a row wrapped the way
+/// the terminal wraps them. (indicatif pads each bar with spaces to the terminal's width and
+/// lets the terminal wrap to the next row, so a bar that fits fills exactly one row.)
+pub fn terminal_rows(raw: &str, cols: usize) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            plain.push(c);
+            continue;
+        }
+        // CSI: ESC [ parameters, then one final byte in @..~; a cursor movement ends a run.
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for f in chars.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+        plain.push('\r');
+    }
+    let mut rows = vec![];
+    for run in plain.split(['\r', '\n']) {
+        let run: Vec<char> = run.chars().collect();
+        for row in run.chunks(cols) {
+            let row: String = row.iter().collect();
+            if !row.trim().is_empty() {
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
