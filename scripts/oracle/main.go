@@ -20,14 +20,24 @@
 //	                                  then for each tag semver.NewVersion and Check (a tag
 //	                                  that is not a version is false): {"matched": [...]},
 //	                                  or {"error": "..."} when NewConstraint fails
+//	{"deploy_template": TEXT, "project": P, "env": E, "namespace": N}
+//	                                  text/template with werf's deploy-template delimiters
+//	                                  [[ ]] and the functions project and env (and namespace,
+//	                                  when given, as for a release name):
+//	                                  {"text": "..."} or {"error": "..."}
+//	{"murmur3": TEXT}                 spaolacci/murmur3 New32, Sum32 printed with %x: the
+//	                                  hash werf appends to a slug: {"hash": "..."}
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -36,6 +46,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"github.com/spaolacci/murmur3"
 )
 
 type question struct {
@@ -47,6 +58,12 @@ type question struct {
 	Dockerfile *string  `json:"dockerfile,omitempty"`
 	Semver     *string  `json:"semver,omitempty"`
 	Tags       []string `json:"tags,omitempty"`
+	// A werf deploy template and the names it may use.
+	DeployTemplate *string `json:"deploy_template,omitempty"`
+	Project        string  `json:"project,omitempty"`
+	Env            string  `json:"env,omitempty"`
+	Namespace      *string `json:"namespace,omitempty"`
+	Murmur3        *string `json:"murmur3,omitempty"`
 }
 
 type command struct {
@@ -65,7 +82,32 @@ type answer struct {
 	Nanos    *int64  `json:"nanos,omitempty"`
 	Stages   []stage `json:"stages,omitempty"`
 	Line     int     `json:"line,omitempty"`
+	Text     *string `json:"text,omitempty"`
+	Hash     string  `json:"hash,omitempty"`
 	Error    string  `json:"error,omitempty"`
+}
+
+// deployTemplate renders TEXT as werf renders deploy.helmRelease and deploy.namespace:
+// text/template, [[ ]] delimiters, and one function per name.
+func deployTemplate(text, project, env string, namespace *string) answer {
+	funcs := template.FuncMap{
+		"project": func() string { return project },
+		"env":     func() (string, error) { return env, nil },
+	}
+	if namespace != nil {
+		ns := *namespace
+		funcs["namespace"] = func() string { return ns }
+	}
+	t, err := template.New("t").Delims("[[", "]]").Funcs(funcs).Parse(text)
+	if err != nil {
+		return answer{Error: err.Error()}
+	}
+	var out bytes.Buffer
+	if err := t.ExecuteTemplate(&out, "t", nil); err != nil {
+		return answer{Error: err.Error()}
+	}
+	s := out.String()
+	return answer{Text: &s}
 }
 
 func line(r []parser.Range) int {
@@ -162,6 +204,12 @@ func main() {
 			as = append(as, ignore(*q.Ignore, q.Paths))
 		case q.Match != nil:
 			as = append(as, match(*q.Match, q.Names))
+		case q.DeployTemplate != nil:
+			as = append(as, deployTemplate(*q.DeployTemplate, q.Project, q.Env, q.Namespace))
+		case q.Murmur3 != nil:
+			h := murmur3.New32()
+			h.Write([]byte(*q.Murmur3))
+			as = append(as, answer{Hash: fmt.Sprintf("%x", h.Sum32())})
 		case q.Semver != nil:
 			as = append(as, semverMatch(*q.Semver, q.Tags))
 		case q.Dockerfile != nil:
@@ -175,7 +223,7 @@ func main() {
 				as = append(as, answer{Nanos: &n})
 			}
 		default:
-			as = append(as, answer{Error: "oracle: a question needs ignore, match, duration, dockerfile or semver"})
+			as = append(as, answer{Error: "oracle: a question needs ignore, match, duration, dockerfile, semver, deploy_template or murmur3"})
 		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(as); err != nil {

@@ -234,3 +234,121 @@ fn doctor_names_an_unreachable_cluster_and_explains_pasted_errors() {
         human.stdout
     );
 }
+
+/// The release and namespace are werf's: werf.yaml's `deploy` templates with `--env`,
+/// slugged by werf's rules; `--namespace` and `--release` win; a bad name is refused
+/// before anything is built or applied. (FakeKube never makes the Deployment ready, so
+/// each converge that applies ends in its short timeout; what it applied is the point.)
+#[test]
+fn converge_deploys_to_the_release_and_namespace_werf_would() {
+    let rig = Rig::new();
+    let werf = rig.path("hello/werf.yaml");
+    let text = std::fs::read_to_string(&werf).unwrap();
+    let with_deploy = text.replace(
+        "configVersion: 1\n",
+        "configVersion: 1\ndeploy:\n  namespace: \"[[ project ]]-[[ env ]]\"\n  helmRelease: \"[[ namespace ]]_Rel\"\ncleanup:\n  keepImagesBuiltWithinLastNHours: 1\n",
+    );
+    assert_ne!(text, with_deploy);
+    std::fs::write(&werf, &with_deploy).unwrap();
+    let run = rig.converge(&[
+        "--skip-cluster-trust",
+        "--env",
+        "production",
+        "--timeout",
+        "1s",
+    ]);
+    assert!(
+        run.stderr.contains("note: ") && run.stderr.contains("no cleanup command"),
+        "{}",
+        run.stderr
+    );
+    // The release `hello-production_Rel` is no DNS name, so it is slugged as werf slugs it;
+    // its inventory records it.
+    let hash = format!(
+        "{:x}",
+        slipway_werf::deploy::murmur3_32(b"hello-production_Rel")
+    );
+    let release = format!("hello-production-rel-{hash}");
+    let inventories = |ns: &str| -> Vec<String> {
+        rig.fake.with(|store| {
+            store
+                .all("ConfigMap")
+                .iter()
+                .filter(|c| c["metadata"]["namespace"] == ns)
+                .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_string))
+                .filter(|n| n.starts_with("slipway-release-"))
+                .collect()
+        })
+    };
+    assert_eq!(
+        inventories("hello-production"),
+        [format!("slipway-release-{release}")],
+        "{}",
+        run.stderr
+    );
+    let applied: Vec<String> = rig
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        applied
+            .iter()
+            .any(|p| p.contains("/namespaces/hello-production/deployments/hello")),
+        "{applied:#?}"
+    );
+    assert!(
+        run.stderr.contains("created Namespace hello-production"),
+        "{}",
+        run.stderr
+    );
+
+    // The options win over werf.yaml, as werf's do.
+    let run = rig.converge(&[
+        "--skip-cluster-trust",
+        "--env",
+        "production",
+        "--namespace",
+        "given",
+        "--release",
+        "given-rel",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(
+        inventories("given"),
+        ["slipway-release-given-rel"],
+        "{}",
+        run.stderr
+    );
+    assert!(rig.fake.get("Namespace", "", "given").is_some());
+
+    // A name the options give is checked, never slugged; nothing is built or applied.
+    let before = rig.fake.requests().len();
+    let state = common::tree_state(&rig.reg.dir().join("data"));
+    for (flag, value, says) in [
+        ("--namespace", "Not_Valid", "--namespace `Not_Valid`"),
+        ("--release", "UPPER", "--release `UPPER`"),
+    ] {
+        let run = rig.converge(&["--skip-cluster-trust", flag, value]);
+        assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    // A template function slipway does not render is refused by name.
+    std::fs::write(
+        &werf,
+        with_deploy.replace("[[ project ]]-[[ env ]]", "[[ env | upper ]]"),
+    )
+    .unwrap();
+    let run = rig.converge(&["--skip-cluster-trust", "--env", "x"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("deploy.namespace") && run.stderr.contains("is not supported"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(rig.fake.requests().len(), before, "the API was called");
+    assert_eq!(state, common::tree_state(&rig.reg.dir().join("data")));
+}

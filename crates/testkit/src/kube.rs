@@ -755,6 +755,42 @@ fn answer(shared: &Shared, raw: &RawRequest) -> (u16, Value) {
             let (stored, created) = store.apply(obj, &manager);
             (if created { 201 } else { 200 }, stored)
         }
+        // Create: 201 with the stored object, or 409 when it exists, as the API server does.
+        ("POST", None) => {
+            let Some(mut obj) = body else {
+                return (
+                    422,
+                    status_body(422, "Invalid", "the body is not JSON".into()),
+                );
+            };
+            let name = meta_str(&obj, "name").to_string();
+            if name.is_empty() || obj["kind"].as_str() != Some(kind.as_str()) {
+                return (
+                    422,
+                    status_body(
+                        422,
+                        "Invalid",
+                        format!("a {kind} with a metadata.name is expected"),
+                    ),
+                );
+            }
+            if let Some(n) = &target.namespace {
+                obj["metadata"]["namespace"] = json!(n);
+            }
+            let ns = meta_str(&obj, "namespace").to_string();
+            if store.get(&kind, &ns, &name).is_some() {
+                return (
+                    409,
+                    status_body(
+                        409,
+                        "AlreadyExists",
+                        format!("{} \"{name}\" already exists", target.plural),
+                    ),
+                );
+            }
+            store.put(obj);
+            (201, store.get(&kind, &ns, &name).unwrap_or_default())
+        }
         (m, _) => (
             405,
             status_body(

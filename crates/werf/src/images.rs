@@ -24,6 +24,14 @@ impl Doc<'_> {
     }
 }
 
+/// What the meta document says.
+pub(crate) struct Meta {
+    pub(crate) project: String,
+    pub(crate) deploy: crate::deploy::Deploy,
+    /// Settings read but not used, to be announced.
+    pub(crate) notes: Vec<String>,
+}
+
 pub(crate) struct RawImage {
     pub(crate) doc: usize,
     pub(crate) line: u64,
@@ -181,9 +189,11 @@ impl Cx<'_> {
         doc: &Doc<'_>,
         loc: &Location,
         entries: &[(Spanned<String>, Spanned<Node>)],
-    ) -> Result<String, ConfigError> {
+    ) -> Result<Meta, ConfigError> {
         let mut project = None;
         let mut version = false;
+        let mut deploy = crate::deploy::Deploy::default();
+        let mut notes = Vec::new();
         for (k, v) in entries {
             match k.value.as_str() {
                 "project" => project = Some(self.string(doc, "project", v, false)?),
@@ -198,8 +208,25 @@ impl Cx<'_> {
                     }
                     version = true;
                 }
-                // Deploy, cleanup and git settings do not change what is built.
-                "deploy" | "cleanup" | "gitWorktree" => {}
+                "deploy" => deploy = self.deploy(doc, v)?,
+                // Read and checked, but there is no cleanup command (yet) to use them: say so.
+                "cleanup" | "gitWorktree" => {
+                    if !matches!(v.value, Node::Map(_) | Node::Null) {
+                        return Err(self.expected(doc, &k.value, v, "a mapping"));
+                    }
+                    if matches!(&v.value, Node::Map(m) if !m.is_empty()) {
+                        let what = if k.value == "cleanup" {
+                            "slipway has no cleanup command yet, so `cleanup` policies are not applied"
+                        } else {
+                            "slipway reads the build context from the working tree, so `gitWorktree` settings are not used"
+                        };
+                        notes.push(format!(
+                            "{}:{}: {what}",
+                            self.path.display(),
+                            doc.line(&k.referenced)
+                        ));
+                    }
+                }
                 "build" => {
                     if let Node::Map(sub) = &v.value {
                         if let Some((sk, _)) = sub.first() {
@@ -241,14 +268,67 @@ impl Cx<'_> {
                 "missing: the meta document needs `configVersion: 1`".into(),
             ));
         }
-        project.ok_or_else(|| {
+        let project = project.ok_or_else(|| {
             self.at(
                 doc,
                 loc,
                 "project",
                 "missing: the meta document needs `project: NAME`".into(),
             )
+        })?;
+        Ok(Meta {
+            project,
+            deploy,
+            notes,
         })
+    }
+
+    /// Reads the meta document's `deploy:` section, with werf's rules: known keys only,
+    /// and no empty names.
+    fn deploy(
+        &self,
+        doc: &Doc<'_>,
+        v: &Spanned<Node>,
+    ) -> Result<crate::deploy::Deploy, ConfigError> {
+        let mut d = crate::deploy::Deploy::default();
+        let entries = match &v.value {
+            Node::Map(m) => m,
+            Node::Null => return Ok(d),
+            _ => return Err(self.expected(doc, "deploy", v, "a mapping")),
+        };
+        for (k, val) in entries {
+            let key = format!("deploy.{}", k.value);
+            let boolean = |val: &Spanned<Node>| match val.value {
+                Node::Bool(b) => Ok(b),
+                _ => Err(self.expected(doc, &key, val, "true or false")),
+            };
+            match k.value.as_str() {
+                "helmChartDir" => d.helm_chart_dir = Some(self.string(doc, &key, val, false)?),
+                "helmRelease" => d.helm_release = Some(self.string(doc, &key, val, false)?),
+                "namespace" => d.namespace = Some(self.string(doc, &key, val, false)?),
+                "helmReleaseSlug" => d.helm_release_slug = Some(boolean(val)?),
+                "namespaceSlug" => d.namespace_slug = Some(boolean(val)?),
+                "appVersion" => {
+                    return Err(self.at(
+                        doc,
+                        &k.referenced,
+                        &key,
+                        "sets the chart's appVersion, and slipway does not render Helm charts yet; remove it".into(),
+                    ));
+                }
+                other => {
+                    return Err(self.at(
+                        doc,
+                        &k.referenced,
+                        &key,
+                        format!(
+                            "unknown key `{other}`; deploy may have: helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(d)
     }
 
     pub(crate) fn image(

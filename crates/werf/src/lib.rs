@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod deploy;
 mod documents;
 mod images;
 #[cfg(test)]
@@ -34,6 +35,12 @@ pub struct WerfConfig {
     pub project: String,
     /// The images, in the order the file defines them.
     pub images: Vec<ImageSpec>,
+    /// The meta document's `deploy:` section.
+    pub deploy: deploy::Deploy,
+    /// Settings the file has that slipway reads but does not use (`cleanup`,
+    /// `gitWorktree`), each naming its file and line: to be announced, never ignored
+    /// silently.
+    pub notes: Vec<String>,
 }
 
 /// One image built from a Dockerfile.
@@ -198,7 +205,7 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
         });
     }
     let cx = Cx { path };
-    let mut meta: Option<(usize, String)> = None;
+    let mut meta: Option<(usize, Meta)> = None;
     let mut raws: Vec<RawImage> = vec![];
     for chunk in split_documents(text) {
         if chunk.blank {
@@ -235,8 +242,8 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
                     ),
                 ));
             }
-            let project = cx.meta(&doc, &root.referenced, entries)?;
-            meta = Some((doc.number, project));
+            let m = cx.meta(&doc, &root.referenced, entries)?;
+            meta = Some((doc.number, m));
         } else if has("image") || has("dockerfile") || has("artifact") {
             raws.push(cx.image(&doc, &root.referenced, entries)?);
         } else {
@@ -250,7 +257,7 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
             ));
         }
     }
-    let Some((_, project)) = meta else {
+    let Some((_, meta)) = meta else {
         return Err(cx.file(
             "no meta document: start werf.yaml with `project: NAME` and `configVersion: 1`, \
              then `---` before the image documents"
@@ -261,8 +268,10 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
     Ok(WerfConfig {
         path: abs,
         dir,
-        project,
+        project: meta.project,
         images,
+        deploy: meta.deploy,
+        notes: meta.notes,
     })
 }
 

@@ -184,11 +184,51 @@ fn meta_document_is_required_and_checked() {
             "--platform",
         ],
     );
-    // Deploy and cleanup settings are accepted and ignored.
-    f.parse(&format!(
-        "{META}deploy:\n  helmRelease: x\ncleanup:\n  keepPolicies: []\n"
-    ))
-    .unwrap();
+    // The deploy section is read; cleanup and gitWorktree are read and announced, never
+    // ignored silently.
+    let c = f
+        .parse(&format!(
+            "{META}deploy:\n  helmRelease: x-[[ env ]]\n  helmReleaseSlug: false\n  namespace: ns\n  helmChartDir: chart\ncleanup:\n  keepPolicies: []\ngitWorktree:\n  forceShallowClone: true\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        c.deploy,
+        crate::deploy::Deploy {
+            helm_chart_dir: Some("chart".into()),
+            helm_release: Some("x-[[ env ]]".into()),
+            helm_release_slug: Some(false),
+            namespace: Some("ns".into()),
+            namespace_slug: None,
+        }
+    );
+    assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
+    has(&c.notes[0], &["werf.yaml:8:", "no cleanup command"]);
+    has(&c.notes[1], &["werf.yaml:10:", "gitWorktree"]);
+    // Empty sections say nothing.
+    let quiet = f.parse(&format!("{META}cleanup: {{}}\n")).unwrap();
+    assert!(quiet.notes.is_empty());
+    for (text, needles) in [
+        (
+            "deploy:\n  helmRelease: \"\"\n",
+            &["`deploy.helmRelease`", "empty"][..],
+        ),
+        (
+            "deploy:\n  namespaceSlug: yes-please\n",
+            &["`deploy.namespaceSlug`", "true or false"],
+        ),
+        (
+            "deploy:\n  releaseName: x\n",
+            &["`deploy.releaseName`", "unknown key", "helmRelease"],
+        ),
+        (
+            "deploy:\n  appVersion: 1.0\n",
+            &["`deploy.appVersion`", "appVersion"],
+        ),
+        ("deploy: [x]\n", &["`deploy`", "a mapping"]),
+        ("cleanup: 3\n", &["`cleanup`", "a mapping"]),
+    ] {
+        has(&f.err(&format!("{META}{text}")), needles);
+    }
 }
 
 #[test]

@@ -231,10 +231,12 @@ Examples:
   slipway build --dir examples/hello --report-path report.json app
   WERF_REPO=registry.internal:5000/app slipway build --compression zstd
 
-Supported werf.yaml keys: project, configVersion (1), and per image document: image,
-dockerfile, context, target, args, dependencies (image, imports: type ImageName |
-ImageDigest | ImageRepo | ImageTag, targetBuildArg). Stapel keys and templating are
-refused with a message saying what to write instead.")]
+Supported werf.yaml keys: project, configVersion (1), deploy (helmChartDir, helmRelease,
+helmReleaseSlug, namespace, namespaceSlug; used by render and converge), and per image
+document: image, dockerfile, context, target, args, dependencies (image, imports: type
+ImageName | ImageDigest | ImageRepo | ImageTag, targetBuildArg). cleanup and gitWorktree
+are read and announced as unused. Stapel keys and templating are refused with a message
+saying what to write instead.")]
     Build(BuildArgs),
     /// Build, then print the Kubernetes manifests with every werf image pinned to its digest.
     ///
@@ -381,7 +383,8 @@ pub struct RenderArgs {
     /// The build flags, as `slipway build` takes them.
     #[command(flatten)]
     pub build: BuildArgs,
-    /// The folder of manifests to render [default: DIR/.helm/templates].
+    /// The folder of manifests to render [default: DIR/.helm/templates, or werf.yaml's
+    /// deploy.helmChartDir with /templates].
     #[arg(long, value_name = "DIR")]
     pub manifests: Option<PathBuf>,
     /// Write the result to FILE (atomically: a temp file, then a rename) instead of
@@ -396,12 +399,20 @@ pub struct ConvergeArgs {
     /// The build flags, as `slipway build` takes them.
     #[command(flatten)]
     pub build: BuildArgs,
-    /// The folder of manifests [default: DIR/.helm/templates].
+    /// The folder of manifests [default: DIR/.helm/templates, or werf.yaml's
+    /// deploy.helmChartDir with /templates].
     #[arg(long, value_name = "DIR")]
     pub manifests: Option<PathBuf>,
-    /// The namespace for objects that name none [default: the context's, else default].
-    #[arg(long, short = 'n', value_name = "NAME")]
+    /// The namespace for objects that name none, created when missing, as werf chooses it
+    /// [default: werf.yaml's deploy.namespace, else PROJECT-ENV, else PROJECT; slugged by
+    /// werf's rules unless deploy.namespaceSlug is false]. A namespace given here is checked,
+    /// never slugged.
+    #[arg(long, short = 'n', value_name = "NAME", env = "WERF_NAMESPACE")]
     pub namespace: Option<String>,
+    /// The environment (werf's --env): part of the default release and namespace
+    /// (PROJECT-ENV) and of deploy templates (`[[ env ]]`).
+    #[arg(long, value_name = "ENV", env = "WERF_ENV")]
+    pub env: Option<String>,
     /// The kubeconfig context [default: the current one]; KUBECONFIG is honoured.
     #[arg(long = "kube-context", value_name = "NAME")]
     pub kube_context: Option<String>,
@@ -434,8 +445,9 @@ pub struct ConvergeArgs {
     pub agent_api_server: Option<slipway_kube::ApiServer>,
     /// The release: what this converge owns. Its objects are recorded in ConfigMap
     /// slipway-release-NAME, and those a later converge no longer has are deleted
-    /// [default: werf.yaml's project].
-    #[arg(long, value_name = "NAME")]
+    /// [default: werf.yaml's deploy.helmRelease, else PROJECT-ENV, else PROJECT; slugged by
+    /// werf's rules unless deploy.helmReleaseSlug is false].
+    #[arg(long, value_name = "NAME", env = "WERF_RELEASE")]
     pub release: Option<String>,
     /// Keep the objects that an earlier converge of the release applied and this one does
     /// not; they stay recorded, so a later converge without this flag deletes them.

@@ -157,6 +157,10 @@ pub fn build_images(
     config: &WerfConfig,
 ) -> Result<BuildReport> {
     let repo = global.repo.as_deref().map(parse_repo).transpose()?;
+    // Settings werf.yaml has and slipway reads but does not use are said, never ignored.
+    for note in &config.notes {
+        eprintln!("note: {note}");
+    }
     let platform = match &a.platform {
         Some(p) => Platform::parse(p).with_context(|| format!("--platform {p}"))?,
         None => host_platform(),

@@ -56,12 +56,24 @@ pub fn run(
     let reference =
         slipway_oci::Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
     let host = RegistryHost::parse(reference.api_host())?;
-    let release = match &a.release {
-        Some(r) => r.clone(),
-        None => super::build::load_config(&a.build)?.project,
-    };
+    // The release and namespace werf would deploy to: the options, else werf.yaml's
+    // deploy templates, else PROJECT[-ENV], slugged by werf's rules.
+    let config = super::build::load_config(&a.build)?;
+    let env = a.env.as_deref().filter(|e| !e.is_empty());
+    let deploy = &config.deploy;
+    let namespace =
+        slipway_werf::deploy::namespace(&config.project, deploy, env, a.namespace.as_deref())
+            .map_err(|e| crate::BadInput(e.to_string()))?;
+    let release = slipway_werf::deploy::release(
+        &config.project,
+        deploy,
+        env,
+        a.release.as_deref(),
+        &namespace,
+    )
+    .map_err(|e| crate::BadInput(e.to_string()))?;
     slipway_kube::prune::check_release_name(&release)
-        .map_err(|m| crate::BadInput(format!("--release: {m}")))?;
+        .map_err(|m| crate::BadInput(format!("release `{release}`: {m}")))?;
     // Resolved once, so each relaxation of it is announced once.
     let host_trust = settings.trust_for(&host)?;
     let verified_here = host_trust.skip_verify.is_none() && host_trust.plain_http.is_none();
@@ -113,7 +125,7 @@ pub fn run(
     let plan = slipway_deploy::Plan {
         repo: repo.to_string(),
         release: release.clone(),
-        namespace: a.namespace.clone(),
+        namespace: Some(namespace.clone()),
         kube_context: a.kube_context.clone(),
         trust,
         track,

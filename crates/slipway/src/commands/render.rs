@@ -34,19 +34,25 @@ impl RenderOutput {
     }
 }
 
-/// Reads the manifests: `--manifests DIR`, else `DIR/.helm/templates`.
+/// Reads the manifests: `--manifests DIR`, else `DIR/CHART/templates`, where CHART is
+/// werf.yaml's `deploy.helmChartDir` (`.helm` when unset).
 ///
 /// # Errors
 /// [`RenderError::Folder`] naming both places when the folder is missing or empty, and
 /// [`RenderError::Read`].
-pub fn sources(a: &RenderArgs) -> Result<Vec<Source>, RenderError> {
-    let default = a.build.dir.join(".helm/templates");
+pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, RenderError> {
+    let rel = Path::new(chart_dir.unwrap_or(".helm")).join("templates");
+    let default = a.build.dir.join(&rel);
+    let setting = match chart_dir {
+        Some(d) => format!(" (werf.yaml's deploy.helmChartDir is {d})"),
+        None => String::new(),
+    };
     match &a.manifests {
         Some(dir) => {
             if !dir.is_dir() {
                 return Err(RenderError::Folder {
                     message: format!(
-                        "--manifests {}: no such folder (without --manifests, slipway reads {})",
+                        "--manifests {}: no such folder (without --manifests, slipway reads {}{setting})",
                         dir.display(),
                         default.display()
                     ),
@@ -56,16 +62,20 @@ pub fn sources(a: &RenderArgs) -> Result<Vec<Source>, RenderError> {
         }
         None => {
             if !default.is_dir() {
+                let layout = if chart_dir.is_some() {
+                    format!("{}/", rel.display())
+                } else {
+                    ".helm/templates/ (werf's layout)".to_string()
+                };
                 return Err(RenderError::Folder {
                     message: format!(
-                        "no manifests to render: {} does not exist and --manifests was not \
-                         given; put the Kubernetes YAML in .helm/templates/ (werf's layout) or \
-                         pass --manifests DIR",
+                        "no manifests to render: {} does not exist{setting} and --manifests was not \
+                         given; put the Kubernetes YAML in {layout} or pass --manifests DIR",
                         default.display()
                     ),
                 });
             }
-            slipway_kube::render::load_sources(&default, Path::new(".helm/templates"))
+            slipway_kube::render::load_sources(&default, &rel)
         }
     }
 }
@@ -78,7 +88,7 @@ pub fn sources(a: &RenderArgs) -> Result<Vec<Source>, RenderError> {
 /// report write failures.
 pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Result<RenderOutput> {
     let config = load_config(&a.build)?;
-    let sources = sources(a)?;
+    let sources = sources(a, config.deploy.helm_chart_dir.as_deref())?;
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
     slipway_kube::render::check(&sources, &names)?;
     if global.repo.is_none() {
