@@ -85,6 +85,11 @@ pub struct BuildahJob<'a> {
     pub hosts: &'a [HostAccess],
     /// The platform, `os/arch` (`--platform`).
     pub platform: Option<&'a str>,
+    /// Extra `/etc/hosts` entries for `RUN` steps, `host:ip` (`--add-host`, in order).
+    pub add_hosts: &'a [String],
+    /// The network mode of `RUN` steps (`--network`); buildah's default when `None`. With
+    /// `--isolation chroot`, buildah 1.28 accepts only `host`.
+    pub network: Option<&'a str>,
     /// A private, existing folder: buildah's storage, config and the output go here. Jobs
     /// may share it, one after the other: the storage then keeps the layers pulled before.
     pub work_dir: &'a Path,
@@ -326,6 +331,12 @@ fn build_and_push(
     ];
     if let Some(platform) = job.platform {
         args.extend(["--platform".into(), platform.into()]);
+    }
+    for host in job.add_hosts {
+        args.extend(["--add-host".into(), host.into()]);
+    }
+    if let Some(network) = job.network {
+        args.extend(["--network".into(), network.into()]);
     }
     for (k, v) in job.args {
         args.extend(["--build-arg".into(), format!("{k}={v}").into()]);
@@ -715,6 +726,16 @@ mod tests {
         dockerfile: &str,
         hosts: &[HostAccess],
     ) -> (tempfile::TempDir, Result<PathBuf, BuildahError>, String) {
+        build_with(dockerfile, hosts, &[], None)
+    }
+
+    /// Like [`build`], with `--add-host` entries and a `--network` mode.
+    fn build_with(
+        dockerfile: &str,
+        hosts: &[HostAccess],
+        add_hosts: &[String],
+        network: Option<&str>,
+    ) -> (tempfile::TempDir, Result<PathBuf, BuildahError>, String) {
         let ctx = context(dockerfile);
         let work = tempfile::tempdir().unwrap();
         let args = BTreeMap::from([("GREETING".to_string(), "made-by-run".to_string())]);
@@ -726,6 +747,8 @@ mod tests {
             args: &args,
             hosts,
             platform: Some("linux/amd64"),
+            add_hosts,
+            network,
             work_dir: work.path(),
             timestamp: 0,
             processes: &slipway_proc::Host,
@@ -797,6 +820,76 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(root.join("out/hello")).unwrap(),
             "made-by-run\n"
+        );
+    }
+
+    #[test]
+    fn add_hosts_and_network_reach_the_buildah_command_line() {
+        let recorder = slipway_proc::Recorder::new(|_| Ok(slipway_proc::Finished::exited(0, "")));
+        let work = tempfile::tempdir().unwrap();
+        let add_hosts = [
+            "registry.internal:10.0.0.5".to_string(),
+            "v6:::1".to_string(),
+        ];
+        let run_with = |add_hosts: &[String], network: Option<&str>| {
+            let job = BuildahJob {
+                context: Path::new("/ctx"),
+                dockerfile: Path::new("/ctx/Dockerfile"),
+                args: &BTreeMap::new(),
+                hosts: &[],
+                platform: Some("linux/amd64"),
+                add_hosts,
+                network,
+                work_dir: work.path(),
+                timestamp: 0,
+                processes: &recorder,
+            };
+            run(&job, &mut |_| {}).unwrap();
+            let calls = recorder.calls();
+            let build = calls
+                .iter()
+                .rev()
+                .find(|c| c.text().contains(" build "))
+                .expect("a build invocation");
+            build.text()
+        };
+        let text = run_with(&add_hosts, Some("host"));
+        assert!(
+            text.contains(
+                " --add-host registry.internal:10.0.0.5 --add-host v6:::1 --network host "
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(" /ctx"), "the context stays last: {text}");
+        let text = run_with(&[], None);
+        assert!(
+            !text.contains("--add-host") && !text.contains("--network"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn buildah_run_steps_see_the_added_hosts() {
+        require_buildah();
+        let dockerfile = "FROM scratch\nCOPY busybox /bin/busybox\n\
+            RUN [\"/bin/busybox\",\"cp\",\"/etc/hosts\",\"/hosts\"]\n";
+        let add_hosts = [
+            "registry.internal:10.0.0.5".to_string(),
+            "v6:::1".to_string(),
+        ];
+        let (work, result, out) = build_with(dockerfile, &[], &add_hosts, Some("host"));
+        let layout = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let root = work.path().join("rootfs");
+        extract(&layout, &root);
+        let hosts = std::fs::read_to_string(root.join("hosts")).unwrap();
+        let lines: Vec<Vec<&str>> = hosts
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(
+            lines.contains(&vec!["10.0.0.5", "registry.internal"])
+                && lines.contains(&vec!["::1", "v6"]),
+            "{hosts}"
         );
     }
 

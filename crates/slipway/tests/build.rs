@@ -1899,3 +1899,240 @@ fn a_builds_registry_errors_carry_their_fix_and_exit_code() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("config.json"), "{}", r.stderr);
 }
+
+/// A werf.yaml whose meta document is `meta_extra`-extended and whose image `app` has
+/// `image_extra` keys.
+fn werf_with(meta_extra: &str, image_extra: &str) -> String {
+    format!(
+        "project: t\nconfigVersion: 1\n{meta_extra}---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n{image_extra}"
+    )
+}
+
+/// werf's `cacheVersion`: the image's own, else `build.cacheVersion`, is part of every stage
+/// digest, so a new value rebuilds every stage and the same value finds them again.
+#[test]
+fn werf_cache_version_rebuilds_every_stage_when_it_changes() {
+    let rig = Rig::new();
+    let dockerfile: &[u8] = b"FROM scratch AS one\nCOPY a.txt /a\nFROM one\nLABEL x=y\n";
+    let dir = rig.project("cachever", &[("Dockerfile", dockerfile), ("a.txt", b"a\n")]);
+    let build = |meta: &str, image: &str| {
+        std::fs::write(dir.join("werf.yaml"), werf_with(meta, image)).unwrap();
+        let report = rig.built(&dir, "store", None, &[]);
+        let app = image_of(&report);
+        (
+            statuses(&app)
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+            stage_digests(&app)
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    fn image_of(report: &Value) -> Value {
+        image(report, "app").clone()
+    }
+    let (st, none) = build("", "");
+    assert_eq!(st, ["built", "built"]);
+    let (st, g1) = build("build:\n  cacheVersion: g1\n", "");
+    assert_eq!(st, ["built", "built"], "setting it rebuilds every stage");
+    assert!(g1[0] != none[0] && g1[1] != none[1], "{g1:?} {none:?}");
+    let (st, again) = build("build:\n  cacheVersion: g1\n", "");
+    assert_eq!((st, &again), (vec!["cached".into(), "cached".into()], &g1));
+    let (st, g2) = build("build:\n  cacheVersion: g2\n", "");
+    assert_eq!(st, ["built", "built"], "changing it rebuilds every stage");
+    assert!(g2[0] != g1[0] && g2[1] != g1[1]);
+    // The image's own value wins over the meta document's, whatever that is.
+    let (st, own) = build("build:\n  cacheVersion: g2\n", "cacheVersion: mine\n");
+    assert_eq!(st, ["built", "built"]);
+    let (st, own_again) = build("build:\n  cacheVersion: g3\n", "cacheVersion: mine\n");
+    assert_eq!(
+        (st, &own_again),
+        (vec!["cached".into(), "cached".into()], &own)
+    );
+    let (_, own_alone) = build("", "cacheVersion: mine\n");
+    assert_eq!(own_alone, own);
+}
+
+/// werf's `ImageID` import: the dependent image's build arg is the dependency's image ID,
+/// the digest of its config, also reported as `DockerImageID`; found again from `--repo`
+/// alone when nothing is rebuilt.
+#[test]
+fn werf_image_id_import_passes_the_dependencys_config_digest() {
+    let rig = Rig::new();
+    let werf = "project: t\nconfigVersion: 1\n---\n\
+                image: base\ndockerfile: base.Dockerfile\ncontext: .\n---\n\
+                image: app\ndockerfile: Dockerfile\ncontext: .\n\
+                dependencies:\n- image: base\n  imports:\n  - type: ImageID\n    targetBuildArg: BASE_ID\n  \
+                - type: ImageDigest\n    targetBuildArg: BASE_DIGEST\n";
+    let dir = rig.project(
+        "imageid",
+        &[
+            ("werf.yaml", werf.as_bytes()),
+            ("base.Dockerfile", b"FROM scratch\nCOPY a.txt /a\n"),
+            (
+                "Dockerfile",
+                b"FROM scratch\nARG BASE_ID\nARG BASE_DIGEST\n\
+                  LABEL base-id=${BASE_ID} base-digest=${BASE_DIGEST}\n",
+            ),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let repo = rig.repo("imageid");
+    let report = rig.built(&dir, "s1", Some(&repo), &[]);
+    let base = image(&report, "base");
+    let id = text(base, "DockerImageID");
+    // The config digest, read from the stored manifest and checked against the blob itself.
+    let manifest_hex = text(base, "DockerImageDigest")
+        .strip_prefix("sha256:")
+        .unwrap();
+    let blobs = rig.path("s1").join("blobs/sha256");
+    let manifest = read_json(&blobs.join(manifest_hex));
+    assert_eq!(manifest["config"]["digest"], id, "{manifest:#}");
+    let config_blob = blobs.join(id.strip_prefix("sha256:").unwrap());
+    let sum = Command::new("sha256sum")
+        .arg(&config_blob)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    assert_eq!(format!("sha256:{}", &sum[..64]), id);
+    assert_ne!(
+        id,
+        text(base, "DockerImageDigest"),
+        "an ID is not a manifest digest"
+    );
+
+    let app = image(&report, "app");
+    let labels = &rig.config(text(app, "DockerImageName"))["config"]["Labels"];
+    assert_eq!(labels["base-id"], id, "{labels:#}");
+    assert_eq!(labels["base-digest"], base["DockerImageDigest"]);
+
+    // From a fresh store, every stage is found in --repo; the ID is read from there.
+    let again = rig.built(&dir, "s2", Some(&repo), &[]);
+    assert_eq!(image(&again, "base")["DockerImageID"], id);
+    assert_eq!(statuses(image(&again, "app")), ["cached"]);
+    assert_eq!(
+        image(&again, "app")["DockerImageID"],
+        app["DockerImageID"],
+        "{again:#}"
+    );
+}
+
+/// werf's `addHost` reaches the `/etc/hosts` of `RUN` steps and is part of their digest;
+/// `network: host` is passed on, is not part of the digest, and a mode buildah's chroot
+/// isolation cannot give is refused before anything is built.
+#[test]
+fn werf_add_host_reaches_run_steps_and_network_is_checked() {
+    let busybox = busybox();
+    let rig = Rig::new();
+    let dockerfile: &[u8] = b"FROM scratch AS tools\nCOPY --chmod=0755 busybox /bin/busybox\n\
+        FROM tools\nRUN [\"/bin/busybox\", \"cp\", \"/etc/hosts\", \"/hosts\"]\n";
+    let dir = rig.project(
+        "addhost",
+        &[("Dockerfile", dockerfile), ("busybox", &busybox)],
+    );
+    let repo = rig.repo("addhost");
+    let set = |image_keys: &str| {
+        std::fs::write(dir.join("werf.yaml"), werf_with("", image_keys)).unwrap();
+    };
+    set("addHost:\n- registry.internal:10.0.0.5\n- v6:::1\nnetwork: host\n");
+    let first = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&first, "app");
+    assert_eq!(statuses(app), ["built", "built"]);
+    let hosts = rig.pull(text(app, "DockerImageName")).read("hosts");
+    let lines: Vec<Vec<&str>> = hosts
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        lines.contains(&vec!["10.0.0.5", "registry.internal"])
+            && lines.contains(&vec!["::1", "v6"]),
+        "{hosts}"
+    );
+
+    // The network mode is not part of the digest (as in werf); the entries are, for the
+    // stage with RUN only.
+    set("addHost:\n- registry.internal:10.0.0.5\n- v6:::1\nnetwork: default\n");
+    let same = rig.built(&dir, "store", Some(&repo), &[]);
+    assert_eq!(statuses(image(&same, "app")), ["cached", "cached"]);
+    set("addHost: [registry.internal:10.0.0.6]\n");
+    let moved = rig.built(&dir, "store", Some(&repo), &[]);
+    let app = image(&moved, "app");
+    assert_eq!(statuses(app), ["cached", "built"], "{moved:#}");
+    let hosts = rig.pull(text(app, "DockerImageName")).read("hosts");
+    assert!(hosts.contains("10.0.0.6\tregistry.internal"), "{hosts}");
+    assert!(!hosts.contains("10.0.0.5"), "{hosts}");
+
+    let before = rig.storage();
+    set("network: none\n");
+    let run = rig.build(&dir, "store", Some(&repo), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    common::assert_stderr_has(
+        &run,
+        &["Dockerfile", "line 4", "`network: none`", "network: host"],
+    );
+    rig.assert_nothing_pushed(&before, "a build refusing `network: none`");
+}
+
+/// werf's `contextAddFiles`: the context is read from disk, so the files are there; each
+/// named path must exist inside the context, and one the ignore file excludes is refused
+/// (it would not be in the context), all before anything is built.
+#[test]
+fn werf_context_add_files_must_exist_and_not_be_ignored() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "addfiles",
+        &[
+            ("Dockerfile", b"FROM scratch\nCOPY gen/ /gen/\n"),
+            ("gen/out.txt", b"generated\n"),
+            ("gen/sub/more.txt", b"more\n"),
+            (".dockerignore", b"*.log\n"),
+            ("build.log", b"log\n"),
+        ],
+    );
+    let set = |keys: &str| std::fs::write(dir.join("werf.yaml"), werf_with("", keys)).unwrap();
+    set("contextAddFiles:\n- gen/out.txt\n- gen/sub\n");
+    let report = rig.built(&dir, "store", None, &[]);
+    assert_eq!(statuses(image(&report, "app")), ["built"]);
+    set("contextAddFile: gen/out.txt\n");
+    let same = rig.built(&dir, "store", None, &[]);
+    assert_eq!(
+        statuses(image(&same, "app")),
+        ["cached"],
+        "the key adds nothing to the digest: the files were in the context already"
+    );
+    for (keys, needles) in [
+        (
+            "contextAddFiles:\n- gen/out.txt\n- gen/missing.txt\n",
+            &[
+                "werf.yaml:9",
+                "`contextAddFiles[1]`",
+                "gen/missing.txt does not exist",
+            ][..],
+        ),
+        (
+            "contextAddFiles: [../elsewhere.txt]\n",
+            &["`contextAddFiles`", "leaves its folder"],
+        ),
+        (
+            "contextAddFiles: [build.log]\n",
+            &[
+                "contextAddFiles names `build.log`",
+                "addfiles/.dockerignore excludes",
+            ],
+        ),
+    ] {
+        set(keys);
+        let run = rig.build(&dir, "store2", None, &[]);
+        assert_eq!(run.code, 2, "{keys}: {}", run.stderr);
+        common::assert_stderr_has(&run, needles);
+        assert!(
+            !rig.path("store2").join("index.json").exists()
+                || !std::fs::read_to_string(rig.path("store2").join("index.json"))
+                    .unwrap()
+                    .contains("org.opencontainers.image.ref.name"),
+            "{keys}: something was built"
+        );
+    }
+}

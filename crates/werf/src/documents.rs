@@ -182,12 +182,6 @@ pub(crate) const STAPEL_KEYS: &[&str] = &[
 /// Dockerfile-image keys of werf that slipway does not implement, and what to do instead.
 pub(crate) fn unsupported_hint(key: &str) -> Option<&'static str> {
     Some(match key {
-        "contextAddFile" | "contextAddFiles" => {
-            "slipway reads the context folder as it is on disk, so untracked files are already \
-             in it (unless .dockerignore excludes them); remove the key"
-        }
-        "addHost" => "remove it; RUN steps cannot get extra /etc/hosts entries",
-        "network" => "remove it; RUN steps use the backend's default network",
         "ssh" => "remove it; fetch private sources before the build and add them to the context",
         "secrets" => {
             "remove it; build secrets cannot be mounted yet, so fetch what needs them before \
@@ -198,9 +192,6 @@ pub(crate) fn unsupported_hint(key: &str) -> Option<&'static str> {
         }
         "platform" => "remove it and pass `--platform` to `slipway build`",
         "final" => "remove it; every image in werf.yaml is built and published",
-        "cacheVersion" => {
-            "remove it; to force a rebuild, change a build arg or the Dockerfile instead"
-        }
         "imageSpec" => {
             "remove it; set labels, env, user and the like with Dockerfile instructions instead"
         }
@@ -208,5 +199,7 @@ pub(crate) fn unsupported_hint(key: &str) -> Option<&'static str> {
     })
 }
 
-pub(crate) const IMAGE_KEYS: &str = "image, dockerfile, context, target, args, dependencies";
-pub(crate) const META_KEYS: &str = "project, configVersion, deploy, cleanup, gitWorktree";
+pub(crate) const IMAGE_KEYS: &str = "image, dockerfile, context, contextAddFiles (or contextAddFile), \
+     target, args, addHost, network, cacheVersion, dependencies";
+pub(crate) const META_KEYS: &str =
+    "project, configVersion, build (cacheVersion), deploy, cleanup, gitWorktree";

@@ -28,6 +28,8 @@ impl Doc<'_> {
 pub(crate) struct Meta {
     pub(crate) project: String,
     pub(crate) deploy: crate::deploy::Deploy,
+    /// `build.cacheVersion`, when set and not empty.
+    pub(crate) cache_version: Option<String>,
     /// Settings read but not used, to be announced.
     pub(crate) notes: Vec<String>,
 }
@@ -41,6 +43,13 @@ pub(crate) struct RawImage {
     pub(crate) target: Option<String>,
     pub(crate) args: BTreeMap<String, String>,
     pub(crate) deps: Vec<RawDep>,
+    /// `cacheVersion:`, when set and not empty.
+    pub(crate) cache_version: Option<String>,
+    pub(crate) add_hosts: Vec<String>,
+    pub(crate) network: Option<String>,
+    /// `contextAddFiles:` or `contextAddFile:`: each path with its line, and the key used.
+    pub(crate) context_add_files: Vec<(String, u64)>,
+    pub(crate) context_add_key: &'static str,
 }
 
 pub(crate) struct RawDep {
@@ -193,6 +202,7 @@ impl Cx<'_> {
         let mut project = None;
         let mut version = false;
         let mut deploy = crate::deploy::Deploy::default();
+        let mut cache_version = None;
         let mut notes = Vec::new();
         for (k, v) in entries {
             match k.value.as_str() {
@@ -229,8 +239,12 @@ impl Cx<'_> {
                 }
                 "build" => {
                     if let Node::Map(sub) = &v.value {
-                        if let Some((sk, _)) = sub.first() {
+                        for (sk, sv) in sub {
                             let key = format!("build.{}", sk.value);
+                            if sk.value == "cacheVersion" {
+                                cache_version = self.cache_version(doc, &key, sv)?;
+                                continue;
+                            }
                             let hint = unsupported_hint(&sk.value).unwrap_or("remove it");
                             return Err(self.at(
                                 doc,
@@ -279,8 +293,81 @@ impl Cx<'_> {
         Ok(Meta {
             project,
             deploy,
+            cache_version,
             notes,
         })
+    }
+
+    /// Reads a `cacheVersion` (the image's or `build.cacheVersion`): a string, with numbers
+    /// kept as written; empty or null is no cache version, as in werf.
+    fn cache_version(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Option<String>, ConfigError> {
+        if matches!(v.value, Node::Null) {
+            return Ok(None);
+        }
+        let s = self.scalar_text(doc, key, v)?;
+        Ok((!s.is_empty()).then_some(s))
+    }
+
+    /// Reads a value werf takes as a string or a list of strings (`addHost`,
+    /// `contextAddFiles`): each string with its line. Null is an empty list.
+    fn strings(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Vec<(String, u64)>, ConfigError> {
+        let one = |key: &str, item: &Spanned<Node>| match &item.value {
+            Node::Str(s) if !s.is_empty() => Ok((s.clone(), doc.line(&item.referenced))),
+            Node::Str(_) => Err(self.at(doc, &item.referenced, key, "must not be empty".into())),
+            _ => Err(self.expected(doc, key, item, "a string")),
+        };
+        match &v.value {
+            Node::Null => Ok(vec![]),
+            Node::Str(_) => Ok(vec![one(key, v)?]),
+            Node::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| one(&format!("{key}[{i}]"), item))
+                .collect(),
+            _ => Err(self.expected(doc, key, v, "a string or a list of strings")),
+        }
+    }
+
+    /// Reads `addHost`: `host:ip` entries as buildah's `--add-host` takes them (split at
+    /// the first colon; a non-empty name, then an IPv4 or IPv6 address).
+    fn add_hosts(&self, doc: &Doc<'_>, v: &Spanned<Node>) -> Result<Vec<String>, ConfigError> {
+        let items = self.strings(doc, "addHost", v)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (entry, line)) in items.into_iter().enumerate() {
+            let ok = entry.split_once(':').is_some_and(|(host, ip)| {
+                !host.is_empty()
+                    && !host.contains(char::is_whitespace)
+                    && ip.parse::<std::net::IpAddr>().is_ok()
+            });
+            if !ok {
+                let key = if matches!(v.value, Node::Seq(_)) {
+                    format!("addHost[{i}]")
+                } else {
+                    "addHost".to_string()
+                };
+                return Err(self.invalid(
+                    doc.number,
+                    line,
+                    &key,
+                    format!(
+                        "`{entry}` is not `host:ip`: write a host name, a colon, then an IPv4 or \
+                         IPv6 address (e.g. `registry.internal:10.0.0.5`)"
+                    ),
+                ));
+            }
+            out.push(entry);
+        }
+        Ok(out)
     }
 
     /// Reads the meta document's `deploy:` section, with werf's rules: known keys only,
@@ -353,8 +440,14 @@ impl Cx<'_> {
             target: None,
             args: BTreeMap::new(),
             deps: vec![],
+            cache_version: None,
+            add_hosts: vec![],
+            network: None,
+            context_add_files: vec![],
+            context_add_key: "contextAddFiles",
         };
         let mut named = false;
+        let mut add_key: Option<&Spanned<String>> = None;
         for (k, v) in entries {
             let key = k.value.as_str();
             match key {
@@ -407,6 +500,36 @@ impl Cx<'_> {
                     }
                 },
                 "dependencies" => raw.deps = self.dependencies(doc, v)?,
+                "cacheVersion" => raw.cache_version = self.cache_version(doc, key, v)?,
+                "addHost" => raw.add_hosts = self.add_hosts(doc, v)?,
+                "network" => {
+                    if !matches!(v.value, Node::Null) {
+                        let s = self.string(doc, key, v, true)?;
+                        raw.network = (!s.is_empty()).then_some(s);
+                    }
+                }
+                "contextAddFile" | "contextAddFiles" => {
+                    // werf takes either key, never both.
+                    if let Some(other) = add_key {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            key,
+                            format!(
+                                "`{}` is already given; use one of contextAddFiles and \
+                                 contextAddFile, not both (move every path into contextAddFiles)",
+                                other.value
+                            ),
+                        ));
+                    }
+                    add_key = Some(k);
+                    raw.context_add_key = if key == "contextAddFile" {
+                        "contextAddFile"
+                    } else {
+                        "contextAddFiles"
+                    };
+                    raw.context_add_files = self.strings(doc, key, v)?;
+                }
                 _ => {
                     if let Some(hint) = unsupported_hint(key) {
                         return Err(self.unsupported(doc, k, hint));
@@ -619,21 +742,14 @@ impl Cx<'_> {
                             "ImageDigest" => ImportKind::ImageDigest,
                             "ImageRepo" => ImportKind::ImageRepo,
                             "ImageTag" => ImportKind::ImageTag,
-                            "ImageID" => {
-                                return Err(self.at(
-                                    doc,
-                                    &v.referenced,
-                                    &sub,
-                                    "import type `ImageID` is not supported by slipway (yet); use `ImageDigest` or `ImageName`".into(),
-                                ));
-                            }
+                            "ImageID" => ImportKind::ImageID,
                             other => {
                                 return Err(self.at(
                                     doc,
                                     &v.referenced,
                                     &sub,
                                     format!(
-                                        "unknown import type `{other}`; expected one of: ImageName, ImageTag, ImageRepo, ImageDigest"
+                                        "unknown import type `{other}`; expected one of: ImageName, ImageTag, ImageRepo, ImageDigest, ImageID"
                                     ),
                                 ));
                             }
@@ -663,7 +779,8 @@ impl Cx<'_> {
                     doc,
                     &item.referenced,
                     &key,
-                    "missing `type:` (ImageName, ImageTag, ImageRepo or ImageDigest)".into(),
+                    "missing `type:` (ImageName, ImageTag, ImageRepo, ImageDigest or ImageID)"
+                        .into(),
                 ));
             };
             let Some(target_build_arg) = arg else {
@@ -785,8 +902,8 @@ impl Cx<'_> {
                     return Err(self.invalid(raw.doc, ctx_line, "context", message));
                 }
             }
-            match context.canonicalize() {
-                Ok(c) if c.starts_with(&canonical_dir) => {}
+            let canonical_context = match context.canonicalize() {
+                Ok(c) if c.starts_with(&canonical_dir) => c,
                 Ok(c) => {
                     return Err(self.invalid(
                         raw.doc,
@@ -808,7 +925,8 @@ impl Cx<'_> {
                         format!("cannot open {}: {e}", context.display()),
                     ));
                 }
-            }
+            };
+            let context_add_files = self.context_add_files(raw, &context, &canonical_context)?;
             let (df_text, df_line) = match &raw.dockerfile {
                 Some((s, l)) => (s.as_str(), *l),
                 None => ("Dockerfile", raw.line),
@@ -867,10 +985,76 @@ impl Cx<'_> {
                             imports: d.imports.clone(),
                         })
                         .collect(),
+                    cache_version: raw.cache_version.clone(),
+                    add_hosts: raw.add_hosts.clone(),
+                    network: raw.network.clone(),
+                    context_add_files: context_add_files.clone(),
                 });
             }
         }
         Ok(images)
+    }
+
+    /// Checks the paths `contextAddFiles` names: each relative to the context, inside it
+    /// (also through symbolic links to folders on the way), and there. Returns them cleaned.
+    fn context_add_files(
+        &self,
+        raw: &RawImage,
+        context: &Path,
+        canonical_context: &Path,
+    ) -> Result<Vec<PathBuf>, ConfigError> {
+        let many = raw.context_add_files.len() > 1;
+        let mut out: Vec<PathBuf> = vec![];
+        for (i, (text, line)) in raw.context_add_files.iter().enumerate() {
+            let key = if many {
+                format!("{}[{i}]", raw.context_add_key)
+            } else {
+                raw.context_add_key.to_string()
+            };
+            let fail = |message: String| self.invalid(raw.doc, *line, &key, message);
+            let rel = relative_inside(text).map_err(|why| {
+                fail(format!(
+                    "`{text}` {why}; each path must be relative to the context {} and stay \
+                     inside it",
+                    context.display()
+                ))
+            })?;
+            if rel.as_os_str().is_empty() {
+                // The context itself: every file is in it already.
+                continue;
+            }
+            let full = context.join(&rel);
+            if let Err(e) = std::fs::symlink_metadata(&full) {
+                return Err(fail(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "{} does not exist (paths are relative to the context {})",
+                        full.display(),
+                        context.display()
+                    )
+                } else {
+                    format!("cannot read {}: {e}", full.display())
+                }));
+            }
+            // The last part may itself be a symbolic link (it is taken as one); the folders
+            // leading to it must not leave the context.
+            let parent = full.parent().unwrap_or(context);
+            match parent.canonicalize() {
+                Ok(p) if p.starts_with(canonical_context) => {}
+                Ok(p) => {
+                    return Err(fail(format!(
+                        "{} leads (through a symlink) to {}, outside the context {}",
+                        full.display(),
+                        p.join(full.file_name().unwrap_or_default()).display(),
+                        context.display()
+                    )));
+                }
+                Err(e) => return Err(fail(format!("cannot open {}: {e}", parent.display()))),
+            }
+            if !out.contains(&rel) {
+                out.push(rel);
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) fn check_cycles(&self, raws: &[RawImage]) -> Result<(), ConfigError> {

@@ -37,6 +37,9 @@ pub struct WerfConfig {
     pub images: Vec<ImageSpec>,
     /// The meta document's `deploy:` section.
     pub deploy: deploy::Deploy,
+    /// The meta document's `build.cacheVersion`: the cache version of every image that
+    /// sets none of its own (already applied to [`ImageSpec::cache_version`]).
+    pub cache_version: Option<String>,
     /// Settings the file has that slipway reads but does not use (`cleanup`,
     /// `gitWorktree`), each naming its file and line: to be announced, never ignored
     /// silently.
@@ -58,6 +61,17 @@ pub struct ImageSpec {
     pub args: BTreeMap<String, String>,
     /// The images this one needs built first, and what it imports from them.
     pub dependencies: Vec<Dependency>,
+    /// The cache version, part of every stage digest of the image: the image's own
+    /// `cacheVersion:` when it sets a non-empty one, else the meta document's
+    /// `build.cacheVersion` (werf's rule); `None` when neither does.
+    pub cache_version: Option<String>,
+    /// Extra `/etc/hosts` entries for `RUN` steps (`addHost:`), each `host:ip`, in order.
+    pub add_hosts: Vec<String>,
+    /// The network mode for `RUN` steps (`network:`), as written.
+    pub network: Option<String>,
+    /// The paths `contextAddFiles:` (or `contextAddFile:`) names, relative to the context
+    /// and cleaned; each exists inside it.
+    pub context_add_files: Vec<PathBuf>,
 }
 
 /// An image another image depends on (`dependencies:`).
@@ -89,6 +103,8 @@ pub enum ImportKind {
     ImageRepo,
     /// The tag alone.
     ImageTag,
+    /// The image ID: the digest of the image's config, `sha256:...`.
+    ImageID,
 }
 
 impl ImportKind {
@@ -100,6 +116,7 @@ impl ImportKind {
             ImportKind::ImageDigest => "ImageDigest",
             ImportKind::ImageRepo => "ImageRepo",
             ImportKind::ImageTag => "ImageTag",
+            ImportKind::ImageID => "ImageID",
         }
     }
 }
@@ -264,13 +281,20 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
                 .to_string(),
         ));
     };
-    let images = cx.check_images(&raws, &dir)?;
+    let mut images = cx.check_images(&raws, &dir)?;
+    // werf: an image's own non-empty cacheVersion, else the meta document's.
+    for image in &mut images {
+        if image.cache_version.is_none() {
+            image.cache_version.clone_from(&meta.cache_version);
+        }
+    }
     Ok(WerfConfig {
         path: abs,
         dir,
         project: meta.project,
         images,
         deploy: meta.deploy,
+        cache_version: meta.cache_version,
         notes: meta.notes,
     })
 }

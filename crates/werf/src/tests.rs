@@ -266,15 +266,11 @@ fn stapel_images_are_refused() {
 fn unsupported_dockerfile_keys_say_what_to_do() {
     let f = Fixture::new();
     for (key, value, hint) in [
-        ("contextAddFiles", "[a]", "remove"),
-        ("addHost", "[a:1.2.3.4]", "remove"),
-        ("network", "host", "remove"),
         ("ssh", "default", "remove"),
         ("secrets", "[]", "remove"),
         ("staged", "true", "caches"),
         ("platform", "[linux/amd64]", "--platform"),
         ("final", "false", "remove"),
-        ("cacheVersion", "x", "build arg"),
         ("imageSpec", "{}", "Dockerfile"),
     ] {
         let e = f.err(&format!("{META}---\nimage: app\n{key}: {value}\n"));
@@ -349,21 +345,25 @@ fn dependencies_are_checked() {
             "document 3",
         ],
     );
-    has(
-        &f.err(&two(
+    // ImageID is werf's fifth import type: the dependency's config digest.
+    let c = f
+        .parse(&two(
             "- image: a\n  imports:\n  - type: ImageID\n    targetBuildArg: X\n",
-        )),
-        &[
-            "`dependencies[0].imports[0].type`",
-            "ImageID",
-            "not supported",
-        ],
+        ))
+        .unwrap();
+    assert_eq!(
+        c.image("b").unwrap().dependencies[0].imports,
+        [Import {
+            kind: ImportKind::ImageID,
+            target_build_arg: "X".into()
+        }]
     );
+    assert_eq!(ImportKind::ImageID.to_string(), "ImageID");
     has(
         &f.err(&two(
             "- image: a\n  imports:\n  - type: Nope\n    targetBuildArg: X\n",
         )),
-        &["unknown import type `Nope`"],
+        &["unknown import type `Nope`", "ImageID"],
     );
     has(
         &f.err(&two("- image: a\n  imports:\n  - type: ImageName\n")),
@@ -533,4 +533,167 @@ fn separators_follow_werf() {
     let docs = split_documents("# hi\n\n---\na: 1\n");
     assert_eq!(docs.len(), 1);
     assert_eq!((docs[0].number, docs[0].first_line), (1, 4));
+}
+
+#[test]
+fn cache_version_of_the_image_wins_over_the_meta_documents() {
+    let f = Fixture::new();
+    let meta = |build: &str| format!("{META}{build}");
+    // werf: the image's own non-empty cacheVersion, else build.cacheVersion, else none.
+    let c = f
+        .parse(&format!(
+            "{}---\nimage: own\ncacheVersion: mine\n---\nimage: inherits\n---\nimage: empty\ncacheVersion: ''\n---\nimage: number\ncacheVersion: 1.10\n",
+            meta("build:\n  cacheVersion: global\n")
+        ))
+        .unwrap();
+    assert_eq!(c.cache_version.as_deref(), Some("global"));
+    let versions: Vec<(&str, Option<&str>)> = c
+        .images
+        .iter()
+        .map(|i| (i.name.as_str(), i.cache_version.as_deref()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("own", Some("mine")),
+            ("inherits", Some("global")),
+            ("empty", Some("global")),
+            ("number", Some("1.10")),
+        ]
+    );
+    // Without build.cacheVersion, an image without its own has none.
+    let c = f
+        .parse(&format!(
+            "{META}build: {{}}\n---\nimage: a\n---\nimage: b\ncacheVersion: x\n"
+        ))
+        .unwrap();
+    assert_eq!(c.cache_version, None);
+    assert_eq!(c.images[0].cache_version, None);
+    assert_eq!(c.images[1].cache_version.as_deref(), Some("x"));
+    // The other build keys stay refused, each naming itself; a bad value is reported.
+    for (key, hint) in [
+        ("platform: [linux/arm64]", "`build.platform`"),
+        ("staged: true", "`build.staged`"),
+        ("imageSpec: {}", "`build.imageSpec`"),
+        ("sbom: {}", "`build.sbom`"),
+    ] {
+        has(
+            &f.err(&meta(&format!("build:\n  cacheVersion: v\n  {key}\n"))),
+            &[hint, "not supported by slipway (yet)", ":5:"],
+        );
+    }
+    has(
+        &f.err(&meta("build:\n  cacheVersion: [a]\n")),
+        &["`build.cacheVersion`", "expected a string"],
+    );
+    has(
+        &f.err(&format!("{META}---\nimage: a\ncacheVersion: {{x: 1}}\n")),
+        &["`cacheVersion`", "expected a string", ":5:"],
+    );
+}
+
+#[test]
+fn add_host_and_network_are_read_and_checked() {
+    let f = Fixture::new();
+    let c = f
+        .parse(&format!(
+            "{META}---\nimage: a\naddHost:\n- registry.internal:10.0.0.5\n- v6:::1\nnetwork: host\n---\nimage: b\naddHost: one:192.168.1.1\n---\nimage: c\n"
+        ))
+        .unwrap();
+    let a = c.image("a").unwrap();
+    assert_eq!(a.add_hosts, ["registry.internal:10.0.0.5", "v6:::1"]);
+    assert_eq!(a.network.as_deref(), Some("host"));
+    assert_eq!(c.image("b").unwrap().add_hosts, ["one:192.168.1.1"]);
+    assert!(c.image("c").unwrap().add_hosts.is_empty());
+    assert_eq!(c.image("c").unwrap().network, None);
+    // What buildah's --add-host would refuse is refused here, with its place.
+    for (value, needles) in [
+        (
+            "[nocolon]",
+            &["`addHost[0]`", "`nocolon` is not `host:ip`", ":5:"][..],
+        ),
+        (":1.2.3.4", &["`addHost`", "not `host:ip`"]),
+        (
+            "[ok:1.2.3.4, 'h:1.2.3.4:5']",
+            &["`addHost[1]`", "`h:1.2.3.4:5`"],
+        ),
+        ("[gw:host-gateway]", &["`gw:host-gateway` is not `host:ip`"]),
+        ("['a b:1.2.3.4']", &["not `host:ip`"]),
+        ("{a: b}", &["`addHost`", "a string or a list of strings"]),
+        ("[[a]]", &["`addHost[0]`", "expected a string"]),
+    ] {
+        has(
+            &f.err(&format!("{META}---\nimage: a\naddHost: {value}\n")),
+            needles,
+        );
+    }
+    has(
+        &f.err(&format!("{META}---\nimage: a\nnetwork: [host]\n")),
+        &["`network`", "expected a string"],
+    );
+}
+
+#[test]
+fn context_add_files_must_exist_inside_the_context() {
+    let f = Fixture::new();
+    f.file("ctx/Dockerfile", "FROM scratch\n")
+        .file("ctx/file1", "x")
+        .file("ctx/dir1/inner", "y")
+        .file("outside.txt", "z");
+    let doc = |key: &str| format!("{META}---\nimage: a\ncontext: ctx\n{key}\n");
+    let c = f
+        .parse(&doc(
+            "contextAddFiles:\n- file1\n- ./dir1/\n- dir1/../file1\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        c.images[0].context_add_files,
+        [PathBuf::from("file1"), PathBuf::from("dir1")],
+        "cleaned, without repeats"
+    );
+    // The older singular key, and a single string, mean the same.
+    let c = f.parse(&doc("contextAddFile: file1")).unwrap();
+    assert_eq!(c.images[0].context_add_files, [PathBuf::from("file1")]);
+    for (key, needles) in [
+        (
+            "contextAddFiles:\n- file1\n- missing.txt",
+            &[
+                "`contextAddFiles[1]`",
+                "ctx/missing.txt does not exist",
+                ":8:",
+            ][..],
+        ),
+        (
+            "contextAddFiles: [../outside.txt]",
+            &["`contextAddFiles`", "leaves its folder", "inside it"],
+        ),
+        (
+            "contextAddFile: /etc/passwd",
+            &["`contextAddFile`", "absolute"],
+        ),
+        (
+            "contextAddFiles: [file1]\ncontextAddFile: [dir1]",
+            &["`contextAddFile`", "not both", ":7:"],
+        ),
+        (
+            "contextAddFiles: {a: 1}",
+            &["a string or a list of strings"],
+        ),
+    ] {
+        has(&f.err(&doc(key)), needles);
+    }
+    #[cfg(unix)]
+    {
+        // A folder on the way that is a symlink out of the context is refused; a symlink
+        // as the last part is a file of the context like any other.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(outside.path(), f.tmp.path().join("ctx/out")).unwrap();
+        has(
+            &f.err(&doc("contextAddFiles: [out/secret]")),
+            &["`contextAddFiles`", "symlink", "outside the context"],
+        );
+        let c = f.parse(&doc("contextAddFiles: [out]")).unwrap();
+        assert_eq!(c.images[0].context_add_files, [PathBuf::from("out")]);
+    }
 }

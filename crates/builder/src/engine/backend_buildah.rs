@@ -188,6 +188,13 @@ impl Run<'_> {
             args,
             hosts: &hosts,
             platform: Some(&platform),
+            // werf's addHost and network matter only where commands run.
+            add_hosts: if stage.has_run { &spec.add_hosts } else { &[] },
+            network: spec
+                .network
+                .as_deref()
+                .filter(|_| stage.has_run)
+                .and_then(|n| super::run_network(n).ok().flatten()),
             work_dir: &job_dir,
             timestamp: 0,
             processes: &*self.opts.processes,

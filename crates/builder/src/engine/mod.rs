@@ -178,6 +178,10 @@ pub struct ImageReport {
     pub docker_image_name: String,
     /// The manifest digest.
     pub docker_image_digest: String,
+    /// The image ID: the digest of the image's config, `sha256:...` (what werf's
+    /// `ImageID` import passes).
+    #[serde(rename = "DockerImageID")]
+    pub docker_image_id: String,
     /// Whether any stage was built in this run.
     pub rebuilt: bool,
     /// The backend that built (or would build) it.
@@ -206,6 +210,9 @@ pub fn build(
     observer: &dyn Observer,
 ) -> Result<BuildReport, BuildError> {
     let selected = select_images(cfg, &opts.images)?;
+    for spec in &selected {
+        check_context_add_files(cfg, spec)?;
+    }
     // Options that cannot work are bad input, found before anything is read or built.
     slipway_layer::LayerOptions {
         compression: opts.format.compression,
@@ -318,6 +325,42 @@ pub(crate) fn select_images<'c>(
     Ok(all.into_iter().filter(|s| keep.contains(&s.name)).collect())
 }
 
+/// Refuses a `contextAddFiles` path the image's ignore file excludes. werf adds such paths
+/// to the context it sends; slipway reads the context folder through the ignore file, as
+/// BuildKit does, so the path would not be there: say so instead of leaving it out.
+pub(crate) fn check_context_add_files(
+    cfg: &WerfConfig,
+    spec: &ImageSpec,
+) -> Result<(), BuildError> {
+    if spec.context_add_files.is_empty() {
+        return Ok(());
+    }
+    let ignore = DockerIgnore::for_dockerfile(&spec.context, &spec.dockerfile)?;
+    for rel in &spec.context_add_files {
+        let text = rel.to_string_lossy().replace('\\', "/");
+        if ignore.is_excluded(&text) {
+            let mut own = spec.dockerfile.as_os_str().to_os_string();
+            own.push(".dockerignore");
+            let own = PathBuf::from(own);
+            let file = if own.is_file() {
+                own
+            } else {
+                spec.context.join(".dockerignore")
+            };
+            return Err(BuildError::Usage(format!(
+                "{}: image `{}`: contextAddFiles names `{text}`, which {} excludes; slipway \
+                 applies the ignore file to these paths too, so it would not be in the build \
+                 context: remove the pattern that excludes it (or add `!{text}` after it), or \
+                 remove the path from contextAddFiles",
+                cfg.path.display(),
+                spec.name,
+                file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Returns an image's build args: its own plus what it imports from built dependencies.
 pub(crate) fn import_args(
     spec: &ImageSpec,
@@ -337,6 +380,7 @@ pub(crate) fn import_args(
                 ImportKind::ImageDigest => built.docker_image_digest.clone(),
                 ImportKind::ImageRepo => built.docker_repo.clone(),
                 ImportKind::ImageTag => built.docker_tag.clone(),
+                ImportKind::ImageID => built.docker_image_id.clone(),
             };
             args.insert(imp.target_build_arg.clone(), value);
         }
@@ -380,6 +424,30 @@ pub(crate) struct Prepared {
 pub(crate) struct Located {
     pub(crate) manifest: Digest,
     pub(crate) local: bool,
+    /// The digest of its config (the image ID), when the manifest was read on the way.
+    pub(crate) config: Option<Digest>,
+}
+
+/// Returns the first `RUN` of a plan: its stage's label and its line.
+pub(crate) fn first_run(plan: &ImagePlan) -> Option<(String, usize)> {
+    plan.stages.iter().find_map(|s| {
+        s.steps
+            .iter()
+            .find(|st| matches!(st.action, Action::Run { .. }))
+            .map(|st| (s.label(), st.line))
+    })
+}
+
+/// Returns what buildah gets for werf's `network:` in a stage with `RUN`: `--network host`
+/// for `host`, nothing (its default, which with `--isolation chroot` is the build
+/// machine's network) for `default`. buildah 1.28 refuses every other mode with
+/// `--isolation chroot`.
+pub(crate) fn run_network(network: &str) -> Result<Option<&str>, ()> {
+    match network {
+        "host" => Ok(Some("host")),
+        "default" => Ok(None),
+        _ => Err(()),
+    }
 }
 
 pub(crate) struct Run<'a> {
@@ -446,8 +514,26 @@ impl Run<'_> {
             platform: &opts.platform,
             format: &opts.format,
             hashes: self.hashes,
+            cache_version: spec.cache_version.as_deref(),
+            add_hosts: &spec.add_hosts,
         };
         let plan = stage::plan(&df, &input, self)?;
+        if let Some(network) = spec.network.as_deref()
+            && run_network(network).is_err()
+            && let Some((stage, line)) = first_run(&plan)
+        {
+            return Err(BuildError::Plan {
+                path: path.clone(),
+                line,
+                message: format!(
+                    "stage {stage} has RUN, and werf.yaml gives image `{}` `network: {network}`, \
+                     which slipway cannot give it: buildah runs RUN with --isolation chroot, on \
+                     the build machine's network, and then takes only `network: host`; write \
+                     `network: host` (or `default`), or remove the key",
+                    spec.name
+                ),
+            });
+        }
         let blocker = plan.native_blocker();
         let backend = match self.opts.backend {
             Backend::Auto if plan.has_run() || blocker.is_some() => Backend::Buildah,
@@ -463,16 +549,7 @@ impl Run<'_> {
                 });
             }
             Backend::Native if plan.has_run() => {
-                let (stage, line) = plan
-                    .stages
-                    .iter()
-                    .find_map(|s| {
-                        s.steps
-                            .iter()
-                            .find(|st| matches!(st.action, Action::Run { .. }))
-                            .map(|st| (s.label(), st.line))
-                    })
-                    .expect("a RUN");
+                let (stage, line) = first_run(&plan).expect("a RUN");
                 return Err(BuildError::Plan {
                     path: path.clone(),
                     line,
@@ -531,7 +608,15 @@ impl Run<'_> {
                 self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
                 stages.push(stage_report(s, StageStatus::Cached, 0.0, None));
             }
-            return Ok(self.image_report(spec, target, &loc.manifest, false, backend_name, stages));
+            let id = self.image_id(&target.digest, &loc)?;
+            return Ok(self.image_report(
+                spec,
+                target,
+                (&loc.manifest, &id),
+                false,
+                backend_name,
+                stages,
+            ));
         }
         // One buildah folder for all stages of the image, so its storage keeps the layers of
         // base images between stages instead of pulling them again.
@@ -586,6 +671,7 @@ impl Run<'_> {
                         Located {
                             manifest,
                             local: true,
+                            config: None,
                         },
                     );
                     StageStatus::Built
@@ -595,9 +681,17 @@ impl Run<'_> {
             self.stage_event(&spec.name, s, status, Some(secs), built_by);
             stages.push(stage_report(s, status, secs, built_by));
         }
-        let manifest = located[&target.index].manifest.clone();
+        let loc = located[&target.index].clone();
+        let id = self.image_id(&target.digest, &loc)?;
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
-        Ok(self.image_report(spec, target, &manifest, rebuilt, backend_name, stages))
+        Ok(self.image_report(
+            spec,
+            target,
+            (&loc.manifest, &id),
+            rebuilt,
+            backend_name,
+            stages,
+        ))
     }
 
     /// Whether buildah builds this stage: every stage with `--backend buildah`, and with
@@ -624,11 +718,12 @@ impl Run<'_> {
         });
     }
 
+    /// `(manifest, id)`: the target's manifest digest and its image ID.
     pub(crate) fn image_report(
         &self,
         spec: &ImageSpec,
         target: &StagePlan,
-        manifest: &Digest,
+        (manifest, id): (&Digest, &Digest),
         rebuilt: bool,
         backend: &str,
         stages: Vec<StageReport>,
@@ -644,6 +739,7 @@ impl Run<'_> {
             docker_repo: repo,
             docker_tag: tag,
             docker_image_digest: manifest.to_string(),
+            docker_image_id: id.to_string(),
             rebuilt,
             backend: backend.into(),
             stages,

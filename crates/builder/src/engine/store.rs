@@ -25,10 +25,11 @@ impl Run<'_> {
                 .rt
                 .block_on(reg.get_manifest(&r.repository, digest.hex()))
             {
-                Ok((_, _, d)) => {
+                Ok((bytes, content_type, d)) => {
                     return Ok(Some(Located {
                         manifest: d,
                         local: false,
+                        config: config_of(&bytes, content_type.as_deref()),
                     }));
                 }
                 Err(e) if is_not_found(&e) => {}
@@ -39,6 +40,7 @@ impl Run<'_> {
             Ok(d) => Ok(Some(Located {
                 manifest: d.digest,
                 local: true,
+                config: None,
             })),
             Err(slipway_oci::Error::TagNotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
@@ -102,9 +104,44 @@ impl Run<'_> {
             Located {
                 manifest: loc.manifest.clone(),
                 local: true,
+                config: loc.config.clone(),
             },
         );
         Ok(loc.manifest)
+    }
+
+    /// Returns a stage's image ID, the digest of its config: from the manifest read when the
+    /// stage was found, else from the store, else from `--repo`.
+    pub(crate) fn image_id(&mut self, stage: &Digest, loc: &Located) -> Result<Digest, BuildError> {
+        if let Some(c) = &loc.config {
+            return Ok(c.clone());
+        }
+        let (bytes, content_type, subject) = if self.store.has_blob(&loc.manifest, None) {
+            (
+                self.store.read_blob(&loc.manifest)?,
+                None,
+                format!("oci:{}@{}", self.store_path.display(), loc.manifest),
+            )
+        } else {
+            let repo = self.opts.repo.clone().ok_or_else(|| {
+                BuildError::Usage(format!(
+                    "stage {stage}: its manifest {} is neither in the store nor in a --repo",
+                    loc.manifest
+                ))
+            })?;
+            let reg = self.registry(&repo)?;
+            let r = repo.with_digest(loc.manifest.clone());
+            let (bytes, ct, _) = self
+                .rt
+                .block_on(reg.get_manifest(&r.repository, loc.manifest.as_ref()))
+                .map_err(registry_err(&r))?;
+            (bytes, ct, r.to_string())
+        };
+        config_of(&bytes, content_type.as_deref()).ok_or_else(|| {
+            BuildError::Usage(format!(
+                "{subject}: the manifest of stage {stage} is not an image manifest"
+            ))
+        })
     }
 
     /// Makes sure a base image's blobs are in the store.
@@ -242,6 +279,14 @@ impl StoreTemp {
         self.guard = None;
         self.dir.keep()
     }
+}
+
+/// Returns the config digest of an image manifest; `None` for anything else.
+pub(crate) fn config_of(bytes: &[u8], content_type: Option<&str>) -> Option<Digest> {
+    Manifest::parse(bytes, content_type)
+        .ok()?
+        .as_image()
+        .map(|m| m.config.digest.clone())
 }
 
 /// Removes the temporary folders a killed build left in the store: its `tmp` folder and

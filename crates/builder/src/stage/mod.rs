@@ -5,7 +5,8 @@
 //! instructions, the resolved manifest digest of its base image (or the digest of its base
 //! stage), the values of the build args it declares, the content and metadata of exactly
 //! the context files its `COPY`/`ADD` take, the digests of the stages it copies from, the
-//! platform and the layer format. The digest is the stage's tag in `--repo` and in the
+//! platform and the layer format, werf's `cacheVersion` when set, and for a stage with
+//! `RUN` werf's `addHost` entries. The digest is the stage's tag in `--repo` and in the
 //! local store.
 
 use std::collections::BTreeMap;
@@ -231,6 +232,12 @@ pub struct PlanInput<'a> {
     pub format: &'a LayerFormat,
     /// Digests of context files remembered from earlier builds.
     pub hashes: &'a HashCache,
+    /// werf's cache version (`cacheVersion`, or the meta document's
+    /// `build.cacheVersion`): part of every stage digest when set.
+    pub cache_version: Option<&'a str>,
+    /// werf's `addHost` entries (`host:ip`) for `RUN` steps: part of the digest of every
+    /// stage with a `RUN`, whose commands see them in `/etc/hosts`.
+    pub add_hosts: &'a [String],
 }
 
 /// Plans the stages an image needs.

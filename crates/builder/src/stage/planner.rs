@@ -86,6 +86,9 @@ impl StagePlanner<'_> {
                 .unwrap_or(self.input.format.compression.default_level()),
             self.input.format.keep_mtimes
         ));
+        if let Some(v) = self.input.cache_version {
+            text.push_str(&format!("cache-version {}\n", json_str(v)));
+        }
         let mut config: Map<String, Value> = Map::new();
         let mut author = None;
         match &base {
@@ -324,6 +327,13 @@ impl StagePlanner<'_> {
                         .collect(),
                 ),
             );
+        }
+        // werf's addHost: only commands read /etc/hosts, so it counts for a stage with RUN
+        // (and, through its digest, for the stages built on it or copying from it).
+        if runs {
+            for h in self.input.add_hosts {
+                text.push_str(&format!("add-host {}\n", json_str(h)));
+            }
         }
         let digest = Digest::sha256_of(text.as_bytes());
         Ok(StagePlan {

@@ -46,6 +46,18 @@ fn plan_in(
     args: &[(&str, &str)],
     resolver: &mut dyn Resolve,
 ) -> Result<ImagePlan, BuildError> {
+    plan_werf(context, text, args, None, &[], resolver)
+}
+
+/// Plans `text` with werf's `cacheVersion` and `addHost` settings.
+fn plan_werf(
+    context: &Path,
+    text: &str,
+    args: &[(&str, &str)],
+    cache_version: Option<&str>,
+    add_hosts: &[String],
+    resolver: &mut dyn Resolve,
+) -> Result<ImagePlan, BuildError> {
     let df = dockerfile::parse(text).unwrap();
     let args: BTreeMap<String, String> = args
         .iter()
@@ -63,6 +75,8 @@ fn plan_in(
             platform: &platform,
             format: &LayerFormat::default(),
             hashes: &HashCache::default(),
+            cache_version,
+            add_hosts,
         },
         resolver,
     )
@@ -419,5 +433,59 @@ fn heredoc_bodies_substitute_variables() {
     assert_eq!(
         substitute("hi $NAME, ${NAME}! \\$NAME $NOPE.\n", &look),
         "hi world, world! $NAME .\n"
+    );
+}
+
+/// werf's `cacheVersion`: every stage digest of the image holds it, so a new value rebuilds
+/// everything and the same value finds the same stages; unset is the digest without it.
+#[test]
+fn the_cache_version_is_part_of_every_stage_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
+    let with = |v: Option<&str>| {
+        digests(&plan_werf(dir.path(), TWO, &[], v, &[], &mut base("1")).unwrap())
+    };
+    let none = with(None);
+    let v1 = with(Some("v1"));
+    assert_eq!(none, digests(&plan_text(TWO, &[], &mut base("1")).unwrap()));
+    assert_eq!(v1, with(Some("v1")), "the same value, the same digests");
+    let v2 = with(Some("v2"));
+    for i in 0..2 {
+        assert_ne!(none[i], v1[i], "stage {i}: setting it rebuilds");
+        assert_ne!(v1[i], v2[i], "stage {i}: changing it rebuilds");
+    }
+    // A stage from scratch with nothing but config changes too: every stage counts it.
+    let scratch = "FROM scratch\nLABEL a=b\n";
+    let plan = |v| digests(&plan_werf(dir.path(), scratch, &[], v, &[], &mut base("1")).unwrap());
+    assert_ne!(plan(None), plan(Some("x")));
+}
+
+/// werf's `addHost`: the entries are part of the digest of a stage with `RUN` (whose
+/// commands read `/etc/hosts`) and so of the stages built on it; a stage without `RUN` does
+/// not change.
+#[test]
+fn add_hosts_are_part_of_the_digest_of_stages_with_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "a\n").unwrap();
+    let text = "FROM r.test/base:1 AS tools\nCOPY a.txt /a\n\
+                FROM tools AS built\nRUN make\n\
+                FROM scratch\nCOPY --from=built /out /out\n";
+    let with = |hosts: &[&str]| {
+        let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        digests(&plan_werf(dir.path(), text, &[], None, &hosts, &mut base("1")).unwrap())
+    };
+    let none = with(&[]);
+    let one = with(&["registry.internal:10.0.0.5"]);
+    assert_eq!(one, with(&["registry.internal:10.0.0.5"]));
+    assert_eq!(none[0], one[0], "the stage without RUN does not change");
+    assert_ne!(none[1], one[1], "the RUN stage does");
+    assert_ne!(none[2], one[2], "and the stage copying from it");
+    let other = with(&["registry.internal:10.0.0.6"]);
+    assert_ne!(one[1], other[1], "another address rebuilds");
+    let two = with(&["a:1.1.1.1", "b:2.2.2.2"]);
+    let swapped = with(&["b:2.2.2.2", "a:1.1.1.1"]);
+    assert_ne!(
+        two[1], swapped[1],
+        "order counts: the first entry for a name wins"
     );
 }
