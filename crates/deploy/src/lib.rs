@@ -27,7 +27,9 @@ pub struct Plan {
     pub release: String,
     /// The namespace for objects that name none; `None` takes the kubeconfig context's.
     pub namespace: Option<String>,
-    /// The kubeconfig context; `None` takes the current one (`KUBECONFIG` is honoured).
+    /// The kubeconfig file; `None` reads `$KUBECONFIG`, else `~/.kube/config`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context; `None` takes the current one.
     pub kube_context: Option<String>,
     /// The trust DaemonSet to apply first, when the nodes must trust the registry.
     pub trust: Option<TrustManifest>,
@@ -120,7 +122,10 @@ pub fn converge<B: std::error::Error + 'static>(
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    let client = rt.block_on(slipway_kube::connect(plan.kube_context.as_deref()))?;
+    let client = rt.block_on(slipway_kube::connect_with(
+        plan.kubeconfig.as_deref(),
+        plan.kube_context.as_deref(),
+    ))?;
     let namespace = plan
         .namespace
         .clone()

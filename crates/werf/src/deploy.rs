@@ -256,7 +256,12 @@ pub fn helm_release(name: &str) -> Result<String, String> {
     slug(name, RELEASE_MAX)
 }
 
-fn slug(data: &str, max: usize) -> Result<String, String> {
+/// werf's slug of `data` in at most `max` characters: its slugified text cut to leave
+/// room, a dash, and the MurmurHash3 of `data` in hex.
+///
+/// # Errors
+/// As [`slugify`].
+pub fn slug(data: &str, max: usize) -> Result<String, String> {
     let slugged = slugify(data)?;
     let hash = format!("{:x}", murmur3_32(data.as_bytes()));
     let mut out = String::new();
@@ -276,9 +281,12 @@ fn slug(data: &str, max: usize) -> Result<String, String> {
     Ok(out)
 }
 
-/// Lowercases ASCII letters, keeps digits, turns `&(){}[]-_,.;:=+<>~/` and spaces into
-/// dashes, drops other ASCII, and never lets a dash start, end or repeat.
-fn slugify(data: &str) -> Result<String, String> {
+/// werf's slugify: lowercases ASCII letters, keeps digits, turns `&(){}[]-_,.;:=+<>~/`
+/// and spaces into dashes, drops other ASCII, and never lets a dash start, end or repeat.
+///
+/// # Errors
+/// A letter beyond ASCII, which werf transliterates with a table slipway does not carry.
+pub fn slugify(data: &str) -> Result<String, String> {
     let mut out = String::with_capacity(data.len());
     for c in data.chars() {
         let mapped = match c {

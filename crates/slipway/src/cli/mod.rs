@@ -230,13 +230,19 @@ Examples:
   slipway build --repo registry.internal:5000/app --registry-ca registry.internal:5000=ca.crt
   slipway build --dir examples/hello --report-path report.json app
   WERF_REPO=registry.internal:5000/app slipway build --compression zstd
+  slipway build --repo registry.internal:5000/app --add-custom-tag '%image%-latest' \\
+      --report-path images.env --report-format envfile     # then: . images.env
 
-Supported werf.yaml keys: project, configVersion (1), deploy (helmChartDir, helmRelease,
-helmReleaseSlug, namespace, namespaceSlug; used by render and converge), and per image
-document: image, dockerfile, context, target, args, dependencies (image, imports: type
-ImageName | ImageDigest | ImageRepo | ImageTag, targetBuildArg). cleanup and gitWorktree
-are read and announced as unused. Stapel keys and templating are refused with a message
-saying what to write instead.")]
+Supported werf.yaml keys: project, configVersion (1), build.cacheVersion, deploy
+(helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug; used by render and
+converge), and per image document: image, dockerfile, context, contextAddFiles (or
+contextAddFile; checked to exist in the context), target, args, addHost (buildah
+--add-host for RUN), network (host or default; RUN runs on the build machine's network),
+cacheVersion (in every stage digest; overrides build.cacheVersion), dependencies (image,
+imports: type ImageName | ImageDigest | ImageRepo | ImageTag | ImageID, targetBuildArg).
+cleanup and gitWorktree are read and announced as unused. Stapel keys, the other build.*
+and image keys (ssh, secrets, staged, platform, final, imageSpec) and templating are
+refused with a message saying what to write instead.")]
     Build(BuildArgs),
     /// Build, then print the Kubernetes manifests with every werf image pinned to its digest.
     ///
@@ -244,14 +250,17 @@ saying what to write instead.")]
     /// neither rebuilt nor pushed), then reads the manifests: every *.yaml and *.yml file
     /// under DIR/.helm/templates/ (werf's layout) or --manifests, recursively, in name
     /// order; names starting with `_` or `.` are skipped. Image references become
-    /// REPO@sha256:DIGEST, the digest the build produced:
+    /// REPO@sha256:DIGEST, the digest the build produced (with --use-custom-tag TAG,
+    /// REPO:TAG, a tag pushed after the build):
     ///   {{ .Values.werf.image.NAME }}               werf's form; also {{.Values.werf.image.NAME}},
     ///   {{ $.Values.werf.image.NAME }}              and quoted: image: "{{ .Values.werf.image.NAME }}"
     ///   {{ index .Values.werf.image "NAME" }}       for names with dashes
     ///   image: NAME                                 a bare werf image name, in containers,
     ///                                               initContainers and ephemeralContainers only
     /// Any other {{ ... }} (.Values.x, include, if, range, .Release, {{- -}}) is refused:
-    /// slipway does not run Helm. Render such a chart with `helm template` first.
+    /// slipway does not run Helm. Render such a chart with `helm template` first. For the
+    /// same reason werf's --values, --set, --set-string, --set-file and --secret-values
+    /// are refused (exit 2).
     ///
     /// Output: one YAML document per object, each after `---` and `# Source: FILE`.
     /// Documents are parsed and written again, so comments and formatting are not kept;
@@ -271,9 +280,10 @@ Examples:
   slipway --output json render --repo registry.internal:5000/app | jq -r '.images.app'
 
 Exit codes: 0 rendered; 2 bad input (werf.yaml, Dockerfile, manifests, templating, an
-unknown image name, no --repo, no manifests folder); 3 a failure while building or writing."
+unknown image name, no --repo, no manifests folder, a bad custom tag, a werf flag slipway
+refuses); 3 a failure while building, pushing or writing."
     )]
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Build, push, make the nodes trust the registry, deploy, and follow the rollout.
     ///
     /// In order: `build` (stages to --repo); when --repo's registry is trusted through a
@@ -288,11 +298,14 @@ Examples:
   slipway --registry-ca registry.internal:5000=ca.crt converge --repo registry.internal:5000/app \\
       --agent-image ghcr.io/example/slipway:0.1 --namespace app
   slipway converge --repo registry.internal:5000/app --skip-cluster-trust --kube-context prod
+  WERF_KUBE_CONFIG=ci.kubeconfig slipway converge --repo registry.internal:5000/app \\
+      --skip-cluster-trust --use-custom-tag '%image%-%image_content_based_tag%'
 
 Exit codes: 0 every workload ready; 2 bad input (werf.yaml, Dockerfile, manifests, a
-private-CA registry without --agent-image, a kubeconfig or context that cannot be used);
+private-CA registry without --agent-image, a kubeconfig or context that cannot be used, a
+bad custom tag, a werf flag slipway refuses);
 3 a failure while working: a pull that cannot recover, a failed Job, a timeout.")]
-    Converge(ConvergeArgs),
+    Converge(Box<ConvergeArgs>),
     /// Check one registry from both sides: this machine (the probe) and the cluster.
     ///
     /// The build side connects with this machine's trust for the registry and names what
@@ -369,12 +382,124 @@ pub struct BuildArgs {
     /// systems [default: $XDG_DATA_HOME/slipway/store, or ~/.local/share/slipway/store].
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
     pub store: Option<PathBuf>,
-    /// Write the build report (JSON, werf's keys) to this file.
+    /// Write the build report to this file, in --report-format.
     #[arg(long, value_name = "FILE", env = "WERF_REPORT_PATH")]
     pub report_path: Option<PathBuf>,
+    /// The format of --report-path: `json` (werf's keys), or `envfile`: one
+    /// WERF_<IMAGE>_DOCKER_IMAGE_NAME=REPO:TAG line per image, IMAGE being the image name
+    /// upper-cased with each character but letters and digits turned into _ (as werf turns
+    /// / - and . into _).
+    #[arg(
+        long = "report-format",
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = ReportFormat::Json,
+        env = "WERF_REPORT_FORMAT"
+    )]
+    pub report_format: ReportFormat,
+    /// After the build, also tag each image's final manifest in --repo with TAG. It may hold
+    /// %image%, %image_slug%, %image_safe_slug% (the werf image name, as it is, slugged, or
+    /// slugged only when it is no valid tag) and %image_content_based_tag% (the tag the build
+    /// gave it); with more than one image it must name the image. Repeatable; also
+    /// $WERF_ADD_CUSTOM_TAG_* (e.g. WERF_ADD_CUSTOM_TAG_1=%image%-latest). Needs --repo.
+    #[arg(long = "add-custom-tag", value_name = "TAG")]
+    pub add_custom_tag: Vec<String>,
     /// The platform to build for and pick from multi-platform bases [default: this machine's].
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+    /// werf's build flags that slipway refuses.
+    #[command(flatten)]
+    pub refused: RefusedBuildArgs,
+}
+
+/// The heading of the werf flags slipway refuses, in --help.
+const REFUSED: &str = "werf flags slipway refuses (exit 2, saying why)";
+
+/// Chooses the format of the build report file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// werf's JSON report (the same object as --output json).
+    Json,
+    /// werf's env file: WERF_<IMAGE>_DOCKER_IMAGE_NAME=REPO:TAG, one line per image.
+    Envfile,
+}
+
+/// Holds werf's build flags that slipway cannot honour. They are refused when given (exit
+/// 2, with the reason and what to do), never ignored; `--dev=false` is not refused.
+#[derive(Clone, Debug, Default, Args)]
+pub struct RefusedBuildArgs {
+    /// werf's development mode. slipway always builds the files in --dir as they are,
+    /// committed or not.
+    #[arg(
+        long = "dev",
+        env = "WERF_DEV",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+        help_heading = REFUSED
+    )]
+    pub dev: Option<bool>,
+    /// A second repository for final images. slipway keeps stages and final images in --repo.
+    #[arg(
+        long = "final-repo",
+        value_name = "REPO",
+        env = "WERF_FINAL_REPO",
+        help_heading = REFUSED
+    )]
+    pub final_repo: Option<String>,
+    /// Read-only repositories of stages ($WERF_SECONDARY_REPO_* too). slipway reads stages
+    /// from --repo only.
+    #[arg(long = "secondary-repo", value_name = "REPO", help_heading = REFUSED)]
+    pub secondary_repo: Vec<String>,
+    /// Cache repositories ($WERF_CACHE_REPO_* too). --repo is slipway's cache.
+    #[arg(long = "cache-repo", value_name = "REPO", help_heading = REFUSED)]
+    pub cache_repo: Vec<String>,
+}
+
+/// Holds werf's deploy flags that `render` and `converge` share.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DeployArgs {
+    /// Reference each werf image as REPO:TAG instead of REPO@sha256:DIGEST, and push TAG to
+    /// --repo after the build. The same placeholders as --add-custom-tag. A tag can be moved
+    /// later; a digest cannot, so prefer the digest.
+    #[arg(
+        long = "use-custom-tag",
+        value_name = "TAG",
+        env = "WERF_USE_CUSTOM_TAG"
+    )]
+    pub use_custom_tag: Option<String>,
+    /// Helm values files ($WERF_VALUES_* too). Helm values need chart rendering, which
+    /// slipway does not do yet.
+    #[arg(long = "values", value_name = "FILE", help_heading = REFUSED)]
+    pub values: Vec<String>,
+    /// Helm values ($WERF_SET_* too). Helm values need chart rendering, which slipway does
+    /// not do yet.
+    #[arg(long = "set", value_name = "KEY=VALUE", help_heading = REFUSED)]
+    pub set: Vec<String>,
+    /// Helm string values ($WERF_SET_STRING_* too). Helm values need chart rendering.
+    #[arg(long = "set-string", value_name = "KEY=VALUE", help_heading = REFUSED)]
+    pub set_string: Vec<String>,
+    /// Helm values from files ($WERF_SET_FILE_* too). Helm values need chart rendering.
+    #[arg(long = "set-file", value_name = "KEY=PATH", help_heading = REFUSED)]
+    pub set_file: Vec<String>,
+    /// werf's encrypted values files ($WERF_SECRET_VALUES_* too). werf's encryption is not
+    /// implemented in slipway.
+    #[arg(long = "secret-values", value_name = "FILE", help_heading = REFUSED)]
+    pub secret_values: Vec<String>,
+}
+
+/// Holds the kubeconfig flags of `converge` and `doctor`.
+#[derive(Clone, Debug, Default, Args)]
+pub struct KubeconfigArgs {
+    /// The kubeconfig file [default: $WERF_KUBE_CONFIG, else $WERF_KUBECONFIG, else
+    /// $KUBECONFIG, else ~/.kube/config].
+    #[arg(long = "kube-config", value_name = "FILE", env = "WERF_KUBE_CONFIG")]
+    pub kube_config: Option<PathBuf>,
+    /// The kubeconfig context [default: the current one].
+    #[arg(long = "kube-context", value_name = "NAME", env = "WERF_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
 }
 
 /// Holds `render` arguments: the build flags, and where manifests come from and go.
@@ -391,6 +516,9 @@ pub struct RenderArgs {
     /// stdout; `-` is stdout.
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<PathBuf>,
+    /// werf's deploy flags.
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 /// Holds `converge` arguments.
@@ -413,9 +541,12 @@ pub struct ConvergeArgs {
     /// (PROJECT-ENV) and of deploy templates (`[[ env ]]`).
     #[arg(long, value_name = "ENV", env = "WERF_ENV")]
     pub env: Option<String>,
-    /// The kubeconfig context [default: the current one]; KUBECONFIG is honoured.
-    #[arg(long = "kube-context", value_name = "NAME")]
-    pub kube_context: Option<String>,
+    /// The kubeconfig and its context.
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
+    /// werf's deploy flags, as `render` takes them.
+    #[command(flatten)]
+    pub deploy: DeployArgs,
     /// How long to wait for the trust agent and for every workload.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -470,9 +601,9 @@ pub struct DoctorArgs {
     /// Skip the cluster side.
     #[arg(long = "no-cluster")]
     pub no_cluster: bool,
-    /// The kubeconfig context [default: the current one]; KUBECONFIG is honoured.
-    #[arg(long = "kube-context", value_name = "NAME")]
-    pub kube_context: Option<String>,
+    /// The kubeconfig and its context.
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
     /// The trust agent's namespace.
     #[arg(
         long = "trust-namespace",

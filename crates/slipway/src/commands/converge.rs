@@ -9,7 +9,7 @@ use slipway_kube::{Progress, TrackError, TrackOptions, TrustManifest, Trusted};
 use slipway_trust::{HostTrust, ProbeOptions, RegistryHost, Verdict};
 
 use crate::ExitCode;
-use crate::cli::{ConvergeArgs, DoctorArgs, GlobalArgs, Output, RenderArgs};
+use crate::cli::{ConvergeArgs, DoctorArgs, GlobalArgs, KubeconfigArgs, Output, RenderArgs};
 use crate::settings::Settings;
 
 /// The CA bundle the nodes need for `--repo`'s registry: its private CAs and pinned
@@ -24,6 +24,16 @@ fn private_bundle(trust: &HostTrust, host: &RegistryHost) -> Option<Vec<u8>> {
     }
     let certs = trust.host_pems();
     (!certs.is_empty()).then(|| certs.concat().into_bytes())
+}
+
+/// The kubeconfig file to read, as werf picks it: --kube-config (or $WERF_KUBE_CONFIG),
+/// else $WERF_KUBECONFIG; `None` leaves it to $KUBECONFIG, else ~/.kube/config.
+fn kubeconfig(k: &KubeconfigArgs) -> Option<std::path::PathBuf> {
+    k.kube_config.clone().or_else(|| {
+        std::env::var_os("WERF_KUBECONFIG")
+            .filter(|v| !v.is_empty())
+            .map(Into::into)
+    })
 }
 
 /// Prints what tracking reports, on stderr, for people.
@@ -47,6 +57,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let output = global.output;
+    super::build::refuse_werf_flags(&a.build, Some(&a.deploy))?;
     let Some(repo) = global.repo.as_deref() else {
         bail!(crate::BadInput(
             "converge needs --repo (or WERF_REPO): the nodes pull the images from a registry"
@@ -59,6 +70,14 @@ pub fn run(
     // The release and namespace werf would deploy to: the options, else werf.yaml's
     // deploy templates, else PROJECT[-ENV], slugged by werf's rules.
     let config = super::build::load_config(&a.build)?;
+    // Custom tags are checked here too, so that a bad one stops converge before the cluster
+    // is asked anything.
+    super::tags::CustomTags::from_flags(
+        &a.build,
+        a.deploy.use_custom_tag.as_deref(),
+        Some(&reference),
+        &config,
+    )?;
     let env = a.env.as_deref().filter(|e| !e.is_empty());
     let deploy = &config.deploy;
     let namespace =
@@ -126,7 +145,8 @@ pub fn run(
         repo: repo.to_string(),
         release: release.clone(),
         namespace: Some(namespace.clone()),
-        kube_context: a.kube_context.clone(),
+        kubeconfig: kubeconfig(&a.kube),
+        kube_context: a.kube.kube_context.clone(),
         trust,
         track,
         prune: !a.no_prune,
@@ -139,6 +159,7 @@ pub fn run(
                 build: a.build.clone(),
                 manifests: a.manifests.clone(),
                 out: None,
+                deploy: a.deploy.clone(),
             },
         )
         .map(|r| slipway_deploy::Manifests {
@@ -159,6 +180,9 @@ pub fn run(
         Err(slipway_deploy::Error::Stopped { stage, error }) => {
             return failed(output, out, stage, error);
         }
+        // Handed back whole, so that a kubeconfig that cannot be used is bad input (exit 2):
+        // the pipeline's transparent wrapper would hide it from the exit code.
+        Err(slipway_deploy::Error::Kube(e)) => return Err(e.into()),
         Err(e) => return Err(e.into()),
     };
     super::emit(
@@ -281,13 +305,17 @@ pub fn run_doctor(
             text.push_str("== cluster side\n");
             let registry = host.to_string();
             let status = super::runtime()?.block_on(async {
-                let client = slipway_kube::connect(a.kube_context.as_deref()).await?;
+                let client = slipway_kube::connect_with(
+                    kubeconfig(&a.kube).as_deref(),
+                    a.kube.kube_context.as_deref(),
+                )
+                .await?;
                 slipway_kube::cluster_status(&client, &a.trust_namespace, &registry).await
             });
             // A kubeconfig that is missing or malformed is bad input, not a problem found.
             if let Err(e @ slipway_kube::Error::Kubeconfig { .. }) = status {
                 return Err(anyhow::Error::new(e).context(
-                    "doctor checks the cluster too: fix the kubeconfig (KUBECONFIG, --kube-context), or pass --no-cluster",
+                    "doctor checks the cluster too: fix the kubeconfig (--kube-config, KUBECONFIG, --kube-context), or pass --no-cluster",
                 ));
             }
             match status {
@@ -343,7 +371,7 @@ pub fn run_doctor(
                 Err(e) => {
                     problems += 1;
                     text.push_str(&format!(
-                        "not checked: {e:#}\n(use --kube-context, KUBECONFIG, or --no-cluster)\n"
+                        "not checked: {e:#}\n(use --kube-config, --kube-context, KUBECONFIG, or --no-cluster)\n"
                     ));
                     doc.insert("cluster".into(), json!({ "error": format!("{e:#}") }));
                 }

@@ -7,6 +7,7 @@ pub mod pki;
 pub mod probe;
 pub mod render;
 pub mod sync;
+pub mod tags;
 pub mod transfer;
 
 use std::io::Write;

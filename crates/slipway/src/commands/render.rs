@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use slipway_builder::BuildReport;
 use slipway_kube::render::{RenderError, Rendered, Source};
 
-use super::build::{build_images, load_config};
+use super::build::{build_images, load_config, refuse_werf_flags};
 use crate::ExitCode;
 use crate::cli::{GlobalArgs, Output, RenderArgs};
 use crate::settings::Settings;
@@ -21,7 +21,7 @@ use crate::settings::Settings;
 pub struct RenderOutput {
     /// The build report, as `slipway build` gives it.
     pub report: BuildReport,
-    /// werf image name to `REPO@sha256:DIGEST`.
+    /// werf image name to `REPO@sha256:DIGEST` (with `--use-custom-tag`, `REPO:TAG`).
     pub images: BTreeMap<String, String>,
     /// The objects, each with its source file.
     pub objects: Vec<Rendered>,
@@ -82,6 +82,7 @@ pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, R
 
 /// Builds and renders as `slipway render` does, printing only the build's progress (on
 /// stderr). The manifests are checked, and `--repo` required, before anything is built.
+/// The refused werf flags are the caller's to check ([`refuse_werf_flags`]).
 ///
 /// # Errors
 /// [`RenderError`]s (all bad input but read and write failures), the build's errors, and
@@ -94,7 +95,14 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
     if global.repo.is_none() {
         return Err(RenderError::NoRegistry.into());
     }
-    let report = build_images(settings, global, &a.build, &config)?;
+    let built = build_images(
+        settings,
+        global,
+        &a.build,
+        &config,
+        a.deploy.use_custom_tag.as_deref(),
+    )?;
+    let report = built.report;
     let mut images = BTreeMap::new();
     for (name, img) in &report.images {
         let pinned = slipway_kube::render::pinned_reference(
@@ -102,7 +110,9 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
             &img.docker_repo,
             &img.docker_image_digest,
         )?;
-        images.insert(name.clone(), pinned);
+        // --use-custom-tag: the tag just pushed instead of the digest, as werf does.
+        let reference = built.custom.get(name).cloned().unwrap_or(pinned);
+        images.insert(name.clone(), reference);
     }
     let objects = slipway_kube::render::render(&sources, &images)?;
     Ok(RenderOutput {
@@ -122,6 +132,7 @@ pub fn run(
     a: &RenderArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
+    refuse_werf_flags(&a.build, Some(&a.deploy))?;
     let r = render(settings, global, a)?;
     let mut err = std::io::stderr().lock();
     for (name, img) in &r.report.images {

@@ -72,6 +72,13 @@ pub fn slipway_with(
     for k in SCRUBBED {
         cmd.env_remove(k);
     }
+    // Every werf variable of the caller's shell too: werf reads some by prefix
+    // (WERF_ADD_CUSTOM_TAG_*, WERF_VALUES_*, ...), and slipway reads or refuses them.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("WERF_")) {
+            cmd.env_remove(&k);
+        }
+    }
     cmd.envs(env.iter().copied());
     cmd.arg("--certs-d").arg(certs_d).args(args);
     cmd.stdin(std::process::Stdio::piped())
