@@ -301,6 +301,25 @@ fn bad_manifests_and_missing_repo_exit_2_before_building() {
     );
     std::fs::remove_file(&extra).unwrap();
 
+    // werf's release and namespace flags are checked as converge checks them.
+    expect_2(
+        &render(&["--repo", &repo, "--namespace", "Not_Valid"]),
+        "bad --namespace",
+        &["--namespace `Not_Valid`", "DNS-1123 label"],
+    );
+    expect_2(
+        &render(&[
+            "--repo",
+            &repo,
+            "--release",
+            "UPPER",
+            "--kube-config",
+            "/nowhere",
+        ]),
+        "bad --release",
+        &["--release `UPPER`"],
+    );
+
     // No --repo: nodes cannot pull from the local store.
     expect_2(&render(&[]), "no --repo", &["--repo", "local store"]);
 
@@ -319,5 +338,45 @@ fn bad_manifests_and_missing_repo_exit_2_before_building() {
             &format!("--manifests {}: no such folder", missing.display()),
             &templates.display().to_string(),
         ],
+    );
+}
+
+/// werf's command line for `render` works as it is: release and namespace flags are
+/// checked, and the kubeconfig flags are said to be unread (render never contacts the
+/// cluster).
+#[test]
+fn werfs_render_flags_are_taken() {
+    let rig = Rig::new();
+    let dir = rig.example("hello");
+    let d = dir.to_str().unwrap();
+    let repo = rig.repo("hello");
+    let store = rig.path("store");
+    let s = store.to_str().unwrap();
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "--dir", d, "--store", s];
+        args.extend_from_slice(extra);
+        rig.slipway(&args)
+    };
+    // werf's command line for render works: the kubeconfig is said to be unread.
+    let fine = render(&[
+        "--repo",
+        &repo,
+        "--env",
+        "production",
+        "--namespace",
+        "apps",
+        "--release",
+        "hello-production",
+        "--kube-config",
+        "/nowhere/kubeconfig",
+        "--kube-context",
+        "ci",
+    ]);
+    ok(&fine, "render with werf's deploy flags");
+    assert!(
+        fine.stderr
+            .contains("note: render does not contact the cluster, so --kube-config and --kube-context are not read"),
+        "{}",
+        fine.stderr
     );
 }

@@ -519,6 +519,29 @@ pub struct RenderArgs {
     /// werf's deploy flags.
     #[command(flatten)]
     pub deploy: DeployArgs,
+    /// werf's release and namespace flags: checked as converge checks them; the manifests
+    /// are not templated yet, so they do not change the output.
+    #[command(flatten)]
+    pub target: RenderTargetArgs,
+}
+
+/// Holds the flags werf's `render` takes for the release it renders, which slipway's
+/// render checks but does not need.
+#[derive(Clone, Debug, Default, Args)]
+pub struct RenderTargetArgs {
+    /// The namespace werf would render for (checked as converge checks it).
+    #[arg(long, short = 'n', value_name = "NAME", env = "WERF_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The release werf would render (checked as converge checks it).
+    #[arg(long, value_name = "NAME", env = "WERF_RELEASE")]
+    pub release: Option<String>,
+    /// The environment (werf's --env), for the default release and namespace.
+    #[arg(long, value_name = "ENV", env = "WERF_ENV")]
+    pub env: Option<String>,
+    /// The kubeconfig and its context: render does not contact the cluster, so these
+    /// are accepted for werf's command lines and not read.
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
 }
 
 /// Holds `converge` arguments.

@@ -160,6 +160,7 @@ pub fn run(
                 manifests: a.manifests.clone(),
                 out: None,
                 deploy: a.deploy.clone(),
+                target: Default::default(),
             },
         )
         .map(|r| slipway_deploy::Manifests {

@@ -12,7 +12,7 @@ use slipway_kube::render::{RenderError, Rendered, Source};
 
 use super::build::{build_images, load_config, refuse_werf_flags};
 use crate::ExitCode;
-use crate::cli::{GlobalArgs, Output, RenderArgs};
+use crate::cli::{GlobalArgs, Output, RenderArgs, RenderTargetArgs};
 use crate::settings::Settings;
 
 /// What [`render`] produced: the build report, the pinned reference of every image, and
@@ -80,6 +80,40 @@ pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, R
     }
 }
 
+/// Checks werf's release and namespace flags as converge would use them (a bad name exits
+/// 2, as in werf), and says that the kubeconfig flags are not read: render never contacts
+/// the cluster.
+///
+/// # Errors
+/// A namespace or release that converge would refuse.
+fn check_target(config: &slipway_werf::WerfConfig, t: &RenderTargetArgs) -> Result<()> {
+    if t.namespace.is_some() || t.release.is_some() || t.env.is_some() {
+        let env = t.env.as_deref().filter(|e| !e.is_empty());
+        let bad = |e: slipway_werf::deploy::DeployError| crate::BadInput(e.to_string());
+        let ns = slipway_werf::deploy::namespace(
+            &config.project,
+            &config.deploy,
+            env,
+            t.namespace.as_deref(),
+        )
+        .map_err(bad)?;
+        slipway_werf::deploy::release(
+            &config.project,
+            &config.deploy,
+            env,
+            t.release.as_deref(),
+            &ns,
+        )
+        .map_err(bad)?;
+    }
+    if t.kube.kube_config.is_some() || t.kube.kube_context.is_some() {
+        eprintln!(
+            "note: render does not contact the cluster, so --kube-config and --kube-context are not read"
+        );
+    }
+    Ok(())
+}
+
 /// Builds and renders as `slipway render` does, printing only the build's progress (on
 /// stderr). The manifests are checked, and `--repo` required, before anything is built.
 /// The refused werf flags are the caller's to check ([`refuse_werf_flags`]).
@@ -89,6 +123,7 @@ pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, R
 /// report write failures.
 pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Result<RenderOutput> {
     let config = load_config(&a.build)?;
+    check_target(&config, &a.target)?;
     let sources = sources(a, config.deploy.helm_chart_dir.as_deref())?;
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
     slipway_kube::render::check(&sources, &names)?;
