@@ -966,3 +966,113 @@ fn a_node_that_joins_with_the_startup_taint_runs_app_pods_only_once_it_trusts() 
         "an app pod saw a failed pull: {failed:#?}"
     );
 }
+
+/// A werf project's deploy job, as a GitLab CI script runs it, with the word `werf`
+/// replaced by `slipway` and nothing else changed in the script. werf.yaml uses the
+/// deploy section and `cacheVersion`; the job passes `--env`, `--add-custom-tag` and an
+/// envfile report, and reads `$CI_REGISTRY_IMAGE` as werf jobs do. The one difference,
+/// the nodes' trust, is announced (exit 2, naming `--agent-image`) until the CI variables
+/// give it; then the job deploys where werf would.
+#[test]
+fn a_werf_ci_job_runs_with_werf_replaced_by_slipway() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let r = PrivateRegistry::start();
+    let host = r.host();
+    let project = app_project(r.tmp.path(), "shop", "");
+    std::fs::write(
+        project.join("werf.yaml"),
+        "project: shop\nconfigVersion: 1\ndeploy:\n  helmRelease: \"[[ project ]]-[[ env ]]-web\"\n  namespace: \"[[ project ]]-[[ env ]]\"\n---\nimage: app\ndockerfile: Dockerfile\ncacheVersion: \"2\"\n",
+    )
+    .unwrap();
+    // The CI runner trusts the registry the usual way: its CA in a certs.d folder.
+    let certs_d = r.path("runner-certs.d");
+    std::fs::create_dir_all(certs_d.join(&host)).unwrap();
+    std::fs::copy(&r.cert.trust, certs_d.join(&host).join("ca.crt")).unwrap();
+    let script = r.path("deploy-job.sh");
+    std::fs::write(
+        &script,
+        r#"set -eu
+# The deploy job of the project's .gitlab-ci.yml, with `werf` replaced by `slipway`.
+slipway converge --repo "$CI_REGISTRY_IMAGE" --env production \
+  --add-custom-tag "%image%-$CI_COMMIT_SHORT_SHA" \
+  --report-path werf-report.env --report-format envfile --timeout 3m
+. ./werf-report.env
+echo "deployed $WERF_APP_DOCKER_IMAGE_NAME"
+"#,
+    )
+    .unwrap();
+    let bin_dir = slipway_bin().parent().unwrap().to_path_buf();
+    let run_job = |ci_variables: &[(&str, String)]| {
+        // The runner starts the script in $CI_PROJECT_DIR, as GitLab's does.
+        let mut cmd = c.node_command("/bin/sh");
+        cmd.args([
+            "-c",
+            "cd \"$CI_PROJECT_DIR\" && exec /bin/sh \"$1\"",
+            "runner",
+        ])
+        .arg(&script)
+        .env_clear()
+        .env("CI_PROJECT_DIR", &project)
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display()),
+        )
+        .env("HOME", r.path("home"))
+        .env("KUBECONFIG", c.kubeconfig())
+        .env("XDG_DATA_HOME", r.path("xdg"))
+        .env("DOCKER_CONFIG", r.path("docker"))
+        .env("SLIPWAY_CERTS_D", &certs_d)
+        .env("CI_REGISTRY_IMAGE", format!("{host}/shop"))
+        .env("CI_COMMIT_SHORT_SHA", "0a1b2c3d");
+        for (k, v) in ci_variables {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run the CI job");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+
+    // As werf runs it: the nodes must trust the registry too, and slipway says how.
+    let (code, stdout, stderr) = run_job(&[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("--agent-image") && stderr.contains(&host),
+        "{stderr}"
+    );
+    assert!(!project.join("werf-report.env").exists());
+
+    // The difference given as CI variables; the script is unchanged.
+    let (code, stdout, stderr) = run_job(&[
+        ("SLIPWAY_AGENT_IMAGE", c.agent_image().unwrap().to_string()),
+        ("SLIPWAY_AGENT_API_SERVER", c.api_server()),
+        ("SLIPWAY_TRUST_NAMESPACE", "t-ci-trust".to_string()),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let image = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("deployed "))
+        .unwrap_or_else(|| panic!("{stdout}{stderr}"))
+        .to_string();
+    assert!(image.starts_with(&format!("{host}/shop:")), "{image}");
+    // werf's namespace and release: PROJECT-ENV, and the helmRelease template.
+    let d = c.get_json(&["deployment", "-n", "shop-production", "shop"]);
+    assert_eq!(d["status"]["availableReplicas"], 1, "{d:#}");
+    c.get_json(&[
+        "configmap",
+        "-n",
+        "shop-production",
+        "slipway-release-shop-production-web",
+    ]);
+    // The custom tag names the same image as the report.
+    let ca = r.ca_flag();
+    let digest = |reference: &str| {
+        let run = on_node(c, &r, &[&ca, "--output", "json", "inspect", reference]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json["digest"].as_str().unwrap().to_string()
+    };
+    assert_eq!(digest(&format!("{host}/shop:app-0a1b2c3d")), digest(&image));
+}

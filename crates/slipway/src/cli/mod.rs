@@ -574,8 +574,9 @@ pub struct ConvergeArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// The trust agent's image, needed when the registry has a private CA. It must come from
-    /// a registry the nodes already trust.
-    #[arg(long = "agent-image", value_name = "IMAGE", value_parser = parse_image)]
+    /// a registry the nodes already trust. As a CI variable, it lets a werf job's command
+    /// line run unchanged.
+    #[arg(long = "agent-image", value_name = "IMAGE", value_parser = parse_image, env = "SLIPWAY_AGENT_IMAGE")]
     pub agent_image: Option<String>,
     /// Do not run `cluster trust apply` (the nodes already trust the registry).
     #[arg(long = "skip-cluster-trust")]
@@ -584,7 +585,8 @@ pub struct ConvergeArgs {
     #[arg(
         long = "trust-namespace",
         value_name = "NAME",
-        default_value = "slipway-system"
+        default_value = "slipway-system",
+        env = "SLIPWAY_TRUST_NAMESPACE"
     )]
     pub trust_namespace: String,
     /// Runtimes the trust agent configures on each node.
@@ -595,7 +597,7 @@ pub struct ConvergeArgs {
     pub system_store: bool,
     /// The trust agent reaches the API server at this URL (https://HOST[:PORT]) instead of
     /// the `kubernetes` Service (see `cluster trust apply --help`).
-    #[arg(long = "agent-api-server", value_name = "URL", value_parser = parse_api_server)]
+    #[arg(long = "agent-api-server", value_name = "URL", value_parser = parse_api_server, env = "SLIPWAY_AGENT_API_SERVER")]
     pub agent_api_server: Option<slipway_kube::ApiServer>,
     /// The release: what this converge owns. Its objects are recorded in ConfigMap
     /// slipway-release-NAME, and those a later converge no longer has are deleted

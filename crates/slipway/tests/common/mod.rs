@@ -36,6 +36,9 @@ const SCRUBBED: &[&str] = &[
     "SLIPWAY_REGISTRIES_CONFIG",
     "SLIPWAY_CERTS_D",
     "SLIPWAY_OUTPUT",
+    "SLIPWAY_AGENT_IMAGE",
+    "SLIPWAY_AGENT_API_SERVER",
+    "SLIPWAY_TRUST_NAMESPACE",
 ];
 
 /// Runs slipway with `args`, a scrubbed environment plus `env`, and `--certs-d certs_d` so
