@@ -45,7 +45,8 @@ impl Platform {
     ///
     /// # Errors
     /// [`Error::InvalidPlatform`], naming the input: fewer than two or more than three parts,
-    /// an empty part, or whitespace.
+    /// an empty part, whitespace, a comma-separated list, or another character that no
+    /// platform has.
     pub fn parse(s: &str) -> Result<Platform, Error> {
         let err = |why: &str| Error::InvalidPlatform {
             input: s.into(),
@@ -53,6 +54,19 @@ impl Platform {
         };
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(err("it contains whitespace"));
+        }
+        if s.contains(',') {
+            return Err(err(
+                "it is a list of platforms; a multi-platform build is not supported yet, so give one platform",
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-')))
+        {
+            return Err(err(&format!(
+                "`{c}` is not part of a platform (letters, digits, `.`, `_` and `-`)"
+            )));
         }
         let parts: Vec<&str> = s.split('/').collect();
         if !(2..=3).contains(&parts.len()) {
@@ -480,10 +494,24 @@ mod tests {
             "linux/amd64".parse::<Platform>().unwrap().to_string(),
             "linux/amd64"
         );
-        for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "linux/amd 64", ""] {
+        for bad in [
+            "linux",
+            "linux/",
+            "/amd64",
+            "a/b/c/d",
+            "linux/amd 64",
+            "",
+            "linux/amd64,linux/arm64",
+            "linux/arm64;x",
+        ] {
             let text = Platform::parse(bad).unwrap_err().to_string();
             assert!(text.contains(&format!("`{bad}`")), "{text}");
         }
+        // A list is a multi-platform build, and is named as one.
+        let text = Platform::parse("linux/amd64,linux/arm64")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("multi-platform"), "{text}");
     }
 
     #[test]
