@@ -40,6 +40,61 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Returns the flag an unknown-argument error names, when it is one of werf's: a werf
+/// job moved over gets pointed at the page that maps werf's flags.
+fn unknown_werf_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split('=').next().unwrap_or(arg);
+    // Prefixes of werf's build, render and converge flags that slipway has no use for.
+    const WERF: &[&str] = &[
+        "--log-",
+        "--parallel",
+        "--tmp-dir",
+        "--home-dir",
+        "--git-work-tree",
+        "--loose-giterminism",
+        "--giterminism-",
+        "--ssh-key",
+        "--synchronization",
+        "--kube-",
+        "--insecure-helm-dependencies",
+        "--skip-tls-verify-helm-dependencies",
+        "--skip-tls-verify-kube",
+        "--status-progress-period",
+        "--hooks-status-progress-period",
+        "--deploy-",
+        "--atomic",
+        "--auto-rollback",
+        "--skip-dependencies-repo-refresh",
+        "--save-build-report",
+        "--build-report-path",
+        "--virtual-merge",
+        "--require-built-images",
+        "--skip-build",
+        "--introspect-",
+        "--stub-tags",
+        "--config-templates-dir",
+        "--container-registry-mirror",
+        "--docker-config",
+        "--cache-stages-storage",
+        "--add-annotation",
+        "--add-label",
+        "--set-docker-config-json-value",
+        "--without-images",
+        "--show-only",
+        "--config-render-path",
+    ];
+    WERF.iter()
+        .any(|p| flag.starts_with(p))
+        .then(|| flag.to_string())
+}
+
 fn main() {
     // Both rustls providers can end up in one dependency tree; choose aws-lc-rs explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -52,6 +107,11 @@ fn main() {
                 0
             };
             let _ = e.print();
+            if let Some(flag) = unknown_werf_flag(&e) {
+                eprintln!(
+                    "note: `{flag}` is a werf flag slipway does not take; docs/coming-from-werf.md says what each werf flag becomes"
+                );
+            }
             std::process::exit(code);
         }
     };

@@ -818,3 +818,29 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
     );
     ok(&r, "render WERF_DEV=0");
 }
+
+/// A werf flag slipway has no use for is an unknown flag (exit 2), and the message points
+/// at the page that maps werf's flags; a typo gets clap's message alone.
+#[test]
+fn a_werf_flag_slipway_does_not_take_is_named_as_werfs() {
+    let tmp = tempfile::tempdir().unwrap();
+    for flag in [
+        "--log-verbose",
+        "--parallel-tasks-limit=3",
+        "--loose-giterminism",
+    ] {
+        let run = common::slipway(tmp.path(), &["build", flag], &[]);
+        assert_eq!(run.code, 2, "{flag}: {}", run.stderr);
+        let name = flag.split('=').next().unwrap();
+        assert!(
+            run.stderr.contains(&format!(
+                "note: `{name}` is a werf flag slipway does not take; docs/coming-from-werf.md"
+            )),
+            "{flag}: {}",
+            run.stderr
+        );
+    }
+    let run = common::slipway(tmp.path(), &["build", "--bogus"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("werf flag"), "{}", run.stderr);
+}
