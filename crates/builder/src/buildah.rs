@@ -90,6 +90,13 @@ pub struct BuildahJob<'a> {
     /// The network mode of `RUN` steps (`--network`); buildah's default when `None`. With
     /// `--isolation chroot`, buildah 1.28 accepts only `host`.
     pub network: Option<&'a str>,
+    /// Build secrets for `RUN --mount=type=secret` (`--secret id=ID,src=FILE`, in order).
+    pub secrets: &'a [BuildSecret],
+    /// The SSH agent for `RUN --mount=type=ssh`: its id and socket (`--ssh ID=SOCKET`).
+    pub ssh: Option<(&'a str, &'a Path)>,
+    /// Texts masked as `****` in every line of buildah's output, log and error alike: the
+    /// secrets' values (see [`masks_of`]).
+    pub masks: &'a [String],
     /// A private, existing folder: buildah's storage, config and the output go here. Jobs
     /// may share it, one after the other: the storage then keeps the layers pulled before.
     pub work_dir: &'a Path,
@@ -97,6 +104,45 @@ pub struct BuildahJob<'a> {
     pub timestamp: i64,
     /// How buildah (and `umount`) are run.
     pub processes: &'a dyn Processes,
+}
+
+/// One build secret as buildah takes it: the id a `RUN --mount=type=secret,id=ID` names, and
+/// the file holding the value (which buildah copies into the step's `/run/secrets/ID`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildSecret {
+    /// The id.
+    pub id: String,
+    /// The file with the value; its path holds no comma.
+    pub src: PathBuf,
+}
+
+/// The shortest line of a secret that is masked in buildah's output; shorter ones would
+/// mask common words.
+pub const MIN_MASKED: usize = 4;
+
+/// Returns what to mask in buildah's output for a secret's value: the value and each of its
+/// lines, trimmed, of at least [`MIN_MASKED`] characters, longest first.
+pub fn masks_of(value: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(value);
+    let mut out: Vec<String> = std::iter::once(text.trim())
+        .chain(text.lines().map(str::trim))
+        .filter(|l| l.chars().count() >= MIN_MASKED)
+        .map(str::to_string)
+        .collect();
+    out.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    out.dedup();
+    out
+}
+
+/// Replaces every mask in `line` with `****`.
+pub fn mask<'l>(line: &'l str, masks: &[String]) -> std::borrow::Cow<'l, str> {
+    let mut out = std::borrow::Cow::Borrowed(line);
+    for m in masks {
+        if !m.is_empty() && out.contains(m.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(m.as_str(), "****"));
+        }
+    }
+    out
 }
 
 /// Why a buildah build failed.
@@ -302,6 +348,7 @@ pub fn run(job: &BuildahJob<'_>, log: &mut dyn FnMut(&str)) -> Result<PathBuf, B
         env.buildah(&[OsString::from("rm"), "--all".into()]),
         "rm",
         &mut |_| {},
+        &[],
     );
     unmount_under(job.processes, &work, log);
     result
@@ -338,11 +385,21 @@ fn build_and_push(
     if let Some(network) = job.network {
         args.extend(["--network".into(), network.into()]);
     }
+    for secret in job.secrets {
+        let mut spec = OsString::from(format!("id={},src=", secret.id));
+        spec.push(&secret.src);
+        args.extend(["--secret".into(), spec]);
+    }
+    if let Some((id, socket)) = job.ssh {
+        let mut spec = OsString::from(format!("{id}="));
+        spec.push(socket);
+        args.extend(["--ssh".into(), spec]);
+    }
     for (k, v) in job.args {
         args.extend(["--build-arg".into(), format!("{k}={v}").into()]);
     }
     args.push(job.context.into());
-    stream(job.processes, env.buildah(&args), "build", log)?;
+    stream(job.processes, env.buildah(&args), "build", log, job.masks)?;
 
     let out = env.root.join("out");
     let push: Vec<OsString> = vec![
@@ -354,7 +411,7 @@ fn build_and_push(
         IMAGE_NAME.into(),
         format!("oci:{}:image", out.display()).into(),
     ];
-    stream(job.processes, env.buildah(&push), "push", log)?;
+    stream(job.processes, env.buildah(&push), "push", log, job.masks)?;
     Ok(out)
 }
 
@@ -574,16 +631,18 @@ fn unmount_under(processes: &dyn Processes, dir: &Path, log: &mut dyn FnMut(&str
     }
 }
 
-/// Runs buildah with stdout and stderr merged, sends each line to `log`, and keeps the
-/// last [`TAIL_LINES`] for the error.
+/// Runs buildah with stdout and stderr merged, sends each line to `log` with `masks`
+/// masked, and keeps the last [`TAIL_LINES`] (masked too) for the error.
 fn stream(
     processes: &dyn Processes,
     inv: Invocation,
     step: &'static str,
     log: &mut dyn FnMut(&str),
+    masks: &[String],
 ) -> Result<(), BuildahError> {
     let mut tail: VecDeque<String> = VecDeque::new();
     let ended = processes.run_lines(&inv, &mut |line| {
+        let line = &*mask(line, masks);
         log(line);
         if tail.len() == TAIL_LINES {
             tail.pop_front();
@@ -749,6 +808,9 @@ mod tests {
             platform: Some("linux/amd64"),
             add_hosts,
             network,
+            secrets: &[],
+            ssh: None,
+            masks: &[],
             work_dir: work.path(),
             timestamp: 0,
             processes: &slipway_proc::Host,
@@ -840,6 +902,9 @@ mod tests {
                 platform: Some("linux/amd64"),
                 add_hosts,
                 network,
+                secrets: &[],
+                ssh: None,
+                masks: &[],
                 work_dir: work.path(),
                 timestamp: 0,
                 processes: &recorder,
@@ -866,6 +931,95 @@ mod tests {
             !text.contains("--add-host") && !text.contains("--network"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn secrets_and_ssh_reach_the_buildah_command_line_and_values_are_masked() {
+        let secret_line = "hunter2-the-value";
+        let recorder = slipway_proc::Recorder::new(move |inv: &Invocation| {
+            // buildah prints what a RUN printed; a failing build shows its tail.
+            let text = inv.text();
+            if text.contains(" build ") {
+                Ok(slipway_proc::Finished::exited(
+                    1,
+                    format!("STEP 2/2: RUN cat /run/secrets/tok\n{secret_line}\nError: boom\n"),
+                ))
+            } else {
+                Ok(slipway_proc::Finished::exited(0, ""))
+            }
+        });
+        let work = tempfile::tempdir().unwrap();
+        let secrets = [
+            BuildSecret {
+                id: "tok".into(),
+                src: "/secrets/secret-0".into(),
+            },
+            BuildSecret {
+                id: "cred".into(),
+                src: "/home/u/.aws/credentials".into(),
+            },
+        ];
+        let masks = masks_of(format!("{secret_line}\n").as_bytes());
+        let job = BuildahJob {
+            context: Path::new("/ctx"),
+            dockerfile: Path::new("/ctx/Dockerfile"),
+            args: &BTreeMap::new(),
+            hosts: &[],
+            platform: Some("linux/amd64"),
+            add_hosts: &[],
+            network: None,
+            secrets: &secrets,
+            ssh: Some(("default", Path::new("/run/agent.sock"))),
+            masks: &masks,
+            work_dir: work.path(),
+            timestamp: 0,
+            processes: &recorder,
+        };
+        let mut logged = String::new();
+        let err = run(&job, &mut |l| {
+            logged.push_str(l);
+            logged.push('\n');
+        })
+        .unwrap_err();
+        let calls = recorder.calls();
+        let build = calls
+            .iter()
+            .find(|c| c.text().contains(" build "))
+            .expect("a build invocation")
+            .text();
+        assert!(
+            build.contains(
+                " --secret id=tok,src=/secrets/secret-0 \
+                 --secret id=cred,src=/home/u/.aws/credentials --ssh default=/run/agent.sock "
+            ),
+            "{build}"
+        );
+        assert!(build.ends_with(" /ctx"), "the context stays last: {build}");
+        let err = err.to_string();
+        for (what, text) in [("log", &logged), ("error", &err)] {
+            assert!(
+                !text.contains(secret_line),
+                "the value in the {what}: {text}"
+            );
+            assert!(text.contains("****"), "{what}: {text}");
+        }
+        assert!(err.contains("Error: boom"), "{err}");
+    }
+
+    #[test]
+    fn masks_cover_the_value_and_its_longer_lines() {
+        assert_eq!(
+            masks_of(b"user=admin\npw: s3cret-pw\nab\n"),
+            [
+                "user=admin\npw: s3cret-pw\nab",
+                "pw: s3cret-pw",
+                "user=admin"
+            ]
+        );
+        assert!(masks_of(b"abc").is_empty(), "too short to mask");
+        let m = masks_of(b"s3cret-pw");
+        assert_eq!(mask("got s3cret-pw and s3cret-pw", &m), "got **** and ****");
+        assert!(matches!(mask("nothing", &m), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

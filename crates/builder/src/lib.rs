@@ -21,6 +21,7 @@ pub mod buildah;
 
 pub mod engine;
 pub mod hashcache;
+pub mod image_spec;
 pub mod stage;
 
 use std::path::PathBuf;

@@ -600,6 +600,30 @@ fn run_flags_are_kept_raw_in_order() {
 }
 
 #[test]
+fn run_takes_buildkits_secret_and_ssh_mounts() {
+    let r = run_of(
+        "RUN --mount=type=secret,id=tok,target=/root/.tok,required=true,mode=0400 \\\n  \
+         --mount=type=ssh,id=default,required cat /root/.tok",
+    );
+    assert_eq!(
+        r.flags,
+        strings(&[
+            "--mount=type=secret,id=tok,target=/root/.tok,required=true,mode=0400",
+            "--mount=type=ssh,id=default,required",
+        ])
+    );
+    assert_eq!(r.command, shell("cat /root/.tok"));
+    let r = run_of(r#"RUN --mount=type=ssh ["/bin/sh", "-c", "ssh-add -l"]"#);
+    assert_eq!(r.flags, strings(&["--mount=type=ssh"]));
+    assert_eq!(r.command, exec(&["/bin/sh", "-c", "ssh-add -l"]));
+    // The flags are part of the instruction's text, and so of a stage digest.
+    assert_eq!(
+        norm("RUN   --mount=type=secret,id=tok  cat /run/secrets/tok"),
+        "RUN --mount=type=secret,id=tok cat /run/secrets/tok"
+    );
+}
+
+#[test]
 fn run_rejects_unknown_and_repeated_flags() {
     let e = err("FROM a\nRUN --mount=x --device=y make\n");
     assert_eq!(e.column, 15);

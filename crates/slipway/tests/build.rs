@@ -1900,6 +1900,378 @@ fn a_builds_registry_errors_carry_their_fix_and_exit_code() {
     assert!(r.stderr.contains("config.json"), "{}", r.stderr);
 }
 
+/// The runtime part (`config`) of the image config skopeo reads at `image`.
+fn runtime_config(rig: &Rig, image: &str) -> Value {
+    rig.config(image)["config"].clone()
+}
+
+/// The manifest skopeo reads at `image`, as it is in the registry.
+fn raw_manifest(rig: &Rig, image: &str) -> Value {
+    let out = rig
+        .skopeo
+        .run(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=true",
+            "--no-creds",
+            "--cert-dir",
+            rig.skopeo_certs.to_str().unwrap(),
+            &format!("docker://{image}"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo manifest ({e}): {out}"))
+}
+
+/// werf's `imageSpec` (with the meta document's `build.imageSpec`): every edit is in the
+/// config of the pushed final image, a new config over the last stage's layers, tagged by a
+/// digest of the stage and the edit; the stage keeps its own config; the same spec finds the
+/// image again, a changed one makes another; an image built `FROM` it inherits the edits.
+#[test]
+fn werf_image_spec_edits_the_config_of_the_final_image() {
+    let rig = Rig::new();
+    let dockerfile: &[u8] = b"FROM scratch\nCOPY a.txt /a\n\
+        ENV PATH=/usr/bin DEBUG=1 TEMP_A=x KEEP=k\n\
+        LABEL beta=1 org.opencontainers.image.title=t keep=me x=gone\n\
+        VOLUME /tmp /var/log\nEXPOSE 80\nUSER root\nWORKDIR /old\n\
+        ENTRYPOINT [\"/old\"]\nCMD [\"old\"]\nSTOPSIGNAL SIGINT\nHEALTHCHECK NONE\n";
+    let spec = |user: &str| {
+        format!(
+            "project: specs\nconfigVersion: 1\n\
+             build:\n  imageSpec:\n    author: Global <g@x>\n    config:\n      \
+             labels:\n        team: global\n      removeLabels: [x]\n\
+             ---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n\
+             imageSpec:\n  author: Frontend <f@x>\n  clearHistory: true\n  config:\n    \
+             labels:\n      app: frontend\n      '%project%-label': '%image%-image'\n    \
+             removeLabels: [beta, '/^org\\.opencontainers\\..*$/']\n    \
+             env:\n      PATH: ${{PATH}}:/app/bin\n      NODE_ENV: production\n    \
+             removeEnv: [DEBUG, '/^TEMP_.*$/']\n    \
+             volumes: [/data]\n    removeVolumes: [/tmp]\n    expose: ['8080/tcp', '443/tcp']\n    \
+             user: {user}\n    cmd: [/usr/bin/start, --help]\n    entrypoint: [/bin/sh, -c]\n    \
+             workingDir: /app\n    stopSignal: SIGTERM\n    \
+             healthcheck:\n      test: [CMD, /bin/check]\n      interval: 30\n      timeout: 5\n      \
+             startperiod: 2\n      retries: 3\n\
+             ---\nimage: child\ndockerfile: child.Dockerfile\ncontext: .\n\
+             dependencies:\n- from: app\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n"
+        )
+    };
+    let dir = rig.project(
+        "specs",
+        &[
+            ("werf.yaml", spec("node").as_bytes()),
+            ("Dockerfile", dockerfile),
+            (
+                "child.Dockerfile",
+                b"ARG BASE\nFROM ${BASE}\nCOPY b.txt /b\n",
+            ),
+            ("a.txt", b"a\n"),
+            ("b.txt", b"b\n"),
+        ],
+    );
+    let repo = rig.repo("specs");
+    let report = rig.built(&dir, "s1", Some(&repo), &[]);
+    let app = image(&report, "app");
+    let stage = *stage_digests(app).last().unwrap();
+    let tag = text(app, "DockerTag");
+    assert!(
+        is_hex64(tag) && tag != stage,
+        "the final image has a tag of its own: {app:#}"
+    );
+    assert_eq!(text(app, "DockerImageName"), format!("{repo}:{tag}"));
+    assert_eq!(app["Rebuilt"], true);
+    assert_eq!(app["Final"], true);
+    assert_eq!(
+        rig.digest_of(text(app, "DockerImageName")),
+        text(app, "DockerImageDigest")
+    );
+
+    let full = rig.config(text(app, "DockerImageName"));
+    assert_eq!(full["author"], "Frontend <f@x>", "the image's author wins");
+    assert!(full.get("history").is_none(), "clearHistory: {full:#}");
+    let manifest = raw_manifest(&rig, text(app, "DockerImageName"));
+    assert_eq!(manifest["config"]["digest"], app["DockerImageID"]);
+    let c = &full["config"];
+    assert_eq!(
+        c["Labels"],
+        json!({"app": "frontend", "keep": "me", "specs-label": "app-image", "team": "global"}),
+        "labels added (templates rendered, the meta document's too), removed by name and \
+         by /regex/ (the meta document's removeLabels too)"
+    );
+    assert_eq!(
+        c["Env"],
+        json!(["PATH=/usr/bin:/app/bin", "KEEP=k", "NODE_ENV=production"]),
+        "${{PATH}} expanded from the image's own; DEBUG and TEMP_* removed"
+    );
+    assert_eq!(c["Volumes"], json!({"/data": {}, "/var/log": {}}));
+    assert_eq!(c["ExposedPorts"], json!({"443/tcp": {}, "8080/tcp": {}}));
+    assert_eq!(c["User"], "node");
+    assert_eq!(c["Cmd"], json!(["/usr/bin/start", "--help"]));
+    assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c"]));
+    assert_eq!(c["WorkingDir"], "/app");
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    assert_eq!(
+        c["Healthcheck"],
+        json!({"Test": ["CMD", "/bin/check"], "Interval": 30_000_000_000u64,
+               "Timeout": 5_000_000_000u64, "StartPeriod": 2_000_000_000u64, "Retries": 3})
+    );
+    // The same layers as the last stage, whose own config is as the Dockerfile made it.
+    let stage_ref = format!("{repo}:{stage}");
+    assert_eq!(raw_manifest(&rig, &stage_ref)["layers"], manifest["layers"]);
+    let stage_config = rig.config(&stage_ref);
+    assert_eq!(stage_config["config"]["User"], "root");
+    assert_eq!(stage_config["rootfs"], full["rootfs"]);
+    assert!(stage_config.get("history").is_some());
+    assert_eq!(rig.pull(text(app, "DockerImageName")).read("a"), "a\n");
+
+    // A dependent image gets the final image: its ImageName, and what FROM it inherits.
+    let child = image(&report, "child");
+    let cc = runtime_config(&rig, text(child, "DockerImageName"));
+    assert_eq!(cc["User"], "node");
+    assert_eq!(cc["Env"][0], "PATH=/usr/bin:/app/bin");
+    assert_eq!(cc["Labels"]["app"], "frontend");
+
+    // The same spec again: found, nothing pushed.
+    let before = rig.storage();
+    let again = rig.built(&dir, "s1", Some(&repo), &[]);
+    rig.assert_nothing_pushed(&before, "the same imageSpec again");
+    assert_eq!(
+        image(&again, "app")["DockerImageDigest"],
+        app["DockerImageDigest"]
+    );
+    assert_eq!(image(&again, "app")["Rebuilt"], false);
+    assert!(
+        again["Images"]["app"]["Stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["Status"] == "cached")
+    );
+
+    // From a fresh store, found in --repo alone.
+    let fresh = rig.built(&dir, "s2", Some(&repo), &[]);
+    assert_eq!(
+        image(&fresh, "app")["DockerImageDigest"],
+        app["DockerImageDigest"]
+    );
+    assert_eq!(image(&fresh, "app")["DockerImageID"], app["DockerImageID"]);
+
+    // A changed imageSpec: the stages are cached, the final image is new, from a store
+    // that holds no stage (its layers stay in the repository).
+    std::fs::write(dir.join("werf.yaml"), spec("1000:1000")).unwrap();
+    let changed = rig.built(&dir, "s3", Some(&repo), &[]);
+    let app2 = image(&changed, "app");
+    assert_eq!(statuses(app2), ["cached"]);
+    assert_eq!(app2["Rebuilt"], true, "the imageSpec image was made");
+    assert_ne!(text(app2, "DockerTag"), tag);
+    assert_eq!(*stage_digests(app2).last().unwrap(), stage);
+    assert_eq!(
+        runtime_config(&rig, text(app2, "DockerImageName"))["User"],
+        "1000:1000"
+    );
+    assert_eq!(
+        rig.digest_of(&format!("{repo}:{tag}")),
+        text(app, "DockerImageDigest"),
+        "the earlier final image is still there"
+    );
+    // The child, built FROM app, follows it.
+    let child2 = image(&changed, "child");
+    assert_ne!(child2["DockerImageDigest"], child["DockerImageDigest"]);
+    assert_eq!(
+        runtime_config(&rig, text(child2, "DockerImageName"))["User"],
+        "1000:1000"
+    );
+
+    // Without --repo: into the store, the config blob as edited.
+    let local = rig.built(&dir, "s4", None, &["app"]);
+    let lapp = image(&local, "app");
+    let blobs = rig.path("s4").join("blobs/sha256");
+    let manifest =
+        read_json(&blobs.join(text(lapp, "DockerImageDigest").trim_start_matches("sha256:")));
+    let config = read_json(
+        &blobs.join(
+            manifest["config"]["digest"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sha256:"),
+        ),
+    );
+    assert_eq!(config["config"]["User"], "1000:1000");
+    assert_eq!(
+        config["config"],
+        runtime_config(&rig, text(app2, "DockerImageName"))
+    );
+    assert_eq!(
+        lapp["DockerTag"], app2["DockerTag"],
+        "the same tag anywhere"
+    );
+}
+
+/// What `imageSpec` cannot be given exactly is refused before anything is built or pushed.
+#[test]
+fn werf_image_spec_that_cannot_be_honoured_exits_2() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "badspec",
+        &[
+            ("Dockerfile", b"FROM scratch\nCOPY a.txt /a\n"),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let repo = rig.repo("badspec");
+    let before = rig.storage();
+    for (image_extra, says) in [
+        (
+            "imageSpec:\n  config:\n    healthcheck:\n      startPeriod: 3\n",
+            "`startperiod`",
+        ),
+        (
+            "imageSpec:\n  config:\n    removeEnv: ['/\\w+/']\n",
+            "ASCII-only",
+        ),
+        (
+            "imageSpec:\n  config:\n    env:\n      A: '\"open'\n",
+            "imageSpec.config.env.A",
+        ),
+        (
+            "imageSpec:\n  config:\n    labels:\n      cpu: 100%\n",
+            "not closed",
+        ),
+    ] {
+        std::fs::write(dir.join("werf.yaml"), werf_with("", image_extra)).unwrap();
+        let run = rig.build(&dir, "bad-store", Some(&repo), &[]);
+        assert_eq!(run.code, 2, "{image_extra}\nstderr:\n{}", run.stderr);
+        assert!(run.stderr.contains(says), "{image_extra}: {}", run.stderr);
+    }
+    rig.assert_nothing_pushed(&before, "refused imageSpec");
+}
+
+/// werf's `final: false`: the image is built and reported (`Final: false`) for the images
+/// that depend on it, gets no custom tag and not the meta document's imageSpec.
+#[test]
+fn werf_final_false_builds_the_image_without_publishing_it() {
+    let rig = Rig::new();
+    let werf = "project: fin\nconfigVersion: 1\n\
+                build:\n  imageSpec:\n    config:\n      labels:\n        global: 'yes'\n\
+                ---\nimage: builder\nfinal: false\ndockerfile: builder.Dockerfile\ncontext: .\n\
+                ---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n\
+                dependencies:\n- from: builder\n  imports:\n  - type: ImageName\n    targetBuildArg: B\n";
+    let dir = rig.project(
+        "fin",
+        &[
+            ("werf.yaml", werf.as_bytes()),
+            ("builder.Dockerfile", b"FROM scratch\nCOPY a.txt /built\n"),
+            (
+                "Dockerfile",
+                b"ARG B\nFROM ${B} AS b\nFROM scratch\nCOPY --from=b /built /app/built\n",
+            ),
+            ("a.txt", b"made by the builder\n"),
+        ],
+    );
+    let repo = rig.repo("fin");
+    // `latest` for every image would clash; it is for the one final image only.
+    let report = rig.built(
+        &dir,
+        "store",
+        Some(&repo),
+        &[
+            "--add-custom-tag",
+            "latest",
+            "--add-custom-tag",
+            "%image%-v1",
+        ],
+    );
+    let builder = image(&report, "builder");
+    let app = image(&report, "app");
+    assert_eq!(
+        (builder["Final"].clone(), app["Final"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(
+        rig.pull(text(app, "DockerImageName")).read("app/built"),
+        "made by the builder\n",
+        "the intermediate image was built for its dependent"
+    );
+    assert_eq!(
+        rig.digest_of(text(builder, "DockerImageName")),
+        text(builder, "DockerImageDigest")
+    );
+    let out = rig
+        .skopeo
+        .run(&[
+            "list-tags",
+            "--tls-verify=true",
+            "--no-creds",
+            "--cert-dir",
+            rig.skopeo_certs.to_str().unwrap(),
+            &format!("docker://{repo}"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let mut custom: Vec<&str> = listed["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|t| !is_hex64(t))
+        .collect();
+    custom.sort_unstable();
+    assert_eq!(custom, ["app-v1", "latest"], "no custom tag for `builder`");
+    assert_eq!(
+        rig.digest_of(&format!("{repo}:latest")),
+        text(app, "DockerImageDigest")
+    );
+    // build.imageSpec applies to final images only.
+    let labels = |img: &Value| runtime_config(&rig, text(img, "DockerImageName"))["Labels"].clone();
+    assert_eq!(labels(app)["global"], "yes");
+    assert!(
+        labels(builder).get("global").is_none(),
+        "{:#}",
+        labels(builder)
+    );
+}
+
+/// werf refuses `targetEnv` in a Dockerfile image; the refusal names the Dockerfile way,
+/// which puts the dependency's name in the image's environment.
+#[test]
+fn werf_target_env_is_refused_and_its_dockerfile_equivalent_sets_the_env() {
+    let rig = Rig::new();
+    let werf = |target: &str| {
+        format!(
+            "project: tenv\nconfigVersion: 1\n---\nimage: base\ndockerfile: base.Dockerfile\n\
+             context: .\n---\nimage: app\ndockerfile: Dockerfile\ncontext: .\n\
+             dependencies:\n- from: base\n  imports:\n  - type: ImageName\n    {target}: BASE_NAME\n"
+        )
+    };
+    let dir = rig.project(
+        "tenv",
+        &[
+            ("werf.yaml", werf("targetEnv").as_bytes()),
+            ("base.Dockerfile", b"FROM scratch\nCOPY a.txt /a\n"),
+            (
+                "Dockerfile",
+                b"FROM scratch\nARG BASE_NAME\nENV BASE_NAME=$BASE_NAME\nCOPY a.txt /a\n",
+            ),
+            ("a.txt", b"a\n"),
+        ],
+    );
+    let repo = rig.repo("tenv");
+    let before = rig.storage();
+    let run = rig.build(&dir, "store", Some(&repo), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for says in [
+        "targetEnv",
+        "cannot be used for a Dockerfile image",
+        "`ARG NAME` then `ENV NAME=$NAME`",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+    rig.assert_nothing_pushed(&before, "targetEnv");
+    std::fs::write(dir.join("werf.yaml"), werf("targetBuildArg")).unwrap();
+    let report = rig.built(&dir, "store", Some(&repo), &[]);
+    let name = text(image(&report, "base"), "DockerImageName").to_string();
+    let env = runtime_config(&rig, text(image(&report, "app"), "DockerImageName"))["Env"].clone();
+    assert_eq!(env, json!([format!("BASE_NAME={name}")]), "{env:#}");
+}
+
 /// A werf.yaml whose meta document is `meta_extra`-extended and whose image `app` has
 /// `image_extra` keys.
 fn werf_with(meta_extra: &str, image_extra: &str) -> String {
@@ -2135,4 +2507,348 @@ fn werf_context_add_files_must_exist_and_not_be_ignored() {
             "{keys}: something was built"
         );
     }
+}
+
+// ---- werf's `secrets` and `ssh` -----------------------------------------------------------
+
+/// Like [`Rig::build`] with more environment variables (the secrets' sources, an agent).
+fn build_env(rig: &Rig, dir: &Path, store: &str, repo: Option<&str>, env: &[(&str, &str)]) -> Run {
+    let report = rig.path(&format!("report-{}.json", rig.next()));
+    let store = rig.path(store);
+    let mut args = vec![
+        "--output",
+        "json",
+        "build",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--report-path",
+        report.to_str().unwrap(),
+    ];
+    if let Some(r) = repo {
+        args.extend(["--repo", r]);
+    }
+    let mut run = rig.slipway_env(&args, env);
+    // The report file rides along in stdout's place for the checks below.
+    if let Ok(text) = std::fs::read_to_string(&report) {
+        run.stdout.push_str("\n--- report file ---\n");
+        run.stdout.push_str(&text);
+    }
+    run
+}
+
+/// The sha256 of `bytes`, as `sha256sum` prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum (Debian coreutils)");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
+}
+
+/// Every blob of `image` in the registry (layers unpacked from gzip), and every file of the
+/// local `store` folder, as bytes with a name.
+fn everything_stored(rig: &Rig, image: &str, store: &Path) -> Vec<(String, Vec<u8>)> {
+    let layout = rig.path(&format!("scan-{}", rig.next()));
+    rig.skopeo
+        .copy(
+            &format!("docker://{image}"),
+            &format!("oci:{}:t", layout.display()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = vec![];
+    let mut files = vec![];
+    for root in [layout.as_path(), store] {
+        let listed = Command::new("find")
+            .arg(root)
+            .args(["-type", "f"])
+            .output()
+            .unwrap();
+        files.extend(
+            String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .map(PathBuf::from)
+                .collect::<Vec<_>>(),
+        );
+    }
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let unpacked = Command::new("gzip")
+                .args(["-dc"])
+                .arg(&f)
+                .output()
+                .expect("gzip (Debian package gzip)");
+            assert!(unpacked.status.success(), "gzip -dc {}", f.display());
+            out.push((format!("{} (unpacked)", f.display()), unpacked.stdout));
+        }
+        out.push((f.display().to_string(), bytes));
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+const SECRET_DOCKERFILE: &[u8] = b"FROM scratch AS tools\nCOPY --chmod=0755 busybox /bin/busybox\n\
+FROM tools\n\
+RUN --mount=type=secret,id=from_env --mount=type=secret,id=token.txt --mount=type=secret,id=plain \
+[\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox sha256sum /run/secrets/from_env /run/secrets/token.txt \
+/run/secrets/plain > /sums && /bin/busybox cat /run/secrets/plain\"]\n";
+
+const SECRET_WERF: &str = "project: t\nconfigVersion: 1\n---\nimage: app\ndockerfile: Dockerfile\n\
+context: .\nsecrets:\n- id: from_env\n  env: SLIPWAY_TEST_SECRET\n- src: secret/token.txt\n";
+
+/// werf's `secrets` in their three forms reach a `RUN --mount=type=secret` and leave no
+/// trace: not in any layer or blob (pushed or in the store), not in the report, stdout or
+/// stderr (a RUN that prints one has it masked), and not in the digest: as in werf, a new
+/// value alone finds the stage again.
+#[test]
+fn werf_secrets_reach_run_and_leave_no_trace() {
+    let rig = Rig::new();
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let values = |round: u32| {
+        [
+            format!("env-secret-{stamp}-{round}"),
+            format!("file-secret-{stamp}-{round}\n"),
+            format!("plain-secret-{stamp}-{round}"),
+        ]
+    };
+    let dir = rig.project(
+        "secrets",
+        &[("Dockerfile", SECRET_DOCKERFILE), ("busybox", &busybox())],
+    );
+    let repo = rig.repo("secrets");
+    let round = |n: u32| {
+        let [env, file, plain] = values(n);
+        std::fs::create_dir_all(dir.join("secret")).unwrap();
+        std::fs::write(dir.join("secret/token.txt"), &file).unwrap();
+        std::fs::write(
+            dir.join("werf.yaml"),
+            format!("{SECRET_WERF}- id: plain\n  value: {plain}\n"),
+        )
+        .unwrap();
+        let run = build_env(
+            &rig,
+            &dir,
+            "store",
+            Some(&repo),
+            &[("SLIPWAY_TEST_SECRET", env.as_str())],
+        );
+        assert_eq!(
+            run.code, 0,
+            "stderr:\n{}\nstdout:\n{}",
+            run.stderr, run.stdout
+        );
+        for v in [&env, file.trim_end(), &plain] {
+            for (what, text) in [
+                ("stdout and the report", &run.stdout),
+                ("stderr", &run.stderr),
+            ] {
+                assert!(!text.contains(v), "a secret value in {what}:\n{text}");
+            }
+        }
+        (run, [env, file, plain])
+    };
+
+    let (first, [env, file, plain]) = round(1);
+    let app = image(&first.json, "app");
+    assert_eq!(statuses(app), ["built", "built"], "{:#}", first.json);
+    assert_eq!(stage_backends(app), ["native", "buildah"]);
+    // The RUN printed the `value:` secret: masked on its way to stderr.
+    assert!(first.stderr.contains("app | ****"), "{}", first.stderr);
+
+    // The RUN read each value: what it wrote are their hashes.
+    let name = text(app, "DockerImageName").to_string();
+    let sums = rig.pull(&name).read("sums");
+    let want: Vec<String> = [env.as_bytes(), file.as_bytes(), plain.as_bytes()]
+        .iter()
+        .zip(["from_env", "token.txt", "plain"])
+        .map(|(v, id)| format!("{}  /run/secrets/{id}", sha256_hex(v)))
+        .collect();
+    assert_eq!(sums.lines().collect::<Vec<_>>(), want, "{sums}");
+
+    // No value in any pushed blob (layers unpacked), nor anywhere in the store.
+    let store = rig.path("store");
+    for (where_, bytes) in everything_stored(&rig, &name, &store) {
+        for v in [&env, file.trim_end(), &plain] {
+            assert!(!contains(&bytes, v), "a secret value in {where_}");
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(store.join("tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "left in the store's tmp: {leftovers:?}"
+    );
+
+    // New values, nothing else changed: the same digests, found, not rebuilt (werf leaves
+    // secrets out of the digest).
+    let (second, _) = round(2);
+    let again = image(&second.json, "app");
+    assert_eq!(statuses(again), ["cached", "cached"], "{:#}", second.json);
+    assert_eq!(stage_digests(again), stage_digests(app));
+}
+
+/// A secret whose variable or file is missing, or an `ssh:` agent socket that is not
+/// there, stops the build with exit 2 naming it (never a value), before anything is pushed.
+#[test]
+fn werf_secrets_and_ssh_that_cannot_be_read_exit_2_and_push_nothing() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "nosecret",
+        &[("Dockerfile", SECRET_DOCKERFILE), ("busybox", &busybox())],
+    );
+    let repo = rig.repo("nosecret");
+    let before = rig.storage();
+    std::fs::create_dir_all(dir.join("secret")).unwrap();
+    let plain = "- id: plain\n  value: plain-value-never-shown\n";
+    let sock = rig.path("no-agent.sock");
+    // (extra werf.yaml keys, whether the `src:` file is there, environment, what stderr says)
+    type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)], Vec<String>);
+    let cases: [Case; 4] = [
+        (
+            "",
+            true,
+            &[],
+            vec![
+                "secret `from_env`".into(),
+                "environment variable `SLIPWAY_TEST_SECRET`".into(),
+                "is not set".into(),
+            ],
+        ),
+        (
+            "",
+            false,
+            &[("SLIPWAY_TEST_SECRET", "env-value-never-shown")],
+            vec![
+                "secret `token.txt`".into(),
+                format!(
+                    "{} (`src:`) does not exist",
+                    dir.join("secret/token.txt").display()
+                ),
+            ],
+        ),
+        (
+            "ssh: default\n",
+            true,
+            &[
+                ("SLIPWAY_TEST_SECRET", "env-value-never-shown"),
+                ("SSH_AUTH_SOCK", ""),
+            ],
+            vec!["`ssh: default`".into(), "SSH_AUTH_SOCK is not set".into()],
+        ),
+        (
+            "SOCKET",
+            true,
+            &[("SLIPWAY_TEST_SECRET", "env-value-never-shown")],
+            vec![format!(
+                "the SSH agent socket {} does not exist",
+                sock.display()
+            )],
+        ),
+    ];
+    for (extra, with_file, env, needles) in cases {
+        let token = dir.join("secret/token.txt");
+        if with_file {
+            std::fs::write(&token, "file-value-never-shown\n").unwrap();
+        } else {
+            let _ = std::fs::remove_file(&token);
+        }
+        let extra = if extra == "SOCKET" {
+            format!("ssh: {}\n", sock.display())
+        } else {
+            extra.to_string()
+        };
+        std::fs::write(
+            dir.join("werf.yaml"),
+            format!("{SECRET_WERF}{plain}{extra}"),
+        )
+        .unwrap();
+        let run = build_env(&rig, &dir, "store", Some(&repo), env);
+        assert_eq!(run.code, 2, "{extra}: {}", run.stderr);
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        common::assert_stderr_has(&run, &needles);
+        assert!(run.stderr.contains("werf.yaml"), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("never-shown") && !run.stdout.contains("never-shown"),
+            "a value in a message: {}",
+            run.stderr
+        );
+        assert!(
+            !rig.path("store").join("index.json").exists()
+                || !std::fs::read_to_string(rig.path("store").join("index.json"))
+                    .unwrap()
+                    .contains("org.opencontainers.image.ref.name"),
+            "{extra}: something was built"
+        );
+    }
+    rig.assert_nothing_pushed(&before, "builds whose secrets or agent cannot be read");
+}
+
+/// werf's `ssh`: a `RUN --mount=type=ssh` sees `SSH_AUTH_SOCK` naming a socket that buildah
+/// forwards to the given agent socket (here a bare listener: nothing speaks the agent
+/// protocol, and nothing needs to). Like werf, the agent is not part of the digest.
+#[test]
+fn werf_ssh_forwards_the_agent_socket_to_run() {
+    let rig = Rig::new();
+    let dir = rig.project(
+        "ssh",
+        &[
+            (
+                "Dockerfile",
+                b"FROM scratch AS tools\nCOPY --chmod=0755 busybox /bin/busybox\nFROM tools\n\
+                  RUN --mount=type=ssh [\"/bin/busybox\", \"sh\", \"-c\", \
+                  \"test -S \\\"$SSH_AUTH_SOCK\\\" && echo \\\"$SSH_AUTH_SOCK\\\" > /agent\"]\n",
+            ),
+            ("busybox", &busybox()),
+        ],
+    );
+    let agent = rig.path("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&agent).unwrap();
+    let other = rig.path("other-agent.sock");
+    let _other = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    let repo = rig.repo("ssh");
+    let set = |ssh: &str| {
+        std::fs::write(dir.join("werf.yaml"), format!("{ONE_IMAGE}ssh: {ssh}\n")).unwrap();
+    };
+    set(&agent.display().to_string());
+    let run = build_env(&rig, &dir, "store", Some(&repo), &[("SSH_AUTH_SOCK", "")]);
+    assert_eq!(
+        run.code, 0,
+        "stderr:\n{}\nstdout:\n{}",
+        run.stderr, run.stdout
+    );
+    let app = image(&run.json, "app");
+    assert_eq!(statuses(app), ["built", "built"]);
+    let seen = rig.pull(text(app, "DockerImageName")).read("agent");
+    assert!(
+        seen.trim().starts_with('/'),
+        "SSH_AUTH_SOCK in the RUN: {seen:?}"
+    );
+
+    // Another agent (`default`, from SSH_AUTH_SOCK): the same digests, found again.
+    set("default");
+    let other_text = other.display().to_string();
+    let run = build_env(
+        &rig,
+        &dir,
+        "store",
+        Some(&repo),
+        &[("SSH_AUTH_SOCK", other_text.as_str())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let again = image(&run.json, "app");
+    assert_eq!(statuses(again), ["cached", "cached"]);
+    assert_eq!(stage_digests(again), stage_digests(app));
 }

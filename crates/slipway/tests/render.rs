@@ -380,3 +380,96 @@ fn werfs_render_flags_are_taken() {
         fine.stderr
     );
 }
+
+/// werf's `final: false`: the intermediate image is built for the image that depends on it,
+/// but is not among the images the manifests name (werf's `.Values.werf.image`); naming it
+/// exits 2 before anything is built, saying why.
+#[test]
+fn intermediate_images_are_left_out_of_the_manifests() {
+    let rig = Rig::new();
+    let dir = rig.path("fin");
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "werf.yaml",
+        "project: fin\nconfigVersion: 1\n---\nimage: builder\nfinal: false\n\
+         dockerfile: builder.Dockerfile\ncontext: .\n---\nimage: app\ndockerfile: Dockerfile\n\
+         context: .\ndependencies:\n- from: builder\n  imports:\n  - type: ImageName\n    \
+         targetBuildArg: B\n",
+    );
+    write("builder.Dockerfile", "FROM scratch\nCOPY a.txt /a\n");
+    write(
+        "Dockerfile",
+        "ARG B\nFROM ${B} AS b\nFROM scratch\nCOPY --from=b /a /a\n",
+    );
+    write("a.txt", "a\n");
+    write(
+        ".helm/templates/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    \
+         image: \"{{ .Values.werf.image.app }}\"\n",
+    );
+    let repo = rig.repo("fin");
+    let d = dir.to_str().unwrap();
+    let store = rig.path("store");
+    let s = store.to_str().unwrap();
+    let report = rig.path("report.json");
+
+    // Naming the intermediate image is refused before anything is built.
+    write(
+        ".helm/templates/builder.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  containers:\n  - name: c\n    \
+         image: \"{{ .Values.werf.image.builder }}\"\n",
+    );
+    let before = rig.storage();
+    let run = rig.slipway(&["render", "--dir", d, "--store", s, "--repo", &repo]);
+    assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
+    for says in [
+        "unknown image `builder`",
+        "the images are: app",
+        "`builder` has `final: false` in werf.yaml",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+    assert!(!store.exists(), "a build started");
+    rig.assert_nothing_pushed(&before, "naming an intermediate image");
+    std::fs::remove_file(dir.join(".helm/templates/builder.yaml")).unwrap();
+
+    let run = rig.slipway(&[
+        "--output",
+        "json",
+        "render",
+        "--dir",
+        d,
+        "--store",
+        s,
+        "--repo",
+        &repo,
+        "--report-path",
+        report.to_str().unwrap(),
+    ]);
+    ok(&run, "slipway render");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let built = read_json(&report);
+    let app = &built["Images"]["app"];
+    let pinned = format!("{repo}@{}", app["DockerImageDigest"].as_str().unwrap());
+    assert_eq!(json["images"], serde_json::json!({ "app": pinned }));
+    assert_eq!(
+        json["manifests"][0]["spec"]["containers"][0]["image"],
+        pinned.as_str()
+    );
+    // Built and reported all the same, as werf reports it.
+    let builder = &built["Images"]["builder"];
+    assert_eq!(builder["Final"], false);
+    assert_eq!(app["Final"], true);
+    assert!(
+        run.stderr.contains(&format!(
+            "builder: {} (built; final: false, not in the manifests)",
+            builder["DockerImageName"].as_str().unwrap()
+        )),
+        "{}",
+        run.stderr
+    );
+}

@@ -182,24 +182,15 @@ pub(crate) const STAPEL_KEYS: &[&str] = &[
 /// Dockerfile-image keys of werf that slipway does not implement, and what to do instead.
 pub(crate) fn unsupported_hint(key: &str) -> Option<&'static str> {
     Some(match key {
-        "ssh" => "remove it; fetch private sources before the build and add them to the context",
-        "secrets" => {
-            "remove it; build secrets cannot be mounted yet, so fetch what needs them before \
-             the build"
-        }
         "staged" => {
             "remove it; slipway already caches every Dockerfile stage by its content digest"
         }
         "platform" => "remove it and pass `--platform` to `slipway build`",
-        "final" => "remove it; every image in werf.yaml is built and published",
-        "imageSpec" => {
-            "remove it; set labels, env, user and the like with Dockerfile instructions instead"
-        }
         _ => return None,
     })
 }
 
 pub(crate) const IMAGE_KEYS: &str = "image, dockerfile, context, contextAddFiles (or contextAddFile), \
-     target, args, addHost, network, cacheVersion, dependencies";
+     target, args, addHost, network, cacheVersion, dependencies, secrets, ssh, final, imageSpec";
 pub(crate) const META_KEYS: &str =
-    "project, configVersion, build (cacheVersion), deploy, cleanup, gitWorktree";
+    "project, configVersion, build (cacheVersion, imageSpec), deploy, cleanup, gitWorktree";

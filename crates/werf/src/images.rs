@@ -32,6 +32,8 @@ pub(crate) struct Meta {
     pub(crate) cache_version: Option<String>,
     /// Settings read but not used, to be announced.
     pub(crate) notes: Vec<String>,
+    /// `build.imageSpec`, for the final images.
+    pub(crate) image_spec: Option<crate::image_spec::RawImageSpec>,
 }
 
 pub(crate) struct RawImage {
@@ -50,6 +52,14 @@ pub(crate) struct RawImage {
     /// `contextAddFiles:` or `contextAddFile:`: each path with its line, and the key used.
     pub(crate) context_add_files: Vec<(String, u64)>,
     pub(crate) context_add_key: &'static str,
+    /// `secrets:`, checked; `src:` paths may still be relative to the werf.yaml folder.
+    pub(crate) secrets: Vec<Secret>,
+    /// `ssh:`; a socket path may still be relative to the werf.yaml folder.
+    pub(crate) ssh: Option<SshAgent>,
+    /// `final:` (true unless `final: false`).
+    pub(crate) is_final: bool,
+    /// `imageSpec:`, as read.
+    pub(crate) image_spec: Option<crate::image_spec::RawImageSpec>,
 }
 
 pub(crate) struct RawDep {
@@ -203,6 +213,7 @@ impl Cx<'_> {
         let mut version = false;
         let mut deploy = crate::deploy::Deploy::default();
         let mut cache_version = None;
+        let mut image_spec = None;
         let mut notes = Vec::new();
         for (k, v) in entries {
             match k.value.as_str() {
@@ -243,6 +254,10 @@ impl Cx<'_> {
                             let key = format!("build.{}", sk.value);
                             if sk.value == "cacheVersion" {
                                 cache_version = self.cache_version(doc, &key, sv)?;
+                                continue;
+                            }
+                            if sk.value == "imageSpec" {
+                                image_spec = self.image_spec(doc, &key, sv, true)?;
                                 continue;
                             }
                             let hint = unsupported_hint(&sk.value).unwrap_or("remove it");
@@ -295,6 +310,7 @@ impl Cx<'_> {
             deploy,
             cache_version,
             notes,
+            image_spec,
         })
     }
 
@@ -445,6 +461,10 @@ impl Cx<'_> {
             network: None,
             context_add_files: vec![],
             context_add_key: "contextAddFiles",
+            secrets: vec![],
+            ssh: None,
+            is_final: true,
+            image_spec: None,
         };
         let mut named = false;
         let mut add_key: Option<&Spanned<String>> = None;
@@ -508,6 +528,16 @@ impl Cx<'_> {
                         raw.network = (!s.is_empty()).then_some(s);
                     }
                 }
+                "secrets" => raw.secrets = self.secrets(doc, v)?,
+                "final" => {
+                    raw.is_final = match v.value {
+                        Node::Bool(b) => b,
+                        Node::Null => true,
+                        _ => return Err(self.expected(doc, key, v, "true or false")),
+                    }
+                }
+                "imageSpec" => raw.image_spec = self.image_spec(doc, key, v, false)?,
+                "ssh" => raw.ssh = self.ssh(doc, v)?,
                 "contextAddFile" | "contextAddFiles" => {
                     // werf takes either key, never both.
                     if let Some(other) = add_key {
@@ -618,6 +648,183 @@ impl Cx<'_> {
             Node::Seq(items) => items.iter().map(one).collect(),
             _ => Ok(vec![one(v)?]),
         }
+    }
+
+    /// Reads `secrets:` with werf's rules: each item has exactly one of `env`, `src` and
+    /// `value` (an empty one counts as absent); `id` defaults to the variable's name or the
+    /// file's name, and is required with `value`; ids are unique. A value is never put in
+    /// a message.
+    fn secrets(&self, doc: &Doc<'_>, v: &Spanned<Node>) -> Result<Vec<Secret>, ConfigError> {
+        let items = self.list(doc, "secrets", v)?;
+        let mut out: Vec<Secret> = vec![];
+        let mut first: HashMap<String, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let key = format!("secrets[{i}]");
+            let fail = |message: String| self.at(doc, &item.referenced, &key, message);
+            let Node::Map(entries) = &item.value else {
+                return Err(fail(format!(
+                    "expected a mapping like `env: NAME`, `src: PATH` or `id: ID` with \
+                     `value: TEXT`, found {}",
+                    item.value.what()
+                )));
+            };
+            let (mut id, mut env, mut src, mut value) = (None, None, None, None);
+            for (k, val) in entries {
+                let sub = format!("{key}.{}", k.value);
+                let text = |val: &Spanned<Node>| -> Result<Option<String>, ConfigError> {
+                    match &val.value {
+                        Node::Null => Ok(None),
+                        _ => Ok(Some(self.string(doc, &sub, val, true)?).filter(|s| !s.is_empty())),
+                    }
+                };
+                match k.value.as_str() {
+                    "id" => id = text(val)?,
+                    "env" => env = text(val)?,
+                    "src" => src = text(val)?,
+                    // Numbers and booleans as written, as for `args`; never echoed back.
+                    "value" => {
+                        value = match &val.value {
+                            Node::Null => None,
+                            _ => Some(self.scalar_text(doc, &sub, val)?).filter(|s| !s.is_empty()),
+                        }
+                    }
+                    other => {
+                        return Err(self.at(
+                            doc,
+                            &k.referenced,
+                            &sub,
+                            format!(
+                                "unknown key `{other}` in a secret; it may have: id, and one of \
+                                 env, src, value"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let source = match (env, src, value) {
+                (Some(name), None, None) => SecretSource::Env(name),
+                (None, Some(path), None) => {
+                    SecretSource::File(self.expand_home(&path).map_err(&fail)?)
+                }
+                (None, None, Some(text)) => SecretSource::Value(SecretValue::new(text)),
+                (None, None, None) => {
+                    return Err(fail(
+                        "needs one of `env: VARIABLE`, `src: PATH` or `value: TEXT` (with `id:`)"
+                            .into(),
+                    ));
+                }
+                _ => {
+                    return Err(fail(
+                        "give only one of `env`, `src` and `value`; write another item for \
+                         another secret"
+                            .into(),
+                    ));
+                }
+            };
+            let id = match (id, &source) {
+                (Some(id), _) => id,
+                (None, SecretSource::Env(name)) => name.clone(),
+                (None, SecretSource::File(path)) => path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "`src: {}` names no file, so there is no id to take from it; \
+                             add `id:`",
+                            path.display()
+                        ))
+                    })?,
+                (None, SecretSource::Value(_)) => {
+                    return Err(fail(
+                        "a `value:` secret needs an `id:`, the id `RUN --mount=type=secret,id=ID` \
+                         names"
+                            .into(),
+                    ));
+                }
+            };
+            // buildah reads `--secret id=ID,src=PATH`: a comma would split it.
+            if id.contains(',') {
+                return Err(fail(format!(
+                    "secret id `{id}` holds a comma, which buildah's `--secret id=ID,src=PATH` \
+                     cannot carry; choose another id"
+                )));
+            }
+            if let SecretSource::File(path) = &source
+                && path.to_string_lossy().contains(',')
+            {
+                return Err(fail(format!(
+                    "`src: {}` holds a comma, which buildah's `--secret id=ID,src=PATH` cannot \
+                     carry; move or link the file to a path without one",
+                    path.display()
+                )));
+            }
+            if let Some(j) = first.insert(id.clone(), i) {
+                return Err(fail(format!(
+                    "secret id `{id}` is already used by secrets[{j}]; each secret needs its own \
+                     id (set `id:`)"
+                )));
+            }
+            out.push(Secret { id, source });
+        }
+        Ok(out)
+    }
+
+    /// Reads `ssh:` as werf passes it on (Docker's `--ssh` syntax, one agent): `default`
+    /// or another id alone for `$SSH_AUTH_SOCK`, `ID=SOCKET`, or a socket path alone (with
+    /// a `/`) for the id `default`. Empty or null is no agent.
+    fn ssh(&self, doc: &Doc<'_>, v: &Spanned<Node>) -> Result<Option<SshAgent>, ConfigError> {
+        if matches!(v.value, Node::Null) {
+            return Ok(None);
+        }
+        let written = self.string(doc, "ssh", v, true)?;
+        let fail = |message: String| self.at(doc, &v.referenced, "ssh", message);
+        let text = written.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.contains(',') {
+            return Err(fail(format!(
+                "`{text}` lists several keys or sockets; slipway forwards one SSH agent: give \
+                 its socket (`default` for $SSH_AUTH_SOCK), with keys loaded into it by `ssh-add`"
+            )));
+        }
+        let (id, socket) = match text.split_once('=') {
+            Some((id, path)) => (id.trim(), Some(path.trim())),
+            None if text.contains('/') => ("default", Some(text)),
+            None => (text, None),
+        };
+        if id.is_empty() || socket.is_some_and(str::is_empty) {
+            return Err(fail(format!(
+                "`{text}` is not `default`, `ID=SOCKET` or a socket path"
+            )));
+        }
+        let socket = socket
+            .map(|p| self.expand_home(p))
+            .transpose()
+            .map_err(fail)?;
+        Ok(Some(SshAgent {
+            id: id.to_string(),
+            socket,
+            written: text.to_string(),
+        }))
+    }
+
+    /// Expands a leading `~/` (or a lone `~`) to `$HOME`, as werf does for `src:`.
+    fn expand_home(&self, path: &str) -> Result<PathBuf, String> {
+        let Some(rest) = path.strip_prefix('~') else {
+            return Ok(PathBuf::from(path));
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return Err(format!(
+                "`{path}`: only `~/` (the home folder of the user running slipway) is expanded, \
+                 not another user's; write the full path"
+            ));
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("`{path}` starts with `~`, and HOME is not set"))?;
+        Ok(PathBuf::from(home).join(rest.trim_start_matches('/')))
     }
 
     /// The items of a list value; an absent value (null) is an empty list.
@@ -761,7 +968,12 @@ impl Cx<'_> {
                             doc,
                             &k.referenced,
                             &sub,
-                            "`targetEnv:` is for Stapel images; a Dockerfile image imports into a build arg with `targetBuildArg:`".into(),
+                            "werf refuses `targetEnv:` in a Dockerfile image (\"targetEnv \
+                             directive cannot be used for a Dockerfile image\"): it is for Stapel \
+                             images. To put the value in the image's environment, import it into \
+                             a build arg and set it with ENV: `targetBuildArg: NAME` here, and \
+                             `ARG NAME` then `ENV NAME=$NAME` in the Dockerfile"
+                                .into(),
                         ));
                     }
                     other => {
@@ -989,6 +1201,23 @@ impl Cx<'_> {
                     add_hosts: raw.add_hosts.clone(),
                     network: raw.network.clone(),
                     context_add_files: context_add_files.clone(),
+                    is_final: raw.is_final,
+                    image_spec: None,
+                    secrets: raw
+                        .secrets
+                        .iter()
+                        .map(|s| Secret {
+                            id: s.id.clone(),
+                            source: match &s.source {
+                                SecretSource::File(p) => SecretSource::File(dir.join(p)),
+                                other => other.clone(),
+                            },
+                        })
+                        .collect(),
+                    ssh: raw.ssh.as_ref().map(|a| SshAgent {
+                        socket: a.socket.as_ref().map(|p| dir.join(p)),
+                        ..a.clone()
+                    }),
                 });
             }
         }

@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 
 pub mod deploy;
 mod documents;
+mod image_spec;
 mod images;
 #[cfg(test)]
 mod tests;
 
 use documents::*;
 use images::*;
+
+pub use image_spec::{Healthcheck, ImageSpecEdit, NamePattern};
 
 /// A parsed and checked `werf.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +75,78 @@ pub struct ImageSpec {
     /// The paths `contextAddFiles:` (or `contextAddFile:`) names, relative to the context
     /// and cleaned; each exists inside it.
     pub context_add_files: Vec<PathBuf>,
+    /// werf's `final:` (true unless set to false): a final image is published. An
+    /// intermediate one (`final: false`) is built for the images that depend on it, and is
+    /// reported with `Final: false`, but gets no custom tags and is not in the values
+    /// `render` substitutes.
+    pub is_final: bool,
+    /// werf's `imageSpec:`, with the meta document's `build.imageSpec` merged in for a final
+    /// image: edits to the config of the built image. `None` when neither applies.
+    pub image_spec: Option<ImageSpecEdit>,
+    /// The build secrets (`secrets:`), in file order, each with a unique id: what
+    /// `RUN --mount=type=secret,id=ID` mounts at `/run/secrets/ID`.
+    pub secrets: Vec<Secret>,
+    /// The SSH agent `RUN --mount=type=ssh` reaches (`ssh:`); `None` when not set.
+    pub ssh: Option<SshAgent>,
+}
+
+/// One build secret (`secrets:` item). Its value is read only when a stage that mounts it
+/// is built, and never printed: [`SecretValue`]'s `Debug` hides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// The id a `RUN --mount=type=secret,id=ID` names: `id:`, else (werf's defaults) the
+    /// variable's name for `env:` or the file's name for `src:`.
+    pub id: String,
+    /// Where the value comes from.
+    pub source: SecretSource,
+}
+
+/// Where a build secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable of the build (`env:`), by name.
+    Env(String),
+    /// A file (`src:`): `~/` expanded, a relative path taken from the werf.yaml folder.
+    File(PathBuf),
+    /// The value written in werf.yaml (`value:`).
+    Value(SecretValue),
+}
+
+/// A secret's value as written in werf.yaml. `Debug` prints `<redacted>`; only
+/// [`SecretValue::expose`] gives the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// Wraps a value.
+    #[must_use]
+    pub fn new(value: String) -> SecretValue {
+        SecretValue(value)
+    }
+
+    /// Returns the value itself, for the file a build mounts.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// The SSH agent `RUN --mount=type=ssh` steps get (werf's `ssh:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshAgent {
+    /// The id a `RUN --mount=type=ssh,id=ID` names (`default` unless `ID=SOCKET`).
+    pub id: String,
+    /// The agent's socket (`~/` expanded, a relative path taken from the werf.yaml folder);
+    /// `None` for `$SSH_AUTH_SOCK`, read when the build runs.
+    pub socket: Option<PathBuf>,
+    /// The value as written, for messages.
+    pub written: String,
 }
 
 /// An image another image depends on (`dependencies:`).
@@ -287,6 +362,20 @@ pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
         if image.cache_version.is_none() {
             image.cache_version.clone_from(&meta.cache_version);
         }
+    }
+    // werf: the image's own imageSpec, with build.imageSpec merged in for final images.
+    let named = raws
+        .iter()
+        .flat_map(|r| r.names.iter().map(move |n| (r, n)));
+    for (image, (raw, name)) in images.iter_mut().zip(named) {
+        debug_assert_eq!(&image.name, name);
+        image.image_spec = cx.resolve_image_spec(
+            raw.image_spec.as_ref(),
+            meta.image_spec.as_ref(),
+            image.is_final,
+            &meta.project,
+            name,
+        )?;
     }
     Ok(WerfConfig {
         path: abs,

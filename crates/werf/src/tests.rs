@@ -266,12 +266,8 @@ fn stapel_images_are_refused() {
 fn unsupported_dockerfile_keys_say_what_to_do() {
     let f = Fixture::new();
     for (key, value, hint) in [
-        ("ssh", "default", "remove"),
-        ("secrets", "[]", "remove"),
         ("staged", "true", "caches"),
         ("platform", "[linux/amd64]", "--platform"),
-        ("final", "false", "remove"),
-        ("imageSpec", "{}", "Dockerfile"),
     ] {
         let e = f.err(&format!("{META}---\nimage: app\n{key}: {value}\n"));
         has(
@@ -377,7 +373,19 @@ fn dependencies_are_checked() {
         &f.err(&two(
             "- image: a\n  imports:\n  - type: ImageName\n    targetEnv: X\n",
         )),
-        &["targetEnv", "Stapel"],
+        &[
+            "targetEnv",
+            "Stapel",
+            "ENV NAME=$NAME",
+            "targetBuildArg: NAME",
+        ],
+    );
+    // werf refuses it in a Dockerfile image with or without targetBuildArg.
+    has(
+        &f.err(&two(
+            "- image: a\n  imports:\n  - type: ImageName\n    targetBuildArg: X\n    targetEnv: X\n",
+        )),
+        &["`dependencies[0].imports[0].targetEnv`", "cannot be used for a Dockerfile image"],
     );
     has(
         &f.err(&two("- image: a\n  before: install\n")),
@@ -574,7 +582,6 @@ fn cache_version_of_the_image_wins_over_the_meta_documents() {
     for (key, hint) in [
         ("platform: [linux/arm64]", "`build.platform`"),
         ("staged: true", "`build.staged`"),
-        ("imageSpec: {}", "`build.imageSpec`"),
         ("sbom: {}", "`build.sbom`"),
     ] {
         has(
@@ -695,5 +702,147 @@ fn context_add_files_must_exist_inside_the_context() {
         );
         let c = f.parse(&doc("contextAddFiles: [out]")).unwrap();
         assert_eq!(c.images[0].context_add_files, [PathBuf::from("out")]);
+    }
+}
+
+#[test]
+fn secrets_follow_werfs_rules_and_never_show_a_value() {
+    let f = Fixture::new();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let text = format!(
+        "{META}---\nimage: app\nsecrets:\n- env: AWS_ACCESS_KEY_ID\n\
+         - id: aws_secret_key\n  env: AWS_SECRET_ACCESS_KEY\n- src: ~/.aws/credentials\n\
+         - src: conf/token.txt\n- id: plain\n  value: hunter2-plain\n- id: num\n  value: 0042\n"
+    );
+    let c = f.parse(&text).unwrap();
+    let s = &c.images[0].secrets;
+    let ids: Vec<&str> = s.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "AWS_ACCESS_KEY_ID",
+            "aws_secret_key",
+            "credentials",
+            "token.txt",
+            "plain",
+            "num"
+        ]
+    );
+    assert_eq!(s[0].source, SecretSource::Env("AWS_ACCESS_KEY_ID".into()));
+    assert_eq!(
+        s[1].source,
+        SecretSource::Env("AWS_SECRET_ACCESS_KEY".into())
+    );
+    if !home.is_empty() {
+        assert_eq!(
+            s[2].source,
+            SecretSource::File(PathBuf::from(&home).join(".aws/credentials"))
+        );
+    }
+    // A relative `src:` is taken from the werf.yaml folder.
+    assert_eq!(
+        s[3].source,
+        SecretSource::File(f.tmp.path().join("conf/token.txt"))
+    );
+    match &s[4].source {
+        SecretSource::Value(v) => assert_eq!(v.expose(), "hunter2-plain"),
+        other => panic!("{other:?}"),
+    }
+    match &s[5].source {
+        SecretSource::Value(v) => assert_eq!(v.expose(), "0042", "as written"),
+        other => panic!("{other:?}"),
+    }
+    // Debug output (of the secret and of the whole config) hides the value.
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("hunter2-plain"), "{debug}");
+    assert!(debug.contains("<redacted>"), "{debug}");
+    assert!(
+        f.parse(&format!("{META}---\nimage: app\nsecrets: ~\n"))
+            .unwrap()
+            .images[0]
+            .secrets
+            .is_empty()
+    );
+
+    for (secrets, needles) in [
+        (
+            "- id: x\n  value: hunter2-plain\n  env: X\n",
+            &["`secrets[0]`", "only one of `env`, `src` and `value`"][..],
+        ),
+        (
+            "- value: hunter2-plain\n",
+            &["`secrets[0]`", "needs an `id:`"],
+        ),
+        ("- id: x\n", &["needs one of `env: VARIABLE`"]),
+        ("- id: x\n  env: ''\n", &["needs one of"]),
+        (
+            "- env: A\n- id: A\n  value: hunter2-plain\n",
+            &["`secrets[1]`", "already used by secrets[0]"],
+        ),
+        (
+            "- env: A\n  mode: 0400\n",
+            &["`secrets[0].mode`", "unknown key `mode`"],
+        ),
+        ("- A\n", &["expected a mapping"]),
+        ("  {A: b}\n", &["`secrets`", "expected a list"]),
+        ("- id: a,b\n  env: A\n", &["comma"]),
+        ("- src: dir,x/file\n", &["comma"]),
+        ("- src: ~other/file\n", &["only `~/`"]),
+        (
+            "- id: v\n  value: [hunter2-plain]\n",
+            &["`secrets[0].value`", "expected a string"],
+        ),
+    ] {
+        let e = f.err(&format!("{META}---\nimage: app\nsecrets:\n{secrets}"));
+        has(&e, needles);
+        assert!(!e.contains("hunter2-plain"), "a value in a message: {e}");
+    }
+}
+
+#[test]
+fn ssh_is_one_agent_socket_or_ssh_auth_sock() {
+    let f = Fixture::new();
+    let ssh = |v: &str| {
+        f.parse(&format!("{META}---\nimage: app\nssh: {v}\n"))
+            .unwrap()
+            .images[0]
+            .ssh
+            .clone()
+    };
+    let agent = |id: &str, socket: Option<PathBuf>, written: &str| {
+        Some(SshAgent {
+            id: id.into(),
+            socket,
+            written: written.into(),
+        })
+    };
+    assert_eq!(ssh("default"), agent("default", None, "default"));
+    assert_eq!(ssh("github"), agent("github", None, "github"));
+    assert_eq!(
+        ssh("/run/agent.sock"),
+        agent("default", Some("/run/agent.sock".into()), "/run/agent.sock")
+    );
+    assert_eq!(
+        ssh("default=./agent.sock"),
+        agent(
+            "default",
+            Some(f.tmp.path().join("./agent.sock")),
+            "default=./agent.sock"
+        )
+    );
+    assert_eq!(ssh("''"), None);
+    assert_eq!(ssh("~"), None, "null");
+    assert_eq!(
+        f.parse(&format!("{META}---\nimage: app\n")).unwrap().images[0].ssh,
+        None
+    );
+    for (v, needles) in [
+        ("default=/a.sock,/b.sock", &["`ssh`", "one SSH agent"][..]),
+        ("default=", &["not `default`, `ID=SOCKET`"]),
+        ("=/a.sock", &["not `default`, `ID=SOCKET`"]),
+        ("[a]", &["`ssh`", "expected a string"]),
+    ] {
+        let e = f.err(&format!("{META}---\nimage: app\nssh: {v}\n"));
+        has(&e, needles);
     }
 }

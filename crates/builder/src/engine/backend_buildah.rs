@@ -28,6 +28,9 @@ pub(crate) struct BuildahSession {
     /// The context without its `.dockerignore`d files, made for the first stage that
     /// bind-mounts it.
     pub(crate) filtered: std::cell::OnceCell<PathBuf>,
+    /// werf's `secrets` as buildah gets them, made for the first stage that mounts one,
+    /// and removed with the session.
+    pub(crate) secrets: std::cell::OnceCell<super::secrets::SecretFiles>,
 }
 
 impl BuildahSession {
@@ -130,6 +133,7 @@ impl Run<'_> {
             text,
             df,
             filtered: std::cell::OnceCell::new(),
+            secrets: std::cell::OnceCell::new(),
         })
     }
 
@@ -178,6 +182,34 @@ impl Run<'_> {
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
         let platform = stage::platform_text(&self.opts.platform);
+        // werf's `secrets` and `ssh` go only to a stage whose RUN mounts them.
+        let secrets = if stage.mounts_secrets && !spec.secrets.is_empty() {
+            if session.secrets.get().is_none() {
+                let files = self.secret_files(spec)?;
+                let _ = session.secrets.set(files);
+            }
+            session.secrets.get()
+        } else {
+            None
+        };
+        let ssh = match (stage.mounts_ssh, &spec.ssh) {
+            (false, _) => None,
+            (true, Some(_)) => super::secrets::ssh_agent(None, spec)?,
+            (true, None) => {
+                let agent = super::secrets::default_ssh_agent();
+                if let Some((_, socket)) = &agent {
+                    self.observer.event(&Event::Log {
+                        image: &spec.name,
+                        line: &format!(
+                            "RUN --mount=type=ssh gets the SSH agent $SSH_AUTH_SOCK ({}), as \
+                             werf gives it without `ssh:`",
+                            socket.display()
+                        ),
+                    });
+                }
+                agent
+            }
+        };
         let job = buildah::BuildahJob {
             context: if stage.mounts_context {
                 session.context_for_mounts(&spec.context, &spec.dockerfile)?
@@ -195,6 +227,11 @@ impl Run<'_> {
                 .as_deref()
                 .filter(|_| stage.has_run)
                 .and_then(|n| super::run_network(n).ok().flatten()),
+            secrets: secrets.map_or(&[], |s| s.list.as_slice()),
+            ssh: ssh
+                .as_ref()
+                .map(|(id, socket)| (id.as_str(), socket.as_path())),
+            masks: secrets.map_or(&[], |s| s.masks.as_slice()),
             work_dir: &job_dir,
             timestamp: 0,
             processes: &*self.opts.processes,

@@ -27,8 +27,10 @@ use slipway_layer::Stacked;
 use slipway_werf::{ImageSpec, ImportKind, WerfConfig};
 
 mod backend_buildah;
+mod final_image;
 mod native;
 mod resolve;
+mod secrets;
 mod store;
 
 /// Opens registries for the engine with the caller's trust policy and credentials.
@@ -172,7 +174,8 @@ pub struct ImageReport {
     pub werf_image_name: String,
     /// The repository: `HOST/PATH`, or `oci:STORE` without `--repo`.
     pub docker_repo: String,
-    /// The tag: the target stage's digest (hex).
+    /// The tag: the target stage's digest (hex), or with werf's `imageSpec` the digest of
+    /// the edited image (the target stage's digest and the edit).
     pub docker_tag: String,
     /// `DockerRepo:DockerTag`.
     pub docker_image_name: String,
@@ -182,8 +185,12 @@ pub struct ImageReport {
     /// `ImageID` import passes).
     #[serde(rename = "DockerImageID")]
     pub docker_image_id: String,
-    /// Whether any stage was built in this run.
+    /// Whether any stage (or the `imageSpec` edit) was built in this run.
     pub rebuilt: bool,
+    /// werf's `Final`: false for an image with `final: false`, which is built for the
+    /// images that depend on it but gets no custom tags and is left out of `render`.
+    #[serde(rename = "Final")]
+    pub is_final: bool,
     /// The backend that built (or would build) it.
     pub backend: String,
     /// The stages, in Dockerfile order.
@@ -212,6 +219,8 @@ pub fn build(
     let selected = select_images(cfg, &opts.images)?;
     for spec in &selected {
         check_context_add_files(cfg, spec)?;
+        final_image::check(cfg, spec)?;
+        secrets::check(cfg, spec)?;
     }
     // Options that cannot work are bad input, found before anything is read or built.
     slipway_layer::LayerOptions {
@@ -598,6 +607,23 @@ impl Run<'_> {
         let mut stages: Vec<StageReport> = vec![];
         let mut located: HashMap<usize, Located> = HashMap::new();
         let target = plan.target();
+        // The fastest path: werf's imageSpec made the final image, and it exists.
+        if let Some((tag, loc)) = self.find_final(spec, &target.digest)? {
+            for s in &plan.stages {
+                self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
+                stages.push(stage_report(s, StageStatus::Cached, 0.0, None));
+            }
+            self.final_event(&spec.name, &tag, StageStatus::Cached, None);
+            let id = self.image_id(&tag, &loc)?;
+            return Ok(self.image_report(
+                spec,
+                &tag,
+                (&loc.manifest, &id),
+                false,
+                backend_name,
+                stages,
+            ));
+        }
         // The fast path: the target exists, so nothing below it is needed.
         let found = self.find(&target.digest)?;
         if let Some(loc) = found
@@ -608,15 +634,7 @@ impl Run<'_> {
                 self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
                 stages.push(stage_report(s, StageStatus::Cached, 0.0, None));
             }
-            let id = self.image_id(&target.digest, &loc)?;
-            return Ok(self.image_report(
-                spec,
-                target,
-                (&loc.manifest, &id),
-                false,
-                backend_name,
-                stages,
-            ));
+            return self.finish(spec, &target.digest, loc, false, backend_name, stages);
         }
         // One buildah folder for all stages of the image, so its storage keeps the layers of
         // base images between stages instead of pulling them again.
@@ -682,16 +700,8 @@ impl Run<'_> {
             stages.push(stage_report(s, status, secs, built_by));
         }
         let loc = located[&target.index].clone();
-        let id = self.image_id(&target.digest, &loc)?;
         let rebuilt = stages.iter().any(|s| s.status == StageStatus::Built);
-        Ok(self.image_report(
-            spec,
-            target,
-            (&loc.manifest, &id),
-            rebuilt,
-            backend_name,
-            stages,
-        ))
+        self.finish(spec, &target.digest, loc, rebuilt, backend_name, stages)
     }
 
     /// Whether buildah builds this stage: every stage with `--backend buildah`, and with
@@ -718,11 +728,12 @@ impl Run<'_> {
         });
     }
 
-    /// `(manifest, id)`: the target's manifest digest and its image ID.
+    /// `tag`: the final image's tag (the target stage's digest, or the imageSpec edit's);
+    /// `(manifest, id)`: its manifest digest and its image ID.
     pub(crate) fn image_report(
         &self,
         spec: &ImageSpec,
-        target: &StagePlan,
+        tag: &Digest,
         (manifest, id): (&Digest, &Digest),
         rebuilt: bool,
         backend: &str,
@@ -732,7 +743,7 @@ impl Run<'_> {
             Some(r) => r.name(),
             None => format!("oci:{}", self.store_path.display()),
         };
-        let tag = target.digest.hex().to_string();
+        let tag = tag.hex().to_string();
         ImageReport {
             werf_image_name: spec.name.clone(),
             docker_image_name: format!("{repo}:{tag}"),
@@ -741,6 +752,7 @@ impl Run<'_> {
             docker_image_digest: manifest.to_string(),
             docker_image_id: id.to_string(),
             rebuilt,
+            is_final: spec.is_final,
             backend: backend.into(),
             stages,
         }

@@ -157,6 +157,12 @@ pub struct StagePlan {
     pub has_run: bool,
     /// Whether a `RUN` bind-mounts the build context (`--mount=type=bind` without `from=`).
     pub mounts_context: bool,
+    /// Whether a `RUN` mounts a build secret (`--mount=type=secret`): only such a stage is
+    /// given werf's `secrets`.
+    pub mounts_secrets: bool,
+    /// Whether a `RUN` mounts the SSH agent (`--mount=type=ssh`): only such a stage is
+    /// given werf's `ssh` agent.
+    pub mounts_ssh: bool,
     /// Why the native backend cannot build it, other than `RUN`: the line and the reason
     /// (an `ADD` of an archive only buildah unpacks).
     pub native_blocker: Option<(usize, String)>,

@@ -162,6 +162,7 @@ impl StagePlanner<'_> {
         let mut steps = vec![];
         let mut native_blocker: Option<(usize, String)> = None;
         let mut mounts_context = false;
+        let (mut mounts_secrets, mut mounts_ssh) = (false, false);
         for (pos, ins) in instructions.iter().enumerate() {
             let normalized = texts[pos].clone();
             text.push_str(&normalized);
@@ -272,6 +273,10 @@ impl StagePlanner<'_> {
                 Kind::Run(r) => {
                     let mut mounts = vec![];
                     for m in mount_specs(r) {
+                        // What werf.yaml's `secrets` and `ssh` give: not in the digest (werf
+                        // leaves them out too), beyond the `--mount` text itself.
+                        mounts_secrets |= m.kind == "secret";
+                        mounts_ssh |= m.kind == "ssh";
                         let Some(from) = m.from else {
                             if m.kind == "bind" {
                                 // The build context: its files are part of the digest.
@@ -345,6 +350,8 @@ impl StagePlanner<'_> {
             author,
             has_run: runs,
             mounts_context,
+            mounts_secrets,
+            mounts_ssh,
             native_blocker,
             digest,
         })

@@ -489,3 +489,35 @@ fn add_hosts_are_part_of_the_digest_of_stages_with_run() {
         "order counts: the first entry for a name wins"
     );
 }
+
+#[test]
+fn secret_and_ssh_mounts_are_marked_and_only_their_text_is_in_the_digest() {
+    let text = "FROM r.test/base:1 AS deps\n\
+        RUN --mount=type=secret,id=tok --mount=type=ssh true\n\
+        FROM deps AS app\nRUN --mount=TYPE=Secret,id=other true\nFROM app AS last\nRUN true\n\
+        FROM scratch\nCOPY --from=last /a /a\n";
+    let p = plan_text(text, &[], &mut base("1")).unwrap();
+    let marks: Vec<(bool, bool, bool)> = p
+        .stages
+        .iter()
+        .map(|s| (s.mounts_secrets, s.mounts_ssh, s.needs_buildah()))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            (true, true, true),
+            (true, false, true),
+            (false, false, true),
+            (false, false, false)
+        ]
+    );
+    // The id a RUN mounts is part of its text, and so of the digest.
+    let other = text.replace("id=tok", "id=tok2");
+    let q = plan_text(&other, &[], &mut base("1")).unwrap();
+    assert_ne!(digests(&p)[0], digests(&q)[0]);
+    assert_ne!(
+        digests(&p)[3],
+        digests(&q)[3],
+        "built on it, through --from"
+    );
+}

@@ -233,16 +233,23 @@ Examples:
   slipway build --repo registry.internal:5000/app --add-custom-tag '%image%-latest' \\
       --report-path images.env --report-format envfile     # then: . images.env
 
-Supported werf.yaml keys: project, configVersion (1), build.cacheVersion, deploy
-(helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug; used by render and
+Supported werf.yaml keys: project, configVersion (1), build.cacheVersion, build.imageSpec
+(author, clearHistory, config.labels/removeLabels/keepEssentialWerfLabels; final images
+only), deploy (helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug; used by render and
 converge), and per image document: image, dockerfile, context, contextAddFiles (or
 contextAddFile; checked to exist in the context), target, args, addHost (buildah
 --add-host for RUN), network (host or default; RUN runs on the build machine's network),
 cacheVersion (in every stage digest; overrides build.cacheVersion), dependencies (image,
-imports: type ImageName | ImageDigest | ImageRepo | ImageTag | ImageID, targetBuildArg).
-cleanup and gitWorktree are read and announced as unused. Stapel keys, the other build.*
-and image keys (ssh, secrets, staged, platform, final, imageSpec) and templating are
-refused with a message saying what to write instead.")]
+imports: type ImageName | ImageDigest | ImageRepo | ImageTag | ImageID, targetBuildArg),
+secrets (env, src or value, with id; buildah --secret for RUN --mount=type=secret, never
+in a layer, a digest or the output) and ssh (default, SOCKET or ID=SOCKET; buildah --ssh
+for RUN --mount=type=ssh), final (false: built and reported with Final false, but no
+custom tags and not in render's images) and imageSpec (author, clearHistory, config: labels,
+removeLabels, env, removeEnv, volumes, removeVolumes, expose, user, cmd, entrypoint,
+workingDir, stopSignal, healthcheck, clear*; a new config on the last stage's layers,
+tagged by a digest of the stage and the edit). cleanup and gitWorktree are read and
+announced as unused. Stapel keys, targetEnv, the other build.* and image keys (staged,
+platform) and templating are refused with a message saying what to write instead.")]
     Build(BuildArgs),
     /// Build, then print the Kubernetes manifests with every werf image pinned to its digest.
     ///

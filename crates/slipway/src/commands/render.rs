@@ -125,8 +125,15 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
     let config = load_config(&a.build)?;
     check_target(&config, &a.target)?;
     let sources = sources(a, config.deploy.helm_chart_dir.as_deref())?;
-    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
-    slipway_kube::render::check(&sources, &names)?;
+    // As in werf, intermediate images (`final: false`) are not among the images the
+    // manifests can name.
+    let names: Vec<String> = config
+        .images
+        .iter()
+        .filter(|i| i.is_final)
+        .map(|i| i.name.clone())
+        .collect();
+    slipway_kube::render::check(&sources, &names).map_err(|e| intermediate(&config, e))?;
     if global.repo.is_none() {
         return Err(RenderError::NoRegistry.into());
     }
@@ -139,7 +146,7 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
     )?;
     let report = built.report;
     let mut images = BTreeMap::new();
-    for (name, img) in &report.images {
+    for (name, img) in report.images.iter().filter(|(_, img)| img.is_final) {
         let pinned = slipway_kube::render::pinned_reference(
             name,
             &img.docker_repo,
@@ -149,12 +156,30 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
         let reference = built.custom.get(name).cloned().unwrap_or(pinned);
         images.insert(name.clone(), reference);
     }
-    let objects = slipway_kube::render::render(&sources, &images)?;
+    let objects =
+        slipway_kube::render::render(&sources, &images).map_err(|e| intermediate(&config, e))?;
     Ok(RenderOutput {
         report,
         images,
         objects,
     })
+}
+
+/// Says, when the manifests name an intermediate image, why it is not there.
+fn intermediate(config: &slipway_werf::WerfConfig, e: RenderError) -> anyhow::Error {
+    match &e {
+        RenderError::UnknownImage { name, .. }
+            if config.image(name).is_some_and(|i| !i.is_final) =>
+        {
+            crate::BadInput(format!(
+                "{e}; `{name}` has `final: false` in werf.yaml: werf leaves intermediate images \
+                 out of .Values.werf.image, so manifests cannot name it (remove `final: false`, \
+                 or name a final image)"
+            ))
+            .into()
+        }
+        _ => e.into(),
+    }
 }
 
 /// Runs `slipway render`.
@@ -171,12 +196,15 @@ pub fn run(
     let r = render(settings, global, a)?;
     let mut err = std::io::stderr().lock();
     for (name, img) in &r.report.images {
-        writeln!(
-            err,
-            "{name}: {} ({})",
-            r.images[name],
-            if img.rebuilt { "built" } else { "cached" }
-        )?;
+        let built = if img.rebuilt { "built" } else { "cached" };
+        match r.images.get(name) {
+            Some(reference) => writeln!(err, "{name}: {reference} ({built})")?,
+            None => writeln!(
+                err,
+                "{name}: {} ({built}; final: false, not in the manifests)",
+                img.docker_image_name
+            )?,
+        }
     }
     let files: std::collections::BTreeSet<&str> =
         r.objects.iter().map(|o| o.source.as_str()).collect();

@@ -1,6 +1,7 @@
 //! werf's custom tags: `--add-custom-tag` (and `$WERF_ADD_CUSTOM_TAG_*`) and
-//! `--use-custom-tag`. A tag is checked for every image before anything is built, then, after
-//! the build, pushed to `--repo` as the image's final manifest under that tag.
+//! `--use-custom-tag`. A tag is checked for every final image before anything is built, then,
+//! after the build, pushed to `--repo` as the image's final manifest under that tag. As in
+//! werf, an intermediate image (`final: false`) gets none.
 
 use std::collections::BTreeMap;
 
@@ -228,7 +229,7 @@ impl CustomTags {
         let registry = super::transfer::registry(settings, repo)?;
         let mut used = BTreeMap::new();
         super::runtime()?.block_on(async {
-            for (name, img) in &report.images {
+            for (name, img) in report.images.iter().filter(|(_, img)| img.is_final) {
                 let mut tags: Vec<String> = vec![];
                 for t in &self.push {
                     let tag = t.tag_for(name, &img.docker_tag)?;
@@ -281,11 +282,18 @@ impl CustomTags {
     }
 }
 
-/// The images the build reports: every image of werf.yaml when none is named, else the named
-/// ones and the images they depend on. (Names werf.yaml lacks are the build's to refuse.)
+/// The final images the build reports (the ones custom tags are for): every final image of
+/// werf.yaml when none is named, else the final ones among the named ones and the images they
+/// depend on. (Names werf.yaml lacks are the build's to refuse.)
 fn built_images(config: &WerfConfig, wanted: &[String]) -> Vec<String> {
+    let is_final = |n: &String| config.image(n).is_some_and(|i| i.is_final);
     if wanted.is_empty() {
-        return config.images.iter().map(|i| i.name.clone()).collect();
+        return config
+            .images
+            .iter()
+            .filter(|i| i.is_final)
+            .map(|i| i.name.clone())
+            .collect();
     }
     let mut keep: Vec<String> = vec![];
     let mut todo: Vec<String> = wanted.to_vec();
@@ -298,6 +306,7 @@ fn built_images(config: &WerfConfig, wanted: &[String]) -> Vec<String> {
             keep.push(n);
         }
     }
+    keep.retain(is_final);
     keep.sort();
     keep
 }
