@@ -40,6 +40,41 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Returns the `WERF_*` variables among `names` that no slipway command reads, sorted: a
+/// werf job's settings are said to be unused rather than ignored silently.
+fn unread_werf_variables(names: impl Iterator<Item = std::ffi::OsString>) -> Vec<String> {
+    use clap::CommandFactory;
+    fn walk(c: &clap::Command, known: &mut std::collections::HashSet<String>) {
+        for a in c.get_arguments() {
+            if let Some(e) = a.get_env() {
+                known.insert(e.to_string_lossy().to_string());
+            }
+        }
+        for sub in c.get_subcommands() {
+            walk(sub, known);
+        }
+    }
+    let mut known = std::collections::HashSet::new();
+    walk(&Cli::command(), &mut known);
+    // Read by prefix or as a fallback, outside the flags' own variables.
+    const ELSEWHERE: &[&str] = &[
+        "WERF_ADD_CUSTOM_TAG_",
+        "WERF_SECONDARY_REPO_",
+        "WERF_CACHE_REPO_",
+        "WERF_SECRET_VALUES_",
+        "WERF_VALUES_",
+        "WERF_SET_",
+        "WERF_KUBECONFIG",
+    ];
+    let mut unread: Vec<String> = names
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| n.starts_with("WERF_"))
+        .filter(|n| !known.contains(n) && !ELSEWHERE.iter().any(|p| n.starts_with(p)))
+        .collect();
+    unread.sort();
+    unread
+}
+
 /// Returns the flag an unknown-argument error names, when it is one of werf's: a werf
 /// job moved over gets pointed at the page that maps werf's flags.
 fn unknown_werf_flag(e: &clap::Error) -> Option<String> {
@@ -191,6 +226,20 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     // Only commands that open TLS connections need the trust policy (and its system
     // bundle); node, cluster and most pki commands start without loading it.
     let settings = || Settings::resolve(&cli.global);
+    if matches!(
+        cli.command,
+        Command::Build(_) | Command::Render(_) | Command::Converge(_)
+    ) {
+        let unread = unread_werf_variables(std::env::vars_os().map(|(k, _)| k));
+        if !unread.is_empty() {
+            eprintln!(
+                "note: {} {} set, and slipway does not read {}; docs/coming-from-werf.md says what each werf setting becomes",
+                unread.join(", "),
+                if unread.len() == 1 { "is" } else { "are" },
+                if unread.len() == 1 { "it" } else { "them" }
+            );
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = match &cli.command {

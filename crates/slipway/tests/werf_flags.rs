@@ -844,3 +844,37 @@ fn a_werf_flag_slipway_does_not_take_is_named_as_werfs() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!run.stderr.contains("werf flag"), "{}", run.stderr);
 }
+
+/// A `WERF_*` variable no slipway command reads is named, never ignored silently; the
+/// ones slipway reads are not.
+#[test]
+fn werf_variables_slipway_does_not_read_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("no-project");
+    let run = common::slipway(
+        tmp.path(),
+        &["build", "--dir", dir.to_str().unwrap()],
+        &[
+            ("WERF_TIMEOUT", "600"),
+            ("WERF_LOG_VERBOSE", "1"),
+            ("WERF_REPO", "registry.test:5000/app"),
+            ("WERF_ADD_CUSTOM_TAG_1", "x"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "note: WERF_LOG_VERBOSE, WERF_TIMEOUT are set, and slipway does not read them"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("WERF_REPO,"), "{}", run.stderr);
+    // Commands that are not werf's say nothing of werf's variables.
+    let run = common::slipway(
+        tmp.path(),
+        &["tags", "oci:/nowhere"],
+        &[("WERF_TIMEOUT", "1")],
+    );
+    assert!(!run.stderr.contains("WERF_TIMEOUT"), "{}", run.stderr);
+}
