@@ -412,7 +412,8 @@ pub struct BuildArgs {
     #[arg(long = "add-custom-tag", value_name = "TAG")]
     pub add_custom_tag: Vec<String>,
     /// The platform to build for and pick from multi-platform bases [default: this machine's].
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    /// One platform: a list (werf's multi-platform build) is refused.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", env = "WERF_PLATFORM")]
     pub platform: Option<String>,
     /// werf's build flags that slipway refuses.
     #[command(flatten)]
