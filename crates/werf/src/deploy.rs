@@ -453,39 +453,19 @@ mod tests {
             namespace("demo", &trimmed, Some("prod"), None).unwrap(),
             "team-prodprod"
         );
-        let e = namespace(
-            "demo",
-            &Deploy {
-                namespace: Some("[[ namespace ]]".into()),
+        for (template, says) in [
+            // The namespace is not known yet when the namespace is rendered.
+            ("[[ namespace ]]", "[[ namespace ]]"),
+            ("x-[[ env", "never closed"),
+            ("[[ env ]]", "renders empty"),
+        ] {
+            let deploy = Deploy {
+                namespace: Some(template.into()),
                 ..d()
-            },
-            None,
-            None,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("[[ namespace ]]"), "{e}");
-        let e = namespace(
-            "demo",
-            &Deploy {
-                namespace: Some("x-[[ env".into()),
-                ..d()
-            },
-            None,
-            None,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("never closed"), "{e}");
-        let e = namespace(
-            "demo",
-            &Deploy {
-                namespace: Some("[[ env ]]".into()),
-                ..d()
-            },
-            None,
-            None,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("renders empty"), "{e}");
+            };
+            let e = namespace("demo", &deploy, None, None).unwrap_err();
+            assert!(e.to_string().contains(says), "{template}: {e}");
+        }
     }
 
     #[test]
