@@ -750,6 +750,9 @@ pub async fn sync(
     Ok(report)
 }
 
+/// The existence checks one blob job runs at once.
+const HEADS_PER_BLOB: usize = 4;
+
 /// Puts one blob into every destination that needs it. Those that hold it already are
 /// skipped; the first that lacks it gets it from the source (or by a mount when the source
 /// is another repository of the same registry); the rest get it from a destination that
@@ -761,8 +764,13 @@ async fn put_everywhere(
     dests: &[Dest],
     progress: Arc<dyn Progress>,
 ) -> Placements {
-    let present =
-        futures_util::future::join_all(wanted.iter().map(|d| dests[*d].has_blob(desc))).await;
+    // A few HEADs at a time: a blob shared by many repositories must not open a request
+    // per repository at once, past the run's bound.
+    let present: Vec<Result<bool, Error>> =
+        futures_util::stream::iter(wanted.iter().map(|d| dests[*d].has_blob(desc)))
+            .buffered(HEADS_PER_BLOB)
+            .collect()
+            .await;
     let mut results = Vec::new();
     let mut holder: Option<usize> = None;
     let mut missing = Vec::new();
