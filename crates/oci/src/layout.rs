@@ -104,7 +104,10 @@ impl Layout {
         // A folder holding anything but what this function itself makes before the marker
         // is someone else's: refused before anything is written into it.
         if !path.join(LAYOUT_FILE).exists() {
-            let ours = ["blobs", INDEX_FILE];
+            // The marker counts as ours too: another process making the same layout may
+            // write it between the check above and this listing (it is checked under the
+            // lock below).
+            let ours = ["blobs", INDEX_FILE, LAYOUT_FILE];
             let foreign = fs::read_dir(path)
                 .map_err(Error::io(path))?
                 .flatten()
@@ -950,6 +953,28 @@ mod tests {
                 .to_string()
                 .contains("not a folder")
         );
+    }
+
+    /// Many writers making the same layout at once all succeed: none takes another's
+    /// half-made layout (its marker included) for someone else's folder.
+    #[test]
+    fn many_writers_can_create_one_layout_at_once() {
+        for round in 0..100 {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("layout");
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8).map(|_| s.spawn(|| Layout::create(&path))).collect();
+                for h in handles {
+                    let r = h.join().unwrap();
+                    assert!(
+                        r.is_ok(),
+                        "round {round}: {:?}",
+                        r.err().map(|e| e.to_string())
+                    );
+                }
+            });
+            Layout::open(&path).unwrap();
+        }
     }
 
     #[test]
