@@ -64,6 +64,20 @@ impl Rig {
     /// [--repo REPO] EXTRA...` (STORE is a folder name in the scratch folder). When it
     /// succeeds, checks that the report file and stdout hold the same report.
     fn build(&self, dir: &Path, store: &str, repo: Option<&str>, extra: &[&str]) -> Run {
+        self.build_env(dir, store, repo, extra, &[])
+    }
+
+    /// Like [`Rig::build`] with more environment variables (secrets' sources, an agent).
+    /// When the build fails but left a report file, the file's text is appended to stdout,
+    /// so that checks of stdout cover it too.
+    fn build_env(
+        &self,
+        dir: &Path,
+        store: &str,
+        repo: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Run {
         let report = self.path(&format!("report-{}.json", self.next()));
         let store = self.path(store);
         let mut args = vec![
@@ -81,7 +95,7 @@ impl Rig {
             args.extend(["--repo", r]);
         }
         args.extend_from_slice(extra);
-        let run = self.slipway(&args);
+        let mut run = self.slipway_env(&args, env);
         if run.code == 0 {
             let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
                 panic!(
@@ -96,6 +110,9 @@ impl Rig {
                 "--report-path and --output json must give the same report; stdout: {}",
                 run.stdout
             );
+        } else if let Ok(text) = std::fs::read_to_string(&report) {
+            run.stdout.push_str("\n--- report file ---\n");
+            run.stdout.push_str(&text);
         }
         run
     }
@@ -2194,26 +2211,15 @@ fn werf_final_false_builds_the_image_without_publishing_it() {
         rig.digest_of(text(builder, "DockerImageName")),
         text(builder, "DockerImageDigest")
     );
-    let out = rig
+    let listed = rig
         .skopeo
-        .run(&[
-            "list-tags",
-            "--tls-verify=true",
-            "--no-creds",
-            "--cert-dir",
-            rig.skopeo_certs.to_str().unwrap(),
-            &format!("docker://{repo}"),
-        ])
+        .list_tags(&repo)
         .unwrap_or_else(|e| panic!("{e}"));
-    let listed: Value = serde_json::from_str(&out).unwrap();
-    let mut custom: Vec<&str> = listed["Tags"]
-        .as_array()
-        .unwrap()
+    let custom: Vec<&str> = listed
         .iter()
-        .filter_map(Value::as_str)
+        .map(String::as_str)
         .filter(|t| !is_hex64(t))
         .collect();
-    custom.sort_unstable();
     assert_eq!(custom, ["app-v1", "latest"], "no custom tag for `builder`");
     assert_eq!(
         rig.digest_of(&format!("{repo}:latest")),
@@ -2511,33 +2517,6 @@ fn werf_context_add_files_must_exist_and_not_be_ignored() {
 
 // ---- werf's `secrets` and `ssh` -----------------------------------------------------------
 
-/// Like [`Rig::build`] with more environment variables (the secrets' sources, an agent).
-fn build_env(rig: &Rig, dir: &Path, store: &str, repo: Option<&str>, env: &[(&str, &str)]) -> Run {
-    let report = rig.path(&format!("report-{}.json", rig.next()));
-    let store = rig.path(store);
-    let mut args = vec![
-        "--output",
-        "json",
-        "build",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--report-path",
-        report.to_str().unwrap(),
-    ];
-    if let Some(r) = repo {
-        args.extend(["--repo", r]);
-    }
-    let mut run = rig.slipway_env(&args, env);
-    // The report file rides along in stdout's place for the checks below.
-    if let Ok(text) = std::fs::read_to_string(&report) {
-        run.stdout.push_str("\n--- report file ---\n");
-        run.stdout.push_str(&text);
-    }
-    run
-}
-
 /// The sha256 of `bytes`, as `sha256sum` prints it.
 fn sha256_hex(bytes: &[u8]) -> String {
     use std::io::Write;
@@ -2637,11 +2616,11 @@ fn werf_secrets_reach_run_and_leave_no_trace() {
             format!("{SECRET_WERF}- id: plain\n  value: {plain}\n"),
         )
         .unwrap();
-        let run = build_env(
-            &rig,
+        let run = rig.build_env(
             &dir,
             "store",
             Some(&repo),
+            &[],
             &[("SLIPWAY_TEST_SECRET", env.as_str())],
         );
         assert_eq!(
@@ -2775,7 +2754,7 @@ fn werf_secrets_and_ssh_that_cannot_be_read_exit_2_and_push_nothing() {
             format!("{SECRET_WERF}{plain}{extra}"),
         )
         .unwrap();
-        let run = build_env(&rig, &dir, "store", Some(&repo), env);
+        let run = rig.build_env(&dir, "store", Some(&repo), &[], env);
         assert_eq!(run.code, 2, "{extra}: {}", run.stderr);
         let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
         common::assert_stderr_has(&run, &needles);
@@ -2823,7 +2802,7 @@ fn werf_ssh_forwards_the_agent_socket_to_run() {
         std::fs::write(dir.join("werf.yaml"), format!("{ONE_IMAGE}ssh: {ssh}\n")).unwrap();
     };
     set(&agent.display().to_string());
-    let run = build_env(&rig, &dir, "store", Some(&repo), &[("SSH_AUTH_SOCK", "")]);
+    let run = rig.build_env(&dir, "store", Some(&repo), &[], &[("SSH_AUTH_SOCK", "")]);
     assert_eq!(
         run.code, 0,
         "stderr:\n{}\nstdout:\n{}",
@@ -2840,11 +2819,11 @@ fn werf_ssh_forwards_the_agent_socket_to_run() {
     // Another agent (`default`, from SSH_AUTH_SOCK): the same digests, found again.
     set("default");
     let other_text = other.display().to_string();
-    let run = build_env(
-        &rig,
+    let run = rig.build_env(
         &dir,
         "store",
         Some(&repo),
+        &[],
         &[("SSH_AUTH_SOCK", other_text.as_str())],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -110,19 +110,10 @@ impl Mirror {
 
     /// The tags skopeo lists for a destination repository (empty when it does not exist).
     fn dst_tags(&self, repo: &str) -> BTreeSet<String> {
-        match self.skopeo.run(&[
-            "list-tags".to_string(),
-            format!("--cert-dir={}", self.tmp.path().join("sk").display()),
-            format!("docker://{}", self.d(repo)),
-        ]) {
-            Ok(json) => serde_json::from_str::<Value>(&json).unwrap()["Tags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap().to_string())
-                .collect(),
-            Err(_) => BTreeSet::new(),
-        }
+        self.skopeo
+            .list_tags(&self.d(repo))
+            .map(|t| t.into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// Requests the destination answered that wrote something.

@@ -111,26 +111,7 @@ fn digest_at(rig: &TlsRig, image: &str) -> String {
 
 /// The tags skopeo lists in `repo`.
 fn tags(rig: &TlsRig, repo: &str) -> Vec<String> {
-    let out = rig
-        .skopeo
-        .run(&[
-            "list-tags",
-            "--tls-verify=true",
-            "--no-creds",
-            "--cert-dir",
-            rig.skopeo_certs.to_str().unwrap(),
-            &format!("docker://{repo}"),
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let json: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    let mut tags: Vec<String> = json["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    tags.sort();
-    tags
+    rig.skopeo.list_tags(repo).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn is_hex64(s: &str) -> bool {

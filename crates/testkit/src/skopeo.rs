@@ -155,6 +155,28 @@ impl Skopeo {
         self.run(&args)
     }
 
+    /// Runs `skopeo list-tags docker://REPO` with the trust and credential flags, and
+    /// returns the tags, sorted.
+    ///
+    /// # Panics
+    /// When skopeo succeeded but printed no `Tags` list.
+    pub fn list_tags(&self, repo: &str) -> Result<Vec<String>, SkopeoError> {
+        let mut args: Vec<OsString> = vec!["list-tags".into()];
+        self.side_flags("", &mut args);
+        args.push(format!("docker://{repo}").into());
+        let out = self.run(&args)?;
+        let json: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("skopeo list-tags {repo} printed no JSON ({e}): {out}"));
+        let mut tags: Vec<String> = json["Tags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("skopeo list-tags {repo} printed no Tags: {out}"))
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
     /// Returns the manifest digest (`sha256:...`) of `image_ref`, the `Digest` field of
     /// [`Skopeo::inspect`].
     ///
