@@ -38,6 +38,56 @@ struct Names<'a> {
     namespace: Option<&'a str>,
 }
 
+/// One of the two names werf chooses the same way, from its own settings.
+struct Choice<'a> {
+    /// The option that wins, as `--namespace` / `--release`.
+    flag: &'static str,
+    option: Option<&'a str>,
+    /// The werf.yaml key with the template, and its template if set.
+    key: &'static str,
+    template: Option<&'a str>,
+    /// The werf.yaml key that turns slugging off, and its value.
+    slug_key: &'static str,
+    slug: Option<bool>,
+    /// What the name is, for messages.
+    what: &'static str,
+    /// The check a name must pass unslugged, and the slug that makes one pass.
+    check: fn(&str) -> Result<(), String>,
+    slugged: fn(&str) -> Result<String, String>,
+}
+
+/// Chooses a name as werf does: the option, else the template (or werf's default)
+/// rendered with `names`, then slugged unless switched off, or checked.
+fn choose(c: &Choice<'_>, names: &Names<'_>) -> Result<String, DeployError> {
+    if let Some(given) = c.option.filter(|n| !n.is_empty()) {
+        (c.check)(given).map_err(|why| DeployError {
+            what: format!("{} `{given}`", c.flag),
+            why,
+        })?;
+        return Ok(given.to_string());
+    }
+    let template = default_template(c.template, names.env);
+    let source = source(c.key, c.template.is_some(), &template);
+    let rendered = render(&template, names).map_err(|why| DeployError {
+        what: source.clone(),
+        why,
+    })?;
+    if rendered.is_empty() {
+        return Err(DeployError {
+            what: source,
+            why: format!("renders empty; {} cannot be empty", c.what),
+        });
+    }
+    if c.slug.unwrap_or(true) {
+        return (c.slugged)(&rendered).map_err(|why| DeployError { what: source, why });
+    }
+    (c.check)(&rendered).map_err(|why| DeployError {
+        what: format!("{source} ({}: false)", c.slug_key),
+        why: format!("renders `{rendered}`: {why}"),
+    })?;
+    Ok(rendered)
+}
+
 /// Returns the namespace werf would deploy to.
 ///
 /// # Errors
@@ -49,39 +99,23 @@ pub fn namespace(
     env: Option<&str>,
     option: Option<&str>,
 ) -> Result<String, DeployError> {
-    if let Some(n) = option.filter(|n| !n.is_empty()) {
-        check_namespace(n).map_err(|why| DeployError {
-            what: format!("--namespace `{n}`"),
-            why,
-        })?;
-        return Ok(n.to_string());
-    }
-    let env = env.unwrap_or_default();
-    let template = default_template(deploy.namespace.as_deref(), env);
+    let choice = Choice {
+        flag: "--namespace",
+        option,
+        key: "deploy.namespace",
+        template: deploy.namespace.as_deref(),
+        slug_key: "namespaceSlug",
+        slug: deploy.namespace_slug,
+        what: "a namespace",
+        check: check_namespace,
+        slugged: kubernetes_namespace,
+    };
     let names = Names {
         project,
-        env,
+        env: env.unwrap_or_default(),
         namespace: None,
     };
-    let source = source("deploy.namespace", deploy.namespace.is_some(), &template);
-    let rendered = render(&template, &names).map_err(|why| DeployError {
-        what: source.clone(),
-        why,
-    })?;
-    if rendered.is_empty() {
-        return Err(DeployError {
-            what: source,
-            why: "renders empty; a namespace cannot be empty".into(),
-        });
-    }
-    if deploy.namespace_slug.unwrap_or(true) {
-        return kubernetes_namespace(&rendered).map_err(|why| DeployError { what: source, why });
-    }
-    check_namespace(&rendered).map_err(|why| DeployError {
-        what: format!("{source} (namespaceSlug: false)"),
-        why: format!("renders `{rendered}`: {why}"),
-    })?;
-    Ok(rendered)
+    choose(&choice, &names)
 }
 
 /// Returns the release werf would deploy, for a deploy into `namespace`.
@@ -95,43 +129,23 @@ pub fn release(
     option: Option<&str>,
     namespace: &str,
 ) -> Result<String, DeployError> {
-    if let Some(r) = option.filter(|r| !r.is_empty()) {
-        check_release(r).map_err(|why| DeployError {
-            what: format!("--release `{r}`"),
-            why,
-        })?;
-        return Ok(r.to_string());
-    }
-    let env = env.unwrap_or_default();
-    let template = default_template(deploy.helm_release.as_deref(), env);
+    let choice = Choice {
+        flag: "--release",
+        option,
+        key: "deploy.helmRelease",
+        template: deploy.helm_release.as_deref(),
+        slug_key: "helmReleaseSlug",
+        slug: deploy.helm_release_slug,
+        what: "a release name",
+        check: check_release,
+        slugged: helm_release,
+    };
     let names = Names {
         project,
-        env,
+        env: env.unwrap_or_default(),
         namespace: Some(namespace),
     };
-    let source = source(
-        "deploy.helmRelease",
-        deploy.helm_release.is_some(),
-        &template,
-    );
-    let rendered = render(&template, &names).map_err(|why| DeployError {
-        what: source.clone(),
-        why,
-    })?;
-    if rendered.is_empty() {
-        return Err(DeployError {
-            what: source,
-            why: "renders empty; a release name cannot be empty".into(),
-        });
-    }
-    if deploy.helm_release_slug.unwrap_or(true) {
-        return helm_release(&rendered).map_err(|why| DeployError { what: source, why });
-    }
-    check_release(&rendered).map_err(|why| DeployError {
-        what: format!("{source} (helmReleaseSlug: false)"),
-        why: format!("renders `{rendered}`: {why}"),
-    })?;
-    Ok(rendered)
+    choose(&choice, &names)
 }
 
 fn default_template(set: Option<&str>, env: &str) -> String {

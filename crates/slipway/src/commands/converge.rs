@@ -46,6 +46,31 @@ fn progress(output: Output) -> impl FnMut(&Progress) {
     }
 }
 
+/// Returns the namespace and release werf would deploy to (see
+/// [`slipway_werf::deploy::namespace`]), the release also checked against slipway's own
+/// rule for inventory names. `render` checks its flags through this too.
+///
+/// # Errors
+/// Bad input: a name or template werf would refuse, or a release the inventory cannot hold.
+pub(crate) fn werf_target(
+    config: &slipway_werf::WerfConfig,
+    env: Option<&str>,
+    namespace: Option<&str>,
+    release: Option<&str>,
+) -> Result<(String, String)> {
+    let env = env.filter(|e| !e.is_empty());
+    let bad = |e: slipway_werf::deploy::DeployError| crate::BadInput(e.to_string());
+    let namespace =
+        slipway_werf::deploy::namespace(&config.project, &config.deploy, env, namespace)
+            .map_err(bad)?;
+    let release =
+        slipway_werf::deploy::release(&config.project, &config.deploy, env, release, &namespace)
+            .map_err(bad)?;
+    slipway_kube::prune::check_release_name(&release)
+        .map_err(|m| crate::BadInput(format!("release `{release}`: {m}")))?;
+    Ok((namespace, release))
+}
+
 /// Runs `slipway converge`.
 ///
 /// # Errors
@@ -78,21 +103,12 @@ pub fn run(
         Some(&reference),
         &config,
     )?;
-    let env = a.env.as_deref().filter(|e| !e.is_empty());
-    let deploy = &config.deploy;
-    let namespace =
-        slipway_werf::deploy::namespace(&config.project, deploy, env, a.namespace.as_deref())
-            .map_err(|e| crate::BadInput(e.to_string()))?;
-    let release = slipway_werf::deploy::release(
-        &config.project,
-        deploy,
-        env,
+    let (namespace, release) = werf_target(
+        &config,
+        a.env.as_deref(),
+        a.namespace.as_deref(),
         a.release.as_deref(),
-        &namespace,
-    )
-    .map_err(|e| crate::BadInput(e.to_string()))?;
-    slipway_kube::prune::check_release_name(&release)
-        .map_err(|m| crate::BadInput(format!("release `{release}`: {m}")))?;
+    )?;
     // Resolved once, so each relaxation of it is announced once.
     let host_trust = settings.trust_for(&host)?;
     let verified_here = host_trust.skip_verify.is_none() && host_trust.plain_http.is_none();

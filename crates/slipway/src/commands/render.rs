@@ -88,23 +88,12 @@ pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, R
 /// A namespace or release that converge would refuse.
 fn check_target(config: &slipway_werf::WerfConfig, t: &RenderTargetArgs) -> Result<()> {
     if t.namespace.is_some() || t.release.is_some() || t.env.is_some() {
-        let env = t.env.as_deref().filter(|e| !e.is_empty());
-        let bad = |e: slipway_werf::deploy::DeployError| crate::BadInput(e.to_string());
-        let ns = slipway_werf::deploy::namespace(
-            &config.project,
-            &config.deploy,
-            env,
+        super::converge::werf_target(
+            config,
+            t.env.as_deref(),
             t.namespace.as_deref(),
-        )
-        .map_err(bad)?;
-        slipway_werf::deploy::release(
-            &config.project,
-            &config.deploy,
-            env,
             t.release.as_deref(),
-            &ns,
-        )
-        .map_err(bad)?;
+        )?;
     }
     if t.kube.kube_config.is_some() || t.kube.kube_context.is_some() {
         eprintln!(
