@@ -24,7 +24,8 @@ mod reference;
 pub use digest::{Digest, Hasher};
 pub use host::RegistryHost;
 pub use reference::{
-    DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Reference, registry_of, split_registry, split_tag,
+    DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Reference, check_tag, registry_of, split_registry,
+    split_tag,
 };
 
 /// Says why a name was refused; each variant names what was given.

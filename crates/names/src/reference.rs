@@ -217,7 +217,10 @@ pub fn split_tag(s: &str) -> (&str, Option<&str>) {
 }
 
 /// Checks a Docker tag: 1 to 128 of `A-Za-z0-9_.-`, not starting with `.` or `-`.
-pub(crate) fn check_tag(tag: &str) -> Result<(), String> {
+///
+/// # Errors
+/// What is wrong with it, to follow "the tag `TAG`".
+pub fn check_tag(tag: &str) -> Result<(), String> {
     if tag.is_empty() {
         return Err("is empty".into());
     }

@@ -54,6 +54,14 @@ fn unread_werf_variables(names: impl Iterator<Item = std::ffi::OsString>) -> Vec
             walk(sub, known);
         }
     }
+    let werf: Vec<String> = names
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| n.starts_with("WERF_"))
+        .collect();
+    if werf.is_empty() {
+        return werf;
+    }
+    // Every variable some flag reads, from the flags themselves.
     let mut known = std::collections::HashSet::new();
     walk(&Cli::command(), &mut known);
     // Read by prefix or as a fallback, outside the flags' own variables.
@@ -66,9 +74,8 @@ fn unread_werf_variables(names: impl Iterator<Item = std::ffi::OsString>) -> Vec
         "WERF_SET_",
         "WERF_KUBECONFIG",
     ];
-    let mut unread: Vec<String> = names
-        .filter_map(|n| n.into_string().ok())
-        .filter(|n| n.starts_with("WERF_"))
+    let mut unread: Vec<String> = werf
+        .into_iter()
         .filter(|n| !known.contains(n) && !ELSEWHERE.iter().any(|p| n.starts_with(p)))
         .collect();
     unread.sort();

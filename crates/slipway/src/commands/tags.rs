@@ -311,12 +311,9 @@ fn built_images(config: &WerfConfig, wanted: &[String]) -> Vec<String> {
     keep
 }
 
-/// Says whether `tag` is a tag registries take: `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 128.
+/// Says whether `tag` is a tag registries take (Docker's rule, as references check it).
 fn is_valid_tag(tag: &str) -> bool {
-    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-';
-    tag.len() <= TAG_MAX
-        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && tag.chars().all(ok)
+    slipway_names::check_tag(tag).is_ok()
 }
 
 /// werf's `%image_safe_slug%`: the name when it is a valid tag, else werf's slug of it
