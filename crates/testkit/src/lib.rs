@@ -38,7 +38,9 @@ pub use image::{
     oci_layout_layers, sha256_digest,
 };
 pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
-pub use oracle::{ask_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream};
+pub use oracle::{
+    ask_oracle, ask_template_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream,
+};
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};
 pub use token::{TokenAuth, TokenRequest, TokenServer};

@@ -1,7 +1,9 @@
 //! The Go programs slipway's tests compare with: tools built by `scripts/go-tools` and
 //! cached by version, and `scripts/oracle`, which answers pattern and duration questions
-//! with the Go code Docker, BuildKit and werf run. Also reads Go test tables (upstream
-//! modules' and the Go toolchain's) at test time, as cases.
+//! with the Go code Docker, BuildKit and werf run, and `scripts/tmpl-oracle`, which answers
+//! template, fmt, values and `--set` questions with text/template, sprig and Helm's code.
+//! Also reads Go test tables (upstream modules' and the Go toolchain's) at test time, as
+//! cases.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::{Value, json};
 
 /// Returns the folder of a tool `scripts/go-tools` builds (`kubernetes`, `helm`, `crane`,
-/// `oracle`), building it first when it is not cached.
+/// `oracle`, `tmpl-oracle`), building it first when it is not cached.
 ///
 /// # Panics
 /// When the build fails: the tests that need it must not pass without it.
@@ -50,11 +52,28 @@ pub fn go_tool(name: &str) -> PathBuf {
 /// # Panics
 /// When the oracle cannot be built or run.
 pub fn ask_oracle(questions: &[Value]) -> Vec<Value> {
-    let mut child = Command::new(go_tool("oracle").join("oracle"))
+    ask("oracle", questions)
+}
+
+/// Asks `scripts/tmpl-oracle` every question at once and returns its answers, in order:
+/// text/template, sprig and Helm's template functions, `fmt.Sprintf`, Helm's values files
+/// and `--set` lines, and the Go toolchain's own template test tables run on given data.
+/// The questions are documented in `scripts/tmpl-oracle/main.go`.
+///
+/// # Panics
+/// When Go is missing, or the oracle cannot be built or run.
+pub fn ask_template_oracle(questions: &[Value]) -> Vec<Value> {
+    ask("tmpl-oracle", questions)
+}
+
+/// Runs the oracle program `tool` (built by `scripts/go-tools tool`) on `questions`.
+fn ask(tool: &str, questions: &[Value]) -> Vec<Value> {
+    let program = go_tool(tool).join(tool);
+    let mut child = Command::new(&program)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("run the oracle");
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
     child
         .stdin
         .take()
@@ -62,8 +81,18 @@ pub fn ask_oracle(questions: &[Value]) -> Vec<Value> {
         .write_all(json!(questions).to_string().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the oracle failed");
-    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed ({})",
+        program.display(),
+        out.status
+    );
+    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} answered something that is not JSON: {e}",
+            program.display()
+        )
+    });
     assert_eq!(answers.len(), questions.len(), "one answer per question");
     answers
 }

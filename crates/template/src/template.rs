@@ -1,0 +1,90 @@
+//! A set of parsed templates, and running one.
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::funcs::Funcs;
+use crate::value::Value;
+
+/// What `{{ .missing }}` on a map gives, as Go's `missingkey=` option says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKey {
+    /// `<no value>` when printed (Go's default, and `missingkey=zero` on the maps
+    /// templates see here, whose zero value is nil).
+    #[default]
+    Default,
+    /// The map's zero value (`missingkey=zero`): for the `interface{}` maps templates see
+    /// here that is a nil, so `.missing` prints `<no value>` but `.missing.x` fails with
+    /// `nil pointer evaluating interface {}.x`, as Helm's renders do.
+    Zero,
+    /// An error (`missingkey=error`).
+    Error,
+}
+
+/// A template error, worded as Go words it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The text does not parse: `template: NAME:LINE: MESSAGE`.
+    #[error("{0}")]
+    Parse(String),
+    /// Running failed: `template: NAME:LINE:COL: executing "NAME" at <NODE>: MESSAGE`.
+    #[error("{0}")]
+    Exec(String),
+    /// A construct or function slipway knows but does not do, at `NAME:LINE:COL`.
+    #[error("{what} is not supported by slipway (at {position})")]
+    Unsupported {
+        /// What is not supported, e.g. `sprig's genCA`.
+        what: String,
+        /// `NAME:LINE:COL`.
+        position: String,
+    },
+}
+
+/// A set of templates sharing one function table; each `define` adds a name.
+#[derive(Clone)]
+pub struct Template {
+    pub(crate) funcs: Rc<Funcs>,
+    pub(crate) trees: HashMap<String, Rc<crate::parse::Tree>>,
+    pub(crate) missing_key: MissingKey,
+    pub(crate) delims: (String, String),
+}
+
+impl Template {
+    /// An empty set that will call `funcs`.
+    pub fn new(funcs: Funcs) -> Template {
+        Template {
+            funcs: Rc::new(funcs),
+            trees: HashMap::new(),
+            missing_key: MissingKey::Default,
+            delims: ("{{".into(), "}}".into()),
+        }
+    }
+
+    /// Sets the action delimiters (Go's `Delims`).
+    pub fn delims(&mut self, left: &str, right: &str) -> &mut Template {
+        self.delims = (left.into(), right.into());
+        self
+    }
+
+    /// Sets Go's `missingkey=` option.
+    pub fn missing_key(&mut self, missing: MissingKey) -> &mut Template {
+        self.missing_key = missing;
+        self
+    }
+
+    /// Parses `text` as the template `name`, adding it and every template it defines to
+    /// the set. As in Go, a later definition of a name replaces an earlier one unless the
+    /// later body is empty.
+    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
+        crate::parse::parse_into(self, name, text)
+    }
+
+    /// Whether the set holds a template called `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.trees.contains_key(name)
+    }
+
+    /// Runs the template `name` on `data`.
+    pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        crate::exec::execute(self, name, data)
+    }
+}
