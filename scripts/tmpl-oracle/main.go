@@ -109,7 +109,8 @@
 //	        TYPED (MetadataAsMap), "charts": [TREE...] (the subcharts in order)}. In TYPED
 //	        answers here a map[string]string is written as a map and a []string as a
 //	        list. RELEASE is {"name": S, "namespace": S, "revision": N, "is_install": B,
-//	        "is_upgrade": B} (common.ReleaseOptions).
+//	        "is_upgrade": B} (common.ReleaseOptions). A chart the loader refuses gives
+//	        {"error": MSG, "phase": "load"}.
 //	{"merge_user_values": {"files": [PATH...], "sets": [[KIND, LINE]...]}}
 //	        pkg/cli/values.Options.MergeValues, as `helm template` gives it -f PATH (in
 //	        order, read from disk) and each LINE under its flag: KIND "json"

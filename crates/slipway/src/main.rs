@@ -276,6 +276,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             &mut out,
         )?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
+        Command::Chart(cmd) => commands::chart::run(cmd, cli.global.output, &mut out)?,
         Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
             commands::probe::run(&settings()?, args, cli.global.output, &mut out)?
@@ -301,6 +302,9 @@ fn exit_code_for(err: &anyhow::Error) -> ExitCode {
 fn is_bad_input(e: &(dyn std::error::Error + 'static)) -> bool {
     use slipway_registry::credentials::Error as Credentials;
     if let Some(e) = e.downcast_ref::<slipway_builder::BuildError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = e.downcast_ref::<slipway_chart::helm::Error>() {
         return e.is_bad_input();
     }
     if let Some(e) = e.downcast_ref::<slipway_kube::render::RenderError>() {

@@ -72,6 +72,7 @@ fn length(v: &Value) -> Result<Value, String> {
         Value::Bytes(b) => b.len(),
         Value::List(l) => l.len(),
         Value::Map(m) => m.borrow().len(),
+        Value::Object(o) if o.entries().is_some() => o.entries().map_or(0, |e| e.len()),
         Value::Nil => return Err("len of nil pointer".into()),
         other => return Err(format!("len of type {}", other.type_name())),
     };
@@ -123,7 +124,7 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                 ))
             }
             Value::Map(m) => match i {
-                Value::String(k) => m.borrow().get(&**k).cloned().unwrap_or(Value::Nil),
+                Value::String(k) => m.borrow().get(&**k).cloned().unwrap_or_else(|| m.zero()),
                 Value::Nil => return Err("value is nil; should be of type string".into()),
                 other => {
                     return Err(format!(

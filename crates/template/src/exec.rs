@@ -288,6 +288,13 @@ impl<'t, 'a> State<'t, 'a> {
                 }
                 return Ok(());
             }
+            Some(Value::Object(o)) if o.entries().is_some_and(|e| !e.is_empty()) => {
+                for (k, v) in o.entries().unwrap_or_default() {
+                    self.range_once(b, Some(k), Some(v))?;
+                }
+                return Ok(());
+            }
+            Some(Value::Object(o)) if o.entries().is_some() => {}
             Some(Value::List(_) | Value::Map(_) | Value::Bytes(_) | Value::Nil) | None => {}
             Some(other) => {
                 return Err(self.errorf(format!(
@@ -561,7 +568,7 @@ impl<'t, 'a> State<'t, 'a> {
                     Some(v) => Some(v),
                     None => match self.template.missing_key {
                         MissingKey::Default => None,
-                        MissingKey::Zero => Some(Value::Nil),
+                        MissingKey::Zero => Some(m.zero()),
                         MissingKey::Error => {
                             return Err(self.errorf(format!(
                                 "map has no entry for key {}",

@@ -18,4 +18,4 @@ pub mod value;
 
 pub use funcs::{Arity, Body, Call, FuncResult, Funcs, Function, Type};
 pub use template::{Error, MissingKey, Template};
-pub use value::{Map, Object, Value, deep_equal};
+pub use value::{Elem, Map, MapData, Object, Value, deep_equal};

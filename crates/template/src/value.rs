@@ -10,7 +10,59 @@ use std::rc::Rc;
 /// A Go map with string keys. Go's templates iterate maps in sorted key order, so a
 /// `BTreeMap` gives that order for free. Maps are shared and mutable, as Go maps are
 /// references: sprig's `set` on `.` is seen by everything that holds `.`.
-pub type Map = Rc<RefCell<BTreeMap<String, Value>>>;
+pub type Map = Rc<MapData>;
+
+/// The element type of a Go map: what a missing key reads as under `missingkey=zero`,
+/// and what `%T` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Elem {
+    /// `map[string]interface{}`: a missing key is nil.
+    #[default]
+    Any,
+    /// `map[string]string` (sprig's `split`): a missing key is `""`.
+    String,
+}
+
+/// A map's entries and element type. It reads as the `RefCell` of its entries.
+#[derive(Debug, Default)]
+pub struct MapData {
+    cell: RefCell<BTreeMap<String, Value>>,
+    /// The element type.
+    pub elem: Elem,
+}
+
+impl MapData {
+    /// A map of `map[string]interface{}`.
+    pub fn new(entries: BTreeMap<String, Value>) -> MapData {
+        MapData {
+            cell: RefCell::new(entries),
+            elem: Elem::Any,
+        }
+    }
+
+    /// A map of the given element type.
+    pub fn with_elem(entries: BTreeMap<String, Value>, elem: Elem) -> MapData {
+        MapData {
+            cell: RefCell::new(entries),
+            elem,
+        }
+    }
+
+    /// The zero value of an element.
+    pub fn zero(&self) -> Value {
+        match self.elem {
+            Elem::Any => Value::Nil,
+            Elem::String => Value::str(""),
+        }
+    }
+}
+
+impl std::ops::Deref for MapData {
+    type Target = RefCell<BTreeMap<String, Value>>;
+    fn deref(&self) -> &Self::Target {
+        &self.cell
+    }
+}
 
 /// One value.
 #[derive(Clone, Default)]
@@ -50,6 +102,11 @@ pub trait Object {
     }
     /// What `%v` prints: a `String()` method's result, or Go's `{field ...}` form.
     fn display(&self) -> String;
+    /// For a Go map type with methods (Helm's `.Files`): its entries in key order, which
+    /// `range`, `len` and truth use. `None` for a struct.
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
 }
 
 impl Value {
@@ -63,9 +120,22 @@ impl Value {
         Value::List(Rc::new(items))
     }
 
-    /// A fresh map value.
+    /// A fresh map value (`map[string]interface{}`).
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Rc::new(RefCell::new(entries)))
+        Value::Map(Rc::new(MapData::new(entries)))
+    }
+
+    /// A fresh `map[string]string` value.
+    pub fn string_map(entries: BTreeMap<String, String>) -> Value {
+        Value::Map(Rc::new(MapData {
+            cell: RefCell::new(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::from(v)))
+                    .collect(),
+            ),
+            elem: Elem::String,
+        }))
     }
 
     /// An empty map value.
@@ -85,7 +155,7 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
-            Value::Object(_) => true,
+            Value::Object(o) => o.entries().is_none_or(|e| !e.is_empty()),
         }
     }
 
@@ -99,6 +169,7 @@ impl Value {
             Value::String(_) => "string".into(),
             Value::Bytes(_) => "[]uint8".into(),
             Value::List(_) => "[]interface {}".into(),
+            Value::Map(m) if m.elem == Elem::String => "map[string]string".into(),
             Value::Map(_) => "map[string]interface {}".into(),
             Value::Object(o) => o.type_name(),
         }
@@ -135,12 +206,15 @@ impl Value {
     pub fn deep_copy(&self) -> Value {
         match self {
             Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
-            Value::Map(m) => Value::map(
-                m.borrow()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.deep_copy()))
-                    .collect(),
-            ),
+            Value::Map(m) => Value::Map(Rc::new(MapData {
+                cell: RefCell::new(
+                    m.borrow()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .collect(),
+                ),
+                elem: m.elem,
+            })),
             other => other.clone(),
         }
     }

@@ -329,6 +329,9 @@ Examples:
 Exit codes: 0 nothing wrong; 1 a problem was found (it is named, with its fix); 2 bad
 input.")]
     Doctor(DoctorArgs),
+    /// Work with Helm charts natively, without helm installed.
+    #[command(subcommand)]
+    Chart(ChartCommand),
     /// Make every node of a cluster trust registries (a DaemonSet running `node trust`).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -701,6 +704,99 @@ pub struct InspectArgs {
     /// For a multi-platform image, show this platform's manifest and config.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+}
+
+/// Lists the `chart` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ChartCommand {
+    /// Render a chart's templates locally: what `helm template NAME CHART` prints.
+    ///
+    /// The chart (a folder or a .tgz) is loaded as Helm loads it (.helmignore, subcharts
+    /// under charts/ as folders or archives, requirements.yaml for apiVersion v1 charts),
+    /// values are merged as Helm merges them (values.yaml, then each -f file, then
+    /// --set-json, --set, --set-string, --set-file and --set-literal), dependencies are
+    /// enabled by their condition and tags, import-values are applied, values.schema.json
+    /// is checked, and every template is run with Go's template language, sprig's
+    /// functions and Helm's own (include, tpl, required, fail, lookup, toYaml, fromYaml,
+    /// toJson, toToml, .Files, .Capabilities). Output: each document after `---` and a
+    /// `# Source: CHART/templates/FILE` line, in Helm's install order, hooks last; CRDs
+    /// from crds/ first with --include-crds; NOTES.txt is never printed. With --output
+    /// json: {"manifests": [{"source", "kind", "name", "object"}...], "hooks": [...]}.
+    ///
+    /// Nothing is built and no cluster is contacted: `lookup` returns an empty map, as in
+    /// `helm template`. A function or construct slipway does not do (sprig's random and
+    /// key-generating functions, Go's complex numbers) exits 2 naming it and the file and
+    /// line where it is used; the output is never silently different from Helm's.
+    #[command(after_help = "\
+Examples:
+  slipway chart render ./charts/web
+  slipway chart render ./charts/web --release web --namespace prod -f prod.yaml --set replicas=3
+  slipway chart render web-1.2.0.tgz --kube-version 1.30.0 --api-versions monitoring.coreos.com/v1
+  slipway chart render ./charts/web --show-only templates/deployment.yaml
+
+Exit codes: 0 rendered; 2 bad input (a chart, values file or --set that Helm would refuse,
+a template error, a schema violation, something slipway does not support); 3 a failure
+while writing.")]
+    Render(ChartRenderArgs),
+}
+
+/// Holds `chart render` arguments.
+#[derive(Debug, Args)]
+pub struct ChartRenderArgs {
+    /// The chart: a folder with Chart.yaml, or a .tgz archive.
+    #[arg(value_name = "CHART")]
+    pub chart: std::path::PathBuf,
+    /// The release name (`.Release.Name`).
+    #[arg(long, value_name = "NAME", default_value = "release-name")]
+    pub release: String,
+    /// The namespace (`.Release.Namespace`).
+    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// A values file (YAML); later files override earlier ones. Repeatable.
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<std::path::PathBuf>,
+    /// Set values: a.b=1,c[0]=x (Helm's --set rules: numbers, bools and null are typed).
+    #[arg(long = "set", value_name = "K=V")]
+    pub set: Vec<String>,
+    /// Set string values (never typed).
+    #[arg(long = "set-string", value_name = "K=V")]
+    pub set_string: Vec<String>,
+    /// Set JSON values: a={"x":1}.
+    #[arg(long = "set-json", value_name = "K=JSON")]
+    pub set_json: Vec<String>,
+    /// Set values from files: key=PATH reads PATH as the value.
+    #[arg(long = "set-file", value_name = "K=PATH")]
+    pub set_file: Vec<String>,
+    /// Set one literal string value (no commas or dots are special in the value).
+    #[arg(long = "set-literal", value_name = "K=V")]
+    pub set_literal: Vec<String>,
+    /// The Kubernetes version templates see (`.Capabilities.KubeVersion`); Helm's default
+    /// is v1.37.0.
+    #[arg(long = "kube-version", value_name = "VERSION")]
+    pub kube_version: Option<String>,
+    /// Extra API versions for `.Capabilities.APIVersions` (comma lists allowed). Repeatable.
+    #[arg(
+        long = "api-versions",
+        short = 'a',
+        value_name = "VERSION",
+        value_delimiter = ','
+    )]
+    pub api_versions: Vec<String>,
+    /// Print only these templates (paths like templates/deployment.yaml). Repeatable.
+    #[arg(long = "show-only", short = 's', value_name = "PATH")]
+    pub show_only: Vec<String>,
+    /// Also print the CRDs from crds/, first.
+    #[arg(long = "include-crds")]
+    pub include_crds: bool,
+    /// Leave hooks (helm.sh/hook) out.
+    #[arg(long = "no-hooks")]
+    pub no_hooks: bool,
+    /// Leave test hooks (helm.sh/hook: test) out.
+    #[arg(long = "skip-tests")]
+    pub skip_tests: bool,
+    /// Say the release is an upgrade (`.Release.IsUpgrade`), as `helm template --is-upgrade`.
+    #[arg(long = "is-upgrade")]
+    pub is_upgrade: bool,
 }
 
 /// Holds `tags` arguments.

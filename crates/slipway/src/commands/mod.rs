@@ -1,5 +1,6 @@
 //! One module per command.
 pub mod build;
+pub mod chart;
 pub mod cluster;
 pub mod converge;
 pub mod node;

@@ -1,0 +1,1827 @@
+//! What becomes of a chart's rendered templates: split into documents, sorted into
+//! resources and hooks in install order, and printed the way `helm template` prints them.
+//!
+//! The input is the map the template engine returns, from a template's path
+//! (`CHART/templates/x.yaml`, `CHART/charts/SUB/templates/y.yaml`) to its rendered text.
+//! From it:
+//!
+//! - [`sort_manifests`] splits every file into documents (on lines that start with `---`),
+//!   drops partials (`_*` files), `NOTES.txt` and blank documents, reads each document's
+//!   head (`apiVersion`, `kind`, `metadata.name`, `metadata.annotations`), tells hooks
+//!   (the `helm.sh/hook` annotation) from plain resources, and orders both by kind
+//!   ([`INSTALL_ORDER`], unknown kinds last and alphabetically, ties in file order);
+//! - [`render_resources`] builds the release manifest text (CRDs first when asked);
+//! - [`print_template`] (or [`format_template`] from a [`Rendered`]) gives the exact text
+//!   `helm template` prints, with `--include-crds`, `--no-hooks`, `--skip-tests` and
+//!   `--show-only` (and, for a dry-run install's manifest, `--hide-secret`).
+//!
+//! A document's head is read as Helm reads it: YAML 1.1 scalars (so `yes` is a bool and
+//! `0x10` an integer), numbers and bools turned into strings where a string is expected,
+//! JSON-style field names matched without regard to case, and the same error texts when a
+//! document is not valid YAML or a field has the wrong shape.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use serde_json::{Value as Json, json};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle, Tag};
+use slipway_template::fmt::{format_float, quote};
+
+/// The order in which resources are installed, by kind. Kinds not listed come after all of
+/// these, sorted by name.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The annotation that makes a document a hook.
+pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
+/// The annotation that gives a hook its weight.
+pub const HOOK_WEIGHT_ANNOTATION: &str = "helm.sh/hook-weight";
+/// The annotation that lists when a hook's resource is deleted.
+pub const HOOK_DELETE_ANNOTATION: &str = "helm.sh/hook-delete-policy";
+/// The annotation that lists when a hook's logs are copied back.
+pub const HOOK_OUTPUT_LOG_ANNOTATION: &str = "helm.sh/hook-output-log-policy";
+
+/// The file name suffix of a chart's notes, which are never resources.
+const NOTES_SUFFIX: &str = "NOTES.txt";
+
+/// Why rendered files could not become a release, or what `--show-only` did not find.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// A document is not valid YAML, or its head has the wrong shape.
+    #[error("YAML parse error on {path}: {detail}")]
+    Yaml {
+        /// The template the document came from.
+        path: String,
+        /// What the YAML reader said.
+        detail: String,
+    },
+    /// A [`ManifestError::Yaml`] as `helm template` reports it, with its hint to debug.
+    #[error("{0}\n\nUse --debug flag to render out invalid YAML")]
+    Invalid(Box<ManifestError>),
+    /// A `--show-only` pattern matched no printed document.
+    #[error("could not find template {0} in chart")]
+    ShowOnlyNotFound(String),
+}
+
+/// What a document's head says: its `apiVersion`, `kind`, and `metadata` name and
+/// annotations, as Helm reads them. Everything else in the document is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    /// `apiVersion`, or empty.
+    pub api_version: String,
+    /// `kind`, or empty.
+    pub kind: String,
+    /// `metadata`, when the document has a mapping (or empty mapping) there.
+    pub metadata: Option<HeadMetadata>,
+}
+
+/// The `metadata` part of a [`Head`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadMetadata {
+    /// `metadata.name`, or empty.
+    pub name: String,
+    /// `metadata.annotations`, when present and not null.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl Head {
+    /// The annotations, if any.
+    pub fn annotations(&self) -> Option<&BTreeMap<String, String>> {
+        self.metadata.as_ref()?.annotations.as_ref()
+    }
+}
+
+/// One resource document that is not a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The template it came from (`CHART/templates/x.yaml`).
+    pub name: String,
+    /// The document's text, without leading white space.
+    pub content: String,
+    /// Its head.
+    pub head: Head,
+}
+
+/// When a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HookEvent {
+    /// `pre-install`.
+    PreInstall,
+    /// `post-install`.
+    PostInstall,
+    /// `pre-delete`.
+    PreDelete,
+    /// `post-delete`.
+    PostDelete,
+    /// `pre-upgrade`.
+    PreUpgrade,
+    /// `post-upgrade`.
+    PostUpgrade,
+    /// `pre-rollback`.
+    PreRollback,
+    /// `post-rollback`.
+    PostRollback,
+    /// `test` (also written `test-success`).
+    Test,
+}
+
+impl HookEvent {
+    /// The event's name as annotations and releases spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookEvent::PreInstall => "pre-install",
+            HookEvent::PostInstall => "post-install",
+            HookEvent::PreDelete => "pre-delete",
+            HookEvent::PostDelete => "post-delete",
+            HookEvent::PreUpgrade => "pre-upgrade",
+            HookEvent::PostUpgrade => "post-upgrade",
+            HookEvent::PreRollback => "pre-rollback",
+            HookEvent::PostRollback => "post-rollback",
+            HookEvent::Test => "test",
+        }
+    }
+
+    /// Reads an event name as written in a `helm.sh/hook` annotation, already trimmed and
+    /// lower-cased; `test-success` is the old name of `test`.
+    pub fn parse(name: &str) -> Option<HookEvent> {
+        Some(match name {
+            "pre-install" => HookEvent::PreInstall,
+            "post-install" => HookEvent::PostInstall,
+            "pre-delete" => HookEvent::PreDelete,
+            "post-delete" => HookEvent::PostDelete,
+            "pre-upgrade" => HookEvent::PreUpgrade,
+            "post-upgrade" => HookEvent::PostUpgrade,
+            "pre-rollback" => HookEvent::PreRollback,
+            "post-rollback" => HookEvent::PostRollback,
+            "test" | "test-success" => HookEvent::Test,
+            _ => return None,
+        })
+    }
+}
+
+/// A document annotated `helm.sh/hook`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// `metadata.name`.
+    pub name: String,
+    /// `kind`.
+    pub kind: String,
+    /// The template it came from (`CHART/templates/x.yaml`).
+    pub path: String,
+    /// The document's text, without leading white space.
+    pub manifest: String,
+    /// When it runs, in the annotation's order.
+    pub events: Vec<HookEvent>,
+    /// `helm.sh/hook-weight` as an integer; 0 when absent or not an integer.
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy`, split on commas, trimmed and lower-cased.
+    pub delete_policies: Vec<String>,
+    /// `helm.sh/hook-output-log-policy`, split on commas, trimmed and lower-cased.
+    pub output_log_policies: Vec<String>,
+}
+
+impl Hook {
+    /// Whether the hook is a test (`--skip-tests` leaves these out).
+    pub fn is_test(&self) -> bool {
+        self.events.contains(&HookEvent::Test)
+    }
+
+    /// The hook as a release records it in JSON: `name`, `kind`, `path`, `manifest`,
+    /// `events`, `last_run`, `weight`, `delete_policies`, `output_log_policies`, in that
+    /// order, empty fields left out (`last_run` is always `{"phase": ""}` before a run).
+    pub fn to_json(&self) -> Json {
+        let mut m = serde_json::Map::new();
+        for (key, value) in [
+            ("name", &self.name),
+            ("kind", &self.kind),
+            ("path", &self.path),
+            ("manifest", &self.manifest),
+        ] {
+            if !value.is_empty() {
+                m.insert(key.into(), json!(value));
+            }
+        }
+        if !self.events.is_empty() {
+            let events: Vec<&str> = self.events.iter().map(|e| e.as_str()).collect();
+            m.insert("events".into(), json!(events));
+        }
+        m.insert("last_run".into(), json!({"phase": ""}));
+        if self.weight != 0 {
+            m.insert("weight".into(), json!(self.weight));
+        }
+        if !self.delete_policies.is_empty() {
+            m.insert("delete_policies".into(), json!(self.delete_policies));
+        }
+        if !self.output_log_policies.is_empty() {
+            m.insert(
+                "output_log_policies".into(),
+                json!(self.output_log_policies),
+            );
+        }
+        Json::Object(m)
+    }
+}
+
+/// A file of a chart's (or a subchart's) `crds/` folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdFile {
+    /// Its path from the top chart, as printed: `CHART/crds/x.yaml`,
+    /// `CHART/charts/SUB/crds/y.yaml`.
+    pub filename: String,
+    /// Its text, printed as it is.
+    pub data: String,
+}
+
+/// Whether a file of a `crds/` folder holds resources: it ends in `.yaml`, `.yml` or
+/// `.json`, in any case. Only those are CRD files.
+pub fn is_manifest_file(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    match base.rfind('.') {
+        Some(dot) => {
+            let ext = &base[dot..];
+            [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(ext))
+        }
+        None => false,
+    }
+}
+
+/// The options of `helm template` that shape its output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateOptions {
+    /// `--include-crds`: print the CRD files first.
+    pub include_crds: bool,
+    /// `--no-hooks`: leave hooks out.
+    pub no_hooks: bool,
+    /// `--skip-tests`: leave test hooks out.
+    pub skip_tests: bool,
+    /// `--hide-secret` (of a dry-run install; `helm template` has no such flag): write `v1`
+    /// Secrets (not hooks) in the manifest as a comment that says they are hidden.
+    pub hide_secret: bool,
+    /// `--show-only`: print only the documents whose source (`templates/x.yaml`, the chart
+    /// name left out) matches one of these shell patterns, pattern by pattern.
+    pub show_only: Vec<String>,
+}
+
+/// What a chart's rendered files become in a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The release's manifest: the CRD files when asked, then every resource in install
+    /// order, each as `---\n# Source: PATH\nTEXT\n`.
+    pub manifest: String,
+    /// The hooks, in install order of their kinds.
+    pub hooks: Vec<Hook>,
+    /// The resources, in install order.
+    pub manifests: Vec<Manifest>,
+}
+
+/// Splits a stream of YAML documents as Helm does: on every `---` (and the blanks and tabs
+/// after it) that starts a line, even with text after it on the line. Leading white space is
+/// dropped from every document and blank documents are left out; the rest keep their
+/// order.
+pub fn split_manifests(text: &str) -> Vec<String> {
+    let text = text.trim_start();
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut line = 0;
+    let bytes = text.as_bytes();
+    loop {
+        if text[line..].starts_with("---") {
+            let mut end = line + 3;
+            while end < bytes.len() && (bytes[end] == b' ' || bytes[end] == b'\t') {
+                end += 1;
+            }
+            push_doc(&mut docs, &text[start..line]);
+            start = end;
+        }
+        match text[line..].find('\n') {
+            Some(i) => line += i + 1,
+            None => break,
+        }
+    }
+    push_doc(&mut docs, &text[start..]);
+    docs
+}
+
+fn push_doc(docs: &mut Vec<String>, doc: &str) {
+    if !doc.trim().is_empty() {
+        docs.push(doc.trim_start().to_string());
+    }
+}
+
+/// Reads a document's head as Helm does, or says why the document is not valid YAML (the
+/// text that follows `YAML parse error on PATH: `).
+pub fn parse_head(doc: &str) -> Result<Head, String> {
+    let node = parse_yaml(doc).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+    let value = match node {
+        Some(node) => Decoder::default()
+            .document(&node)
+            .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?,
+        None => GoVal::Nil,
+    };
+    let json = to_json(&value, Some(Target::Head))
+        .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+    check_marshal(&json).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+    decode_head(&json).map_err(|e| format!("error unmarshaling JSON: while decoding JSON: {e}"))
+}
+
+/// Splits rendered files into hooks and resources and sorts both by kind, as Helm does
+/// before installing. Files are read in path order, documents in file order; partials
+/// (`_*`), `NOTES.txt` files and blank files are skipped. A document whose hook annotation
+/// names an unknown event is left out altogether. `api_versions` is accepted for parity with
+/// Helm's signature; the sorting does not use it.
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+    _api_versions: &[String],
+) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
+    let mut hooks = Vec::new();
+    let mut manifests = Vec::new();
+    for (path, content) in files {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if path.ends_with(NOTES_SUFFIX) || base.starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for doc in split_manifests(content) {
+            let head = parse_head(&doc).map_err(|detail| ManifestError::Yaml {
+                path: path.clone(),
+                detail,
+            })?;
+            let Some(annotations) = head.annotations().filter(|a| !a.is_empty()) else {
+                manifests.push(Manifest {
+                    name: path.clone(),
+                    content: doc,
+                    head,
+                });
+                continue;
+            };
+            let Some(events) = annotations.get(HOOK_ANNOTATION) else {
+                manifests.push(Manifest {
+                    name: path.clone(),
+                    content: doc,
+                    head,
+                });
+                continue;
+            };
+            let Some(events) = events
+                .split(',')
+                .map(|e| HookEvent::parse(&e.trim().to_lowercase()))
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let list = |name: &str| -> Vec<String> {
+                annotations
+                    .get(name)
+                    .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+                    .unwrap_or_default()
+            };
+            let weight = annotations
+                .get(HOOK_WEIGHT_ANNOTATION)
+                .and_then(|w| w.parse::<i64>().ok())
+                .unwrap_or(0);
+            hooks.push(Hook {
+                name: head
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+                kind: head.kind.clone(),
+                path: path.clone(),
+                manifest: doc,
+                events,
+                weight,
+                delete_policies: list(HOOK_DELETE_ANNOTATION),
+                output_log_policies: list(HOOK_OUTPUT_LOG_ANNOTATION),
+            });
+        }
+    }
+    hooks.sort_by(|a, b| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)));
+    manifests.sort_by(|a, b| kind_rank(&a.head.kind).cmp(&kind_rank(&b.head.kind)));
+    Ok((hooks, manifests))
+}
+
+/// The sort key of a kind: listed kinds by their place, then the others by name.
+fn kind_rank(kind: &str) -> (usize, &str) {
+    match INSTALL_ORDER.iter().position(|k| *k == kind) {
+        Some(i) => (i, ""),
+        None => (INSTALL_ORDER.len(), kind),
+    }
+}
+
+/// The chart's notes: the top chart's `templates/NOTES.txt` (`chart_name` is the top
+/// chart's name), or with `sub_notes` every rendered `NOTES.txt`, in path order, joined by
+/// newlines. (With `sub_notes`, Helm joins them in no fixed order.)
+pub fn notes(files: &BTreeMap<String, String>, chart_name: &str, sub_notes: bool) -> String {
+    let top = format!("{chart_name}/templates/{NOTES_SUFFIX}");
+    let mut out = String::new();
+    for (path, text) in files {
+        if path.ends_with(NOTES_SUFFIX) && (sub_notes || *path == top) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(text);
+        }
+    }
+    out
+}
+
+/// Builds a release from rendered files: [`sort_manifests`], then the manifest text (the
+/// CRD files first with `include_crds`, `v1` Secrets hidden with `hide_secret`; the other
+/// options are not used here). `crds` are the chart's CRD files in the chart's order (the
+/// top chart's, then each subchart's).
+pub fn render_resources(
+    files: &BTreeMap<String, String>,
+    crds: &[CrdFile],
+    api_versions: &[String],
+    options: &TemplateOptions,
+) -> Result<Rendered, ManifestError> {
+    let (hooks, manifests) = sort_manifests(files, api_versions)?;
+    let mut manifest = String::new();
+    if options.include_crds {
+        for crd in crds {
+            let _ = write!(manifest, "---\n# Source: {}\n{}\n", crd.filename, crd.data);
+        }
+    }
+    for m in &manifests {
+        if options.hide_secret && m.head.kind == "Secret" && m.head.api_version == "v1" {
+            let _ = write!(
+                manifest,
+                "---\n# Source: {}\n# HIDDEN: The Secret output has been suppressed\n",
+                m.name
+            );
+        } else {
+            let _ = write!(manifest, "---\n# Source: {}\n{}\n", m.name, m.content);
+        }
+    }
+    Ok(Rendered {
+        manifest,
+        hooks,
+        manifests,
+    })
+}
+
+/// The text `helm template` prints on standard output for rendered files: the release
+/// manifest (trimmed, then a newline), the hooks unless `no_hooks` (tests unless
+/// `skip_tests`), each as `---\n# Source: PATH\nTEXT\n`; with `show_only`, only the
+/// matching documents, each as `---\nDOC\n`.
+///
+/// # Errors
+/// [`ManifestError::Invalid`] when a document is not valid YAML (`helm template` prints
+/// nothing then), [`ManifestError::ShowOnlyNotFound`] for the first `show_only` pattern
+/// that matches nothing.
+pub fn print_template(
+    files: &BTreeMap<String, String>,
+    crds: &[CrdFile],
+    api_versions: &[String],
+    options: &TemplateOptions,
+) -> Result<String, ManifestError> {
+    let rendered = render_resources(files, crds, api_versions, options)
+        .map_err(|e| ManifestError::Invalid(Box::new(e)))?;
+    format_template(&rendered, options)
+}
+
+/// The printing half of [`print_template`], for a release already built with
+/// [`render_resources`].
+///
+/// # Errors
+/// [`ManifestError::ShowOnlyNotFound`] for the first `show_only` pattern that matches
+/// nothing.
+pub fn format_template(
+    rendered: &Rendered,
+    options: &TemplateOptions,
+) -> Result<String, ManifestError> {
+    let mut out = String::new();
+    out.push_str(rendered.manifest.trim());
+    out.push('\n');
+    if !options.no_hooks {
+        for hook in &rendered.hooks {
+            if options.skip_tests && hook.is_test() {
+                continue;
+            }
+            let _ = write!(out, "---\n# Source: {}\n{}\n", hook.path, hook.manifest);
+        }
+    }
+    if options.show_only.is_empty() {
+        return Ok(out);
+    }
+    let docs = split_manifests(&out);
+    let mut shown = String::new();
+    for pattern in &options.show_only {
+        let mut found = false;
+        for doc in &docs {
+            let Some(source) = source_in_chart(doc) else {
+                continue;
+            };
+            if path_match(pattern, source) {
+                let _ = write!(shown, "---\n{doc}\n");
+                found = true;
+            }
+        }
+        if !found {
+            return Err(ManifestError::ShowOnlyNotFound(pattern.clone()));
+        }
+    }
+    Ok(shown)
+}
+
+/// The first `# Source: CHART/REST` in a document (`CHART` holding no `/`, possibly over
+/// several lines), giving `REST` up to the end of its line.
+fn source_in_chart(doc: &str) -> Option<&str> {
+    const MARK: &str = "# Source: ";
+    let mut from = 0;
+    while let Some(i) = doc[from..].find(MARK) {
+        let after = from + i + MARK.len();
+        let rest = &doc[after..];
+        if let Some(slash) = rest.find('/')
+            && slash > 0
+        {
+            let tail = &rest[slash + 1..];
+            let line = tail.split('\n').next().unwrap_or("");
+            if !line.is_empty() {
+                return Some(line);
+            }
+        }
+        from = from + i + 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Shell patterns, as Go's filepath.Match reads them on Unix
+// ---------------------------------------------------------------------------------------
+
+/// Whether `name` matches the shell pattern: `*` is any run of characters but `/`, `?` one
+/// character but `/`, `[...]` a class (`^` negates, `a-z` ranges, `\` escapes). A malformed
+/// pattern matches nothing.
+fn path_match(pattern: &str, name: &str) -> bool {
+    let mut pattern = pattern.as_bytes();
+    let mut name = name.as_bytes();
+    'chunks: while !pattern.is_empty() {
+        let (star, chunk, rest) = next_chunk(pattern);
+        pattern = rest;
+        if star && chunk.is_empty() {
+            // A trailing star takes whatever is left, as long as it stays in one segment.
+            return !name.contains(&b'/');
+        }
+        match match_chunk(chunk, name) {
+            Err(()) => return false,
+            Ok(Some(left)) if left.is_empty() || !pattern.is_empty() => {
+                name = left;
+                continue;
+            }
+            Ok(_) => {}
+        }
+        if star {
+            // Let the star take one more character at a time, never a separator.
+            let mut i = 0;
+            while i < name.len() && name[i] != b'/' {
+                match match_chunk(chunk, &name[i + 1..]) {
+                    Err(()) => return false,
+                    Ok(Some(left)) => {
+                        if pattern.is_empty() && !left.is_empty() {
+                            i += 1;
+                            continue;
+                        }
+                        name = left;
+                        continue 'chunks;
+                    }
+                    Ok(None) => {}
+                }
+                i += 1;
+            }
+        }
+        return false;
+    }
+    name.is_empty()
+}
+
+/// Splits off the leading stars of a pattern and the literal part up to the next star that
+/// is not inside a class.
+fn next_chunk(pattern: &[u8]) -> (bool, &[u8], &[u8]) {
+    let mut p = pattern;
+    let mut star = false;
+    while let [b'*', rest @ ..] = p {
+        star = true;
+        p = rest;
+    }
+    let mut in_class = false;
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'\\' if i + 1 < p.len() => i += 1,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'*' if !in_class => return (star, &p[..i], &p[i..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (star, p, &[])
+}
+
+/// Matches a star-free chunk at the start of `s`: the rest of `s` when it matches, `None`
+/// when not, an error when the chunk is malformed (checked to its end even after a miss).
+fn match_chunk<'a>(mut chunk: &[u8], mut s: &'a [u8]) -> Result<Option<&'a [u8]>, ()> {
+    let mut failed = false;
+    while let Some(&c) = chunk.first() {
+        failed = failed || s.is_empty();
+        match c {
+            b'[' => {
+                let mut r = None;
+                if !failed {
+                    let (ch, n) = first_char(s);
+                    r = Some(ch);
+                    s = &s[n..];
+                }
+                chunk = &chunk[1..];
+                let negated = chunk.first() == Some(&b'^');
+                if negated {
+                    chunk = &chunk[1..];
+                }
+                let mut matched = false;
+                let mut ranges = 0;
+                loop {
+                    if chunk.first() == Some(&b']') && ranges > 0 {
+                        chunk = &chunk[1..];
+                        break;
+                    }
+                    let (lo, rest) = class_char(chunk)?;
+                    chunk = rest;
+                    let mut hi = lo;
+                    if chunk.first() == Some(&b'-') {
+                        let (h, rest) = class_char(&chunk[1..])?;
+                        hi = h;
+                        chunk = rest;
+                    }
+                    if let Some(r) = r {
+                        matched = matched || (lo <= r && r <= hi);
+                    }
+                    ranges += 1;
+                }
+                failed = failed || matched == negated;
+            }
+            b'?' => {
+                if !failed {
+                    failed = s[0] == b'/';
+                    let (_, n) = first_char(s);
+                    s = &s[n..];
+                }
+                chunk = &chunk[1..];
+            }
+            _ => {
+                let mut lit = c;
+                if c == b'\\' {
+                    chunk = &chunk[1..];
+                    match chunk.first() {
+                        Some(&e) => lit = e,
+                        None => return Err(()),
+                    }
+                }
+                if !failed {
+                    failed = lit != s[0];
+                    s = &s[1..];
+                }
+                chunk = &chunk[1..];
+            }
+        }
+    }
+    Ok(if failed { None } else { Some(s) })
+}
+
+/// One character of a class, unescaped; the class must go on after it.
+fn class_char(chunk: &[u8]) -> Result<(char, &[u8]), ()> {
+    let mut c = chunk;
+    match c.first() {
+        None | Some(b'-') | Some(b']') => return Err(()),
+        Some(b'\\') => {
+            c = &c[1..];
+            if c.is_empty() {
+                return Err(());
+            }
+        }
+        _ => {}
+    }
+    let (ch, n) = first_char(c);
+    let rest = &c[n..];
+    if rest.is_empty() {
+        return Err(());
+    }
+    Ok((ch, rest))
+}
+
+/// The first character of valid UTF-8 bytes and its length.
+fn first_char(s: &[u8]) -> (char, usize) {
+    let n = match s[0] {
+        b if b < 0x80 => 1,
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        _ => 2,
+    }
+    .min(s.len());
+    let ch = std::str::from_utf8(&s[..n])
+        .ok()
+        .and_then(|t| t.chars().next())
+        .unwrap_or('\u{FFFD}');
+    (ch, n)
+}
+
+// ---------------------------------------------------------------------------------------
+// YAML documents as Helm's YAML reader sees them
+// ---------------------------------------------------------------------------------------
+
+const TAG_PREFIX: &str = "tag:yaml.org,2002:";
+const STR_TAG: &str = "tag:yaml.org,2002:str";
+const BOOL_TAG: &str = "tag:yaml.org,2002:bool";
+const INT_TAG: &str = "tag:yaml.org,2002:int";
+const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
+const NULL_TAG: &str = "tag:yaml.org,2002:null";
+const TIMESTAMP_TAG: &str = "tag:yaml.org,2002:timestamp";
+const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+
+/// A YAML node as written, before its scalars are given types.
+#[derive(Debug)]
+enum Node {
+    Scalar {
+        text: String,
+        /// Plain style and no tag: the scalar's type comes from its text.
+        implicit: bool,
+        tag: Option<String>,
+    },
+    Seq(Vec<Rc<Node>>),
+    Map(Vec<(Rc<Node>, Rc<Node>)>),
+    Alias(Rc<Node>),
+    /// An alias to a collection that contains the alias.
+    SelfAlias(String),
+}
+
+/// A collection being read.
+struct Frame {
+    map: bool,
+    anchor: usize,
+    items: Vec<Rc<Node>>,
+}
+
+/// Reads the first YAML document of `text` into nodes; `None` when there is none.
+fn parse_yaml(text: &str) -> Result<Option<Rc<Node>>, String> {
+    parse_document(text).map(|(root, _)| root)
+}
+
+/// [`parse_yaml`], also telling whether the document is a flow collection.
+fn parse_document(text: &str) -> Result<(Option<Rc<Node>>, bool), String> {
+    let mut options = serde_saphyr::granit_parser::Options::default();
+    options.emit_unresolved_aliases = true;
+    options.emit_anchor_events = true;
+    options.block_scalar_eof_without_line_feed = true;
+    options.bom_inside_document_as_content = true;
+    options.set_emit_comments(false);
+    let parser = Parser::new_from_str_with_options(text, options);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root = None;
+    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
+    let mut names: HashMap<usize, String> = HashMap::new();
+    let mut open: HashSet<usize> = HashSet::new();
+    let mut flow_root = false;
+    for event in parser {
+        let event = match event {
+            Ok((event, _)) => event,
+            // Once the document's node is complete, Go's reader stops without looking at
+            // what follows it.
+            Err(_) if root.is_some() => break,
+            Err(e) => {
+                // Go's reader takes a flow collection closed before the error as the whole
+                // document: read again up to the error.
+                let at = e.marker().byte_offset().unwrap_or_else(|| {
+                    text.char_indices()
+                        .nth(e.marker().index())
+                        .map_or(text.len(), |(i, _)| i)
+                });
+                if at < text.len()
+                    && text.is_char_boundary(at)
+                    && let Ok((Some(node), true)) = parse_document(&text[..at])
+                {
+                    return Ok((Some(node), true));
+                }
+                return Err(format!("yaml: line {}: {}", e.marker().line(), e.info()));
+            }
+        };
+        let node = match event {
+            Event::DocumentEnd | Event::StreamEnd => break,
+            Event::Anchor(id, name) => {
+                names.insert(id, name.into_owned());
+                continue;
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(format!("yaml: unknown anchor '{name}' referenced"));
+            }
+            Event::Alias(id) => {
+                let name = names.get(&id).cloned().unwrap_or_default();
+                match anchors.get(&id) {
+                    Some(target) => Rc::new(Node::Alias(target.clone())),
+                    None if open.contains(&id) => Rc::new(Node::SelfAlias(name)),
+                    None => return Err(format!("yaml: unknown anchor '{name}' referenced")),
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = tag.map(|t| tag_name(&t));
+                let implicit = match &tag {
+                    None => matches!(style, ScalarStyle::Plain),
+                    Some(t) => t == "!",
+                };
+                let node = Rc::new(Node::Scalar {
+                    text: text.into_owned(),
+                    implicit,
+                    tag,
+                });
+                if anchor != 0 {
+                    anchors.insert(anchor, node.clone());
+                }
+                node
+            }
+            Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
+                let map = matches!(event, Event::MappingStart(..));
+                if stack.is_empty() {
+                    flow_root = style == StructureStyle::Flow;
+                }
+                if anchor != 0 {
+                    open.insert(anchor);
+                }
+                stack.push(Frame {
+                    map,
+                    anchor,
+                    items: Vec::new(),
+                });
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = stack.pop() else { continue };
+                let node = if frame.map {
+                    let mut pairs = Vec::with_capacity(frame.items.len() / 2);
+                    let mut items = frame.items.into_iter();
+                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                        pairs.push((k, v));
+                    }
+                    Rc::new(Node::Map(pairs))
+                } else {
+                    Rc::new(Node::Seq(frame.items))
+                };
+                if frame.anchor != 0 {
+                    open.remove(&frame.anchor);
+                    anchors.insert(frame.anchor, node.clone());
+                }
+                node
+            }
+            _ => continue,
+        };
+        match stack.last_mut() {
+            Some(frame) => frame.items.push(node),
+            None => root = Some(node),
+        }
+    }
+    Ok((root, flow_root))
+}
+
+/// A tag's full name (`tag:yaml.org,2002:int`, `!local`, `!` for the non-specific tag).
+fn tag_name(tag: &Tag) -> String {
+    format!("{}{}", tag.handle(), tag.suffix())
+}
+
+/// A value as Go's YAML reader gives it when reading into `interface{}`.
+#[derive(Debug, Clone)]
+enum GoVal {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<GoVal>),
+    Map(GoMap),
+}
+
+/// A Go map with `interface{}` keys: a key set again keeps its place and takes the new
+/// value.
+#[derive(Debug, Clone, Default)]
+struct GoMap {
+    entries: Vec<(GoVal, GoVal)>,
+    index: HashMap<KeyId, usize>,
+}
+
+/// What makes two map keys the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum KeyId {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Float(u64),
+    Str(String),
+}
+
+impl GoMap {
+    fn insert(&mut self, key: GoVal, value: GoVal) {
+        let id = match &key {
+            GoVal::Nil => Some(KeyId::Nil),
+            GoVal::Bool(b) => Some(KeyId::Bool(*b)),
+            GoVal::Int(i) => Some(KeyId::Int(*i)),
+            GoVal::Uint(u) => Some(KeyId::Uint(*u)),
+            // NaN is never equal to itself: every NaN key is a new key.
+            GoVal::Float(f) if f.is_nan() => None,
+            GoVal::Float(f) => Some(KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() })),
+            GoVal::Str(s) => Some(KeyId::Str(s.clone())),
+            GoVal::Seq(_) | GoVal::Map(_) => None,
+        };
+        match id {
+            Some(id) => match self.index.get(&id) {
+                Some(&i) => self.entries[i].1 = value,
+                None => {
+                    self.index.insert(id, self.entries.len());
+                    self.entries.push((key, value));
+                }
+            },
+            None => self.entries.push((key, value)),
+        }
+    }
+}
+
+/// Turns nodes into values the way Go's YAML reader (version 2) does, with its limit on
+/// alias expansion.
+#[derive(Default)]
+struct Decoder {
+    decoded: usize,
+    aliased: usize,
+    alias_depth: usize,
+}
+
+impl Decoder {
+    fn document(&mut self, node: &Node) -> Result<GoVal, String> {
+        self.count()?;
+        self.value(node)
+    }
+
+    fn count(&mut self) -> Result<(), String> {
+        self.decoded += 1;
+        if self.alias_depth > 0 {
+            self.aliased += 1;
+        }
+        if self.aliased > 100
+            && self.decoded > 1000
+            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            return Err("document contains excessive aliasing".into());
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, node: &Node) -> Result<GoVal, String> {
+        self.count()?;
+        match node {
+            Node::Scalar {
+                text,
+                implicit,
+                tag,
+            } => scalar(text, *implicit, tag.as_deref()),
+            Node::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.value(item)?);
+                }
+                Ok(GoVal::Seq(out))
+            }
+            Node::Map(pairs) => {
+                let mut out = GoMap::default();
+                self.mapping(pairs, &mut out)?;
+                Ok(GoVal::Map(out))
+            }
+            Node::Alias(target) => {
+                self.alias_depth += 1;
+                let v = self.value(target);
+                self.alias_depth -= 1;
+                v
+            }
+            Node::SelfAlias(name) => Err(format!("anchor '{name}' value contains itself")),
+        }
+    }
+
+    fn mapping(&mut self, pairs: &[(Rc<Node>, Rc<Node>)], out: &mut GoMap) -> Result<(), String> {
+        for (k, v) in pairs {
+            if is_merge(k) {
+                self.merge(v, out)?;
+                continue;
+            }
+            let key = self.value(k)?;
+            if matches!(key, GoVal::Seq(_) | GoVal::Map(_)) {
+                return Err(format!("invalid map key: {}", go_syntax(&key, true)));
+            }
+            let value = self.value(v)?;
+            out.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// Decodes a mapping (or an alias to one) into an existing map.
+    fn fill_map(&mut self, node: &Node, out: &mut GoMap) -> Result<(), String> {
+        self.count()?;
+        match node {
+            Node::Map(pairs) => self.mapping(pairs, out),
+            Node::Alias(target) => {
+                self.alias_depth += 1;
+                let r = self.fill_map(target, out);
+                self.alias_depth -= 1;
+                r
+            }
+            Node::SelfAlias(name) => Err(format!("anchor '{name}' value contains itself")),
+            _ => Err(WANT_MAP.into()),
+        }
+    }
+
+    fn merge(&mut self, node: &Node, out: &mut GoMap) -> Result<(), String> {
+        match node {
+            Node::Map(_) | Node::SelfAlias(_) => self.fill_map(node, out),
+            Node::Alias(target) => {
+                if !matches!(**target, Node::Map(_)) {
+                    return Err(WANT_MAP.into());
+                }
+                self.fill_map(node, out)
+            }
+            Node::Seq(items) => {
+                // Earlier maps win, so the last is merged first.
+                for item in items.iter().rev() {
+                    let ok = match &**item {
+                        Node::Alias(target) => matches!(**target, Node::Map(_)),
+                        Node::Map(_) | Node::SelfAlias(_) => true,
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(WANT_MAP.into());
+                    }
+                    self.fill_map(item, out)?;
+                }
+                Ok(())
+            }
+            Node::Scalar { .. } => Err(WANT_MAP.into()),
+        }
+    }
+}
+
+const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
+
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let d = decoded as f64;
+    if d <= LOW {
+        0.99
+    } else if d >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((d - LOW) / (HIGH - LOW))
+    }
+}
+
+fn is_merge(node: &Node) -> bool {
+    match node {
+        Node::Scalar {
+            text,
+            implicit,
+            tag,
+        } => text == "<<" && (*implicit || tag.as_deref() == Some(MERGE_TAG)),
+        _ => false,
+    }
+}
+
+/// A scalar's value: quoted and block scalars are strings, plain ones are read as YAML 1.1
+/// reads them, tagged ones must agree with their tag.
+fn scalar(text: &str, implicit: bool, tag: Option<&str>) -> Result<GoVal, String> {
+    let tag = match tag {
+        None if implicit => "",
+        None => return Ok(GoVal::Str(text.to_string())),
+        Some("!") => return Ok(GoVal::Str(text.to_string())),
+        Some(t) => t,
+    };
+    if tag == BINARY_TAG {
+        return base64_decode(text)
+            .map(|b| GoVal::Str(String::from_utf8_lossy(&b).into_owned()))
+            .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
+    }
+    if ![
+        "",
+        STR_TAG,
+        BOOL_TAG,
+        INT_TAG,
+        FLOAT_TAG,
+        NULL_TAG,
+        TIMESTAMP_TAG,
+    ]
+    .contains(&tag)
+    {
+        return Ok(GoVal::Str(text.to_string()));
+    }
+    let (rtag, value) = resolve(tag, text);
+    if tag.is_empty() || tag == rtag || tag == STR_TAG {
+        return Ok(value);
+    }
+    if tag == FLOAT_TAG
+        && let GoVal::Int(i) = value
+    {
+        return Ok(GoVal::Float(i as f64));
+    }
+    Err(format!(
+        "cannot decode {} `{text}` as a {}",
+        short_tag(rtag),
+        short_tag(tag)
+    ))
+}
+
+fn short_tag(tag: &str) -> String {
+    match tag.strip_prefix(TAG_PREFIX) {
+        Some(rest) => format!("!!{rest}"),
+        None => tag.to_string(),
+    }
+}
+
+/// Resolves a plain (or tagged) scalar's text to its YAML 1.1 type and value.
+fn resolve(tag: &str, text: &str) -> (&'static str, GoVal) {
+    let string = (STR_TAG, GoVal::Str(text.to_string()));
+    if tag == STR_TAG {
+        return string;
+    }
+    let hint = match text.as_bytes().first() {
+        None => b'N',
+        Some(b'+' | b'-') => b'S',
+        Some(b'0'..=b'9') => b'D',
+        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => b'M',
+        Some(b'.') => b'.',
+        _ => return string,
+    };
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return (BOOL_TAG, GoVal::Bool(true));
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return (BOOL_TAG, GoVal::Bool(false));
+        }
+        "" | "~" | "null" | "Null" | "NULL" => return (NULL_TAG, GoVal::Nil),
+        ".nan" | ".NaN" | ".NAN" => return (FLOAT_TAG, GoVal::Float(f64::NAN)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return (FLOAT_TAG, GoVal::Float(f64::INFINITY));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return (FLOAT_TAG, GoVal::Float(f64::NEG_INFINITY)),
+        _ => {}
+    }
+    match hint {
+        b'.' => {
+            if let Some(f) = parse_float(text) {
+                return (FLOAT_TAG, GoVal::Float(f));
+            }
+        }
+        b'D' | b'S' => {
+            if (tag.is_empty() || tag == TIMESTAMP_TAG) && is_timestamp(text) {
+                return (TIMESTAMP_TAG, GoVal::Str(text.to_string()));
+            }
+            let plain = text.replace('_', "");
+            if let Some(i) = parse_go_int(&plain) {
+                return (INT_TAG, GoVal::Int(i));
+            }
+            if let Some(u) = parse_go_uint(&plain) {
+                return (INT_TAG, GoVal::Uint(u));
+            }
+            if is_yaml_float(&plain)
+                && let Some(f) = parse_float(&plain)
+            {
+                return (FLOAT_TAG, GoVal::Float(f));
+            }
+        }
+        _ => {}
+    }
+    string
+}
+
+/// A decimal float, refused when it overflows (as Go's parser refuses it).
+fn parse_float(text: &str) -> Option<f64> {
+    if text.contains(['i', 'I', 'n', 'N']) {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, the whole text.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// An unsigned integer with Go's base prefixes (`0x`, `0o`, `0b`, a leading `0` for octal).
+fn parse_go_uint(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let (base, digits) = if b[0] == b'0' && b.len() >= 3 {
+        match b[1].to_ascii_lowercase() {
+            b'x' => (16, &s[2..]),
+            b'o' => (8, &s[2..]),
+            b'b' => (2, &s[2..]),
+            _ => (8, &s[1..]),
+        }
+    } else if b[0] == b'0' {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    };
+    if digits.is_empty() {
+        return if base == 8 && b.len() == 1 {
+            Some(0)
+        } else {
+            None
+        };
+    }
+    if !digits.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    u64::from_str_radix(digits, base).ok()
+}
+
+/// A signed integer with Go's base prefixes, within 64 bits.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let u = parse_go_uint(rest)?;
+    if neg {
+        if u <= 1 << 63 {
+            Some((u as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(u).ok()
+    }
+}
+
+/// Whether a text reads as a YAML timestamp: `YYYY-M-D`, optionally followed by
+/// `Thh:mm:ss[.frac]` and a zone (`Z` or `±hh:mm`), or by ` hh:mm:ss[.frac]`.
+fn is_timestamp(s: &str) -> bool {
+    fn num(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
+        let start = *i;
+        while *i < s.len() && *i - start < max && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        if *i - start < min {
+            return None;
+        }
+        std::str::from_utf8(&s[start..*i]).ok()?.parse().ok()
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut check = || -> Option<()> {
+        let year = num(b, &mut i, 4, 4)?;
+        (b.get(i) == Some(&b'-')).then_some(())?;
+        i += 1;
+        let month = num(b, &mut i, 1, 2)?;
+        (b.get(i) == Some(&b'-')).then_some(())?;
+        i += 1;
+        let day = num(b, &mut i, 1, 2)?;
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        if !(1..=12).contains(&month) || day < 1 || day > days[month as usize - 1] {
+            return None;
+        }
+        let sep = match b.get(i) {
+            None => return Some(()),
+            Some(&c) => c,
+        };
+        if !matches!(sep, b'T' | b't' | b' ') {
+            return None;
+        }
+        i += 1;
+        let h = num(b, &mut i, 1, 2)?;
+        (b.get(i) == Some(&b':')).then_some(())?;
+        i += 1;
+        let m = num(b, &mut i, 1, 2)?;
+        (b.get(i) == Some(&b':')).then_some(())?;
+        i += 1;
+        let sec = num(b, &mut i, 1, 2)?;
+        if h > 23 || m > 59 || sec > 59 {
+            return None;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            num(b, &mut i, 1, 9)?;
+        }
+        if sep == b' ' {
+            return (i == b.len()).then_some(());
+        }
+        match b.get(i) {
+            Some(b'Z') => i += 1,
+            Some(b'+' | b'-') => {
+                i += 1;
+                num(b, &mut i, 2, 2)?;
+                (b.get(i) == Some(&b':')).then_some(())?;
+                i += 1;
+                num(b, &mut i, 2, 2)?;
+            }
+            _ => return None,
+        }
+        (i == b.len()).then_some(())
+    };
+    check().is_some()
+}
+
+/// Standard base64 with padding; line breaks are skipped.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'\n' && *c != b'\r')
+        .collect();
+    if !clean.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    let quads = clean.len() / 4;
+    for (q, quad) in clean.chunks(4).enumerate() {
+        let pad = quad.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && q + 1 != quads) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// A value in Go syntax, as `%#v` prints it (`top`: not inside a collection).
+fn go_syntax(v: &GoVal, top: bool) -> String {
+    match v {
+        GoVal::Nil if top => "<nil>".into(),
+        GoVal::Nil => "interface {}(nil)".into(),
+        GoVal::Bool(b) => b.to_string(),
+        GoVal::Int(i) => i.to_string(),
+        GoVal::Uint(u) => format!("0x{u:x}"),
+        GoVal::Float(f) => format_float(*f),
+        GoVal::Str(s) => quote(s),
+        GoVal::Seq(items) => {
+            let items: Vec<String> = items.iter().map(|i| go_syntax(i, false)).collect();
+            format!("[]interface {{}}{{{}}}", items.join(", "))
+        }
+        GoVal::Map(m) => {
+            let mut entries: Vec<&(GoVal, GoVal)> = m.entries.iter().collect();
+            entries.sort_by(|a, b| key_order(&a.0, &b.0));
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_syntax(k, false), go_syntax(v, false)))
+                .collect();
+            format!(
+                "map[interface {{}}]interface {{}}{{{}}}",
+                entries.join(", ")
+            )
+        }
+    }
+}
+
+/// The order `%v` prints map keys in: by type, then by value.
+fn key_order(a: &GoVal, b: &GoVal) -> std::cmp::Ordering {
+    fn rank(v: &GoVal) -> u8 {
+        match v {
+            GoVal::Nil => 0,
+            GoVal::Bool(_) => 1,
+            GoVal::Int(_) => 2,
+            GoVal::Uint(_) => 3,
+            GoVal::Float(_) => 4,
+            GoVal::Str(_) => 5,
+            GoVal::Seq(_) => 6,
+            GoVal::Map(_) => 7,
+        }
+    }
+    match (a, b) {
+        (GoVal::Bool(x), GoVal::Bool(y)) => x.cmp(y),
+        (GoVal::Int(x), GoVal::Int(y)) => x.cmp(y),
+        (GoVal::Uint(x), GoVal::Uint(y)) => x.cmp(y),
+        (GoVal::Float(x), GoVal::Float(y)) => x.total_cmp(y),
+        (GoVal::Str(x), GoVal::Str(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// What a value is read into, where that changes how it is converted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The head itself.
+    Head,
+    /// Its `metadata`.
+    Metadata,
+    /// A string field or annotation value: numbers and bools become their text.
+    Str,
+    /// The annotations.
+    StrMap,
+}
+
+/// A JSON value, objects with their keys sorted as Go writes them.
+#[derive(Debug)]
+enum J {
+    Null,
+    Bool,
+    Number(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(BTreeMap<String, J>),
+}
+
+const HEAD_FIELDS: &[(&str, Target)] = &[
+    ("apiVersion", Target::Str),
+    ("kind", Target::Str),
+    ("metadata", Target::Metadata),
+];
+const METADATA_FIELDS: &[(&str, Target)] =
+    &[("name", Target::Str), ("annotations", Target::StrMap)];
+
+/// The field a JSON key sets: the one spelled the same, else one spelled the same but for
+/// case.
+fn field<'a>(key: &str, fields: &'a [(&'a str, Target)]) -> Option<&'a (&'a str, Target)> {
+    fields
+        .iter()
+        .find(|(name, _)| *name == key)
+        .or_else(|| fields.iter().find(|(name, _)| fold_eq(name, key)))
+}
+
+/// Whether `key` equals the ASCII field name `name` but for case (the Kelvin sign folds to
+/// `k` and the long s to `s`, as Unicode has it).
+fn fold_eq(name: &str, key: &str) -> bool {
+    let mut k = key.chars();
+    for n in name.chars() {
+        let Some(c) = k.next() else { return false };
+        let c = match c {
+            '\u{212A}' => 'k',
+            '\u{017F}' => 's',
+            c => c.to_ascii_lowercase(),
+        };
+        if c != n.to_ascii_lowercase() {
+            return false;
+        }
+    }
+    k.next().is_none()
+}
+
+/// Converts a YAML value to JSON as Helm's YAML library does, reading it into `target`:
+/// map keys become strings, and scalars meant for a string become their text.
+fn to_json(v: &GoVal, target: Option<Target>) -> Result<J, String> {
+    Ok(match v {
+        GoVal::Map(m) => {
+            let mut out = BTreeMap::new();
+            for (k, val) in &m.entries {
+                let key = match k {
+                    GoVal::Str(s) => s.clone(),
+                    GoVal::Int(i) => i.to_string(),
+                    GoVal::Float(f) => match format_float32(*f).as_str() {
+                        "+Inf" => ".inf".into(),
+                        "-Inf" => "-.inf".into(),
+                        "NaN" => ".nan".into(),
+                        s => s.to_string(),
+                    },
+                    GoVal::Bool(b) => b.to_string(),
+                    other => {
+                        let ty = match other {
+                            GoVal::Nil => "%!s(<nil>)",
+                            GoVal::Uint(_) => "uint64",
+                            GoVal::Seq(_) => "[]interface {}",
+                            _ => "map[interface {}]interface {}",
+                        };
+                        return Err(format!(
+                            "unsupported map key of type: {ty}, key: {}, value: {}",
+                            go_syntax(other, true),
+                            go_syntax(val, true)
+                        ));
+                    }
+                };
+                let sub = match target {
+                    Some(Target::Head) => field(&key, HEAD_FIELDS).map(|f| f.1),
+                    Some(Target::Metadata) => field(&key, METADATA_FIELDS).map(|f| f.1),
+                    Some(Target::StrMap) => Some(Target::Str),
+                    _ => None,
+                };
+                out.insert(key, to_json(val, sub)?);
+            }
+            J::Obj(out)
+        }
+        GoVal::Seq(items) => J::Arr(
+            items
+                .iter()
+                .map(|i| to_json(i, None))
+                .collect::<Result<_, _>>()?,
+        ),
+        GoVal::Nil => J::Null,
+        GoVal::Str(s) => J::Str(s.clone()),
+        GoVal::Bool(b) if target == Some(Target::Str) => J::Str(b.to_string()),
+        GoVal::Int(i) if target == Some(Target::Str) => J::Str(i.to_string()),
+        GoVal::Uint(u) if target == Some(Target::Str) => J::Str(u.to_string()),
+        GoVal::Float(f) if target == Some(Target::Str) => J::Str(format_float32(*f)),
+        GoVal::Bool(_) => J::Bool,
+        GoVal::Int(_) | GoVal::Uint(_) => J::Number(0.0),
+        GoVal::Float(f) => J::Number(*f),
+    })
+}
+
+/// Go refuses to write NaN and infinities as JSON.
+fn check_marshal(j: &J) -> Result<(), String> {
+    match j {
+        J::Number(f) if !f.is_finite() => {
+            Err(format!("json: unsupported value: {}", format_float(*f)))
+        }
+        J::Arr(items) => items.iter().try_for_each(check_marshal),
+        J::Obj(m) => m.values().try_for_each(check_marshal),
+        _ => Ok(()),
+    }
+}
+
+fn json_kind(j: &J) -> &'static str {
+    match j {
+        J::Null => "null",
+        J::Bool => "bool",
+        J::Number(_) => "number",
+        J::Str(_) => "string",
+        J::Arr(_) => "array",
+        J::Obj(_) => "object",
+    }
+}
+
+const METADATA_TYPE: &str = r#"struct { Name string "json:\"name\""; Annotations map[string]string "json:\"annotations\"" }"#;
+
+fn field_error(j: &J, strukt: &str, field: &str, ty: &str) -> String {
+    format!(
+        "json: cannot unmarshal {} into Go struct field {strukt}.{field} of type {ty}",
+        json_kind(j)
+    )
+}
+
+/// Reads the head out of the JSON, as Go's JSON decoder fills Helm's head struct; the
+/// first misfit in key order is the error.
+fn decode_head(j: &J) -> Result<Head, String> {
+    let mut head = Head::default();
+    let fields = match j {
+        J::Null => return Ok(head),
+        J::Obj(fields) => fields,
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go value of type util.SimpleHead",
+                json_kind(other)
+            ));
+        }
+    };
+    for (key, value) in fields {
+        let Some((name, _)) = field(key, HEAD_FIELDS) else {
+            continue;
+        };
+        match *name {
+            "apiVersion" | "kind" => {
+                let slot = if *name == "kind" {
+                    &mut head.kind
+                } else {
+                    &mut head.api_version
+                };
+                match value {
+                    J::Null => {}
+                    J::Str(s) => *slot = s.clone(),
+                    other => return Err(field_error(other, "SimpleHead", name, "string")),
+                }
+            }
+            _ => match value {
+                J::Null => head.metadata = None,
+                J::Obj(meta) => {
+                    let m = head.metadata.get_or_insert_with(Default::default);
+                    decode_metadata(meta, m)?;
+                }
+                other => return Err(field_error(other, "SimpleHead", "metadata", METADATA_TYPE)),
+            },
+        }
+    }
+    Ok(head)
+}
+
+fn decode_metadata(fields: &BTreeMap<String, J>, m: &mut HeadMetadata) -> Result<(), String> {
+    for (key, value) in fields {
+        let Some((name, _)) = field(key, METADATA_FIELDS) else {
+            continue;
+        };
+        if *name == "name" {
+            match value {
+                J::Null => {}
+                J::Str(s) => m.name = s.clone(),
+                other => return Err(field_error(other, "", "metadata.name", "string")),
+            }
+            continue;
+        }
+        match value {
+            J::Null => m.annotations = None,
+            J::Obj(entries) => {
+                let annotations = m.annotations.get_or_insert_with(Default::default);
+                for (k, v) in entries {
+                    match v {
+                        J::Null => {
+                            annotations.insert(k.clone(), String::new());
+                        }
+                        J::Str(s) => {
+                            annotations.insert(k.clone(), s.clone());
+                        }
+                        other => {
+                            return Err(field_error(other, "", "metadata.annotations", "string"));
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(field_error(
+                    other,
+                    "",
+                    "metadata.annotations",
+                    "map[string]string",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest text that reads back as the same
+/// 32-bit float, in exponent form when the exponent is below -4 or at least 6.
+fn format_float32(f: f64) -> String {
+    let x = f as f32;
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    if x == 0.0 {
+        return format!("{sign}0");
+    }
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let nd = digits.len() as i32;
+    if !(-4..6).contains(&exp) {
+        let mut out = format!("{sign}{}", &digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let (es, ea) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
+        let _ = write!(out, "e{es}{ea:02}");
+        return out;
+    }
+    let dp = exp + 1;
+    if dp <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-dp) as usize))
+    } else if dp >= nd {
+        format!("{sign}{digits}{}", "0".repeat((dp - nd) as usize))
+    } else {
+        format!(
+            "{sign}{}.{}",
+            &digits[..dp as usize],
+            &digits[dp as usize..]
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_order_and_drops_blank_documents() {
+        let docs = split_manifests("\n---\na: 1\n---   \n\n--- # c\nb: 2\n---c: 3\n----\n");
+        assert_eq!(docs, ["a: 1\n", "# c\nb: 2\n", "c: 3\n", "-\n"]);
+    }
+
+    #[test]
+    fn float32_text() {
+        for (f, want) in [
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.0, "-2"),
+            (1e39, "+Inf"),
+        ] {
+            assert_eq!(format_float32(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(path_match("templates/*.yaml", "templates/a.yaml"));
+        assert!(!path_match("templates/*", "templates/x/a.yaml"));
+        assert!(path_match("templates/[a-c].yaml", "templates/b.yaml"));
+        assert!(!path_match("templates/[^a-c].yaml", "templates/b.yaml"));
+        assert!(!path_match("templates/[", "templates/["));
+        assert!(path_match("*/a?yaml", "templates/a.yaml"));
+    }
+}

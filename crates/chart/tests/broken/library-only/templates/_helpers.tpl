@@ -1,0 +1,1 @@
+{{- define "library-only.name" -}}lib{{- end -}}

@@ -1,0 +1,63 @@
+//! `chart render`: what `helm template` prints, rendered natively.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use slipway_chart::helm::{Request, template};
+
+use crate::cli::{ChartCommand, ChartRenderArgs, Output};
+
+/// Runs a `chart` subcommand.
+///
+/// # Errors
+/// [`slipway_chart::helm::Error`] (bad input unless a file cannot be read), or a write
+/// failure.
+pub fn run(cmd: &ChartCommand, output: Output, out: &mut dyn Write) -> Result<crate::ExitCode> {
+    match cmd {
+        ChartCommand::Render(a) => render(a, output, out)?,
+    }
+    Ok(crate::ExitCode::Ok)
+}
+
+fn request(a: &ChartRenderArgs) -> Request {
+    Request {
+        chart: a.chart.clone(),
+        release: a.release.clone(),
+        namespace: a.namespace.clone(),
+        value_files: a.values.clone(),
+        set: a.set.clone(),
+        set_string: a.set_string.clone(),
+        set_json: a.set_json.clone(),
+        set_file: a.set_file.clone(),
+        set_literal: a.set_literal.clone(),
+        kube_version: a.kube_version.clone(),
+        api_versions: a.api_versions.clone(),
+        show_only: a.show_only.clone(),
+        include_crds: a.include_crds,
+        no_hooks: a.no_hooks,
+        skip_tests: a.skip_tests,
+        is_upgrade: a.is_upgrade,
+    }
+}
+
+fn render(a: &ChartRenderArgs, output: Output, out: &mut dyn Write) -> Result<()> {
+    let rendered = template(&request(a))?;
+    match output {
+        Output::Human => out.write_all(rendered.text.as_bytes())?,
+        Output::Json => {
+            let mut docs = Vec::new();
+            for (source, text) in &rendered.documents {
+                let object: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
+                docs.push(json!({
+                    "source": source,
+                    "kind": object.get("kind").cloned().unwrap_or(Value::Null),
+                    "name": object.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+                    "object": object,
+                }));
+            }
+            super::write_json(out, &json!({ "manifests": docs }))?;
+        }
+    }
+    Ok(())
+}
