@@ -1,14 +1,16 @@
 //! Reading `werf.yaml`: the meta document (`project`, `configVersion`) and the Dockerfile
 //! image documents, checked the way slipway needs them before it plans a build.
 //!
-//! The file is a stream of YAML documents separated by `---` lines, split the way werf
+//! The file is first rendered as a Go template, as werf renders it (see [`templating`]:
+//! the `.werf` template files, sprig's and werf's functions, `.Env` and `.Files`). The
+//! result is a stream of YAML documents separated by `---` lines, split the way werf
 //! splits it. Documents are numbered from 1 in error messages; a preamble made only of
 //! comments before the first `---` is not counted. Anything slipway does not implement
-//! (Stapel images, Go templating, some Dockerfile-image keys) is refused with a message
-//! that says what to do instead, rather than silently ignored.
+//! (Stapel images, some Dockerfile-image keys, template functions that need git) is
+//! refused with a message that says what to do instead, rather than silently ignored.
 //!
-//! The template engine that werf runs over `werf.yaml` first will plug in here, before
-//! the documents are split.
+//! When rendering changed the text, messages about the YAML name the file as
+//! `werf.yaml (rendered)`, and their lines count in the rendered text.
 
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
@@ -17,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 pub mod deploy;
 mod documents;
+mod files;
 mod image_spec;
 mod images;
+pub mod templating;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +30,7 @@ use documents::*;
 use images::*;
 
 pub use image_spec::{Healthcheck, ImageSpecEdit, NamePattern};
+pub use templating::{EnvLookup, TemplateOptions};
 
 /// A parsed and checked `werf.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,17 +219,16 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The file uses werf's Go templating, which slipway does not render.
-    #[error(
-        "{}:{line}: werf.yaml templating ({{{{ ... }}}}) is not supported; \
-         write literal values, or render the file first (`werf config render > werf.yaml`)",
-        .path.display()
-    )]
-    Templating {
-        /// The werf.yaml path.
+    /// `werf.yaml` or a template file does not parse as a Go template, fails while it is
+    /// rendered (`required`, a missing `.Files.Get` file, an unknown template), or calls
+    /// something slipway does not do (`.Commit`, sprig's random functions).
+    #[error("{message}")]
+    Template {
+        /// The file the message points into: `werf.yaml` or a template file.
         path: PathBuf,
-        /// The first line (from 1) with `{{`.
-        line: usize,
+        /// The message, starting with that file and the line (and column) as Go reports
+        /// them: `werf.yaml:12:5: executing "werfConfig" at <...>: ...`.
+        message: String,
     },
     /// A document is not valid YAML.
     #[error("{}{}: document {document}: invalid YAML: {message}", .path.display(), slipway_fs::place(*.line, *.column))]
@@ -264,39 +268,67 @@ pub enum ConfigError {
     },
 }
 
-/// Reads and checks the `werf.yaml` at `path`.
+/// Reads and checks the `werf.yaml` at `path`, rendered with no `--env`, the `.werf`
+/// template directory and the process environment.
 ///
 /// # Errors
 /// [`ConfigError::Read`] when the file cannot be read, else as [`parse`].
 pub fn load(path: &Path) -> Result<WerfConfig, ConfigError> {
+    load_with(path, &TemplateOptions::default())
+}
+
+/// Reads, renders with `opts`, and checks the `werf.yaml` at `path`.
+///
+/// # Errors
+/// [`ConfigError::Read`] when the file cannot be read, else as [`parse_with`].
+pub fn load_with(path: &Path, opts: &TemplateOptions) -> Result<WerfConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path)
+    parse_with(&text, path, opts)
 }
 
-/// Parses and checks `werf.yaml` text; `path` names the file in messages and anchors the
-/// relative `context` and `dockerfile` paths, which must exist on disk.
+/// Renders and checks `werf.yaml` text as [`parse_with`] does, with the default
+/// [`TemplateOptions`].
 ///
 /// # Errors
-/// Templating, YAML syntax, unknown or unsupported keys, Stapel images, bad values,
-/// duplicate image names, unknown or cyclic dependencies, and contexts or Dockerfiles
-/// that are missing or outside the werf.yaml folder.
+/// As [`parse_with`].
 pub fn parse(text: &str, path: &Path) -> Result<WerfConfig, ConfigError> {
+    parse_with(text, path, &TemplateOptions::default())
+}
+
+/// Renders `werf.yaml` text as a template (see [`templating`]), then parses and checks
+/// it; `path` names the file in messages, and its folder is the project folder: it holds
+/// the template directory, `.Files` reads from it, and the relative `context` and
+/// `dockerfile` paths, which must exist on disk, start there.
+///
+/// # Errors
+/// Template errors ([`ConfigError::Template`]), YAML syntax, unknown or unsupported keys,
+/// Stapel images, bad values, duplicate image names, unknown or cyclic dependencies, and
+/// contexts or Dockerfiles that are missing or outside the werf.yaml folder.
+pub fn parse_with(
+    text: &str,
+    path: &Path,
+    opts: &TemplateOptions,
+) -> Result<WerfConfig, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rendered = templating::render(text, path, opts)?;
+    if rendered == text {
+        return parse_rendered(text, path, path);
+    }
+    let shown = PathBuf::from(format!("{} (rendered)", path.display()));
+    parse_rendered(&rendered, path, &shown)
+}
+
+/// Parses and checks rendered `werf.yaml` text; `shown` names it in messages.
+fn parse_rendered(text: &str, path: &Path, shown: &Path) -> Result<WerfConfig, ConfigError> {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = match abs.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(i) = text.lines().position(|l| l.contains("{{")) {
-        return Err(ConfigError::Templating {
-            path: path.to_path_buf(),
-            line: i + 1,
-        });
-    }
-    let cx = Cx { path };
+    let cx = Cx { path: shown };
     let mut meta: Option<(usize, Meta)> = None;
     let mut raws: Vec<RawImage> = vec![];
     for chunk in split_documents(text) {

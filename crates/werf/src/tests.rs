@@ -448,21 +448,23 @@ fn images_in_order_puts_dependencies_first() {
 }
 
 #[test]
-fn templating_is_refused_with_its_line() {
+fn templated_files_are_rendered_and_later_errors_name_the_rendering() {
     let f = Fixture::new();
-    let e = f
-        .parse(&format!(
-            "{META}---\nimage: app\nargs:\n  V: {{{{ env \"V\" }}}}\n"
-        ))
-        .unwrap_err();
-    assert!(
-        matches!(e, ConfigError::Templating { line: 6, .. }),
-        "{e:?}"
-    );
-    has(
-        &e.to_string(),
-        &["werf.yaml:6:", "templating ({{ ... }}) is not supported"],
-    );
+    let opts = TemplateOptions {
+        lookup_env: std::sync::Arc::new(|n| (n == "V").then(|| "7".to_owned())),
+        ..TemplateOptions::default()
+    };
+    let text =
+        format!("{META}---\nimage: app\ndockerfile: Dockerfile\nargs:\n  V: {{{{ env \"V\" }}}}\n");
+    let c = parse_with(&text, &f.werf(), &opts).unwrap();
+    assert_eq!(c.images[0].args["V"], "7");
+    // The rendered text has the error on line 5 (the action's line 1 is gone).
+    let text = "{{- /* c */ -}}\nproject: p\nconfigVersion: 1\n---\nimage: [\n";
+    let e = parse_with(text, &f.werf(), &opts).unwrap_err().to_string();
+    has(&e, &["werf.yaml (rendered):4:", "document 2"]);
+    // Untouched text keeps the file's own name.
+    let e = f.err("project: p\nconfigVersion: 1\n---\nimage: [\n");
+    assert!(!e.contains("(rendered)"), "{e}");
 }
 
 #[test]

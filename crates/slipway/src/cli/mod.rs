@@ -248,8 +248,14 @@ custom tags and not in render's images) and imageSpec (author, clearHistory, con
 removeLabels, env, removeEnv, volumes, removeVolumes, expose, user, cmd, entrypoint,
 workingDir, stopSignal, healthcheck, clear*; a new config on the last stage's layers,
 tagged by a digest of the stage and the edit). cleanup and gitWorktree are read and
-announced as unused. Stapel keys, targetEnv, the other build.* and image keys (staged,
-platform) and templating are refused with a message saying what to write instead.")]
+announced as unused. Stapel keys, targetEnv and the other build.* and image keys (staged,
+platform) are refused with a message saying what to write instead.
+
+werf.yaml is first rendered as werf renders it: Go templates with sprig's functions and
+werf's (env NAME [DEFAULT], include, tpl, required, fromYaml, .Files.Get/Glob/Exists/IsDir,
+.Env), with every .werf/**/*.tmpl file parsed into the same set. Files and variables are
+read as they are, committed or not (werf's --loose-giterminism). .Commit needs git and is
+refused; a template error exits 2 naming the file and line.")]
     Build(BuildArgs),
     /// Build, then print the Kubernetes manifests with every werf image pinned to its digest.
     ///
