@@ -25,7 +25,8 @@ mod client;
 mod copy;
 pub mod credentials;
 mod error;
-pub mod semver;
+/// Tag ranges for `sync --tag-semver`: the shared semver crate.
+pub use slipway_semver as semver;
 mod sync;
 
 pub use auth::{Challenge, parse_challenge};

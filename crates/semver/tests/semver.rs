@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use slipway_registry::semver::Constraints;
+use slipway_semver::Constraints;
 use slipway_testkit::{ask_oracle, go_string, go_table_rows, oracle_upstream};
 
 /// Every Go string literal of one table row, in order, up to a `//` comment.

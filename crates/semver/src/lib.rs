@@ -8,7 +8,7 @@
 //! strict Semantic Versioning 2.0 grammar (the Go library is looser, and so is this).
 //!
 //! ```
-//! use slipway_registry::semver::Constraints;
+//! use slipway_semver::Constraints;
 //! let range: Constraints = ">= 1.4, < 2".parse().unwrap();
 //! assert!(range.matches("v1.5"));
 //! assert!(!range.matches("1.5.0-rc.1")); // prereleases only when the range names one
