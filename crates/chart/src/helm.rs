@@ -47,6 +47,9 @@ pub struct Request {
     pub skip_tests: bool,
     /// `--is-upgrade`.
     pub is_upgrade: bool,
+    /// Chart archives to take as if they were in the chart's `charts/` folder, by file
+    /// name (`db-1.2.0.tgz`): dependencies fetched from elsewhere. Nothing is written.
+    pub extra_subcharts: Vec<crate::model::File>,
 }
 
 /// Why `template` failed. Every variant is bad input (exit 2) except [`Error::Io`].
@@ -99,6 +102,14 @@ pub struct Rendered {
 
 /// Loads the chart and the user's values: what `helm template` has before rendering.
 pub fn load(req: &Request) -> Result<(Chart, Value), Error> {
+    let user = user_values(req)?;
+    let chart = crate::load::load_with_subcharts(&req.chart, &req.extra_subcharts)?;
+    Ok((chart, user))
+}
+
+/// The user's values: each `-f` file in order, then the `--set*` flags, merged by Helm's
+/// rules.
+pub fn user_values(req: &Request) -> Result<Value, Error> {
     let mut files = Vec::new();
     for path in &req.value_files {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -117,10 +128,7 @@ pub fn load(req: &Request) -> Result<(Chart, Value), Error> {
     ] {
         sets.extend(lines.iter().map(|l| (kind, l.clone())));
     }
-    let user = crate::values::merge_user_values(&files, &sets)
-        .map_err(|e| Error::Values(e.to_string()))?;
-    let chart = crate::load::load(&req.chart)?;
-    Ok((chart, user))
+    crate::values::merge_user_values(&files, &sets).map_err(|e| Error::Values(e.to_string()))
 }
 
 /// The `crds/` files of a chart and its subcharts, in Helm's order, named from the top

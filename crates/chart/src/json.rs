@@ -8,6 +8,7 @@
 //! forms (`%g`, `%e`, `%f`), `strconv.Quote`, and Go's number parsing rules.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use base64::Engine as _;
 use slipway_template::Value;
@@ -28,11 +29,27 @@ pub fn to_json(value: &Value) -> Result<String, JsonError> {
     Ok(out)
 }
 
+/// Fails as [`to_json`] fails on `value`, without writing the text.
+pub(crate) fn check_json(value: &Value) -> Result<(), JsonError> {
+    match value {
+        Value::Float(f) if !f.is_finite() => json_float(*f).map(drop),
+        Value::List(items) => items.iter().try_for_each(check_json),
+        Value::Map(map) => map.borrow().values().try_for_each(check_json),
+        Value::Object(o) => Err(JsonError(format!(
+            "json: unsupported type: {}",
+            o.type_name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn encode(out: &mut String, value: &Value) -> Result<(), JsonError> {
     match value {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::String(s) => encode_string(out, s),
         Value::Bytes(b) => {
@@ -75,8 +92,16 @@ fn encode(out: &mut String, value: &Value) -> Result<(), JsonError> {
 /// A string in double quotes with Go's escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`,
 /// `\u00XX` for the other control bytes and for `<`, `>`, `&`, and `\u2028`/`\u2029`.
 pub(crate) fn encode_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    // Runs of characters written as they are go in whole.
+    let plain =
+        |c: char| !matches!(c, '"' | '\\' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}') && c >= ' ';
+    let mut rest = s;
+    while let Some(i) = rest.find(|c: char| !plain(c)) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or_default();
+        rest = &rest[i + c.len_utf8()..];
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -92,6 +117,7 @@ pub(crate) fn encode_string(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -405,30 +431,30 @@ fn parse_int_base0(s: &str) -> Result<(bool, u64), IntError> {
     if body.is_empty() {
         return Err(IntError::Syntax);
     }
-    let lower = body.to_ascii_lowercase();
-    let (base, digits, prefixed) = if let Some(rest) = lower.strip_prefix("0x") {
-        (16, rest.to_string(), true)
-    } else if let Some(rest) = lower.strip_prefix("0o") {
-        (8, rest.to_string(), true)
-    } else if let Some(rest) = lower.strip_prefix("0b") {
-        (2, rest.to_string(), true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
+    let bytes = body.as_bytes();
+    let prefix = |c: u8| bytes.len() >= 2 && bytes[0] == b'0' && bytes[1].to_ascii_lowercase() == c;
+    // The prefix is ASCII, so the digits start on a character boundary.
+    let (base, digits) = if prefix(b'x') {
+        (16, &body[2..])
+    } else if prefix(b'o') {
+        (8, &body[2..])
+    } else if prefix(b'b') {
+        (2, &body[2..])
+    } else if bytes.len() > 1 && bytes[0] == b'0' {
+        (8, &body[1..])
     } else {
-        (10, lower.clone(), false)
+        (10, body)
     };
     if body.contains('_') && !underscores_ok(body) {
         return Err(IntError::Syntax);
     }
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
+    if digits.bytes().all(|c| c == b'_') {
         // "0x" alone is a syntax error; a bare leading-zero octal needs digits too.
         return Err(IntError::Syntax);
     }
-    let _ = prefixed;
     let mut value: u64 = 0;
     let mut overflow = false;
-    for c in digits.chars() {
+    for c in digits.chars().filter(|c| *c != '_') {
         let d = c.to_digit(base).ok_or(IntError::Syntax)?;
         match value
             .checked_mul(u64::from(base))

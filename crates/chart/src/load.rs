@@ -31,14 +31,31 @@ const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
 /// Loads the chart at `path`: a folder, or a gzipped tar archive.
 pub fn load(path: &Path) -> Result<Chart, LoadError> {
+    load_with_subcharts(path, &[])
+}
+
+/// Loads the chart at `path` as [`load`] does, with `extra` chart archives (each named by
+/// its file name, such as `db-1.2.0.tgz`) taken as if they were in the chart's `charts/`
+/// folder: subcharts fetched from elsewhere, added without writing anything.
+pub fn load_with_subcharts(path: &Path, extra: &[File]) -> Result<Chart, LoadError> {
+    let mut files = read_chart(path)?;
+    files.extend(extra.iter().map(|f| File {
+        name: format!("charts/{}", f.name),
+        data: f.data.clone(),
+    }));
+    load_files(files, &[])
+}
+
+/// Reads the files of the chart at `path` (a folder, or a gzipped tar archive), by their
+/// paths inside the chart: what [`load_files`] builds the chart from.
+pub fn read_chart(path: &Path) -> Result<Vec<File>, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        let files = read_dir(path)?;
-        load_files(files, &[])
+        read_folder(path)
     } else {
         let data = std::fs::read(path).map_err(io)?;
         if !data.starts_with(&[0x1f, 0x8b]) {
@@ -49,7 +66,7 @@ pub fn load(path: &Path) -> Result<Chart, LoadError> {
                 format!("file '{name}' does not appear to be a gzipped archive")
             }));
         }
-        load_files(read_archive(&data)?, &[])
+        read_archive(&data)
     }
 }
 
@@ -157,7 +174,9 @@ impl Rules {
     }
 }
 
-fn read_dir(top: &Path) -> Result<Vec<File>, LoadError> {
+/// Reads a chart folder's files as Helm does: `.helmignore` rules (and the default
+/// `templates/.?*`), names sorted, symlinks followed, byte-order marks dropped.
+pub fn read_folder(top: &Path) -> Result<Vec<File>, LoadError> {
     let ignore_file = top.join(".helmignore");
     let mut rules = match std::fs::read_to_string(&ignore_file) {
         Ok(text) => Rules::parse(&text, &ignore_file)?,

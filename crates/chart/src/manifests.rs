@@ -20,12 +20,11 @@
 //! JSON-style field names matched without regard to case, and the same error texts when a
 //! document is not valid YAML or a field has the wrong shape.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::rc::Rc;
 
+use crate::yaml::Yv;
 use serde_json::{Value as Json, json};
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle, Tag};
 use slipway_template::fmt::{format_float, quote};
 
 /// The order in which resources are installed, by kind. Kinds not listed come after all of
@@ -352,16 +351,19 @@ fn push_doc(docs: &mut Vec<String>, doc: &str) {
 /// Reads a document's head as Helm does, or says why the document is not valid YAML (the
 /// text that follows `YAML parse error on PATH: `).
 pub fn parse_head(doc: &str) -> Result<Head, String> {
-    let node = parse_yaml(doc).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
-    let value = match node {
-        Some(node) => Decoder::default()
-            .document(&node)
-            .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?,
-        None => GoVal::Nil,
+    let value = crate::yaml::decode_first(doc)
+        .map_err(|e| format!("error converting YAML to JSON: {e}"))?
+        .unwrap_or(Yv::Null);
+    let json = if converts_cleanly(&value) {
+        // Nothing can fail on the way to JSON: only the head's fields need converting.
+        to_json(&value, Some(Target::Head), true)
+            .map_err(|e| format!("error converting YAML to JSON: {e}"))?
+    } else {
+        let json = to_json(&value, Some(Target::Head), false)
+            .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+        check_marshal(&json).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+        json
     };
-    let json = to_json(&value, Some(Target::Head))
-        .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
-    check_marshal(&json).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
     decode_head(&json).map_err(|e| format!("error unmarshaling JSON: while decoding JSON: {e}"))
 }
 
@@ -376,68 +378,185 @@ pub fn sort_manifests(
 ) -> Result<(Vec<Hook>, Vec<Manifest>), ManifestError> {
     let mut hooks = Vec::new();
     let mut manifests = Vec::new();
+    let mut docs = Vec::new();
     for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if path.ends_with(NOTES_SUFFIX) || base.starts_with('_') || content.trim().is_empty() {
             continue;
         }
-        for doc in split_manifests(content) {
-            let head = parse_head(&doc).map_err(|detail| ManifestError::Yaml {
-                path: path.clone(),
-                detail,
-            })?;
-            let Some(annotations) = head.annotations().filter(|a| !a.is_empty()) else {
-                manifests.push(Manifest {
-                    name: path.clone(),
-                    content: doc,
-                    head,
-                });
-                continue;
-            };
-            let Some(events) = annotations.get(HOOK_ANNOTATION) else {
-                manifests.push(Manifest {
-                    name: path.clone(),
-                    content: doc,
-                    head,
-                });
-                continue;
-            };
-            let Some(events) = events
-                .split(',')
-                .map(|e| HookEvent::parse(&e.trim().to_lowercase()))
-                .collect::<Option<Vec<_>>>()
-            else {
-                continue;
-            };
-            let list = |name: &str| -> Vec<String> {
-                annotations
-                    .get(name)
-                    .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
-                    .unwrap_or_default()
-            };
-            let weight = annotations
-                .get(HOOK_WEIGHT_ANNOTATION)
-                .and_then(|w| w.parse::<i64>().ok())
-                .unwrap_or(0);
-            hooks.push(Hook {
-                name: head
-                    .metadata
-                    .as_ref()
-                    .map(|m| m.name.clone())
-                    .unwrap_or_default(),
-                kind: head.kind.clone(),
-                path: path.clone(),
-                manifest: doc,
-                events,
-                weight,
-                delete_policies: list(HOOK_DELETE_ANNOTATION),
-                output_log_policies: list(HOOK_OUTPUT_LOG_ANNOTATION),
+        docs.extend(split_manifests(content).into_iter().map(|doc| (path, doc)));
+    }
+    let heads = parse_heads(&docs);
+    for ((path, doc), head) in docs.into_iter().zip(heads) {
+        let head = head.map_err(|detail| ManifestError::Yaml {
+            path: path.clone(),
+            detail,
+        })?;
+        let Some(annotations) = head.annotations().filter(|a| !a.is_empty()) else {
+            manifests.push(Manifest {
+                name: path.clone(),
+                content: doc,
+                head,
             });
-        }
+            continue;
+        };
+        let Some(events) = annotations.get(HOOK_ANNOTATION) else {
+            manifests.push(Manifest {
+                name: path.clone(),
+                content: doc,
+                head,
+            });
+            continue;
+        };
+        let Some(events) = events
+            .split(',')
+            .map(|e| HookEvent::parse(&e.trim().to_lowercase()))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let list = |name: &str| -> Vec<String> {
+            annotations
+                .get(name)
+                .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect())
+                .unwrap_or_default()
+        };
+        let weight = annotations
+            .get(HOOK_WEIGHT_ANNOTATION)
+            .and_then(|w| w.parse::<i64>().ok())
+            .unwrap_or(0);
+        hooks.push(Hook {
+            name: head
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            kind: head.kind.clone(),
+            path: path.clone(),
+            manifest: doc,
+            events,
+            weight,
+            delete_policies: list(HOOK_DELETE_ANNOTATION),
+            output_log_policies: list(HOOK_OUTPUT_LOG_ANNOTATION),
+        });
     }
     hooks.sort_by(|a, b| kind_rank(&a.kind).cmp(&kind_rank(&b.kind)));
     manifests.sort_by(|a, b| kind_rank(&a.head.kind).cmp(&kind_rank(&b.head.kind)));
     Ok((hooks, manifests))
+}
+
+/// [`parse_head`] of each document, in order: those a [`HeadReader`] of this thread read
+/// ahead are taken from it; many others are read on two threads (the reading is most of
+/// what sorting costs).
+fn parse_heads(docs: &[(&String, String)]) -> Vec<Result<Head, String>> {
+    /// Below this much text a second thread costs more than it saves.
+    const PARALLEL_BYTES: usize = 32 * 1024;
+    if let Some(reader) = READ_AHEAD.with(|r| r.borrow_mut().take()) {
+        let mut ahead = reader.finish();
+        return docs
+            .iter()
+            .map(|(_, doc)| ahead.remove(doc).unwrap_or_else(|| parse_head(doc)))
+            .collect();
+    }
+    let total: usize = docs.iter().map(|(_, d)| d.len()).sum();
+    let parallel = total >= PARALLEL_BYTES;
+    let read = |part: &[(&String, String)]| -> Vec<Result<Head, String>> {
+        part.iter().map(|(_, doc)| parse_head(doc)).collect()
+    };
+    if !parallel {
+        return read(docs);
+    }
+    // Split where half the text is on each side.
+    let mut split = 0;
+    let mut seen = 0;
+    while split < docs.len() && seen * 2 < total {
+        seen += docs[split].1.len();
+        split += 1;
+    }
+    let (first, second) = docs.split_at(split);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| read(second));
+        let mut heads = read(first);
+        match other.join() {
+            Ok(rest) => heads.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        heads
+    })
+}
+
+/// Reads the heads of rendered files on another thread while the rest are still being
+/// rendered; [`sort_manifests`] on the same thread then takes them instead of reading the
+/// documents again (see [`HeadReader::hand_over`]). A head is a function of its
+/// document's text alone, so one read ahead is the one `sort_manifests` would read.
+pub(crate) struct HeadReader {
+    files: Option<std::sync::mpsc::Sender<String>>,
+    worker: Option<std::thread::JoinHandle<HeadsRead>>,
+}
+
+/// Heads read ahead, by document text.
+type HeadsRead = std::collections::HashMap<String, Result<Head, String>>;
+
+thread_local! {
+    /// The reader [`HeadReader::hand_over`] left for this thread's next sort.
+    static READ_AHEAD: std::cell::RefCell<Option<HeadReader>> = const {
+        std::cell::RefCell::new(None)
+    };
+}
+
+impl HeadReader {
+    /// A reader with its thread started (or none, when no thread can be started: every
+    /// head is then read when sorting).
+    pub(crate) fn start() -> HeadReader {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let worker = std::thread::Builder::new()
+            .name("manifest heads".into())
+            .spawn(move || {
+                let mut heads = HeadsRead::new();
+                for content in rx {
+                    for doc in split_manifests(&content) {
+                        if !heads.contains_key(&doc) {
+                            let head = parse_head(&doc);
+                            heads.insert(doc, head);
+                        }
+                    }
+                }
+                heads
+            })
+            .ok();
+        HeadReader {
+            files: worker.is_some().then_some(tx),
+            worker,
+        }
+    }
+
+    /// Reads the documents of a rendered file (at `path`), as [`sort_manifests`] will.
+    pub(crate) fn file(&self, path: &str, content: &str) {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if path.ends_with(NOTES_SUFFIX) || base.starts_with('_') || content.trim().is_empty() {
+            return;
+        }
+        if let Some(files) = &self.files {
+            let _ = files.send(content.to_owned());
+        }
+    }
+
+    /// Leaves the reader for the next [`sort_manifests`] on this thread. It is given no
+    /// more files: its thread ends once it has read those it has.
+    pub(crate) fn hand_over(mut self) {
+        self.files = None;
+        READ_AHEAD.with(|r| *r.borrow_mut() = Some(self));
+    }
+
+    /// Every head read, once the thread has read all it was given.
+    fn finish(mut self) -> HeadsRead {
+        self.files = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(heads)) => heads,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => HeadsRead::new(),
+        }
+    }
 }
 
 /// The sort key of a kind: listed kinds by their place, then the others by name.
@@ -769,707 +888,22 @@ fn first_char(s: &[u8]) -> (char, usize) {
 // YAML documents as Helm's YAML reader sees them
 // ---------------------------------------------------------------------------------------
 
-const TAG_PREFIX: &str = "tag:yaml.org,2002:";
-const STR_TAG: &str = "tag:yaml.org,2002:str";
-const BOOL_TAG: &str = "tag:yaml.org,2002:bool";
-const INT_TAG: &str = "tag:yaml.org,2002:int";
-const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
-const NULL_TAG: &str = "tag:yaml.org,2002:null";
-const TIMESTAMP_TAG: &str = "tag:yaml.org,2002:timestamp";
-const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
-const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
-
-/// A YAML node as written, before its scalars are given types.
-#[derive(Debug)]
-enum Node {
-    Scalar {
-        text: String,
-        /// Plain style and no tag: the scalar's type comes from its text.
-        implicit: bool,
-        tag: Option<String>,
-    },
-    Seq(Vec<Rc<Node>>),
-    Map(Vec<(Rc<Node>, Rc<Node>)>),
-    Alias(Rc<Node>),
-    /// An alias to a collection that contains the alias.
-    SelfAlias(String),
-}
-
-/// A collection being read.
-struct Frame {
-    map: bool,
-    anchor: usize,
-    items: Vec<Rc<Node>>,
-}
-
-/// Reads the first YAML document of `text` into nodes; `None` when there is none.
-fn parse_yaml(text: &str) -> Result<Option<Rc<Node>>, String> {
-    parse_document(text).map(|(root, _)| root)
-}
-
-/// [`parse_yaml`], also telling whether the document is a flow collection.
-fn parse_document(text: &str) -> Result<(Option<Rc<Node>>, bool), String> {
-    let mut options = serde_saphyr::granit_parser::Options::default();
-    options.emit_unresolved_aliases = true;
-    options.emit_anchor_events = true;
-    options.block_scalar_eof_without_line_feed = true;
-    options.bom_inside_document_as_content = true;
-    options.set_emit_comments(false);
-    let parser = Parser::new_from_str_with_options(text, options);
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut root = None;
-    let mut anchors: HashMap<usize, Rc<Node>> = HashMap::new();
-    let mut names: HashMap<usize, String> = HashMap::new();
-    let mut open: HashSet<usize> = HashSet::new();
-    let mut flow_root = false;
-    for event in parser {
-        let event = match event {
-            Ok((event, _)) => event,
-            // Once the document's node is complete, Go's reader stops without looking at
-            // what follows it.
-            Err(_) if root.is_some() => break,
-            Err(e) => {
-                // Go's reader takes a flow collection closed before the error as the whole
-                // document: read again up to the error.
-                let at = e.marker().byte_offset().unwrap_or_else(|| {
-                    text.char_indices()
-                        .nth(e.marker().index())
-                        .map_or(text.len(), |(i, _)| i)
-                });
-                if at < text.len()
-                    && text.is_char_boundary(at)
-                    && let Ok((Some(node), true)) = parse_document(&text[..at])
-                {
-                    return Ok((Some(node), true));
-                }
-                return Err(format!("yaml: line {}: {}", e.marker().line(), e.info()));
-            }
-        };
-        let node = match event {
-            Event::DocumentEnd | Event::StreamEnd => break,
-            Event::Anchor(id, name) => {
-                names.insert(id, name.into_owned());
-                continue;
-            }
-            Event::UnresolvedAlias(name) => {
-                return Err(format!("yaml: unknown anchor '{name}' referenced"));
-            }
-            Event::Alias(id) => {
-                let name = names.get(&id).cloned().unwrap_or_default();
-                match anchors.get(&id) {
-                    Some(target) => Rc::new(Node::Alias(target.clone())),
-                    None if open.contains(&id) => Rc::new(Node::SelfAlias(name)),
-                    None => return Err(format!("yaml: unknown anchor '{name}' referenced")),
-                }
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                let tag = tag.map(|t| tag_name(&t));
-                let implicit = match &tag {
-                    None => matches!(style, ScalarStyle::Plain),
-                    Some(t) => t == "!",
-                };
-                let node = Rc::new(Node::Scalar {
-                    text: text.into_owned(),
-                    implicit,
-                    tag,
-                });
-                if anchor != 0 {
-                    anchors.insert(anchor, node.clone());
-                }
-                node
-            }
-            Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
-                let map = matches!(event, Event::MappingStart(..));
-                if stack.is_empty() {
-                    flow_root = style == StructureStyle::Flow;
-                }
-                if anchor != 0 {
-                    open.insert(anchor);
-                }
-                stack.push(Frame {
-                    map,
-                    anchor,
-                    items: Vec::new(),
-                });
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(frame) = stack.pop() else { continue };
-                let node = if frame.map {
-                    let mut pairs = Vec::with_capacity(frame.items.len() / 2);
-                    let mut items = frame.items.into_iter();
-                    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                        pairs.push((k, v));
-                    }
-                    Rc::new(Node::Map(pairs))
-                } else {
-                    Rc::new(Node::Seq(frame.items))
-                };
-                if frame.anchor != 0 {
-                    open.remove(&frame.anchor);
-                    anchors.insert(frame.anchor, node.clone());
-                }
-                node
-            }
-            _ => continue,
-        };
-        match stack.last_mut() {
-            Some(frame) => frame.items.push(node),
-            None => root = Some(node),
-        }
-    }
-    Ok((root, flow_root))
-}
-
-/// A tag's full name (`tag:yaml.org,2002:int`, `!local`, `!` for the non-specific tag).
-fn tag_name(tag: &Tag) -> String {
-    format!("{}{}", tag.handle(), tag.suffix())
-}
-
-/// A value as Go's YAML reader gives it when reading into `interface{}`.
-#[derive(Debug, Clone)]
-enum GoVal {
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Uint(u64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<GoVal>),
-    Map(GoMap),
-}
-
-/// A Go map with `interface{}` keys: a key set again keeps its place and takes the new
-/// value.
-#[derive(Debug, Clone, Default)]
-struct GoMap {
-    entries: Vec<(GoVal, GoVal)>,
-    index: HashMap<KeyId, usize>,
-}
-
-/// What makes two map keys the same key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum KeyId {
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Uint(u64),
-    Float(u64),
-    Str(String),
-}
-
-impl GoMap {
-    fn insert(&mut self, key: GoVal, value: GoVal) {
-        let id = match &key {
-            GoVal::Nil => Some(KeyId::Nil),
-            GoVal::Bool(b) => Some(KeyId::Bool(*b)),
-            GoVal::Int(i) => Some(KeyId::Int(*i)),
-            GoVal::Uint(u) => Some(KeyId::Uint(*u)),
-            // NaN is never equal to itself: every NaN key is a new key.
-            GoVal::Float(f) if f.is_nan() => None,
-            GoVal::Float(f) => Some(KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() })),
-            GoVal::Str(s) => Some(KeyId::Str(s.clone())),
-            GoVal::Seq(_) | GoVal::Map(_) => None,
-        };
-        match id {
-            Some(id) => match self.index.get(&id) {
-                Some(&i) => self.entries[i].1 = value,
-                None => {
-                    self.index.insert(id, self.entries.len());
-                    self.entries.push((key, value));
-                }
-            },
-            None => self.entries.push((key, value)),
-        }
-    }
-}
-
-/// Turns nodes into values the way Go's YAML reader (version 2) does, with its limit on
-/// alias expansion.
-#[derive(Default)]
-struct Decoder {
-    decoded: usize,
-    aliased: usize,
-    alias_depth: usize,
-}
-
-impl Decoder {
-    fn document(&mut self, node: &Node) -> Result<GoVal, String> {
-        self.count()?;
-        self.value(node)
-    }
-
-    fn count(&mut self) -> Result<(), String> {
-        self.decoded += 1;
-        if self.alias_depth > 0 {
-            self.aliased += 1;
-        }
-        if self.aliased > 100
-            && self.decoded > 1000
-            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
-        {
-            return Err("document contains excessive aliasing".into());
-        }
-        Ok(())
-    }
-
-    fn value(&mut self, node: &Node) -> Result<GoVal, String> {
-        self.count()?;
-        match node {
-            Node::Scalar {
-                text,
-                implicit,
-                tag,
-            } => scalar(text, *implicit, tag.as_deref()),
-            Node::Seq(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.value(item)?);
-                }
-                Ok(GoVal::Seq(out))
-            }
-            Node::Map(pairs) => {
-                let mut out = GoMap::default();
-                self.mapping(pairs, &mut out)?;
-                Ok(GoVal::Map(out))
-            }
-            Node::Alias(target) => {
-                self.alias_depth += 1;
-                let v = self.value(target);
-                self.alias_depth -= 1;
-                v
-            }
-            Node::SelfAlias(name) => Err(format!("anchor '{name}' value contains itself")),
-        }
-    }
-
-    fn mapping(&mut self, pairs: &[(Rc<Node>, Rc<Node>)], out: &mut GoMap) -> Result<(), String> {
-        for (k, v) in pairs {
-            if is_merge(k) {
-                self.merge(v, out)?;
-                continue;
-            }
-            let key = self.value(k)?;
-            if matches!(key, GoVal::Seq(_) | GoVal::Map(_)) {
-                return Err(format!("invalid map key: {}", go_syntax(&key, true)));
-            }
-            let value = self.value(v)?;
-            out.insert(key, value);
-        }
-        Ok(())
-    }
-
-    /// Decodes a mapping (or an alias to one) into an existing map.
-    fn fill_map(&mut self, node: &Node, out: &mut GoMap) -> Result<(), String> {
-        self.count()?;
-        match node {
-            Node::Map(pairs) => self.mapping(pairs, out),
-            Node::Alias(target) => {
-                self.alias_depth += 1;
-                let r = self.fill_map(target, out);
-                self.alias_depth -= 1;
-                r
-            }
-            Node::SelfAlias(name) => Err(format!("anchor '{name}' value contains itself")),
-            _ => Err(WANT_MAP.into()),
-        }
-    }
-
-    fn merge(&mut self, node: &Node, out: &mut GoMap) -> Result<(), String> {
-        match node {
-            Node::Map(_) | Node::SelfAlias(_) => self.fill_map(node, out),
-            Node::Alias(target) => {
-                if !matches!(**target, Node::Map(_)) {
-                    return Err(WANT_MAP.into());
-                }
-                self.fill_map(node, out)
-            }
-            Node::Seq(items) => {
-                // Earlier maps win, so the last is merged first.
-                for item in items.iter().rev() {
-                    let ok = match &**item {
-                        Node::Alias(target) => matches!(**target, Node::Map(_)),
-                        Node::Map(_) | Node::SelfAlias(_) => true,
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(WANT_MAP.into());
-                    }
-                    self.fill_map(item, out)?;
-                }
-                Ok(())
-            }
-            Node::Scalar { .. } => Err(WANT_MAP.into()),
-        }
-    }
-}
-
-const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
-
-fn allowed_alias_ratio(decoded: usize) -> f64 {
-    const LOW: f64 = 400_000.0;
-    const HIGH: f64 = 4_000_000.0;
-    let d = decoded as f64;
-    if d <= LOW {
-        0.99
-    } else if d >= HIGH {
-        0.10
-    } else {
-        0.99 - 0.89 * ((d - LOW) / (HIGH - LOW))
-    }
-}
-
-fn is_merge(node: &Node) -> bool {
-    match node {
-        Node::Scalar {
-            text,
-            implicit,
-            tag,
-        } => text == "<<" && (*implicit || tag.as_deref() == Some(MERGE_TAG)),
-        _ => false,
-    }
-}
-
-/// A scalar's value: quoted and block scalars are strings, plain ones are read as YAML 1.1
-/// reads them, tagged ones must agree with their tag.
-fn scalar(text: &str, implicit: bool, tag: Option<&str>) -> Result<GoVal, String> {
-    let tag = match tag {
-        None if implicit => "",
-        None => return Ok(GoVal::Str(text.to_string())),
-        Some("!") => return Ok(GoVal::Str(text.to_string())),
-        Some(t) => t,
-    };
-    if tag == BINARY_TAG {
-        return base64_decode(text)
-            .map(|b| GoVal::Str(String::from_utf8_lossy(&b).into_owned()))
-            .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
-    }
-    if ![
-        "",
-        STR_TAG,
-        BOOL_TAG,
-        INT_TAG,
-        FLOAT_TAG,
-        NULL_TAG,
-        TIMESTAMP_TAG,
-    ]
-    .contains(&tag)
-    {
-        return Ok(GoVal::Str(text.to_string()));
-    }
-    let (rtag, value) = resolve(tag, text);
-    if tag.is_empty() || tag == rtag || tag == STR_TAG {
-        return Ok(value);
-    }
-    if tag == FLOAT_TAG
-        && let GoVal::Int(i) = value
-    {
-        return Ok(GoVal::Float(i as f64));
-    }
-    Err(format!(
-        "cannot decode {} `{text}` as a {}",
-        short_tag(rtag),
-        short_tag(tag)
-    ))
-}
-
-fn short_tag(tag: &str) -> String {
-    match tag.strip_prefix(TAG_PREFIX) {
-        Some(rest) => format!("!!{rest}"),
-        None => tag.to_string(),
-    }
-}
-
-/// Resolves a plain (or tagged) scalar's text to its YAML 1.1 type and value.
-fn resolve(tag: &str, text: &str) -> (&'static str, GoVal) {
-    let string = (STR_TAG, GoVal::Str(text.to_string()));
-    if tag == STR_TAG {
-        return string;
-    }
-    let hint = match text.as_bytes().first() {
-        None => b'N',
-        Some(b'+' | b'-') => b'S',
-        Some(b'0'..=b'9') => b'D',
-        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~') => b'M',
-        Some(b'.') => b'.',
-        _ => return string,
-    };
-    match text {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return (BOOL_TAG, GoVal::Bool(true));
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return (BOOL_TAG, GoVal::Bool(false));
-        }
-        "" | "~" | "null" | "Null" | "NULL" => return (NULL_TAG, GoVal::Nil),
-        ".nan" | ".NaN" | ".NAN" => return (FLOAT_TAG, GoVal::Float(f64::NAN)),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return (FLOAT_TAG, GoVal::Float(f64::INFINITY));
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return (FLOAT_TAG, GoVal::Float(f64::NEG_INFINITY)),
-        _ => {}
-    }
-    match hint {
-        b'.' => {
-            if let Some(f) = parse_float(text) {
-                return (FLOAT_TAG, GoVal::Float(f));
-            }
-        }
-        b'D' | b'S' => {
-            if (tag.is_empty() || tag == TIMESTAMP_TAG) && is_timestamp(text) {
-                return (TIMESTAMP_TAG, GoVal::Str(text.to_string()));
-            }
-            let plain = text.replace('_', "");
-            if let Some(i) = parse_go_int(&plain) {
-                return (INT_TAG, GoVal::Int(i));
-            }
-            if let Some(u) = parse_go_uint(&plain) {
-                return (INT_TAG, GoVal::Uint(u));
-            }
-            if is_yaml_float(&plain)
-                && let Some(f) = parse_float(&plain)
-            {
-                return (FLOAT_TAG, GoVal::Float(f));
-            }
-        }
-        _ => {}
-    }
-    string
-}
-
-/// A decimal float, refused when it overflows (as Go's parser refuses it).
-fn parse_float(text: &str) -> Option<f64> {
-    if text.contains(['i', 'I', 'n', 'N']) {
-        return None;
-    }
-    text.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
-/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, the whole text.
-fn is_yaml_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
-/// An unsigned integer with Go's base prefixes (`0x`, `0o`, `0b`, a leading `0` for octal).
-fn parse_go_uint(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    let (base, digits) = if b[0] == b'0' && b.len() >= 3 {
-        match b[1].to_ascii_lowercase() {
-            b'x' => (16, &s[2..]),
-            b'o' => (8, &s[2..]),
-            b'b' => (2, &s[2..]),
-            _ => (8, &s[1..]),
-        }
-    } else if b[0] == b'0' {
-        (8, &s[1..])
-    } else {
-        (10, s)
-    };
-    if digits.is_empty() {
-        return if base == 8 && b.len() == 1 {
-            Some(0)
-        } else {
-            None
-        };
-    }
-    if !digits.bytes().all(|c| c.is_ascii_alphanumeric()) {
-        return None;
-    }
-    u64::from_str_radix(digits, base).ok()
-}
-
-/// A signed integer with Go's base prefixes, within 64 bits.
-fn parse_go_int(s: &str) -> Option<i64> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'+') => (false, &s[1..]),
-        Some(b'-') => (true, &s[1..]),
-        _ => (false, s),
-    };
-    let u = parse_go_uint(rest)?;
-    if neg {
-        if u <= 1 << 63 {
-            Some((u as i64).wrapping_neg())
-        } else {
-            None
-        }
-    } else {
-        i64::try_from(u).ok()
-    }
-}
-
-/// Whether a text reads as a YAML timestamp: `YYYY-M-D`, optionally followed by
-/// `Thh:mm:ss[.frac]` and a zone (`Z` or `±hh:mm`), or by ` hh:mm:ss[.frac]`.
-fn is_timestamp(s: &str) -> bool {
-    fn num(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
-        let start = *i;
-        while *i < s.len() && *i - start < max && s[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        if *i - start < min {
-            return None;
-        }
-        std::str::from_utf8(&s[start..*i]).ok()?.parse().ok()
-    }
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut check = || -> Option<()> {
-        let year = num(b, &mut i, 4, 4)?;
-        (b.get(i) == Some(&b'-')).then_some(())?;
-        i += 1;
-        let month = num(b, &mut i, 1, 2)?;
-        (b.get(i) == Some(&b'-')).then_some(())?;
-        i += 1;
-        let day = num(b, &mut i, 1, 2)?;
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = [
-            31,
-            if leap { 29 } else { 28 },
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ];
-        if !(1..=12).contains(&month) || day < 1 || day > days[month as usize - 1] {
-            return None;
-        }
-        let sep = match b.get(i) {
-            None => return Some(()),
-            Some(&c) => c,
-        };
-        if !matches!(sep, b'T' | b't' | b' ') {
-            return None;
-        }
-        i += 1;
-        let h = num(b, &mut i, 1, 2)?;
-        (b.get(i) == Some(&b':')).then_some(())?;
-        i += 1;
-        let m = num(b, &mut i, 1, 2)?;
-        (b.get(i) == Some(&b':')).then_some(())?;
-        i += 1;
-        let sec = num(b, &mut i, 1, 2)?;
-        if h > 23 || m > 59 || sec > 59 {
-            return None;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            num(b, &mut i, 1, 9)?;
-        }
-        if sep == b' ' {
-            return (i == b.len()).then_some(());
-        }
-        match b.get(i) {
-            Some(b'Z') => i += 1,
-            Some(b'+' | b'-') => {
-                i += 1;
-                num(b, &mut i, 2, 2)?;
-                (b.get(i) == Some(&b':')).then_some(())?;
-                i += 1;
-                num(b, &mut i, 2, 2)?;
-            }
-            _ => return None,
-        }
-        (i == b.len()).then_some(())
-    };
-    check().is_some()
-}
-
-/// Standard base64 with padding; line breaks are skipped.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let clean: Vec<u8> = text
-        .bytes()
-        .filter(|c| *c != b'\n' && *c != b'\r')
-        .collect();
-    if !clean.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    let quads = clean.len() / 4;
-    for (q, quad) in clean.chunks(4).enumerate() {
-        let pad = quad.iter().rev().take_while(|c| **c == b'=').count();
-        if pad > 2 || (pad > 0 && q + 1 != quads) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
-}
-
 /// A value in Go syntax, as `%#v` prints it (`top`: not inside a collection).
-fn go_syntax(v: &GoVal, top: bool) -> String {
+fn go_syntax(v: &Yv, top: bool) -> String {
     match v {
-        GoVal::Nil if top => "<nil>".into(),
-        GoVal::Nil => "interface {}(nil)".into(),
-        GoVal::Bool(b) => b.to_string(),
-        GoVal::Int(i) => i.to_string(),
-        GoVal::Uint(u) => format!("0x{u:x}"),
-        GoVal::Float(f) => format_float(*f),
-        GoVal::Str(s) => quote(s),
-        GoVal::Seq(items) => {
+        Yv::Null if top => "<nil>".into(),
+        Yv::Null => "interface {}(nil)".into(),
+        Yv::Bool(b) => b.to_string(),
+        Yv::Int(i) => i.to_string(),
+        Yv::Uint(u) => format!("0x{u:x}"),
+        Yv::Float(f) => format_float(*f),
+        Yv::Str(s) => quote(s),
+        Yv::Seq(items) => {
             let items: Vec<String> = items.iter().map(|i| go_syntax(i, false)).collect();
             format!("[]interface {{}}{{{}}}", items.join(", "))
         }
-        GoVal::Map(m) => {
-            let mut entries: Vec<&(GoVal, GoVal)> = m.entries.iter().collect();
+        Yv::Map(m) => {
+            let mut entries: Vec<&(Yv, Yv)> = m.iter().collect();
             entries.sort_by(|a, b| key_order(&a.0, &b.0));
             let entries: Vec<String> = entries
                 .iter()
@@ -1484,25 +918,25 @@ fn go_syntax(v: &GoVal, top: bool) -> String {
 }
 
 /// The order `%v` prints map keys in: by type, then by value.
-fn key_order(a: &GoVal, b: &GoVal) -> std::cmp::Ordering {
-    fn rank(v: &GoVal) -> u8 {
+fn key_order(a: &Yv, b: &Yv) -> std::cmp::Ordering {
+    fn rank(v: &Yv) -> u8 {
         match v {
-            GoVal::Nil => 0,
-            GoVal::Bool(_) => 1,
-            GoVal::Int(_) => 2,
-            GoVal::Uint(_) => 3,
-            GoVal::Float(_) => 4,
-            GoVal::Str(_) => 5,
-            GoVal::Seq(_) => 6,
-            GoVal::Map(_) => 7,
+            Yv::Null => 0,
+            Yv::Bool(_) => 1,
+            Yv::Int(_) => 2,
+            Yv::Uint(_) => 3,
+            Yv::Float(_) => 4,
+            Yv::Str(_) => 5,
+            Yv::Seq(_) => 6,
+            Yv::Map(_) => 7,
         }
     }
     match (a, b) {
-        (GoVal::Bool(x), GoVal::Bool(y)) => x.cmp(y),
-        (GoVal::Int(x), GoVal::Int(y)) => x.cmp(y),
-        (GoVal::Uint(x), GoVal::Uint(y)) => x.cmp(y),
-        (GoVal::Float(x), GoVal::Float(y)) => x.total_cmp(y),
-        (GoVal::Str(x), GoVal::Str(y)) => x.cmp(y),
+        (Yv::Bool(x), Yv::Bool(y)) => x.cmp(y),
+        (Yv::Int(x), Yv::Int(y)) => x.cmp(y),
+        (Yv::Uint(x), Yv::Uint(y)) => x.cmp(y),
+        (Yv::Float(x), Yv::Float(y)) => x.total_cmp(y),
+        (Yv::Str(x), Yv::Str(y)) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
     }
 }
@@ -1568,26 +1002,29 @@ fn fold_eq(name: &str, key: &str) -> bool {
 
 /// Converts a YAML value to JSON as Helm's YAML library does, reading it into `target`:
 /// map keys become strings, and scalars meant for a string become their text.
-fn to_json(v: &GoVal, target: Option<Target>) -> Result<J, String> {
+///
+/// With `head_only`, the entries of the head and of its metadata that are not fields of
+/// theirs are left out (the head is all that is read of the JSON).
+fn to_json(v: &Yv, target: Option<Target>, head_only: bool) -> Result<J, String> {
     Ok(match v {
-        GoVal::Map(m) => {
+        Yv::Map(m) => {
             let mut out = BTreeMap::new();
-            for (k, val) in &m.entries {
-                let key = match k {
-                    GoVal::Str(s) => s.clone(),
-                    GoVal::Int(i) => i.to_string(),
-                    GoVal::Float(f) => match format_float32(*f).as_str() {
+            for (k, val) in m {
+                let key: std::borrow::Cow<'_, str> = match k {
+                    Yv::Str(s) => s.into(),
+                    Yv::Int(i) => i.to_string().into(),
+                    Yv::Float(f) => match format_float32(*f).as_str() {
                         "+Inf" => ".inf".into(),
                         "-Inf" => "-.inf".into(),
                         "NaN" => ".nan".into(),
-                        s => s.to_string(),
+                        s => s.to_string().into(),
                     },
-                    GoVal::Bool(b) => b.to_string(),
+                    Yv::Bool(b) => b.to_string().into(),
                     other => {
                         let ty = match other {
-                            GoVal::Nil => "%!s(<nil>)",
-                            GoVal::Uint(_) => "uint64",
-                            GoVal::Seq(_) => "[]interface {}",
+                            Yv::Null => "%!s(<nil>)",
+                            Yv::Uint(_) => "uint64",
+                            Yv::Seq(_) => "[]interface {}",
                             _ => "map[interface {}]interface {}",
                         };
                         return Err(format!(
@@ -1603,26 +1040,45 @@ fn to_json(v: &GoVal, target: Option<Target>) -> Result<J, String> {
                     Some(Target::StrMap) => Some(Target::Str),
                     _ => None,
                 };
-                out.insert(key, to_json(val, sub)?);
+                if head_only
+                    && sub.is_none()
+                    && matches!(target, Some(Target::Head | Target::Metadata))
+                {
+                    continue;
+                }
+                out.insert(key.into_owned(), to_json(val, sub, head_only)?);
             }
             J::Obj(out)
         }
-        GoVal::Seq(items) => J::Arr(
+        Yv::Seq(items) => J::Arr(
             items
                 .iter()
-                .map(|i| to_json(i, None))
+                .map(|i| to_json(i, None, head_only))
                 .collect::<Result<_, _>>()?,
         ),
-        GoVal::Nil => J::Null,
-        GoVal::Str(s) => J::Str(s.clone()),
-        GoVal::Bool(b) if target == Some(Target::Str) => J::Str(b.to_string()),
-        GoVal::Int(i) if target == Some(Target::Str) => J::Str(i.to_string()),
-        GoVal::Uint(u) if target == Some(Target::Str) => J::Str(u.to_string()),
-        GoVal::Float(f) if target == Some(Target::Str) => J::Str(format_float32(*f)),
-        GoVal::Bool(_) => J::Bool,
-        GoVal::Int(_) | GoVal::Uint(_) => J::Number(0.0),
-        GoVal::Float(f) => J::Number(*f),
+        Yv::Null => J::Null,
+        Yv::Str(s) => J::Str(s.clone()),
+        Yv::Bool(b) if target == Some(Target::Str) => J::Str(b.to_string()),
+        Yv::Int(i) if target == Some(Target::Str) => J::Str(i.to_string()),
+        Yv::Uint(u) if target == Some(Target::Str) => J::Str(u.to_string()),
+        Yv::Float(f) if target == Some(Target::Str) => J::Str(format_float32(*f)),
+        Yv::Bool(_) => J::Bool,
+        Yv::Int(_) | Yv::Uint(_) => J::Number(0.0),
+        Yv::Float(f) => J::Number(*f),
     })
+}
+
+/// Whether [`to_json`] and [`check_marshal`] cannot fail on `v`: every map key is one JSON
+/// can have, and no float is NaN or infinite.
+fn converts_cleanly(v: &Yv) -> bool {
+    match v {
+        Yv::Float(f) => f.is_finite(),
+        Yv::Seq(items) => items.iter().all(converts_cleanly),
+        Yv::Map(entries) => entries.iter().all(|(k, v)| {
+            matches!(k, Yv::Str(_) | Yv::Int(_) | Yv::Float(_) | Yv::Bool(_)) && converts_cleanly(v)
+        }),
+        _ => true,
+    }
 }
 
 /// Go refuses to write NaN and infinities as JSON.

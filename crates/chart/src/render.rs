@@ -597,6 +597,8 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
         set.parse(name, &r.text).map_err(|e| parse_error(name, e))?;
     }
     let mut rendered = BTreeMap::new();
+    // The documents are read for sorting on another thread as they come.
+    let heads = crate::manifests::HeadReader::start();
     for name in &order {
         let base = name.rsplit('/').next().unwrap_or(name);
         if base.starts_with('_') {
@@ -610,8 +612,11 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
             m.borrow_mut().insert("Template".to_owned(), Value::map(t));
         }
         let out = set.execute(name, &r.scope).map_err(exec_error)?;
-        rendered.insert(name.clone(), out.replace("<no value>", ""));
+        let out = out.replace("<no value>", "");
+        heads.file(name, &out);
+        rendered.insert(name.clone(), out);
     }
+    heads.hand_over();
     Ok(rendered)
 }
 

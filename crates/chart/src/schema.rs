@@ -12,17 +12,20 @@
 //!
 //! The validator covers JSON Schema drafts 4, 6, 7, 2019-09 and 2020-12 with the semantics
 //! and the wording of the validator Helm embeds: the dialect comes from `$schema` (2020-12
-//! when absent), the schema itself is first checked against its dialect's meta-schema,
-//! `format` is asserted for drafts 4 to 7 only, numbers compare exactly (as decimals, so
+//! when absent), the schema itself is first checked against what its dialect allows
+//! (each keyword's value, with the problems reported as Helm's meta-schema check reports
+//! them), `format` is asserted for drafts 4 to 7 only, numbers compare exactly (as decimals, so
 //! `multipleOf: 0.1` accepts `0.3`), a float with no fraction counts as an integer, and
 //! `pattern` uses Go's RE2 regular expressions (no look-around or back-references; `\d`,
 //! `\w`, `\s` and `\b` are ASCII-only). Objects are walked in sorted key order, so where
 //! Helm lists several problems in a random order, slipway lists the same lines sorted.
 //!
 //! `$ref` may point anywhere inside the same document (`#/definitions/..`, `#/$defs/..`,
-//! any JSON pointer, `$anchor`s, embedded `$id`s) and at the standard meta-schemas; an
-//! unresolvable `urn:` reference is accepted as an empty schema, as Helm does. References
-//! to other files or to `http(s)://` documents are refused: slipway never fetches them.
+//! any JSON pointer, `$anchor`s, embedded `$id`s) and at a standard meta-schema as a whole
+//! (a dialect's, or a 2019-09/2020-12 vocabulary: the value must then be a schema of that
+//! dialect); an unresolvable `urn:` reference is accepted as an empty schema, as Helm does.
+//! References to places inside a meta-schema, to other files or to other `http(s)://`
+//! documents are refused: slipway never fetches them.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -89,7 +92,7 @@ pub fn validate_document(schema: &[u8], values: &Value) -> Result<(), String> {
     c.add_resource(ROOT_URL, doc);
     let root = c.compile(ROOT_URL, "", false)?;
     let instance = to_instance(values);
-    match c.validate_root(root, &instance, None) {
+    match c.validate_root(root, &instance) {
         Ok(()) => Ok(()),
         Err(e) => {
             let text = e.to_string();
@@ -1713,7 +1716,7 @@ impl<'a> ReTranslator<'a> {
 }
 
 // ------------------------------------------------------------------------------------------
-// Formats (asserted for drafts 4, 6 and 7, and by the meta-schemas)
+// Formats (asserted for drafts 4, 6 and 7, and when a schema's own shape is checked)
 // ------------------------------------------------------------------------------------------
 
 const KNOWN_FORMATS: [&str; 18] = [
@@ -2912,22 +2915,10 @@ fn lookup<'j>(doc: &'j Json, url: &str, ptr: &str) -> Result<&'j Json, String> {
     Ok(v)
 }
 
-/// Where a documents outside `values.schema.json` comes from: the standard meta-schemas
-/// are built in, an unresolved `urn:` is an empty schema, anything else is refused.
+/// Where a document outside `values.schema.json` comes from: an unresolved `urn:` is an
+/// empty schema, anything else is refused. (References to the standard meta-schemas never
+/// get here: see [`MetaRef`].)
 fn load_document(url: &str) -> Result<Json, String> {
-    let path = url
-        .strip_prefix("http://json-schema.org/")
-        .or_else(|| url.strip_prefix("https://json-schema.org/"));
-    if let Some(path) = path {
-        let path = if path == "schema" {
-            "draft/2020-12/schema"
-        } else {
-            path
-        };
-        if let Some(text) = meta_document(path) {
-            return parse_json(text.as_bytes());
-        }
-    }
     if url.starts_with("urn:") {
         return Ok(Json::Bool(true));
     }
@@ -3021,6 +3012,8 @@ struct Node {
     resource: usize,
     dynamic_anchors: BTreeMap<String, usize>,
     bool_schema: Option<bool>,
+    /// A standard meta-schema: the value must be a schema of that dialect.
+    meta: Option<MetaRef>,
 
     ref_: Option<usize>,
     recursive_ref: Option<usize>,
@@ -3088,14 +3081,13 @@ fn to_strings(items: &[Json]) -> Vec<String> {
         .collect()
 }
 
-/// Loads documents, finds their resources, checks them against their meta-schemas and
+/// Loads documents, finds their resources, checks their shape against their dialects and
 /// compiles schemas into [`Node`]s.
 struct Compiler {
     docs: HashMap<String, Rc<Json>>,
     roots: HashMap<String, Root>,
     nodes: Vec<Node>,
     index: HashMap<(String, String, bool), usize>,
-    metas: HashMap<u32, usize>,
 }
 
 impl Compiler {
@@ -3105,7 +3097,6 @@ impl Compiler {
             roots: HashMap::new(),
             nodes: Vec::new(),
             index: HashMap::new(),
-            metas: HashMap::new(),
         }
     }
 
@@ -3132,11 +3123,7 @@ impl Compiler {
             processed: HashSet::new(),
         };
         self.collect_resources(&mut root, &doc, url.to_string(), String::new(), 2020)?;
-        if !url.starts_with("http://json-schema.org/")
-            && !url.starts_with("https://json-schema.org/")
-        {
-            self.validate_meta(&root, &doc, "")?;
-        }
+        validate_meta(&root, &doc, "")?;
         self.roots.insert(url.to_string(), root);
         Ok(())
     }
@@ -3240,8 +3227,8 @@ impl Compiler {
         Ok(())
     }
 
-    /// Makes sure the subschema at `ptr` is known (its resources collected, itself checked
-    /// against the meta-schema) before it is compiled.
+    /// Makes sure the subschema at `ptr` is known (its resources collected, its shape
+    /// checked) before it is compiled.
     fn ensure_subschema(&mut self, url: &str, ptr: &str) -> Result<(), String> {
         self.or_load(url)?;
         if self.roots[url].processed.contains(ptr) {
@@ -3252,40 +3239,9 @@ impl Compiler {
         let mut root = self.roots[url].clone();
         let base = root.resources[root.resource_index(ptr)].clone();
         self.collect_resources(&mut root, v, base.id, ptr.to_string(), base.draft)?;
-        self.validate_meta(&root, v, ptr)?;
+        validate_meta(&root, v, ptr)?;
         self.roots.insert(url.to_string(), root);
         Ok(())
-    }
-
-    /// The compiled meta-schema of a draft (formats asserted).
-    fn meta_schema(&mut self, draft: u32) -> Result<usize, String> {
-        if let Some(&n) = self.metas.get(&draft) {
-            return Ok(n);
-        }
-        let n = self.compile(draft_url(draft), "", true)?;
-        self.metas.insert(draft, n);
-        Ok(n)
-    }
-
-    /// Checks a schema (the document at `ptr`) against its dialect's meta-schema.
-    fn validate_meta(&mut self, root: &Root, v: &Json, ptr: &str) -> Result<(), String> {
-        let draft = root.resources[root.resource_index(ptr)].draft;
-        let meta = self.meta_schema(draft)?;
-        let mut resources = HashMap::new();
-        for r in &root.resources {
-            self.meta_schema(r.draft)?;
-            resources.insert(r.ptr.clone(), r.draft);
-        }
-        let ctx = MetaCtx {
-            root: meta,
-            resources,
-        };
-        self.validate_root(meta, v, Some(&ctx)).map_err(|e| {
-            format!(
-                "{} is not valid against metaschema: {e}",
-                go_quote(&location(&root.url, ptr))
-            )
-        })
     }
 
     fn compile(&mut self, url: &str, frag: &str, assert_format: bool) -> Result<usize, String> {
@@ -3395,10 +3351,41 @@ impl Compiler {
         if let Some(p) = local {
             return Ok(self.enqueue(url, &p, assert));
         }
+        if let Some(meta) = MetaRef::parse(&ref_url) {
+            return self.enqueue_meta(&ref_url, &frag, meta);
+        }
         self.or_load(&ref_url)?;
         let root = &self.roots[&ref_url];
         let p = root.resolve_fragment_in(&frag, root.root_resource())?;
         Ok(self.enqueue(&ref_url, &p, assert))
+    }
+
+    /// A node for a standard meta-schema (a dialect's, or one of its vocabularies). Only
+    /// whole meta-schemas can be referenced: slipway does not hold their documents, so a
+    /// place inside one (`#/definitions/...`, `#/$defs/...`) is refused.
+    fn enqueue_meta(&mut self, url: &str, frag: &str, meta: MetaRef) -> Result<usize, String> {
+        if !frag.is_empty() {
+            return Err(format!(
+                "failing loading {}: only whole standard meta-schemas can be referenced, not places inside them",
+                go_quote(&location(url, frag))
+            ));
+        }
+        let key = (url.to_string(), String::new(), false);
+        if let Some(&i) = self.index.get(&key) {
+            return Ok(i);
+        }
+        let i = self.nodes.len();
+        self.nodes.push(Node {
+            url: url.to_string(),
+            loc: location(url, ""),
+            compiled: true,
+            draft: meta.draft,
+            resource: i,
+            meta: Some(meta),
+            ..Node::default()
+        });
+        self.index.insert(key, i);
+        Ok(i)
     }
 
     fn compile_object(
@@ -3628,6 +3615,28 @@ impl Compiler {
     }
 }
 
+/// Checks a schema (the document at `ptr`) against its dialect, each embedded resource
+/// against its own.
+fn validate_meta(root: &Root, v: &Json, ptr: &str) -> Result<(), String> {
+    let draft = root.resources[root.resource_index(ptr)].draft;
+    let resources: HashMap<String, u32> = root
+        .resources
+        .iter()
+        .map(|r| (r.ptr.clone(), r.draft))
+        .collect();
+    let shape = Shape {
+        resources: Some(&resources),
+        formats: true,
+        first: draft,
+    };
+    shape.document(draft, v).map_err(|e| {
+        format!(
+            "{} is not valid against metaschema: {e}",
+            go_quote(&location(&root.url, ptr))
+        )
+    })
+}
+
 fn collect_anchors(
     root: &mut Root,
     obj: &BTreeMap<String, Json>,
@@ -3683,69 +3692,849 @@ fn collect_anchors(
     }
     Ok(())
 }
-/// The standard meta-schemas (annotations left out), by their path under
-/// `json-schema.org/`.
-fn meta_document(path: &str) -> Option<&'static str> {
-    Some(match path {
-        "draft-04/schema" => {
-            r##"{"$schema":"http://json-schema.org/draft-04/schema#","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"positiveInteger":{"type":"integer","minimum":0},"positiveIntegerDefault0":{"allOf":[{"$ref":"#/definitions/positiveInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"minItems":1,"uniqueItems":true}},"type":"object","properties":{"id":{"type":"string","format":"uriref"},"$schema":{"type":"string","format":"uri"},"title":{"type":"string"},"description":{"type":"string"},"default":{},"multipleOf":{"type":"number","minimum":0,"exclusiveMinimum":true},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"boolean","default":false},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"boolean","default":false},"maxLength":{"$ref":"#/definitions/positiveInteger"},"minLength":{"$ref":"#/definitions/positiveIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"anyOf":[{"type":"boolean"},{"$ref":"#"}],"default":{}},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":{}},"maxItems":{"$ref":"#/definitions/positiveInteger"},"minItems":{"$ref":"#/definitions/positiveIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"maxProperties":{"$ref":"#/definitions/positiveInteger"},"minProperties":{"$ref":"#/definitions/positiveIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"anyOf":[{"type":"boolean"},{"$ref":"#"}],"default":{}},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"enum":{"type":"array","minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"},"format":{"type":"string"},"$ref":{"type":"string"}},"dependencies":{"exclusiveMaximum":["maximum"],"exclusiveMinimum":["minimum"]},"default":{}}"##
-        }
-        "draft-06/schema" => {
-            r##"{"$schema":"http://json-schema.org/draft-06/schema#","$id":"http://json-schema.org/draft-06/schema#","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"title":{"type":"string"},"description":{"type":"string"},"default":{},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":{}},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":{},"enum":{"type":"array","minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":{}}"##
-        }
-        "draft-07/schema" => {
-            r##"{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"writeOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}"##
-        }
-        "draft/2019-09/meta/applicator" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/applicator","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/applicator":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"additionalItems":{"$recursiveRef":"#"},"unevaluatedItems":{"$recursiveRef":"#"},"items":{"anyOf":[{"$recursiveRef":"#"},{"$ref":"#/$defs/schemaArray"}]},"contains":{"$recursiveRef":"#"},"additionalProperties":{"$recursiveRef":"#"},"unevaluatedProperties":{"$recursiveRef":"#"},"properties":{"type":"object","additionalProperties":{"$recursiveRef":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$recursiveRef":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependentSchemas":{"type":"object","additionalProperties":{"$recursiveRef":"#"}},"propertyNames":{"$recursiveRef":"#"},"if":{"$recursiveRef":"#"},"then":{"$recursiveRef":"#"},"else":{"$recursiveRef":"#"},"allOf":{"$ref":"#/$defs/schemaArray"},"anyOf":{"$ref":"#/$defs/schemaArray"},"oneOf":{"$ref":"#/$defs/schemaArray"},"not":{"$recursiveRef":"#"}},"$defs":{"schemaArray":{"type":"array","minItems":1,"items":{"$recursiveRef":"#"}}}}"##
-        }
-        "draft/2019-09/meta/content" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/content","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/content":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"contentSchema":{"$recursiveRef":"#"}}}"##
-        }
-        "draft/2019-09/meta/core" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/core","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/core":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference","pattern":"^[^#]*#?$"},"$schema":{"type":"string","format":"uri"},"$anchor":{"type":"string","pattern":"^[A-Za-z][-A-Za-z0-9.:_]*$"},"$ref":{"type":"string","format":"uri-reference"},"$recursiveRef":{"type":"string","format":"uri-reference"},"$recursiveAnchor":{"type":"boolean","default":false},"$vocabulary":{"type":"object","propertyNames":{"type":"string","format":"uri"},"additionalProperties":{"type":"boolean"}},"$comment":{"type":"string"},"$defs":{"type":"object","additionalProperties":{"$recursiveRef":"#"},"default":{}}}}"##
-        }
-        "draft/2019-09/meta/format" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/format","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/format":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"format":{"type":"string"}}}"##
-        }
-        "draft/2019-09/meta/meta-data" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/meta-data","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/meta-data":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"title":{"type":"string"},"description":{"type":"string"},"default":true,"deprecated":{"type":"boolean","default":false},"readOnly":{"type":"boolean","default":false},"writeOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true}}}"##
-        }
-        "draft/2019-09/meta/validation" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/meta/validation","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/validation":true},"$recursiveAnchor":true,"type":["object","boolean"],"properties":{"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/$defs/nonNegativeInteger"},"minLength":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"maxItems":{"$ref":"#/$defs/nonNegativeInteger"},"minItems":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"maxContains":{"$ref":"#/$defs/nonNegativeInteger"},"minContains":{"$ref":"#/$defs/nonNegativeInteger","default":1},"maxProperties":{"$ref":"#/$defs/nonNegativeInteger"},"minProperties":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"required":{"$ref":"#/$defs/stringArray"},"dependentRequired":{"type":"object","additionalProperties":{"$ref":"#/$defs/stringArray"}},"const":true,"enum":{"type":"array","items":true},"type":{"anyOf":[{"$ref":"#/$defs/simpleTypes"},{"type":"array","items":{"$ref":"#/$defs/simpleTypes"},"minItems":1,"uniqueItems":true}]}},"$defs":{"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"$ref":"#/$defs/nonNegativeInteger","default":0},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}}}"##
-        }
-        "draft/2019-09/schema" => {
-            r##"{"$schema":"https://json-schema.org/draft/2019-09/schema","$id":"https://json-schema.org/draft/2019-09/schema","$vocabulary":{"https://json-schema.org/draft/2019-09/vocab/core":true,"https://json-schema.org/draft/2019-09/vocab/applicator":true,"https://json-schema.org/draft/2019-09/vocab/validation":true,"https://json-schema.org/draft/2019-09/vocab/meta-data":true,"https://json-schema.org/draft/2019-09/vocab/format":false,"https://json-schema.org/draft/2019-09/vocab/content":true},"$recursiveAnchor":true,"allOf":[{"$ref":"meta/core"},{"$ref":"meta/applicator"},{"$ref":"meta/validation"},{"$ref":"meta/meta-data"},{"$ref":"meta/format"},{"$ref":"meta/content"}],"type":["object","boolean"],"properties":{"definitions":{"type":"object","additionalProperties":{"$recursiveRef":"#"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$recursiveRef":"#"},{"$ref":"meta/validation#/$defs/stringArray"}]}}}}"##
-        }
-        "draft/2020-12/meta/applicator" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/applicator","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/applicator":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"prefixItems":{"$ref":"#/$defs/schemaArray"},"items":{"$dynamicRef":"#meta"},"contains":{"$dynamicRef":"#meta"},"additionalProperties":{"$dynamicRef":"#meta"},"properties":{"type":"object","additionalProperties":{"$dynamicRef":"#meta"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$dynamicRef":"#meta"},"propertyNames":{"format":"regex"},"default":{}},"dependentSchemas":{"type":"object","additionalProperties":{"$dynamicRef":"#meta"},"default":{}},"propertyNames":{"$dynamicRef":"#meta"},"if":{"$dynamicRef":"#meta"},"then":{"$dynamicRef":"#meta"},"else":{"$dynamicRef":"#meta"},"allOf":{"$ref":"#/$defs/schemaArray"},"anyOf":{"$ref":"#/$defs/schemaArray"},"oneOf":{"$ref":"#/$defs/schemaArray"},"not":{"$dynamicRef":"#meta"}},"$defs":{"schemaArray":{"type":"array","minItems":1,"items":{"$dynamicRef":"#meta"}}}}"##
-        }
-        "draft/2020-12/meta/content" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/content","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/content":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"contentEncoding":{"type":"string"},"contentMediaType":{"type":"string"},"contentSchema":{"$dynamicRef":"#meta"}}}"##
-        }
-        "draft/2020-12/meta/core" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/core","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/core":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"$id":{"$ref":"#/$defs/uriReferenceString","pattern":"^[^#]*#?$"},"$schema":{"$ref":"#/$defs/uriString"},"$ref":{"$ref":"#/$defs/uriReferenceString"},"$anchor":{"$ref":"#/$defs/anchorString"},"$dynamicRef":{"$ref":"#/$defs/uriReferenceString"},"$dynamicAnchor":{"$ref":"#/$defs/anchorString"},"$vocabulary":{"type":"object","propertyNames":{"$ref":"#/$defs/uriString"},"additionalProperties":{"type":"boolean"}},"$comment":{"type":"string"},"$defs":{"type":"object","additionalProperties":{"$dynamicRef":"#meta"}}},"$defs":{"anchorString":{"type":"string","pattern":"^[A-Za-z_][-A-Za-z0-9._]*$"},"uriString":{"type":"string","format":"uri"},"uriReferenceString":{"type":"string","format":"uri-reference"}}}"##
-        }
-        "draft/2020-12/meta/format-annotation" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/format-annotation","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/format-annotation":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"format":{"type":"string"}}}"##
-        }
-        "draft/2020-12/meta/format-assertion" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/format-assertion","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/format-assertion":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"format":{"type":"string"}}}"##
-        }
-        "draft/2020-12/meta/meta-data" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/meta-data","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/meta-data":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"title":{"type":"string"},"description":{"type":"string"},"default":true,"deprecated":{"type":"boolean","default":false},"readOnly":{"type":"boolean","default":false},"writeOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true}}}"##
-        }
-        "draft/2020-12/meta/unevaluated" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/unevaluated","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/unevaluated":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"unevaluatedItems":{"$dynamicRef":"#meta"},"unevaluatedProperties":{"$dynamicRef":"#meta"}}}"##
-        }
-        "draft/2020-12/meta/validation" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/meta/validation","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/validation":true},"$dynamicAnchor":"meta","type":["object","boolean"],"properties":{"type":{"anyOf":[{"$ref":"#/$defs/simpleTypes"},{"type":"array","items":{"$ref":"#/$defs/simpleTypes"},"minItems":1,"uniqueItems":true}]},"const":true,"enum":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/$defs/nonNegativeInteger"},"minLength":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"maxItems":{"$ref":"#/$defs/nonNegativeInteger"},"minItems":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"maxContains":{"$ref":"#/$defs/nonNegativeInteger"},"minContains":{"$ref":"#/$defs/nonNegativeInteger","default":1},"maxProperties":{"$ref":"#/$defs/nonNegativeInteger"},"minProperties":{"$ref":"#/$defs/nonNegativeIntegerDefault0"},"required":{"$ref":"#/$defs/stringArray"},"dependentRequired":{"type":"object","additionalProperties":{"$ref":"#/$defs/stringArray"}}},"$defs":{"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"$ref":"#/$defs/nonNegativeInteger","default":0},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}}}"##
-        }
-        "draft/2020-12/schema" => {
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://json-schema.org/draft/2020-12/schema","$vocabulary":{"https://json-schema.org/draft/2020-12/vocab/core":true,"https://json-schema.org/draft/2020-12/vocab/applicator":true,"https://json-schema.org/draft/2020-12/vocab/unevaluated":true,"https://json-schema.org/draft/2020-12/vocab/validation":true,"https://json-schema.org/draft/2020-12/vocab/meta-data":true,"https://json-schema.org/draft/2020-12/vocab/format-annotation":true,"https://json-schema.org/draft/2020-12/vocab/content":true},"$dynamicAnchor":"meta","allOf":[{"$ref":"meta/core"},{"$ref":"meta/applicator"},{"$ref":"meta/unevaluated"},{"$ref":"meta/validation"},{"$ref":"meta/meta-data"},{"$ref":"meta/format-annotation"},{"$ref":"meta/content"}],"type":["object","boolean"],"properties":{"definitions":{"type":"object","additionalProperties":{"$dynamicRef":"#meta"},"deprecated":true,"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$dynamicRef":"#meta"},{"$ref":"meta/validation#/$defs/stringArray"}]},"deprecated":true,"default":{}},"$recursiveAnchor":{"$ref":"meta/core#/$defs/anchorString","deprecated":true},"$recursiveRef":{"$ref":"meta/core#/$defs/uriReferenceString","deprecated":true}}}"##
-        }
+
+// ------------------------------------------------------------------------------------------
+// The shape of a schema document
+// ------------------------------------------------------------------------------------------
+//
+// Before a schema is used, Helm checks the document itself against its dialect (the
+// meta-schema check), and reports what is wrong as a tree of problems whose shape follows
+// how that check is organised. slipway checks the same things, keyword by keyword, and
+// builds the same tree:
+//
+// * Drafts 4, 6 and 7 look at every keyword of a schema object side by side, so their
+//   problems are listed one by one.
+// * 2019-09 and 2020-12 split the keywords into vocabularies (core, applicator,
+//   validation, ...). The dialect itself looks at a few old keywords (`definitions`,
+//   `dependencies`, and in 2020-12 `$recursiveAnchor` and `$recursiveRef`), then each
+//   vocabulary at the rest; whatever the vocabularies find is listed under
+//   `at '<schema>': 'allOf' failed`, one entry per failing vocabulary.
+// * Several problems found by one check of one value become
+//   `at '<value>': validation failed` with the problems under it. Such a group, when it is
+//   the only problem of the checks above it, travels up unchanged until a step that goes
+//   "by reference", where it is re-anchored at that step's own place. Those steps are: a
+//   value that must itself be a schema, each vocabulary of 2019-09 and 2020-12, and the
+//   shapes the dialects define once and share (a list of schemas for `allOf` and the
+//   like, a list of names for `required` and the like). So a subschema at `/properties/a`
+//   whose only problem is a group inside its own `properties` is reported as
+//   `at '/properties/a': validation failed`, while a `required` with two problems is
+//   reported as `at '/properties/a/required': validation failed` however far up it goes.
+// * A check done by reference that finds exactly one problem reports that problem as is.
+// * `minLength`, `minItems` and `minProperties` of drafts 4 to 7 put their problem under
+//   `'allOf' failed`; `type`, draft 4's `additionalItems`/`additionalProperties`,
+//   `items` before 2020-12 and `dependencies` entries, which accept one of two shapes,
+//   put both reasons under `'anyOf' failed`.
+// * Property names that must be regular expressions (`patternProperties`) or URIs
+//   (`$vocabulary`) are reported as `at '<object>': invalid propertyName '<name>'`, with
+//   the reason at `''` (the name checked on its own).
+// * `format` is asserted (`uri`, `uri-reference`, `regex`) when the document is checked,
+//   and when a value is checked against a draft 4, 6 or 7 meta-schema by `$ref`.
+
+type Checked = Result<(), VErr>;
+
+/// The pattern a 2019-09 and 2020-12 `$id` must match: no fragment but an empty one.
+const ID_PATTERN: &str = "^[^#]*#?$";
+/// The pattern a 2019-09 `$anchor` must match.
+const ANCHOR_PATTERN_2019: &str = "^[A-Za-z][-A-Za-z0-9.:_]*$";
+/// The pattern a 2020-12 `$anchor`, `$dynamicAnchor` (and `$recursiveAnchor`) must match.
+const ANCHOR_PATTERN_2020: &str = "^[A-Za-z_][-A-Za-z0-9._]*$";
+/// The names `type` accepts, in the order Helm lists them.
+const TYPE_NAMES: [&str; 7] = [
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+fn is_id(s: &str) -> bool {
+    match s.find('#') {
+        None => true,
+        Some(i) => i == s.len() - 1,
+    }
+}
+
+fn is_anchor(draft: u32, s: &str) -> bool {
+    let mut chars = s.chars();
+    let first_ok = |c: char| c.is_ascii_alphabetic() || (draft >= 2020 && c == '_');
+    let rest_ok = |c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || (draft < 2020 && c == ':')
+    };
+    chars.next().is_some_and(first_ok) && chars.all(rest_ok)
+}
+
+/// A group of keywords checked together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Drafts 4, 6 and 7: every keyword at once.
+    Classic,
+    /// 2019-09 and 2020-12: the old keywords the dialect looks at itself.
+    Dialect,
+    Core,
+    Applicator,
+    Unevaluated,
+    Validation,
+    MetaData,
+    Format,
+    Content,
+}
+
+/// The vocabularies of a dialect, in the order they are checked.
+fn vocabularies(draft: u32) -> &'static [Part] {
+    if draft >= 2020 {
+        &[
+            Part::Core,
+            Part::Applicator,
+            Part::Unevaluated,
+            Part::Validation,
+            Part::MetaData,
+            Part::Format,
+            Part::Content,
+        ]
+    } else {
+        &[
+            Part::Core,
+            Part::Applicator,
+            Part::Validation,
+            Part::MetaData,
+            Part::Format,
+            Part::Content,
+        ]
+    }
+}
+
+/// A vocabulary of 2019-09 or 2020-12 by its path under `json-schema.org/`.
+fn vocabulary_from_path(path: &str) -> Option<(u32, Part)> {
+    let (draft, name) = if let Some(name) = path.strip_prefix("draft/2019-09/meta/") {
+        (2019, name)
+    } else {
+        (2020, path.strip_prefix("draft/2020-12/meta/")?)
+    };
+    let part = match (draft, name) {
+        (_, "core") => Part::Core,
+        (_, "applicator") => Part::Applicator,
+        (2020, "unevaluated") => Part::Unevaluated,
+        (_, "validation") => Part::Validation,
+        (_, "meta-data") => Part::MetaData,
+        (2019, "format") | (2020, "format-annotation" | "format-assertion") => Part::Format,
+        (_, "content") => Part::Content,
         _ => return None,
+    };
+    Some((draft, part))
+}
+
+/// What a keyword's value must be.
+#[derive(Clone, Copy, Debug)]
+enum Accepts {
+    /// Any value.
+    Anything,
+    /// A value of one of these JSON types.
+    Type(u8),
+    /// A string that is an absolute URI.
+    Uri,
+    /// A string that is a URI reference.
+    UriReference,
+    /// A string that is a regular expression.
+    Regex,
+    /// `$id` of 2019-09 and 2020-12: a URI reference without a fragment.
+    Id,
+    /// An anchor name.
+    Anchor,
+    /// A non-negative integer.
+    Count,
+    /// A non-negative integer (one with a default of 0, which drafts 4 to 7 spell
+    /// differently).
+    CountOrZero,
+    /// A number above zero.
+    Positive,
+    /// A type name or a non-empty list of distinct type names.
+    Types,
+    /// The list of `enum`.
+    Values,
+    /// A list of distinct strings (non-empty in draft 4).
+    Names,
+    /// A schema.
+    Schema,
+    /// A non-empty list of schemas.
+    Schemas,
+    /// A schema or a non-empty list of schemas (`items` before 2020-12).
+    SchemaOrSchemas,
+    /// A boolean or a schema (draft 4's `additionalItems` and `additionalProperties`).
+    BoolOrSchema,
+    /// An object of schemas.
+    SchemaMap,
+    /// An object of schemas keyed by regular expressions (`patternProperties`).
+    PatternMap,
+    /// An object of schemas or lists of names (`dependencies`).
+    Dependencies,
+    /// An object of lists of names (`dependentRequired`).
+    NameMap,
+    /// An object of booleans keyed by URIs (`$vocabulary`).
+    Vocabulary,
+}
+
+/// What `kw` accepts in a part of a dialect; `None` for keywords the part does not know
+/// (anything goes).
+fn accepts(draft: u32, part: Part, kw: &str) -> Option<Accepts> {
+    use Accepts::*;
+    let a = match (part, kw) {
+        (Part::Classic, "id") if draft == 4 => Type(T_STRING),
+        (Part::Classic, "$id") if draft > 4 => UriReference,
+        (Part::Classic, "$ref") if draft == 4 => Type(T_STRING),
+        (Part::Classic, "$ref") => UriReference,
+        (Part::Classic, "$schema") => Uri,
+        (Part::Classic, "$comment" | "contentMediaType" | "contentEncoding") if draft == 7 => {
+            Type(T_STRING)
+        }
+        (Part::Classic, "readOnly" | "writeOnly") if draft == 7 => Type(T_BOOLEAN),
+        (Part::Classic, "examples") if draft == 7 => Type(T_ARRAY),
+        (Part::Classic, "title" | "description" | "format") => Type(T_STRING),
+        (Part::Classic, "default") => Anything,
+        (Part::Classic, "exclusiveMaximum" | "exclusiveMinimum") if draft == 4 => Type(T_BOOLEAN),
+        (Part::Classic, "additionalItems" | "additionalProperties") if draft == 4 => BoolOrSchema,
+        (Part::Classic, "additionalItems" | "additionalProperties" | "not") => Schema,
+        (Part::Classic, "contains" | "propertyNames") if draft >= 6 => Schema,
+        (Part::Classic, "if" | "then" | "else") if draft == 7 => Schema,
+        (Part::Classic, "const") if draft >= 6 => Anything,
+        (Part::Classic, "items") => SchemaOrSchemas,
+        (Part::Classic, "definitions" | "properties") => SchemaMap,
+        (Part::Classic, "patternProperties") if draft == 7 => PatternMap,
+        (Part::Classic, "patternProperties") => SchemaMap,
+        (Part::Classic, "dependencies") => Dependencies,
+        (Part::Classic, "allOf" | "anyOf" | "oneOf") => Schemas,
+
+        (Part::Dialect, "definitions") => SchemaMap,
+        (Part::Dialect, "dependencies") => Dependencies,
+        (Part::Dialect, "$recursiveAnchor") if draft >= 2020 => Anchor,
+        (Part::Dialect, "$recursiveRef") if draft >= 2020 => UriReference,
+
+        (Part::Core, "$id") => Id,
+        (Part::Core, "$schema") => Uri,
+        (Part::Core, "$anchor") => Anchor,
+        (Part::Core, "$ref") => UriReference,
+        (Part::Core, "$recursiveRef") if draft < 2020 => UriReference,
+        (Part::Core, "$recursiveAnchor") if draft < 2020 => Type(T_BOOLEAN),
+        (Part::Core, "$dynamicRef") if draft >= 2020 => UriReference,
+        (Part::Core, "$dynamicAnchor") if draft >= 2020 => Anchor,
+        (Part::Core, "$vocabulary") => Vocabulary,
+        (Part::Core, "$comment") => Type(T_STRING),
+        (Part::Core, "$defs") => SchemaMap,
+
+        (Part::Applicator, "additionalItems" | "unevaluatedItems" | "unevaluatedProperties")
+            if draft < 2020 =>
+        {
+            Schema
+        }
+        (Part::Applicator, "items") if draft < 2020 => SchemaOrSchemas,
+        (Part::Applicator, "prefixItems") if draft >= 2020 => Schemas,
+        (
+            Part::Applicator,
+            "items"
+            | "contains"
+            | "additionalProperties"
+            | "propertyNames"
+            | "if"
+            | "then"
+            | "else"
+            | "not",
+        ) => Schema,
+        (Part::Applicator, "properties" | "dependentSchemas") => SchemaMap,
+        (Part::Applicator, "patternProperties") => PatternMap,
+        (Part::Applicator, "allOf" | "anyOf" | "oneOf") => Schemas,
+
+        (Part::Unevaluated, "unevaluatedItems" | "unevaluatedProperties") => Schema,
+
+        (Part::Validation, "maxContains" | "minContains") => Count,
+        (Part::Validation, "dependentRequired") => NameMap,
+        // The validation keywords every dialect shares.
+        (Part::Validation | Part::Classic, _) => match kw {
+            "multipleOf" => Positive,
+            "maximum" | "exclusiveMaximum" | "minimum" | "exclusiveMinimum" => Type(T_NUMBER),
+            "maxLength" | "maxItems" | "maxProperties" => Count,
+            "minLength" | "minItems" | "minProperties" => CountOrZero,
+            "pattern" => Regex,
+            "uniqueItems" => Type(T_BOOLEAN),
+            "required" => Names,
+            "const" if part == Part::Validation => Anything,
+            "enum" => Values,
+            "type" => Types,
+            _ => return None,
+        },
+
+        (Part::MetaData, "title" | "description") => Type(T_STRING),
+        (Part::MetaData, "default") => Anything,
+        (Part::MetaData, "deprecated" | "readOnly" | "writeOnly") => Type(T_BOOLEAN),
+        (Part::MetaData, "examples") => Type(T_ARRAY),
+
+        (Part::Format, "format") => Type(T_STRING),
+
+        (Part::Content, "contentMediaType" | "contentEncoding") => Type(T_STRING),
+        (Part::Content, "contentSchema") => Schema,
+        _ => return None,
+    };
+    Some(a)
+}
+
+/// Where a keyword that takes a schema leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recur {
+    /// The whole dialect again (switching to an embedded resource's own dialect).
+    Whole,
+    /// One vocabulary only: a value checked against a vocabulary by `$ref`, and (Helm's
+    /// quirk) the vocabularies of a 2019-09 resource embedded in a document of another
+    /// dialect.
+    Part(Part),
+    /// Helm's quirk for such an embedded 2019-09 resource: the subschemas in its
+    /// `definitions` are checked as if they were `definitions` objects themselves.
+    Definitions,
+    /// The same for its `dependencies`: each subschema there is checked as if it were a
+    /// `dependencies` object.
+    Dependencies,
+}
+
+fn problem(at: &[String], kind: Kind) -> VErr {
+    VErr {
+        inst: at.to_vec(),
+        kind: Box::new(kind),
+        causes: Vec::new(),
+    }
+}
+
+fn problems(at: &[String], kind: Kind, causes: Vec<VErr>) -> VErr {
+    VErr {
+        inst: at.to_vec(),
+        kind: Box::new(kind),
+        causes,
+    }
+}
+
+/// The outcome of one check of a value: nothing, the one problem, or several problems
+/// under `validation failed` at the value.
+fn gather(at: &[String], mut errors: Vec<VErr>) -> Checked {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.pop().expect("one problem")),
+        _ => Err(problems(at, Kind::Group, errors)),
+    }
+}
+
+/// A check done by reference: a group of problems is re-anchored at `at`; one problem is
+/// shown as is.
+fn by_reference(at: &[String], r: Checked) -> Checked {
+    r.map_err(|e| {
+        let causes = if matches!(*e.kind, Kind::Group) {
+            e.causes
+        } else {
+            vec![e]
+        };
+        problems(at, Kind::Reference, causes)
     })
+}
+
+/// The first of several checks that passes, or all their problems under `'anyOf' failed`.
+fn any_of(at: &[String], results: Vec<Checked>) -> Checked {
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(()) => return Ok(()),
+            Err(e) => errors.push(e),
+        }
+    }
+    Err(problems(at, Kind::AnyOf, errors))
+}
+
+/// A value of one of the JSON types in `want` (`0`: any type); values JSON cannot hold
+/// are refused first.
+fn of_type(v: &Json, at: &[String], want: u8) -> Checked {
+    let t = type_of(v);
+    if let Json::Invalid(name) = v {
+        return Err(problem(at, Kind::InvalidJsonValue(name.clone())));
+    }
+    let integer = matches!(v, Json::Number(n) if n.dec.is_integer());
+    if want != 0 && want & t == 0 && !(want & T_INTEGER != 0 && integer) {
+        return Err(problem(at, Kind::Type(t, want)));
+    }
+    Ok(())
+}
+
+fn zero() -> Dec {
+    Dec::parse("0").expect("zero is a number")
+}
+
+fn with_key(at: &[String], key: &str) -> Vec<String> {
+    let mut at = at.to_vec();
+    at.push(key.to_string());
+    at
+}
+
+/// Two equal items of a list that must not repeat itself.
+fn repeated(arr: &[Json], at: &[String]) -> Option<VErr> {
+    for i in 1..arr.len() {
+        for j in 0..i {
+            match json_equals(&arr[i], &arr[j]) {
+                Ok(false) => {}
+                Ok(true) => return Some(problem(at, Kind::UniqueItems(j, i))),
+                Err(k) => return Some(problem(at, k)),
+            }
+        }
+    }
+    None
+}
+
+/// A non-negative integer.
+fn count(v: &Json, at: &[String]) -> Checked {
+    of_type(v, at, T_INTEGER)?;
+    match v {
+        Json::Number(n) if n.dec.cmp(&zero()) == Ordering::Less => {
+            Err(problem(at, Kind::Minimum(n.dec.clone(), zero())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A number above zero (`multipleOf`).
+fn positive(v: &Json, at: &[String]) -> Checked {
+    of_type(v, at, T_NUMBER)?;
+    match v {
+        Json::Number(n) if n.dec.cmp(&zero()) != Ordering::Greater => {
+            Err(problem(at, Kind::ExclusiveMinimum(n.dec.clone(), zero())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One of the seven type names.
+fn type_name(v: &Json, at: &[String]) -> Checked {
+    of_type(v, at, 0)?;
+    if matches!(v, Json::String(s) if TYPE_NAMES.contains(&s.as_str())) {
+        return Ok(());
+    }
+    let names = TYPE_NAMES
+        .iter()
+        .map(|n| Json::String(n.to_string()))
+        .collect();
+    Err(problem(at, Kind::Enum(names)))
+}
+
+/// `type`: a type name, or a non-empty list of distinct type names.
+fn types(v: &Json, at: &[String]) -> Checked {
+    let list = || -> Checked {
+        of_type(v, at, T_ARRAY)?;
+        let Json::Array(items) = v else {
+            return Ok(());
+        };
+        let mut errors = Vec::new();
+        if items.is_empty() {
+            errors.push(problem(at, Kind::MinItems(0, 1)));
+        }
+        errors.extend(repeated(items, at));
+        for (i, item) in items.iter().enumerate() {
+            if let Err(e) = type_name(item, &with_key(at, &i.to_string())) {
+                errors.push(e);
+            }
+        }
+        gather(at, errors)
+    };
+    any_of(at, vec![type_name(v, at), list()])
+}
+
+/// `enum`: a list; before 2019-09 a non-empty one without repeats.
+fn values(draft: u32, v: &Json, at: &[String]) -> Checked {
+    of_type(v, at, T_ARRAY)?;
+    let Json::Array(items) = v else {
+        return Ok(());
+    };
+    if draft >= 2019 {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    if items.is_empty() {
+        errors.push(problem(at, Kind::MinItems(0, 1)));
+    }
+    errors.extend(repeated(items, at));
+    gather(at, errors)
+}
+
+/// `required` and the like: distinct strings; non-empty in draft 4.
+fn names(draft: u32, v: &Json, at: &[String]) -> Checked {
+    of_type(v, at, T_ARRAY)?;
+    let Json::Array(items) = v else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    if draft == 4 && items.is_empty() {
+        errors.push(problem(at, Kind::MinItems(0, 1)));
+    }
+    errors.extend(repeated(items, at));
+    for (i, item) in items.iter().enumerate() {
+        if let Err(e) = of_type(item, &with_key(at, &i.to_string()), T_STRING) {
+            errors.push(e);
+        }
+    }
+    gather(at, errors)
+}
+
+/// An object name that fails a check made on the name alone.
+fn bad_name(at: &[String], name: &str, format: &str, err: String) -> VErr {
+    let cause = problem(
+        &[],
+        Kind::Format(Json::String(name.to_string()), format.to_string(), err),
+    );
+    problems(at, Kind::PropertyNames(name.to_string()), vec![cause])
+}
+
+/// The check of a schema document's own shape.
+struct Shape<'a> {
+    /// The dialect of each resource of the document, by JSON pointer (none when a value
+    /// is checked against a meta-schema by `$ref`).
+    resources: Option<&'a HashMap<String, u32>>,
+    /// Whether `uri`, `uri-reference` and `regex` strings are checked.
+    formats: bool,
+    /// The dialect the check started with.
+    first: u32,
+}
+
+impl Shape<'_> {
+    /// Checks a schema document (or the subschema a reference reaches first) against
+    /// `draft`; the error names the dialect's meta-schema, as Helm's does.
+    fn document(&self, draft: u32, v: &Json) -> Checked {
+        self.whole(draft, false, v, &[]).map_err(|e| {
+            let causes = if matches!(*e.kind, Kind::Group) {
+                e.causes
+            } else {
+                vec![e]
+            };
+            problems(&[], Kind::Schema(format!("{}#", draft_url(draft))), causes)
+        })
+    }
+
+    /// A schema of `draft`. `quirk`: a 2019-09 resource inside a document of another
+    /// dialect, whose subschemas Helm checks partially (see [`Recur`]).
+    fn whole(&self, draft: u32, quirk: bool, v: &Json, at: &[String]) -> Checked {
+        let allowed = if draft == 4 {
+            T_OBJECT
+        } else {
+            T_OBJECT | T_BOOLEAN
+        };
+        of_type(v, at, allowed)?;
+        let Json::Object(obj) = v else {
+            return Ok(());
+        };
+        if draft < 2019 {
+            let mut errors = Vec::new();
+            if draft == 4 {
+                // Draft 4's boolean exclusive bounds qualify a bound that must be there.
+                for (kw, bound) in [
+                    ("exclusiveMaximum", "maximum"),
+                    ("exclusiveMinimum", "minimum"),
+                ] {
+                    if obj.contains_key(kw) && !obj.contains_key(bound) {
+                        let missing = vec![bound.to_string()];
+                        errors.push(problem(at, Kind::Dependency(kw.to_string(), missing)));
+                    }
+                }
+            }
+            errors.extend(self.keywords(draft, Part::Classic, &|_| Recur::Whole, obj, at));
+            return gather(at, errors);
+        }
+        let recur = |kw: &str| match (quirk, kw) {
+            (false, _) => Recur::Whole,
+            (true, "definitions") => Recur::Definitions,
+            (true, _) => Recur::Dependencies,
+        };
+        let mut errors = self.keywords(draft, Part::Dialect, &recur, obj, at);
+        let mut failed = Vec::new();
+        for &part in vocabularies(draft) {
+            let recur = if quirk {
+                Recur::Part(part)
+            } else {
+                Recur::Whole
+            };
+            if let Err(e) = by_reference(at, self.part(draft, part, recur, v, at)) {
+                failed.push(e);
+            }
+        }
+        if !failed.is_empty() {
+            errors.push(problems(at, Kind::AllOf, failed));
+        }
+        gather(at, errors)
+    }
+
+    /// One vocabulary of 2019-09 or 2020-12 on its own.
+    fn part(&self, draft: u32, part: Part, recur: Recur, v: &Json, at: &[String]) -> Checked {
+        of_type(v, at, T_OBJECT | T_BOOLEAN)?;
+        let Json::Object(obj) = v else {
+            return Ok(());
+        };
+        gather(at, self.keywords(draft, part, &|_| recur, obj, at))
+    }
+
+    /// The problems of the keywords of `obj` that `part` knows.
+    fn keywords(
+        &self,
+        draft: u32,
+        part: Part,
+        recur: &dyn Fn(&str) -> Recur,
+        obj: &BTreeMap<String, Json>,
+        at: &[String],
+    ) -> Vec<VErr> {
+        let mut errors = Vec::new();
+        for (kw, v) in obj {
+            if let Some(a) = accepts(draft, part, kw)
+                && let Err(e) = self.keyword(draft, a, recur(kw), v, &with_key(at, kw))
+            {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    fn keyword(&self, draft: u32, a: Accepts, recur: Recur, v: &Json, at: &[String]) -> Checked {
+        match a {
+            Accepts::Anything => Ok(()),
+            Accepts::Type(t) => of_type(v, at, t),
+            Accepts::Uri => self.formatted(v, at, "uri"),
+            Accepts::UriReference => self.formatted(v, at, "uri-reference"),
+            Accepts::Regex => self.formatted(v, at, "regex"),
+            Accepts::Id => self.id(draft, v, at),
+            Accepts::Anchor => {
+                of_type(v, at, T_STRING)?;
+                match v {
+                    Json::String(s) if !is_anchor(draft, s) => {
+                        let pattern = if draft >= 2020 {
+                            ANCHOR_PATTERN_2020
+                        } else {
+                            ANCHOR_PATTERN_2019
+                        };
+                        Err(problem(at, Kind::Pattern(s.clone(), pattern.to_string())))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Accepts::Count => count(v, at),
+            Accepts::CountOrZero if draft < 2019 => {
+                count(v, at).map_err(|e| problems(at, Kind::AllOf, vec![e]))
+            }
+            Accepts::CountOrZero => count(v, at),
+            Accepts::Positive => positive(v, at),
+            Accepts::Types => types(v, at),
+            Accepts::Values => values(draft, v, at),
+            Accepts::Names => by_reference(at, names(draft, v, at)),
+            Accepts::Schema => self.recurse(draft, recur, v, at),
+            Accepts::Schemas => by_reference(at, self.schemas(draft, recur, v, at)),
+            Accepts::SchemaOrSchemas => any_of(
+                at,
+                vec![
+                    self.recurse(draft, recur, v, at),
+                    by_reference(at, self.schemas(draft, recur, v, at)),
+                ],
+            ),
+            Accepts::BoolOrSchema => any_of(
+                at,
+                vec![of_type(v, at, T_BOOLEAN), self.recurse(draft, recur, v, at)],
+            ),
+            Accepts::SchemaMap => self.schema_map(draft, recur, false, v, at),
+            Accepts::PatternMap => self.schema_map(draft, recur, true, v, at),
+            Accepts::Dependencies => self.dependencies(draft, recur, v, at),
+            Accepts::NameMap => {
+                of_type(v, at, T_OBJECT)?;
+                let Json::Object(m) = v else {
+                    return Ok(());
+                };
+                let errors = m
+                    .iter()
+                    .filter_map(|(k, item)| {
+                        let at = with_key(at, k);
+                        by_reference(&at, names(draft, item, &at)).err()
+                    })
+                    .collect();
+                gather(at, errors)
+            }
+            Accepts::Vocabulary => {
+                of_type(v, at, T_OBJECT)?;
+                let Json::Object(m) = v else {
+                    return Ok(());
+                };
+                let mut errors: Vec<VErr> = m
+                    .iter()
+                    .filter_map(|(k, item)| of_type(item, &with_key(at, k), T_BOOLEAN).err())
+                    .collect();
+                if self.formats {
+                    for k in m.keys() {
+                        if let Err(err) = check_format("uri", &Json::String(k.clone())) {
+                            errors.push(bad_name(at, k, "uri", err));
+                        }
+                    }
+                }
+                gather(at, errors)
+            }
+        }
+    }
+
+    /// A string in a format (checked only when formats are).
+    fn formatted(&self, v: &Json, at: &[String], format: &str) -> Checked {
+        of_type(v, at, T_STRING)?;
+        if self.formats
+            && let Err(err) = check_format(format, v)
+        {
+            return Err(problem(
+                at,
+                Kind::Format(v.clone(), format.to_string(), err),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `$id` of 2019-09 and 2020-12: a URI reference with no fragment but an empty one.
+    /// 2019-09 stops at the first problem; 2020-12 checks the URI and the fragment apart.
+    fn id(&self, draft: u32, v: &Json, at: &[String]) -> Checked {
+        let fragment = || match v {
+            Json::String(s) if !is_id(s) => Err(problem(
+                at,
+                Kind::Pattern(s.clone(), ID_PATTERN.to_string()),
+            )),
+            _ => Ok(()),
+        };
+        if draft < 2020 {
+            self.formatted(v, at, "uri-reference")?;
+            return fragment();
+        }
+        of_type(v, at, 0)?;
+        let errors = [self.formatted(v, at, "uri-reference"), fragment()]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        gather(at, errors)
+    }
+
+    /// A value that must itself be a schema.
+    fn recurse(&self, draft: u32, recur: Recur, v: &Json, at: &[String]) -> Checked {
+        let r = match recur {
+            Recur::Whole => {
+                // A resource with a `$schema` of its own is checked with its own dialect.
+                let own = self.resources.and_then(|r| r.get(&json_pointer(at)));
+                match own {
+                    Some(&d) if d != draft => self.whole(d, d == 2019 && self.first != 2019, v, at),
+                    _ => self.whole(draft, false, v, at),
+                }
+            }
+            Recur::Part(part) => self.part(draft, part, recur, v, at),
+            Recur::Definitions => self.schema_map(draft, recur, false, v, at),
+            Recur::Dependencies => self.dependencies(draft, recur, v, at),
+        };
+        by_reference(at, r)
+    }
+
+    /// A non-empty list of schemas.
+    fn schemas(&self, draft: u32, recur: Recur, v: &Json, at: &[String]) -> Checked {
+        of_type(v, at, T_ARRAY)?;
+        let Json::Array(items) = v else {
+            return Ok(());
+        };
+        let mut errors = Vec::new();
+        if items.is_empty() {
+            errors.push(problem(at, Kind::MinItems(0, 1)));
+        }
+        for (i, item) in items.iter().enumerate() {
+            if let Err(e) = self.recurse(draft, recur, item, &with_key(at, &i.to_string())) {
+                errors.push(e);
+            }
+        }
+        gather(at, errors)
+    }
+
+    /// An object of schemas; with `regex_names`, keyed by regular expressions (from draft
+    /// 7 on).
+    fn schema_map(
+        &self,
+        draft: u32,
+        recur: Recur,
+        regex_names: bool,
+        v: &Json,
+        at: &[String],
+    ) -> Checked {
+        of_type(v, at, T_OBJECT)?;
+        let Json::Object(m) = v else {
+            return Ok(());
+        };
+        let mut errors: Vec<VErr> = m
+            .iter()
+            .filter_map(|(k, item)| self.recurse(draft, recur, item, &with_key(at, k)).err())
+            .collect();
+        if regex_names && self.formats {
+            for k in m.keys() {
+                if let Err(err) = GoRegex::new(k) {
+                    errors.push(bad_name(at, k, "regex", err));
+                }
+            }
+        }
+        gather(at, errors)
+    }
+
+    /// `dependencies`: an object of schemas or lists of names.
+    fn dependencies(&self, draft: u32, recur: Recur, v: &Json, at: &[String]) -> Checked {
+        of_type(v, at, T_OBJECT)?;
+        let Json::Object(m) = v else {
+            return Ok(());
+        };
+        let errors = m
+            .iter()
+            .filter_map(|(k, item)| {
+                let at = with_key(at, k);
+                let as_schema = self.recurse(draft, recur, item, &at);
+                let as_names = by_reference(&at, names(draft, item, &at));
+                any_of(&at, vec![as_schema, as_names]).err()
+            })
+            .collect();
+        gather(at, errors)
+    }
+}
+
+/// A reference to a standard meta-schema (or, for 2019-09 and 2020-12, to one of its
+/// vocabularies): values there must be schemas of that dialect.
+#[derive(Clone, Copy, Debug)]
+struct MetaRef {
+    draft: u32,
+    part: Option<Part>,
+}
+
+impl MetaRef {
+    /// The meta-schema a URL (without its fragment) names, if it names one.
+    fn parse(url: &str) -> Option<MetaRef> {
+        if let Some(draft) = draft_from_url(url) {
+            return Some(MetaRef { draft, part: None });
+        }
+        let path = url
+            .strip_prefix("http://json-schema.org/")
+            .or_else(|| url.strip_prefix("https://json-schema.org/"))?;
+        let (draft, part) = vocabulary_from_path(path)?;
+        Some(MetaRef {
+            draft,
+            part: Some(part),
+        })
+    }
+
+    /// Checks `v` at `at`. Helm asserts formats here only for drafts 4, 6 and 7.
+    fn check(&self, v: &Json, at: &[String]) -> Checked {
+        let shape = Shape {
+            resources: None,
+            formats: self.draft < 2019,
+            first: self.draft,
+        };
+        match self.part {
+            None => shape.whole(self.draft, false, v, at),
+            Some(p) => shape.part(self.draft, p, Recur::Part(p), v, at),
+        }
+    }
+
+    /// Whether a keyword is one the meta-schema looks at (its value then counts as
+    /// evaluated, for `unevaluatedProperties` next to the reference).
+    fn knows(&self, kw: &str) -> bool {
+        let d = self.draft;
+        match self.part {
+            Some(p) => accepts(d, p, kw).is_some(),
+            None if d < 2019 => accepts(d, Part::Classic, kw).is_some(),
+            None => std::iter::once(&Part::Dialect)
+                .chain(vocabularies(d))
+                .any(|&p| accepts(d, p, kw).is_some()),
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -4001,14 +4790,6 @@ impl fmt::Display for VErr {
 // Validation
 // ------------------------------------------------------------------------------------------
 
-/// Validation with a meta-schema: its root, and the dialect of each resource of the
-/// document being checked (a resource with its own `$schema` is checked with its own
-/// meta-schema).
-struct MetaCtx {
-    root: usize,
-    resources: HashMap<String, u32>,
-}
-
 /// The chain of schemas applied to reach the current one, for dynamic references and for
 /// spotting reference cycles. `vid` is the depth in the instance.
 struct Scope<'a> {
@@ -4135,19 +4916,8 @@ fn json_equals(a: &Json, b: &Json) -> Result<bool, Kind> {
 }
 
 impl Compiler {
-    fn validate_root(&self, node: usize, v: &Json, meta: Option<&MetaCtx>) -> Result<(), VErr> {
-        self.validate_with(node, v, meta, meta.map(|m| m.root))
-    }
-
-    /// A fresh validation of `v` with `node`; `meta` is the meta-schema in use when the
-    /// value is itself a schema.
-    fn validate_with(
-        &self,
-        node: usize,
-        v: &Json,
-        meta_ctx: Option<&MetaCtx>,
-        meta: Option<usize>,
-    ) -> Result<(), VErr> {
+    /// A fresh validation of `v` with `node`.
+    fn validate_root(&self, node: usize, v: &Json) -> Result<(), VErr> {
         let scope = Scope {
             node,
             ref_kw: None,
@@ -4156,8 +4926,6 @@ impl Compiler {
         };
         let mut run = Run {
             c: self,
-            meta_ctx,
-            meta,
             v,
             vloc: Vec::new(),
             node,
@@ -4187,8 +4955,6 @@ impl Compiler {
 /// Validation of one value with one schema.
 struct Run<'a> {
     c: &'a Compiler,
-    meta_ctx: Option<&'a MetaCtx>,
-    meta: Option<usize>,
     v: &'a Json,
     vloc: Vec<String>,
     node: usize,
@@ -4250,6 +5016,15 @@ impl<'a> Run<'a> {
                 unreachable!("only invalid values have no type")
             };
             return Err(self.error(Kind::InvalidJsonValue(name.clone())));
+        }
+        if let Some(meta) = n.meta {
+            meta.check(self.v, &self.vloc)?;
+            if let Json::Object(obj) = self.v {
+                for kw in obj.keys().filter(|kw| meta.knows(kw)) {
+                    self.uneval.props.remove(kw);
+                }
+            }
+            return Ok(std::mem::take(&mut self.uneval));
         }
         if n.types != 0 {
             let integer = matches!(self.v, Json::Number(num) if num.dec.is_integer());
@@ -4333,8 +5108,6 @@ impl<'a> Run<'a> {
         let uneval = uneval_from(self.c, self.v, node, !self.uneval.is_empty());
         let mut sub = Run {
             c: self.c,
-            meta_ctx: self.meta_ctx,
-            meta: self.meta,
             v: self.v,
             vloc: self.vloc.clone(),
             node,
@@ -4342,7 +5115,6 @@ impl<'a> Run<'a> {
             uneval,
             errors: Vec::new(),
         };
-        sub.handle_meta();
         let u = sub.run()?;
         self.uneval.merge(&u);
         Ok(())
@@ -4360,8 +5132,6 @@ impl<'a> Run<'a> {
         vloc.push(tok);
         let mut sub = Run {
             c: self.c,
-            meta_ctx: self.meta_ctx,
-            meta: self.meta,
             v,
             vloc,
             node,
@@ -4369,41 +5139,12 @@ impl<'a> Run<'a> {
             uneval: uneval_from(self.c, v, node, false),
             errors: Vec::new(),
         };
-        sub.handle_meta();
         sub.run().map(|_| ())
     }
 
-    /// When checking a schema against its meta-schema, a resource with its own `$schema`
-    /// is checked with that dialect's meta-schema.
-    fn handle_meta(&mut self) {
-        let (Some(ctx), Some(meta)) = (self.meta_ctx, self.meta) else {
-            return;
-        };
-        if self.node != meta {
-            return;
-        }
-        if let Some(draft) = ctx.resources.get(&json_pointer(&self.vloc))
-            && let Some(&m) = self.c.metas.get(draft)
-        {
-            self.meta = Some(m);
-            self.node = m;
-        }
-    }
-
     fn validate_ref(&mut self, node: usize, kw: &'static str) -> Result<(), VErr> {
-        match self.validate_self(node, Some(kw)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let causes = if matches!(*e.kind, Kind::Group) {
-                    e.causes
-                } else {
-                    vec![e]
-                };
-                let mut r = self.error(Kind::Reference);
-                r.causes = causes;
-                Err(r)
-            }
-        }
+        let r = self.validate_self(node, Some(kw));
+        by_reference(&self.vloc, r)
     }
 
     fn object(&mut self, obj: &BTreeMap<String, Json>) {
@@ -4485,17 +5226,8 @@ impl<'a> Run<'a> {
         }
         if let Some(s) = n.property_names {
             for name in obj.keys() {
-                let (mut node, mut meta) = (s, self.meta);
-                if let (Some(ctx), Some(m)) = (self.meta_ctx, self.meta)
-                    && s == m
-                    && let Some(draft) = ctx.resources.get(&json_pointer(&self.vloc))
-                    && let Some(&dialect) = self.c.metas.get(draft)
-                {
-                    node = dialect;
-                    meta = Some(dialect);
-                }
                 let key = Json::String(name.clone());
-                if let Err(e) = self.c.validate_with(node, &key, self.meta_ctx, meta) {
+                if let Err(e) = self.c.validate_root(s, &key) {
                     self.errors.push(VErr {
                         inst: self.vloc.clone(),
                         kind: Box::new(Kind::PropertyNames(name.clone())),

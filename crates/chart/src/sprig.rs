@@ -7,13 +7,13 @@
 //! random values, the current time, new keys and certificates, encryption, and DNS
 //! lookups. Helm leaves out `env` and `expandenv`; so does this.
 //!
-//! Every function is a plain `fn(&[Value]) -> Result<Value, String>`. Arguments Go would
-//! convert to a concrete type before the call (`int`, `string`, `bool`, `float64`, a
-//! map) are checked inside, and a mismatch returns Go's own text for it (`wrong type for
-//! value; expected int; got float64`, `invalid value; expected string`); see
-//! [`ARGUMENT_ERRORS`].
+//! Every function is a plain `fn(&[Value]) -> Result<Value, String>`. The Go types of
+//! their parameters are declared to the engine (the `PARAMS` table), which converts and
+//! checks each argument before the call as Go does (`wrong type for value; expected int;
+//! got float64`, `expected string; found 2`, `cannot assign nil to string`), so a
+//! function only ever sees the kinds its parameters take.
 
-use slipway_template::{Arity, FuncResult, Funcs, Value};
+use slipway_template::{Arity, FuncResult, Funcs, Type, Value};
 
 mod args;
 mod defaults;
@@ -30,11 +30,6 @@ mod text;
 mod unicode;
 mod unicode_tables;
 mod url;
-
-/// The beginnings of the errors that Go's `text/template` raises while converting an
-/// argument (before the function runs), which these functions return themselves. Go
-/// reports them without the `error calling NAME:` prefix, at the argument.
-pub const ARGUMENT_ERRORS: &[&str] = &["wrong type for value;", "invalid value;"];
 
 type Plain = fn(&[Value]) -> FuncResult;
 
@@ -247,6 +242,121 @@ const FUNCTIONS: &[(&str, Arity, Plain)] = &[
     ("urlJoin", exact(1), url::url_join),
 ];
 
+const STR: Type = Type::String;
+const INT: Type = Type::Int;
+const ANY: Type = Type::Any;
+const MAP: Type = Type::Map;
+
+/// The Go types of the parameters of every function [`FUNCTIONS`] has whose parameters
+/// are not all `interface{}`: its fixed parameters, then the type of each further one
+/// for a variadic function.
+const PARAMS: &[(&str, &[Type], Option<Type>)] = &[
+    // Strings.
+    ("abbrev", &[INT, STR], None),
+    ("abbrevboth", &[INT, INT, STR], None),
+    ("trunc", &[INT, STR], None),
+    ("trim", &[STR], None),
+    ("upper", &[STR], None),
+    ("lower", &[STR], None),
+    ("title", &[STR], None),
+    ("untitle", &[STR], None),
+    ("substr", &[INT, INT, STR], None),
+    ("repeat", &[INT, STR], None),
+    ("trimall", &[STR, STR], None),
+    ("trimAll", &[STR, STR], None),
+    ("trimSuffix", &[STR, STR], None),
+    ("trimPrefix", &[STR, STR], None),
+    ("nospace", &[STR], None),
+    ("initials", &[STR], None),
+    ("swapcase", &[STR], None),
+    ("snakecase", &[STR], None),
+    ("camelcase", &[STR], None),
+    ("kebabcase", &[STR], None),
+    ("wrap", &[INT, STR], None),
+    ("wrapWith", &[INT, STR, STR], None),
+    ("contains", &[STR, STR], None),
+    ("hasPrefix", &[STR, STR], None),
+    ("hasSuffix", &[STR, STR], None),
+    ("indent", &[INT, STR], None),
+    ("nindent", &[INT, STR], None),
+    ("replace", &[STR, STR, STR], None),
+    ("plural", &[STR, STR, INT], None),
+    ("sha1sum", &[STR], None),
+    ("sha256sum", &[STR], None),
+    ("sha512sum", &[STR], None),
+    ("adler32sum", &[STR], None),
+    ("atoi", &[STR], None),
+    ("seq", &[], Some(INT)),
+    ("split", &[STR, STR], None),
+    ("splitList", &[STR, STR], None),
+    ("splitn", &[STR, INT, STR], None),
+    ("until", &[INT], None),
+    ("untilStep", &[INT, INT, INT], None),
+    ("round", &[ANY, INT], Some(Type::Float64)),
+    ("join", &[STR, ANY], None),
+    ("fromJson", &[STR], None),
+    ("mustFromJson", &[STR], None),
+    ("ternary", &[ANY, ANY, Type::Bool], None),
+    // Reflection.
+    ("typeIs", &[STR, ANY], None),
+    ("typeIsLike", &[STR, ANY], None),
+    ("kindIs", &[STR, ANY], None),
+    // Paths.
+    ("base", &[STR], None),
+    ("dir", &[STR], None),
+    ("clean", &[STR], None),
+    ("ext", &[STR], None),
+    ("isAbs", &[STR], None),
+    ("osBase", &[STR], None),
+    ("osClean", &[STR], None),
+    ("osDir", &[STR], None),
+    ("osExt", &[STR], None),
+    ("osIsAbs", &[STR], None),
+    // Encodings.
+    ("b64enc", &[STR], None),
+    ("b64dec", &[STR], None),
+    ("b32enc", &[STR], None),
+    ("b32dec", &[STR], None),
+    // Data structures.
+    ("get", &[MAP, STR], None),
+    ("set", &[MAP, STR, ANY], None),
+    ("unset", &[MAP, STR], None),
+    ("hasKey", &[MAP, STR], None),
+    ("pluck", &[STR], Some(MAP)),
+    ("keys", &[], Some(MAP)),
+    ("pick", &[MAP], Some(STR)),
+    ("omit", &[MAP], Some(STR)),
+    ("merge", &[MAP], Some(MAP)),
+    ("mergeOverwrite", &[MAP], Some(MAP)),
+    ("mustMerge", &[MAP], Some(MAP)),
+    ("mustMergeOverwrite", &[MAP], Some(MAP)),
+    ("values", &[MAP], None),
+    ("chunk", &[INT, ANY], None),
+    ("mustChunk", &[INT, ANY], None),
+    // Semantic versions.
+    ("semver", &[STR], None),
+    ("semverCompare", &[STR, STR], None),
+    // Flow control.
+    ("fail", &[STR], None),
+    // Regular expressions.
+    ("regexMatch", &[STR, STR], None),
+    ("mustRegexMatch", &[STR, STR], None),
+    ("regexFindAll", &[STR, STR, INT], None),
+    ("mustRegexFindAll", &[STR, STR, INT], None),
+    ("regexFind", &[STR, STR], None),
+    ("mustRegexFind", &[STR, STR], None),
+    ("regexReplaceAll", &[STR, STR, STR], None),
+    ("mustRegexReplaceAll", &[STR, STR, STR], None),
+    ("regexReplaceAllLiteral", &[STR, STR, STR], None),
+    ("mustRegexReplaceAllLiteral", &[STR, STR, STR], None),
+    ("regexSplit", &[STR, STR, INT], None),
+    ("mustRegexSplit", &[STR, STR, INT], None),
+    ("regexQuoteMeta", &[STR], None),
+    // URLs.
+    ("urlParse", &[STR], None),
+    ("urlJoin", &[MAP], None),
+];
+
 /// Every function refused, and why.
 const REFUSED: &[(&str, &str)] = &[
     // The current time, and Go time values (which no template value holds here).
@@ -372,6 +482,9 @@ pub fn register(funcs: &mut Funcs) {
     for &(name, arity, body) in FUNCTIONS {
         funcs.add_plain(name, arity, body);
     }
+    for &(name, fixed, variadic) in PARAMS {
+        funcs.typed(name, fixed, variadic);
+    }
     for &(name, what) in REFUSED {
         funcs.refuse(name, what);
     }
@@ -451,6 +564,86 @@ mod tests {
         let extra: Vec<&String> = ours.iter().filter(|k| !keys.contains(*k)).collect();
         assert!(extra.is_empty(), "not sprig's: {extra:?}");
         assert!(!ours.contains("env") && !ours.contains("expandenv"));
+    }
+
+    /// Values of every kind a parameter of type `ty` lets through to a function.
+    fn kinds_for(ty: Type) -> Vec<Value> {
+        match ty {
+            Type::String => vec![Value::str("a b"), Value::str("")],
+            Type::Int | Type::Int64 => vec![Value::Int(2), Value::Int(0), Value::Int(-1)],
+            Type::Float64 => vec![Value::Float(0.5)],
+            Type::Bool => vec![Value::Bool(true), Value::Bool(false)],
+            Type::Map => vec![Value::from_json(&serde_json::json!({"a": 1})), Value::Nil],
+            Type::List | Type::Strings => vec![Value::list(vec![Value::str("a")]), Value::Nil],
+            Type::Any => {
+                let mut all = vec![
+                    Value::str("a"),
+                    Value::Nil,
+                    Value::Bool(true),
+                    Value::Int(3),
+                    Value::Float(1.5),
+                    Value::Bytes(std::rc::Rc::from(&b"ab"[..])),
+                    Value::list(vec![Value::Int(1), Value::Nil]),
+                    Value::from_json(&serde_json::json!({"a": {"b": 1}})),
+                    Value::string_map([("k".to_owned(), "v".to_owned())].into_iter().collect()),
+                ];
+                all.extend(semver::semver(&[Value::str("1.2.3")]));
+                all
+            }
+        }
+    }
+
+    /// The types declared for a function, as the engine reads them.
+    fn params_of(name: &str) -> (&'static [Type], Option<Type>) {
+        PARAMS
+            .iter()
+            .find(|&&(n, _, _)| n == name)
+            .map_or((&[], None), |&(_, fixed, variadic)| (fixed, variadic))
+    }
+
+    /// Each function, given every kind of value its declared parameter types let through
+    /// (one parameter varied at a time), runs without finding an argument it does not
+    /// take (the accessors in `args` assert on that in test builds). So every parameter a
+    /// function reads as `string`, `int`, `bool`, `float64` or a dict is declared so.
+    #[test]
+    fn functions_take_whatever_their_declared_types_let_through() {
+        for &(name, arity, body) in FUNCTIONS {
+            let (fixed, variadic) = params_of(name);
+            let param = |i: usize| fixed.get(i).copied().or(variadic).unwrap_or(Type::Any);
+            let counts = match arity {
+                Arity::Exact(n) => vec![n],
+                Arity::AtLeast(n) => vec![n, n + 1, n + 3],
+            };
+            for count in counts {
+                let first: Vec<Value> =
+                    (0..count).map(|i| kinds_for(param(i))[0].clone()).collect();
+                for i in 0..count {
+                    for v in kinds_for(param(i)) {
+                        let mut args = first.clone();
+                        args[i] = v;
+                        let _ = body(&args);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn declares_types_for_registered_functions_with_their_arity() {
+        for &(name, fixed, variadic) in PARAMS {
+            let Some(&(_, arity, _)) = FUNCTIONS.iter().find(|&&(n, _, _)| n == name) else {
+                panic!("{name} is typed but not registered");
+            };
+            match arity {
+                Arity::Exact(n) => assert!(fixed.len() == n && variadic.is_none(), "{name}"),
+                Arity::AtLeast(n) => assert!(fixed.len() == n && variadic.is_some(), "{name}"),
+            }
+            assert_eq!(
+                PARAMS.iter().filter(|&&(n, _, _)| n == name).count(),
+                1,
+                "{name} is typed twice"
+            );
+        }
     }
 
     #[test]

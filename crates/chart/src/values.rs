@@ -227,8 +227,9 @@ fn coalesce_globals(dest: &Map, src: &Map) {
 
 /// The chart's own defaults under the values `v` (which win).
 fn coalesce_chart_values(chart: &Chart, v: &Map, merge: bool) {
-    let defaults = copy_values(&chart.values);
-    for (key, default) in entries(&defaults) {
+    // A fresh copy that nothing else holds: its entries can be taken rather than cloned.
+    let defaults = std::mem::take(&mut *copy_values(&chart.values).borrow_mut());
+    for (key, default) in defaults {
         match get(v, &key) {
             Some(Value::Nil) if !merge => {
                 v.borrow_mut().remove(&key);
@@ -262,10 +263,16 @@ fn coalesce_chart_values(chart: &Chart, v: &Map, merge: bool) {
 /// Removes every `null` from a map and the maps inside it (not inside lists).
 fn clean_nil_values(m: &Map) {
     m.borrow_mut().retain(|_, v| !v.is_nil());
-    for (_, v) in entries(m) {
-        if let Value::Map(sub) = v {
-            clean_nil_values(&sub);
-        }
+    let subs: Vec<Map> = m
+        .borrow()
+        .values()
+        .filter_map(|v| match v {
+            Value::Map(sub) => Some(sub.clone()),
+            _ => None,
+        })
+        .collect();
+    for sub in subs {
+        clean_nil_values(&sub);
     }
 }
 

@@ -152,6 +152,8 @@ struct SimpleKey {
 }
 
 const MAX_FLOW_LEVEL: usize = 10000;
+/// NULs after the input, so that looking ahead never runs off its end.
+const PADDING: usize = 16;
 const MAX_INDENTS: usize = 10000;
 
 fn is_blank(c: char) -> bool {
@@ -174,10 +176,35 @@ fn is_alpha(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
+/// Hashes the token numbers simple keys are found by: small integers, spread well enough
+/// by one multiplication, with none of the cost of the default hasher.
+#[derive(Default)]
+struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type NumberMap = HashMap<usize, usize, std::hash::BuildHasherDefault<NumberHasher>>;
+
 /// Turns characters into tokens with YAML's rules for indentation, simple keys and
 /// scalars, as the C library Go's YAML is ported from does.
 struct Scanner {
-    chars: Vec<char>,
+    /// The input, then `PADDING` NULs (a NUL ends the stream, as in the C library).
+    text: String,
+    /// The byte offset of the next character.
     pos: usize,
     mark: Mark,
     tokens: VecDeque<Token>,
@@ -190,20 +217,18 @@ struct Scanner {
     indents: Vec<isize>,
     simple_key_allowed: bool,
     simple_keys: Vec<SimpleKey>,
-    simple_keys_by_tok: HashMap<usize, usize>,
+    simple_keys_by_tok: NumberMap,
     error: Option<SyntaxError>,
 }
 
 impl Scanner {
     fn new(text: &str) -> Scanner {
-        let mut chars: Vec<char> = text
-            .strip_prefix('\u{feff}')
-            .unwrap_or(text)
-            .chars()
-            .collect();
-        chars.extend(['\0'; 8]);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut padded = String::with_capacity(text.len() + PADDING);
+        padded.push_str(text);
+        padded.extend(['\0'; PADDING]);
         Scanner {
-            chars,
+            text: padded,
             pos: 0,
             mark: Mark::default(),
             tokens: VecDeque::new(),
@@ -216,38 +241,78 @@ impl Scanner {
             indents: Vec::new(),
             simple_key_allowed: false,
             simple_keys: Vec::new(),
-            simple_keys_by_tok: HashMap::new(),
+            simple_keys_by_tok: NumberMap::default(),
             error: None,
         }
     }
 
+    /// The character at byte offset `at` (NUL past the end).
+    fn char_at(&self, at: usize) -> char {
+        match self.text.as_bytes().get(at) {
+            Some(&b) if b < 0x80 => char::from(b),
+            Some(_) => self.text[at..].chars().next().unwrap_or('\0'),
+            None => '\0',
+        }
+    }
+
+    /// The character `k` characters ahead.
     fn ch(&self, k: usize) -> char {
-        self.chars.get(self.pos + k).copied().unwrap_or('\0')
+        let mut at = self.pos;
+        for _ in 0..k {
+            at += self.char_at(at).len_utf8();
+        }
+        self.char_at(at)
     }
 
     fn skip(&mut self) {
         self.mark.index += 1;
         self.mark.column += 1;
-        self.pos += 1;
+        self.pos += self.char_at(self.pos).len_utf8();
     }
 
     fn skip_line(&mut self) {
-        if self.ch(0) == '\r' && self.ch(1) == '\n' {
+        let c = self.ch(0);
+        if c == '\r' && self.ch(1) == '\n' {
             self.mark.index += 2;
             self.mark.column = 0;
             self.mark.line += 1;
             self.pos += 2;
-        } else if is_break(self.ch(0)) {
+        } else if is_break(c) {
             self.mark.index += 1;
             self.mark.column = 0;
             self.mark.line += 1;
-            self.pos += 1;
+            self.pos += c.len_utf8();
         }
     }
 
     fn read(&mut self, s: &mut String) {
-        s.push(self.ch(0));
-        self.skip();
+        let c = self.ch(0);
+        s.push(c);
+        self.mark.index += 1;
+        self.mark.column += 1;
+        self.pos += c.len_utf8();
+    }
+
+    /// Reads into `s` the characters from here up to the first one `stop` refuses (given
+    /// it and the character after it); the first character is always taken.
+    fn read_until(&mut self, s: &mut String, stop: impl Fn(char, char) -> bool) {
+        let start = self.pos;
+        let mut at = start;
+        let mut count = 0;
+        let mut c = self.char_at(at);
+        loop {
+            at += c.len_utf8();
+            count += 1;
+            let next = self.char_at(at);
+            if stop(next, self.char_at(at + next.len_utf8())) {
+                break;
+            }
+            c = next;
+        }
+        s.push_str(&self.text[start..at]);
+        self.pos = at;
+        self.mark.index += count;
+        self.mark.column += count;
     }
 
     fn read_line(&mut self, s: &mut String) {
@@ -258,10 +323,10 @@ impl Scanner {
             self.mark.index += 1;
         } else if c == '\r' || c == '\n' || c == '\u{85}' {
             s.push('\n');
-            self.pos += 1;
+            self.pos += c.len_utf8();
         } else if c == '\u{2028}' || c == '\u{2029}' {
             s.push(c);
-            self.pos += 1;
+            self.pos += c.len_utf8();
         } else {
             return;
         }
@@ -1161,7 +1226,10 @@ impl Scanner {
                         }
                     }
                 } else {
-                    self.read(&mut s);
+                    // This character and the ordinary ones after it.
+                    self.read_until(&mut s, |c, _| {
+                        is_blankz(c) || c == '\'' || c == '"' || c == '\\'
+                    });
                 }
             }
             let c = self.ch(0);
@@ -1254,7 +1322,14 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
-                self.read(&mut s);
+                // This character and every one after it that the checks above would let
+                // through in turn.
+                let flow = self.flow_level > 0;
+                self.read_until(&mut s, |c, next| {
+                    is_blankz(c)
+                        || (c == ':' && is_blankz(next))
+                        || (flow && matches!(c, ',' | '?' | '[' | ']' | '{' | '}'))
+                });
             }
             if !(is_blank(self.ch(0)) || is_break(self.ch(0))) {
                 break;
@@ -1357,6 +1432,13 @@ enum State {
     End,
 }
 
+/// A token's kind and position: what the parser looks at before it takes the token.
+#[derive(Clone, Copy)]
+struct Head {
+    kind: Tok,
+    start: Mark,
+}
+
 /// Turns tokens into events, with YAML's grammar.
 struct Parser {
     scanner: Scanner,
@@ -1392,6 +1474,15 @@ impl Parser {
         Ok(self.scanner.peek()?.kind)
     }
 
+    /// The next token's kind and position, without taking it (or copying its text).
+    fn peek_head(&mut self) -> Scan<Head> {
+        let t = self.scanner.peek()?;
+        Ok(Head {
+            kind: t.kind,
+            start: t.start,
+        })
+    }
+
     fn pop_state(&mut self) -> State {
         self.states.pop().unwrap_or(State::End)
     }
@@ -1416,7 +1507,7 @@ impl Parser {
     fn step(&mut self) -> Scan<Event> {
         match self.state {
             State::StreamStart => {
-                let t = self.scanner.peek()?.clone();
+                let t = self.peek_head()?;
                 if t.kind != Tok::StreamStart {
                     return parser_error(
                         "did not find expected <stream-start>",
@@ -1431,7 +1522,7 @@ impl Parser {
             State::ImplicitDocumentStart => self.document_start(true),
             State::DocumentStart => self.document_start(false),
             State::DocumentContent => {
-                let t = self.scanner.peek()?.clone();
+                let t = self.peek_head()?;
                 if matches!(
                     t.kind,
                     Tok::VersionDirective
@@ -1446,7 +1537,7 @@ impl Parser {
                 self.node(true, false)
             }
             State::DocumentEnd => {
-                let t = self.scanner.peek()?.clone();
+                let t = self.peek_head()?;
                 if t.kind == Tok::DocumentEnd {
                     self.scanner.take();
                 }
@@ -1464,7 +1555,7 @@ impl Parser {
             State::FlowSequenceFirstEntry => self.flow_sequence_entry(true),
             State::FlowSequenceEntry => self.flow_sequence_entry(false),
             State::FlowSequenceEntryMappingKey => {
-                let t = self.scanner.peek()?.clone();
+                let t = self.peek_head()?;
                 if !matches!(t.kind, Tok::Value | Tok::FlowEntry | Tok::FlowSequenceEnd) {
                     self.states.push(State::FlowSequenceEntryMappingValue);
                     return self.node(false, false);
@@ -1474,10 +1565,10 @@ impl Parser {
                 Ok(empty_scalar())
             }
             State::FlowSequenceEntryMappingValue => {
-                let t = self.scanner.peek()?.clone();
+                let t = self.peek_head()?;
                 if t.kind == Tok::Value {
                     self.scanner.take();
-                    let t = self.scanner.peek()?.clone();
+                    let t = self.peek_head()?;
                     if !matches!(t.kind, Tok::FlowEntry | Tok::FlowSequenceEnd) {
                         self.states.push(State::FlowSequenceEntryMappingEnd);
                         return self.node(false, false);
@@ -1501,11 +1592,11 @@ impl Parser {
     }
 
     fn document_start(&mut self, implicit: bool) -> Scan<Event> {
-        let mut t = self.scanner.peek()?.clone();
+        let mut t = self.peek_head()?;
         if !implicit {
             while t.kind == Tok::DocumentEnd {
                 self.scanner.take();
-                t = self.scanner.peek()?.clone();
+                t = self.peek_head()?;
             }
         }
         if implicit
@@ -1521,7 +1612,7 @@ impl Parser {
         }
         if t.kind != Tok::StreamEnd {
             self.process_directives()?;
-            let t = self.scanner.peek()?.clone();
+            let t = self.peek_head()?;
             if t.kind != Tok::DocumentStart {
                 return parser_error(
                     "did not find expected <document start>",
@@ -1542,7 +1633,7 @@ impl Parser {
     fn process_directives(&mut self) -> Scan<()> {
         let mut version_seen = false;
         loop {
-            let t = self.scanner.peek()?.clone();
+            let t = self.scanner.peek()?;
             match t.kind {
                 Tok::VersionDirective => {
                     if version_seen {
@@ -1569,8 +1660,8 @@ impl Parser {
                             Mark::default(),
                         );
                     }
-                    self.tag_directives
-                        .push((t.value.clone(), t.suffix.clone()));
+                    let directive = (t.value.clone(), t.suffix.clone());
+                    self.tag_directives.push(directive);
                 }
                 _ => break,
             }
@@ -1586,12 +1677,12 @@ impl Parser {
     }
 
     fn node(&mut self, block: bool, indentless_sequence: bool) -> Scan<Event> {
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if t.kind == Tok::Alias {
             self.state = self.pop_state();
-            self.scanner.take();
+            let token = self.scanner.take();
             let mut e = Event::new(Ev::Alias);
-            e.anchor = Some(t.value);
+            e.anchor = Some(token.value);
             return Ok(e);
         }
         let mut start = t.start;
@@ -1599,24 +1690,22 @@ impl Parser {
         let mut tag_token: Option<(String, String, Mark)> = None;
         let mut t = t;
         if t.kind == Tok::Anchor {
-            anchor = Some(t.value.clone());
             start = t.start;
-            self.scanner.take();
-            t = self.scanner.peek()?.clone();
+            anchor = Some(self.scanner.take().value);
+            t = self.peek_head()?;
             if t.kind == Tok::Tag {
-                tag_token = Some((t.value.clone(), t.suffix.clone(), t.start));
-                self.scanner.take();
-                t = self.scanner.peek()?.clone();
+                let token = self.scanner.take();
+                tag_token = Some((token.value, token.suffix, t.start));
+                t = self.peek_head()?;
             }
         } else if t.kind == Tok::Tag {
-            tag_token = Some((t.value.clone(), t.suffix.clone(), t.start));
+            let token = self.scanner.take();
+            tag_token = Some((token.value, token.suffix, t.start));
             start = t.start;
-            self.scanner.take();
-            t = self.scanner.peek()?.clone();
+            t = self.peek_head()?;
             if t.kind == Tok::Anchor {
-                anchor = Some(t.value.clone());
-                self.scanner.take();
-                t = self.scanner.peek()?.clone();
+                anchor = Some(self.scanner.take().value);
+                t = self.peek_head()?;
             }
         }
         let mut tag = String::new();
@@ -1646,13 +1735,13 @@ impl Parser {
             return Ok(collection(Ev::SequenceStart));
         }
         if t.kind == Tok::Scalar {
-            let plain_implicit = (tag.is_empty() && t.style == Style::Plain) || tag == "!";
             self.state = self.pop_state();
-            self.scanner.take();
+            let token = self.scanner.take();
+            let plain_implicit = (tag.is_empty() && token.style == Style::Plain) || tag == "!";
             let mut e = Event::new(Ev::Scalar);
             e.anchor = anchor;
             e.tag = tag;
-            e.value = t.value;
+            e.value = token.value;
             e.implicit = plain_implicit;
             return Ok(e);
         }
@@ -1688,7 +1777,7 @@ impl Parser {
             let t = self.scanner.take();
             self.marks.push(t.start);
         }
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if t.kind == Tok::BlockEntry {
             self.scanner.take();
             let k = self.peek_kind()?;
@@ -1710,7 +1799,7 @@ impl Parser {
     }
 
     fn indentless_sequence_entry(&mut self) -> Scan<Event> {
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if t.kind == Tok::BlockEntry {
             self.scanner.take();
             let k = self.peek_kind()?;
@@ -1730,7 +1819,7 @@ impl Parser {
             let t = self.scanner.take();
             self.marks.push(t.start);
         }
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if t.kind == Tok::Key {
             self.scanner.take();
             let k = self.peek_kind()?;
@@ -1752,7 +1841,7 @@ impl Parser {
     }
 
     fn block_mapping_value(&mut self) -> Scan<Event> {
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if t.kind == Tok::Value {
             self.scanner.take();
             let k = self.peek_kind()?;
@@ -1772,12 +1861,12 @@ impl Parser {
             let t = self.scanner.take();
             self.marks.push(t.start);
         }
-        let mut t = self.scanner.peek()?.clone();
+        let mut t = self.peek_head()?;
         if t.kind != Tok::FlowSequenceEnd {
             if !first {
                 if t.kind == Tok::FlowEntry {
                     self.scanner.take();
-                    t = self.scanner.peek()?.clone();
+                    t = self.peek_head()?;
                 } else {
                     let context = self.marks.pop().unwrap_or_default();
                     return parser_error("did not find expected ',' or ']'", t.start, context);
@@ -1805,12 +1894,12 @@ impl Parser {
             let t = self.scanner.take();
             self.marks.push(t.start);
         }
-        let mut t = self.scanner.peek()?.clone();
+        let mut t = self.peek_head()?;
         if t.kind != Tok::FlowMappingEnd {
             if !first {
                 if t.kind == Tok::FlowEntry {
                     self.scanner.take();
-                    t = self.scanner.peek()?.clone();
+                    t = self.peek_head()?;
                 } else {
                     let context = self.marks.pop().unwrap_or_default();
                     return parser_error("did not find expected ',' or '}'", t.start, context);
@@ -1818,7 +1907,7 @@ impl Parser {
             }
             if t.kind == Tok::Key {
                 self.scanner.take();
-                t = self.scanner.peek()?.clone();
+                t = self.peek_head()?;
                 if !matches!(t.kind, Tok::Value | Tok::FlowEntry | Tok::FlowMappingEnd) {
                     self.states.push(State::FlowMappingValue);
                     return self.node(false, false);
@@ -1837,14 +1926,14 @@ impl Parser {
     }
 
     fn flow_mapping_value(&mut self, empty: bool) -> Scan<Event> {
-        let t = self.scanner.peek()?.clone();
+        let t = self.peek_head()?;
         if empty {
             self.state = State::FlowMappingKey;
             return Ok(empty_scalar());
         }
         if t.kind == Tok::Value {
             self.scanner.take();
-            let t = self.scanner.peek()?.clone();
+            let t = self.peek_head()?;
             if !matches!(t.kind, Tok::FlowEntry | Tok::FlowMappingEnd) {
                 self.states.push(State::FlowMappingKey);
                 return self.node(false, false);
@@ -1938,20 +2027,20 @@ impl Composer {
         Ok(self.peeked.take().expect("peeked"))
     }
 
-    fn add(&mut self, kind: NodeKind, event: &Event) -> usize {
+    fn add(&mut self, kind: NodeKind, event: Event) -> usize {
+        let id = self.nodes.len();
         self.nodes.push(Node {
             kind,
-            tag: event.tag.clone(),
-            value: event.value.clone(),
+            tag: event.tag,
+            value: event.value,
             implicit: event.implicit,
             children: Vec::new(),
             target: 0,
         });
-        let id = self.nodes.len() - 1;
-        if let Some(anchor) = &event.anchor
+        if let Some(anchor) = event.anchor
             && kind != NodeKind::Alias
         {
-            self.anchors.insert(anchor.clone(), id);
+            self.anchors.insert(anchor, id);
         }
         id
     }
@@ -1964,7 +2053,7 @@ impl Composer {
             Ev::StreamEnd => Ok(None),
             _ => {
                 let event = self.take()?;
-                let doc = self.add(NodeKind::Document, &event);
+                let doc = self.add(NodeKind::Document, event);
                 let child = self.node()?;
                 self.nodes[doc].children.push(child);
                 let end = self.take()?;
@@ -1979,6 +2068,88 @@ impl Composer {
         }
     }
 
+    /// The first document of the stream decoded as it is read, without a node tree, for
+    /// the common document: no aliases, no merge keys, no collections as keys, and
+    /// scalars that all decode. `Quick::Fallback` when the document is not one of those
+    /// (read it again with [`Composer::document`] and [`Decoder`], which find what Go
+    /// reports); syntax errors are the same either way.
+    fn quick_document(&mut self) -> Read<Quick> {
+        let start = self.take()?;
+        debug_assert_eq!(start.kind, Ev::StreamStart);
+        if self.peek()? == Ev::StreamEnd {
+            return Ok(Quick::Done(None));
+        }
+        self.take()?;
+        let mut open: Vec<QuickFrame> = Vec::new();
+        let root = loop {
+            let event = self.take()?;
+            let value = match event.kind {
+                Ev::Scalar => {
+                    if let Some(QuickFrame::Map(_, None)) = open.last()
+                        && event.value == "<<"
+                        && (event.implicit || event.tag == MERGE_TAG)
+                    {
+                        return Ok(Quick::Fallback);
+                    }
+                    match decode_scalar(&event.tag, &event.value, event.implicit) {
+                        Ok(Some(v)) => v,
+                        Ok(None) => Yv::Str(event.value),
+                        Err(_) => return Ok(Quick::Fallback),
+                    }
+                }
+                Ev::SequenceStart | Ev::MappingStart => {
+                    if let Some(QuickFrame::Map(_, None)) = open.last() {
+                        // A collection as a key: Go refuses it when decoding.
+                        return Ok(Quick::Fallback);
+                    }
+                    open.push(if event.kind == Ev::SequenceStart {
+                        QuickFrame::Seq(Vec::new())
+                    } else {
+                        QuickFrame::Map(Entries::default(), None)
+                    });
+                    if open.len() > MAX_NESTING {
+                        return Err(ReadError::Other(format!(
+                            "yaml: exceeded max depth of {MAX_NESTING}"
+                        )));
+                    }
+                    continue;
+                }
+                Ev::SequenceEnd | Ev::MappingEnd => match open.pop() {
+                    Some(QuickFrame::Seq(items)) => Yv::Seq(items),
+                    Some(QuickFrame::Map(entries, _)) => Yv::Map(entries.items),
+                    None => {
+                        return Err(ReadError::Other(format!(
+                            "yaml: attempted to parse unknown event: {:?}",
+                            event.kind
+                        )));
+                    }
+                },
+                Ev::Alias => return Ok(Quick::Fallback),
+                other => {
+                    return Err(ReadError::Other(format!(
+                        "yaml: attempted to parse unknown event: {other:?}"
+                    )));
+                }
+            };
+            match open.last_mut() {
+                None => break value,
+                Some(QuickFrame::Seq(items)) => items.push(value),
+                Some(QuickFrame::Map(entries, pending)) => match pending.take() {
+                    None => *pending = Some(value),
+                    Some(key) => entries.set(key, value),
+                },
+            }
+        };
+        let end = self.take()?;
+        if end.kind != Ev::DocumentEnd {
+            return Err(ReadError::Other(format!(
+                "yaml: expected DOCUMENT_END event but got {:?}",
+                end.kind
+            )));
+        }
+        Ok(Quick::Done(Some(root)))
+    }
+
     /// One node and everything under it, read without recursion.
     fn node(&mut self) -> Read<usize> {
         let mut open: Vec<usize> = Vec::new();
@@ -1986,25 +2157,26 @@ impl Composer {
             let event = self.take()?;
             let id = match event.kind {
                 Ev::Alias => {
-                    let name = event.anchor.clone().unwrap_or_default();
+                    let mut event = event;
+                    let name = event.anchor.take().unwrap_or_default();
                     let Some(&target) = self.anchors.get(&name) else {
                         return Err(ReadError::Other(format!(
                             "yaml: unknown anchor '{name}' referenced"
                         )));
                     };
-                    let id = self.add(NodeKind::Alias, &event);
+                    let id = self.add(NodeKind::Alias, event);
                     self.nodes[id].value = name;
                     self.nodes[id].target = target;
                     id
                 }
-                Ev::Scalar => self.add(NodeKind::Scalar, &event),
+                Ev::Scalar => self.add(NodeKind::Scalar, event),
                 Ev::SequenceStart | Ev::MappingStart => {
                     let kind = if event.kind == Ev::SequenceStart {
                         NodeKind::Sequence
                     } else {
                         NodeKind::Mapping
                     };
-                    let id = self.add(kind, &event);
+                    let id = self.add(kind, event);
                     if let Some(&parent) = open.last() {
                         self.nodes[parent].children.push(id);
                     }
@@ -2044,6 +2216,21 @@ impl Composer {
     }
 }
 
+/// What [`Composer::quick_document`] made of a document.
+enum Quick {
+    /// The decoded document (`None` for an empty stream).
+    Done(Option<Yv>),
+    /// The document needs the node tree.
+    Fallback,
+}
+
+/// A collection [`Composer::quick_document`] is reading: a sequence's items, or a map's
+/// entries and the key read for the next value.
+enum QuickFrame {
+    Seq(Vec<Yv>),
+    Map(Entries, Option<Yv>),
+}
+
 /// How deep collections may nest in a document slipway reads. Go allows 10000; slipway's
 /// readers and writers recurse, so they stop earlier, far beyond what values files use.
 const MAX_NESTING: usize = 500;
@@ -2056,7 +2243,7 @@ const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
 /// What a scalar decodes to into an `interface{}`.
 #[derive(Debug, Clone, PartialEq)]
-enum Yv {
+pub(crate) enum Yv {
     Null,
     Bool(bool),
     Int(i64),
@@ -2150,47 +2337,51 @@ fn float_regex(s: &str) -> bool {
 }
 
 /// The value a plain scalar stands for with no tag: Go's YAML resolution, YAML 1.1's
-/// booleans included.
-fn resolve_plain(s: &str) -> (Kind, Yv) {
+/// booleans included. `None` for a string or a timestamp: the scalar's own text.
+fn resolve_plain(s: &str) -> (Kind, Option<Yv>) {
     let Some(first) = s.bytes().next() else {
-        return (Kind::Null, Yv::Null);
+        return (Kind::Null, Some(Yv::Null));
     };
     match s {
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return (Kind::Bool, Yv::Bool(true));
+            return (Kind::Bool, Some(Yv::Bool(true)));
         }
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return (Kind::Bool, Yv::Bool(false));
+            return (Kind::Bool, Some(Yv::Bool(false)));
         }
-        "~" | "null" | "Null" | "NULL" => return (Kind::Null, Yv::Null),
-        ".nan" | ".NaN" | ".NAN" => return (Kind::Float, Yv::Float(f64::NAN)),
+        "~" | "null" | "Null" | "NULL" => return (Kind::Null, Some(Yv::Null)),
+        ".nan" | ".NaN" | ".NAN" => return (Kind::Float, Some(Yv::Float(f64::NAN))),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return (Kind::Float, Yv::Float(f64::INFINITY));
+            return (Kind::Float, Some(Yv::Float(f64::INFINITY)));
         }
-        "-.inf" | "-.Inf" | "-.INF" => return (Kind::Float, Yv::Float(f64::NEG_INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => return (Kind::Float, Some(Yv::Float(f64::NEG_INFINITY))),
         _ => {}
     }
     match first {
         b'.' => {
             if let Some(f) = go_parse_float(s) {
-                return (Kind::Float, Yv::Float(f));
+                return (Kind::Float, Some(Yv::Float(f)));
             }
         }
         b'0'..=b'9' | b'+' | b'-' => {
             if is_timestamp(s) {
-                return (Kind::Timestamp, Yv::Str(s.to_string()));
+                return (Kind::Timestamp, None);
             }
-            if let Some(v) = resolve_number(s) {
-                return v;
+            if let Some((kind, v)) = resolve_number(s) {
+                return (kind, Some(v));
             }
         }
         _ => {}
     }
-    (Kind::Str, Yv::Str(s.to_string()))
+    (Kind::Str, None)
 }
 
 fn resolve_number(s: &str) -> Option<(Kind, Yv)> {
-    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    let plain: std::borrow::Cow<'_, str> = if s.contains('_') {
+        s.chars().filter(|c| *c != '_').collect::<String>().into()
+    } else {
+        s.into()
+    };
     if let Ok(i) = go_parse_int(&plain) {
         return Some((Kind::Int, Yv::Int(i)));
     }
@@ -2324,8 +2515,9 @@ impl TimeParse<'_> {
     }
 }
 
-/// Go's resolution of a scalar with an explicit tag, or none.
-fn resolve(tag: &str, value: &str) -> Result<(Kind, Yv), String> {
+/// Go's resolution of a scalar with an explicit tag, or none. `None` for the scalar's own
+/// text.
+fn resolve(tag: &str, value: &str) -> Result<(Kind, Option<Yv>), String> {
     let wanted = if tag.is_empty() {
         None
     } else {
@@ -2339,20 +2531,20 @@ fn resolve(tag: &str, value: &str) -> Result<(Kind, Yv), String> {
                 | Kind::Timestamp),
             ) => Some(k),
             // Not a tag Go resolves: the text as it is.
-            Some(Kind::Binary) => return Ok((Kind::Binary, Yv::Str(value.to_string()))),
-            _ => return Ok((Kind::Other, Yv::Str(value.to_string()))),
+            Some(Kind::Binary) => return Ok((Kind::Binary, None)),
+            _ => return Ok((Kind::Other, None)),
         }
     };
     let (kind, out) = match wanted {
-        Some(Kind::Str) => (Kind::Str, Yv::Str(value.to_string())),
+        Some(Kind::Str) => (Kind::Str, None),
         Some(Kind::Timestamp) | None => resolve_plain(value),
         Some(_) => {
             let (k, v) = resolve_plain(value);
             // A timestamp is only tried untagged or as !!timestamp.
             if k == Kind::Timestamp {
                 match resolve_number(value) {
-                    Some(r) => r,
-                    None => (Kind::Str, Yv::Str(value.to_string())),
+                    Some((k, v)) => (k, Some(v)),
+                    None => (Kind::Str, None),
                 }
             } else {
                 (k, v)
@@ -2363,7 +2555,7 @@ fn resolve(tag: &str, value: &str) -> Result<(Kind, Yv), String> {
         None | Some(Kind::Str) => Ok((kind, out)),
         Some(w) if w == kind => Ok((kind, out)),
         Some(Kind::Float) if kind == Kind::Int => match out {
-            Yv::Int(i) => Ok((Kind::Float, Yv::Float(i as f64))),
+            Some(Yv::Int(i)) => Ok((Kind::Float, Some(Yv::Float(i as f64)))),
             _ => Err(format!(
                 "yaml: cannot decode {} `{value}` as a {}",
                 kind_tag(kind),
@@ -2375,6 +2567,31 @@ fn resolve(tag: &str, value: &str) -> Result<(Kind, Yv), String> {
             kind_tag(kind),
             kind_tag(w)
         )),
+    }
+}
+
+/// A scalar as Go decodes it into an `interface{}`; `None` for its own text, as a string.
+fn decode_scalar(tag: &str, text: &str, implicit: bool) -> Result<Option<Yv>, String> {
+    if tag.is_empty() && !implicit {
+        return Ok(None);
+    }
+    if tag == NULL_TAG {
+        // A !!null tag: Go leaves the interface{} nil whatever the text (once it reads
+        // as null).
+        resolve(tag, text)?;
+        return Ok(Some(Yv::Null));
+    }
+    let (kind, v) = resolve(tag, text)?;
+    match kind {
+        Kind::Binary => {
+            let clean: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+            match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
+                Ok(bytes) => Ok(Some(Yv::Str(go_lossy(&bytes)))),
+                Err(_) => Err("yaml: !!binary value contains invalid base64 data".into()),
+            }
+        }
+        Kind::Timestamp => Ok(None),
+        _ => Ok(v),
     }
 }
 
@@ -2402,10 +2619,11 @@ fn allowed_alias_ratio(decode_count: usize) -> f64 {
     }
 }
 
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+const NULL_TAG: &str = "tag:yaml.org,2002:null";
+
 fn is_merge(n: &Node) -> bool {
-    n.kind == NodeKind::Scalar
-        && n.value == "<<"
-        && (n.implicit || n.tag == format!("{TAG_PREFIX}merge"))
+    n.kind == NodeKind::Scalar && n.value == "<<" && (n.implicit || n.tag == MERGE_TAG)
 }
 
 fn go_lossy(bytes: &[u8]) -> String {
@@ -2447,7 +2665,8 @@ impl Decoder<'_> {
 
     fn value(&mut self, id: usize) -> Result<Yv, String> {
         self.count()?;
-        let n = &self.nodes[id];
+        let nodes = self.nodes;
+        let n = &nodes[id];
         match n.kind {
             NodeKind::Document => match n.children.first() {
                 Some(&child) => self.value(child),
@@ -2466,9 +2685,8 @@ impl Decoder<'_> {
             }
             NodeKind::Scalar => self.scalar(id),
             NodeKind::Sequence => {
-                let children = n.children.clone();
-                let mut items = Vec::with_capacity(children.len());
-                for child in children {
+                let mut items = Vec::with_capacity(n.children.len());
+                for &child in &n.children {
                     items.push(self.value(child)?);
                 }
                 Ok(Yv::Seq(items))
@@ -2483,36 +2701,16 @@ impl Decoder<'_> {
 
     fn scalar(&mut self, id: usize) -> Result<Yv, String> {
         let n = &self.nodes[id];
-        if n.tag.is_empty() && !n.implicit {
-            return Ok(Yv::Str(n.value.clone()));
-        }
-        if n.tag == format!("{TAG_PREFIX}null") {
-            // A !!null tag: Go leaves the interface{} nil whatever the text.
-            let (kind, _) = resolve(&n.tag, &n.value)?;
-            let _ = kind;
-            return Ok(Yv::Null);
-        }
-        let (kind, v) = resolve(&n.tag, &n.value)?;
-        match kind {
-            Kind::Binary => {
-                let clean: String = n
-                    .value
-                    .chars()
-                    .filter(|c| *c != '\n' && *c != '\r')
-                    .collect();
-                match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
-                    Ok(bytes) => Ok(Yv::Str(go_lossy(&bytes))),
-                    Err(_) => Err("yaml: !!binary value contains invalid base64 data".into()),
-                }
-            }
-            Kind::Timestamp => Ok(Yv::Str(n.value.clone())),
-            _ => Ok(v),
-        }
+        Ok(
+            decode_scalar(&n.tag, &n.value, n.implicit)?
+                .unwrap_or_else(|| Yv::Str(n.value.clone())),
+        )
     }
 
     fn mapping_into(&mut self, id: usize, entries: &mut Entries) -> Result<(), String> {
-        let children = self.nodes[id].children.clone();
-        for pair in children.chunks(2) {
+        let nodes = self.nodes;
+        entries.items.reserve(nodes[id].children.len() / 2);
+        for pair in nodes[id].children.chunks(2) {
             let (k, v) = (pair[0], pair[1]);
             if is_merge(&self.nodes[k]) {
                 self.merge(v, entries)?;
@@ -2540,8 +2738,8 @@ impl Decoder<'_> {
                 self.merge_map(id, entries)
             }
             NodeKind::Sequence => {
-                let children = n.children.clone();
-                for &child in children.iter().rev() {
+                let nodes = self.nodes;
+                for &child in nodes[id].children.iter().rev() {
                     let c = &self.nodes[child];
                     let ok = match c.kind {
                         NodeKind::Alias => self.nodes[c.target].kind == NodeKind::Mapping,
@@ -2585,7 +2783,24 @@ impl Decoder<'_> {
 #[derive(Default)]
 struct Entries {
     items: Vec<(Yv, Yv)>,
-    index: HashMap<KeyId, usize>,
+    /// Built once the map is too large for a linear search of its keys.
+    index: Option<HashMap<KeyId, usize>>,
+}
+
+/// Maps up to this many entries find an equal key by looking at each one.
+const LINEAR_KEYS: usize = 32;
+
+/// Go's `==` on two interface map keys.
+fn same_key(a: &Yv, b: &Yv) -> bool {
+    match (a, b) {
+        (Yv::Null, Yv::Null) => true,
+        (Yv::Bool(x), Yv::Bool(y)) => x == y,
+        (Yv::Int(x), Yv::Int(y)) => x == y,
+        (Yv::Uint(x), Yv::Uint(y)) => x == y,
+        (Yv::Float(x), Yv::Float(y)) => x == y,
+        (Yv::Str(x), Yv::Str(y)) => x == y,
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -2598,24 +2813,45 @@ enum KeyId {
     Str(String),
 }
 
+fn key_id(key: &Yv) -> Option<KeyId> {
+    match key {
+        Yv::Null => Some(KeyId::Null),
+        Yv::Bool(b) => Some(KeyId::Bool(*b)),
+        Yv::Int(i) => Some(KeyId::Int(*i)),
+        Yv::Uint(u) => Some(KeyId::Uint(*u)),
+        Yv::Float(f) if f.is_nan() => None,
+        Yv::Float(f) => Some(KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() })),
+        Yv::Str(s) => Some(KeyId::Str(s.clone())),
+        Yv::Seq(_) | Yv::Map(_) => None,
+    }
+}
+
 impl Entries {
     fn set(&mut self, key: Yv, value: Yv) {
-        let id = match &key {
-            Yv::Null => Some(KeyId::Null),
-            Yv::Bool(b) => Some(KeyId::Bool(*b)),
-            Yv::Int(i) => Some(KeyId::Int(*i)),
-            Yv::Uint(u) => Some(KeyId::Uint(*u)),
-            Yv::Float(f) if f.is_nan() => None,
-            Yv::Float(f) => Some(KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() })),
-            Yv::Str(s) => Some(KeyId::Str(s.clone())),
-            Yv::Seq(_) | Yv::Map(_) => None,
-        };
-        if let Some(id) = id {
-            if let Some(&i) = self.index.get(&id) {
+        if self.index.is_none() {
+            if let Some(slot) = self.items.iter_mut().find(|(k, _)| same_key(k, &key)) {
+                slot.1 = value;
+                return;
+            }
+            self.items.push((key, value));
+            if self.items.len() > LINEAR_KEYS {
+                let mut index = HashMap::new();
+                for (i, (k, _)) in self.items.iter().enumerate() {
+                    if let Some(id) = key_id(k) {
+                        index.insert(id, i);
+                    }
+                }
+                self.index = Some(index);
+            }
+            return;
+        }
+        let index = self.index.get_or_insert_with(HashMap::new);
+        if let Some(id) = key_id(&key) {
+            if let Some(&i) = index.get(&id) {
                 self.items[i].1 = value;
                 return;
             }
-            self.index.insert(id, self.items.len());
+            index.insert(id, self.items.len());
         }
         self.items.push((key, value));
     }
@@ -2662,27 +2898,44 @@ fn go_type_name(v: &Yv) -> &'static str {
 }
 
 /// Reads the first document of `text` as Go's YAML library reads it into an
+/// `interface{}`, as sigs.k8s.io/yaml does before it turns the value into JSON: `Ok(None)`
+/// for an empty stream; the error is Go's message (`yaml: line 2: ...`).
+pub(crate) fn decode_first(text: &str) -> Result<Option<Yv>, String> {
+    decode_document(text).map_err(|e| e.message())
+}
+
+/// Whether Go's YAML reader accepts the character in a document.
+fn yaml_printable(c: char) -> bool {
+    let u = c as u32;
+    matches!(u, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Reads the first document of `text` as Go's YAML library reads it into an
 /// `interface{}`: `Ok(None)` for an empty stream.
 fn decode_document(text: &str) -> Read<Option<Yv>> {
-    for c in text.chars() {
-        let u = c as u32;
-        let ok = matches!(u, 0x09 | 0x0A | 0x0D | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
-        if !ok {
-            return Err(ReadError::Syntax(SyntaxError {
-                stage: Stage::Reader,
-                context_mark: Mark::default(),
-                problem: "control characters are not allowed".into(),
-                problem_mark: Mark::default(),
-            }));
-        }
+    // Printable ASCII, tabs and line breaks need no closer look.
+    let plain_ascii = text
+        .bytes()
+        .all(|b| matches!(b, 0x09 | 0x0A | 0x0D | 0x20..=0x7E));
+    if !plain_ascii && !text.chars().all(yaml_printable) {
+        return Err(ReadError::Syntax(SyntaxError {
+            stage: Stage::Reader,
+            context_mark: Mark::default(),
+            problem: "control characters are not allowed".into(),
+            problem_mark: Mark::default(),
+        }));
     }
     let text = if text.is_empty() { "\n" } else { text };
-    let mut composer = Composer {
+    let composer = |text: &str| Composer {
         parser: Parser::new(text),
         peeked: None,
         nodes: Vec::new(),
         anchors: HashMap::new(),
     };
+    if let Quick::Done(doc) = composer(text).quick_document()? {
+        return Ok(doc);
+    }
+    let mut composer = composer(text);
     let Some(doc) = composer.document()? else {
         return Ok(None);
     };
@@ -2794,6 +3047,33 @@ fn to_value(v: Jv) -> Result<Value, String> {
     })
 }
 
+/// `to_value(to_jsonable(v))` in one step, for a value where neither can fail; `None`
+/// when a key cannot be written as a JSON key or a float cannot be written as JSON (the
+/// two steps then find the error Go reports).
+fn direct_value(v: &Yv) -> Option<Value> {
+    Some(match v {
+        Yv::Null => Value::Nil,
+        Yv::Bool(b) => Value::Bool(*b),
+        Yv::Int(i) => Value::Float(*i as f64),
+        Yv::Uint(u) => Value::Float(*u as f64),
+        Yv::Float(f) if f.is_finite() => Value::Float(*f),
+        Yv::Float(_) => return None,
+        Yv::Str(s) => Value::str(s),
+        Yv::Seq(items) => Value::list(items.iter().map(direct_value).collect::<Option<_>>()?),
+        Yv::Map(entries) => {
+            let mut map = BTreeMap::new();
+            for (k, v) in entries {
+                let key = match k {
+                    Yv::Str(s) => s.clone(),
+                    _ => key_string(k, v).ok()?,
+                };
+                map.insert(key, direct_value(v)?);
+            }
+            Value::map(map)
+        }
+    })
+}
+
 /// What Go type a document is read into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Into {
@@ -2807,8 +3087,13 @@ enum Into {
 fn sigs_unmarshal(text: &str, into: Into) -> Result<Value, String> {
     let converted = decode_document(text)
         .map_err(|e| e.message())
-        .and_then(|doc| to_jsonable(doc.unwrap_or(Yv::Null)))
-        .and_then(to_value)
+        .and_then(|doc| {
+            let doc = doc.unwrap_or(Yv::Null);
+            match direct_value(&doc) {
+                Some(v) => Ok(v),
+                None => to_jsonable(doc).and_then(to_value),
+            }
+        })
         .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
     let kind = match &converted {
         Value::Nil => return Ok(Value::Nil),
@@ -2854,15 +3139,58 @@ pub fn unmarshal(text: &str) -> Result<Value, YamlError> {
 /// cut into documents at `---` lines, each document is read as [`parse_values`] reads it,
 /// and the maps are merged, later documents winning (maps merged key by key).
 pub fn load_values(text: &str) -> Result<Value, YamlError> {
-    let mut merged = Value::empty_map();
+    if text.len() < MEMO_MIN_BYTES {
+        return read_values(text);
+    }
+    let known = VALUES_READ.with(|memo| {
+        memo.borrow()
+            .iter()
+            .find(|(t, _)| t == text)
+            .map(|(_, v)| v.deep_copy())
+    });
+    if let Some(values) = known {
+        return Ok(values);
+    }
+    let values = read_values(text)?;
+    VALUES_READ.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.len() == MEMO_ENTRIES {
+            memo.remove(0);
+        }
+        memo.push((text.to_owned(), values.deep_copy()));
+    });
+    Ok(values)
+}
+
+/// Values files shorter than this are read every time.
+const MEMO_MIN_BYTES: usize = 4096;
+/// How many large values files are remembered (the most recent ones).
+const MEMO_ENTRIES: usize = 8;
+
+thread_local! {
+    /// Large values files read lately, and their values: a run loads a chart more than
+    /// once (to look for dependencies to fetch, then to render it), and copying values
+    /// costs far less than reading their YAML again.
+    static VALUES_READ: std::cell::RefCell<Vec<(String, Value)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`load_values`], read from the text.
+fn read_values(text: &str) -> Result<Value, YamlError> {
+    let mut merged: Option<Value> = None;
     for doc in split_documents(text)? {
         let current = sigs_unmarshal(&doc, Into::Map)
             .map_err(|e| YamlError(format!("cannot unmarshal yaml document: {e}")))?;
         if let Value::Map(_) = current {
-            merged = merge_maps(&merged, &current);
+            merged = Some(match merged {
+                // The first map is taken as it is (merging it into an empty map would copy
+                // it entry by entry).
+                None => current,
+                Some(m) => merge_maps(&m, &current),
+            });
         }
     }
-    Ok(merged)
+    Ok(merged.unwrap_or_else(Value::empty_map))
 }
 
 /// Cuts a stream into documents as Kubernetes' YAML reader does for Helm: a line that
@@ -3119,6 +3447,16 @@ fn key_less_in<T: PartialEq + Copy>(
 /// A stable merge sort that only needs `less` (Go's key order is not always a total
 /// order, which Rust's own sorts may refuse).
 fn sort_keys(keys: &mut Vec<String>, newer: bool) {
+    let order = key_order(&keys.iter().map(String::as_str).collect::<Vec<_>>(), newer);
+    let sorted: Vec<String> = order
+        .into_iter()
+        .map(|i| std::mem::take(&mut keys[i]))
+        .collect();
+    *keys = sorted;
+}
+
+/// The positions of `keys` in the order Go's YAML encoders write them.
+fn key_order(keys: &[&str], newer: bool) -> Vec<usize> {
     fn merge_sort(v: &mut [usize], tmp: &mut [usize], less: &impl Fn(usize, usize) -> bool) {
         let n = v.len();
         if n < 2 {
@@ -3142,13 +3480,9 @@ fn sort_keys(keys: &mut Vec<String>, newer: bool) {
     let mut order: Vec<usize> = (0..keys.len()).collect();
     let mut tmp = vec![0; keys.len()];
     merge_sort(&mut order, &mut tmp, &|a, b| {
-        key_less(&keys[a], &keys[b], newer)
+        key_less(keys[a], keys[b], newer)
     });
-    let sorted: Vec<String> = order
-        .into_iter()
-        .map(|i| std::mem::take(&mut keys[i]))
-        .collect();
-    *keys = sorted;
+    order
 }
 
 /// Whether writing `v` as JSON and reading that back as YAML could do more than give the
@@ -3157,8 +3491,9 @@ fn sort_keys(keys: &mut Vec<String>, newer: bool) {
 /// take the exact route through both texts.
 fn needs_exact_route(v: &Value) -> bool {
     let risky = |s: &str| {
-        s.chars()
-            .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF))
+        !s.bytes().all(|b| b < 0x7F)
+            && s.chars()
+                .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF))
     };
     match v {
         Value::String(s) => risky(s),
@@ -3217,9 +3552,9 @@ fn via_json(v: &Value) -> Out {
         Value::Float(f) => {
             let text = json_float(*f).unwrap_or_default();
             match resolve_plain(&text).1 {
-                Yv::Int(i) => plain(i.to_string()),
-                Yv::Uint(u) => plain(u.to_string()),
-                Yv::Float(f) => plain(yaml_float(f)),
+                Some(Yv::Int(i)) => plain(i.to_string()),
+                Some(Yv::Uint(u)) => plain(u.to_string()),
+                Some(Yv::Float(f)) => plain(yaml_float(f)),
                 _ => plain(text),
             }
         }
@@ -3228,14 +3563,12 @@ fn via_json(v: &Value) -> Out {
         Value::List(items) => Out::Seq(items.iter().map(via_json).collect()),
         Value::Map(m) => {
             let m = m.borrow();
-            let mut keys: Vec<String> = m.keys().cloned().collect();
-            sort_keys(&mut keys, false);
+            let entries: Vec<(&String, &Value)> = m.iter().collect();
+            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
             Out::Map(
-                keys.into_iter()
-                    .map(|k| {
-                        let value = via_json(&m[&k]);
-                        (string_out(&k), value)
-                    })
+                key_order(&keys, false)
+                    .into_iter()
+                    .map(|i| (string_out(entries[i].0), via_json(entries[i].1)))
                     .collect(),
             )
         }
@@ -3273,9 +3606,10 @@ fn direct(v: &Value) -> Result<Out, String> {
 /// break. Helm's `toYaml` prints nothing when this fails; `mustToYaml` fails with the
 /// error.
 pub fn to_yaml(value: &Value) -> Result<String, YamlError> {
-    let json = crate::json::to_json(value)
-        .map_err(|e| YamlError(format!("error marshaling into JSON: {e}")))?;
+    let json_error = |e| YamlError(format!("error marshaling into JSON: {e}"));
+    crate::json::check_json(value).map_err(json_error)?;
     let out = if needs_exact_route(value) {
+        let json = crate::json::to_json(value).map_err(json_error)?;
         match decode_document(&json) {
             Ok(doc) => decoded_out(doc.unwrap_or(Yv::Null)),
             Err(e) => return Err(YamlError(e.message())),
@@ -3557,15 +3891,30 @@ impl Emitter {
         if (!self.newer || !text.is_empty()) && !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = text.chars().collect();
+        if !text.contains([' ', '\r', '\n', '\u{85}', '\u{2028}', '\u{2029}']) {
+            // No place to fold or break: the text goes as it is.
+            self.out.push_str(text);
+            self.column += text.chars().count();
+        } else {
+            self.write_plain_folded(text, allow_breaks);
+        }
+        if !self.newer || !text.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    /// The characters of a plain scalar, folding long lines at spaces.
+    fn write_plain_folded(&mut self, text: &str, allow_breaks: bool) {
         let mut spaces = false;
         let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
             if c == ' ' {
                 if allow_breaks
                     && !spaces
                     && self.column > self.best_width
-                    && chars.get(i + 1) != Some(&' ')
+                    && chars.peek() != Some(&' ')
                 {
                     self.write_indent();
                 } else {
@@ -3589,10 +3938,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        if !self.newer || !text.is_empty() {
-            self.whitespace = false;
-        }
-        self.indention = false;
     }
 
     fn write_single_quoted(&mut self, text: &str, allow_breaks: bool) {
@@ -3641,10 +3986,13 @@ impl Emitter {
 
     fn write_double_quoted(&mut self, text: &str, allow_breaks: bool) {
         self.write_indicator("\"", true, false, false);
-        let chars: Vec<char> = text.chars().collect();
-        let bom = chars.first() == Some(&'\u{feff}');
+        let bom = text.starts_with('\u{feff}');
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
+        let mut chars = text.chars().peekable();
+        let mut i = 0;
+        while let Some(c) = chars.next() {
+            let next = chars.peek().copied();
+            i += 1;
             if !is_printable(c) || bom || is_break(c) || c == '"' || c == '\\' {
                 self.put('\\');
                 let u = c as u32;
@@ -3687,11 +4035,11 @@ impl Emitter {
                 if allow_breaks
                     && !spaces
                     && self.column > self.best_width
-                    && i > 0
-                    && i + 1 < chars.len()
+                    && i > 1
+                    && next.is_some()
                 {
                     self.write_indent();
-                    if chars.get(i + 1) == Some(&' ') {
+                    if next == Some(' ') {
                         self.put('\\');
                     }
                 } else {
@@ -3750,8 +4098,24 @@ impl Emitter {
 
 /// What styles a scalar may be written in, as Go's YAML emitter decides it.
 fn analyze(text: &str, newer: bool) -> Analysis {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.is_empty() {
+    // Words, names, paths and versions (no indicator, no space at either end, nothing
+    // unprintable) allow every style: the checks below would find nothing.
+    let b = text.as_bytes();
+    if let (Some(first), Some(last)) = (b.first(), b.last())
+        && (first.is_ascii_alphanumeric() || *first == b'_')
+        && *last != b' '
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b' '))
+    {
+        return Analysis {
+            multiline: false,
+            flow_plain_allowed: true,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
+    if text.is_empty() {
         return Analysis {
             multiline: false,
             flow_plain_allowed: false,
@@ -3778,8 +4142,12 @@ fn analyze(text: &str, newer: bool) -> Analysis {
         flow_indicators = true;
     }
     let mut preceded_by_whitespace = true;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = chars.get(i + 1).is_none_or(|n| is_blank(*n));
+    let mut chars = text.chars().peekable();
+    let mut i = 0;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = next.is_none();
+        let followed_by_whitespace = next.is_none_or(is_blank);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -3824,7 +4192,7 @@ fn analyze(text: &str, newer: bool) -> Analysis {
             if i == 0 {
                 leading_space = true;
             }
-            if i + 1 == chars.len() {
+            if last {
                 trailing_space = true;
             }
             if previous_break {
@@ -3837,7 +4205,7 @@ fn analyze(text: &str, newer: bool) -> Analysis {
             if i == 0 {
                 leading_break = true;
             }
-            if i + 1 == chars.len() {
+            if last {
                 trailing_break = true;
             }
             if previous_space {
@@ -3850,6 +4218,7 @@ fn analyze(text: &str, newer: bool) -> Analysis {
             previous_break = false;
         }
         preceded_by_whitespace = is_blankz(c);
+        i += 1;
     }
     let mut a = Analysis {
         multiline: line_breaks,

@@ -5,13 +5,13 @@
 //! Rust side calls `slipway_chart`'s functions directly, so no template engine is needed.
 //! Multi-document values files are compared with `helm template` itself.
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value as Json, json};
 use slipway_chart::{json as cjson, strvals, toml as ctoml, yaml};
 use slipway_template::{Value, deep_equal};
-use slipway_testkit::ask_template_oracle;
+use slipway_testkit::{Helm, ask_template_oracle};
 
 /// Asks every question, and reports each disagreement (with the question) at once.
 struct Check {
@@ -201,28 +201,17 @@ fn values_chart(dir: &Path, values: &str) {
 /// Runs `helm template` on a chart whose one template prints `.Values` as JSON: the
 /// values as Go printed them, or helm's error output.
 fn helm_values(values_yaml: &str, args: &[&str]) -> Result<String, String> {
-    let helm = slipway_testkit::go_tool("helm").join("helm");
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("chart");
+    let helm = Helm::new();
+    let dir = helm.home().join("chart");
     values_chart(&dir, values_yaml);
-    let out = Command::new(&helm)
-        .args(["template", "r"])
-        .arg(&dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("HELM_CONFIG_HOME", home.path().join("config"))
-        .env("HELM_CACHE_HOME", home.path().join("cache"))
-        .env("HELM_DATA_HOME", home.path().join("data"))
-        .env("KUBECONFIG", home.path().join("no-kubeconfig"))
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", helm.display()));
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    let mut full = vec![OsStr::new("template"), OsStr::new("r"), dir.as_os_str()];
+    full.extend(args.iter().map(OsStr::new));
+    let out = helm.run(&full);
+    if !out.ok() {
+        return Err(out.stderr);
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
+    let line = out
+        .stdout
         .lines()
         .find_map(|l| l.strip_prefix("values: "))
         .unwrap_or_default();

@@ -6,57 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use slipway_chart::manifests::{
     CrdFile, ManifestError, TemplateOptions, is_manifest_file, notes, print_template,
     render_resources,
 };
-
-/// The helm binary with a home of its own: no configuration, cache or cluster of the
-/// machine's is read.
-struct Helm {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-/// What a helm run gave.
-struct Outcome {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Helm {
-    fn new() -> Helm {
-        let bin = slipway_testkit::go_tool("helm").join("helm");
-        assert!(bin.is_file(), "{} is missing", bin.display());
-        Helm {
-            bin,
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Outcome {
-        let home = self.home.path();
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("HELM_CONFIG_HOME", home.join("config"))
-            .env("HELM_CACHE_HOME", home.join("cache"))
-            .env("HELM_DATA_HOME", home.join("data"))
-            .env("KUBECONFIG", home.join("no-kubeconfig"))
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", self.bin.display()));
-        Outcome {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
+use slipway_testkit::{Helm, HelmRun};
 
 /// A chart written to a temporary folder: `files` are paths inside the chart (subcharts
 /// under `charts/NAME/`), each subchart's `Chart.yaml` is added.
@@ -139,7 +94,7 @@ impl Chart {
     }
 
     /// `helm template rel DIR flags`.
-    fn template(&self, helm: &Helm, flags: &[&str]) -> Outcome {
+    fn template(&self, helm: &Helm, flags: &[&str]) -> HelmRun {
         let root = self.root();
         let mut args = vec!["template", "rel", root.to_str().unwrap()];
         args.extend(flags);
@@ -155,6 +110,20 @@ fn write(path: &Path, text: &str) {
 /// The files under `dir`, recursively, in the order a sorted walk visits them, as
 /// (`/`-separated path under `dir`, text).
 fn walk(dir: &Path) -> Vec<(String, String)> {
+    walk_names(dir)
+        .into_iter()
+        .map(|rel| {
+            // The chart loader drops a byte order mark.
+            let text = std::fs::read_to_string(dir.join(&rel)).unwrap();
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+            (rel, text)
+        })
+        .collect()
+}
+
+/// The files under `dir`, recursively, in the order a sorted walk visits them, as
+/// `/`-separated paths under `dir`, without reading them.
+fn walk_names(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -166,14 +135,13 @@ fn walk(dir: &Path) -> Vec<(String, String)> {
     for name in names {
         let path = dir.join(&name);
         if path.is_dir() {
-            for (rel, text) in walk(&path) {
-                out.push((format!("{name}/{rel}"), text));
-            }
+            out.extend(
+                walk_names(&path)
+                    .into_iter()
+                    .map(|rel| format!("{name}/{rel}")),
+            );
         } else {
-            // The chart loader drops a byte order mark.
-            let text = std::fs::read_to_string(&path).unwrap();
-            let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
-            out.push((name, text));
+            out.push(name);
         }
     }
     out
@@ -198,13 +166,13 @@ fn options(flags: &[&str]) -> TemplateOptions {
 /// Runs `helm template` with `flags` and checks `print_template` gives the same output,
 /// or the same error. Returns helm's output, so that callers can check it shows what they
 /// meant to test.
-fn check(helm: &Helm, chart: &Chart, flags: &[&str]) -> Outcome {
+fn check(helm: &Helm, chart: &Chart, flags: &[&str]) -> HelmRun {
     let got = print_template(&chart.rendered(), &chart.crds(), &[], &options(flags));
     let want = chart.template(helm, flags);
     match got {
         Ok(text) => {
             assert!(
-                want.ok,
+                want.ok(),
                 "helm template {flags:?} failed ({}) where we printed:\n{text}",
                 want.stderr
             );
@@ -212,7 +180,7 @@ fn check(helm: &Helm, chart: &Chart, flags: &[&str]) -> Outcome {
         }
         Err(e) => {
             assert!(
-                !want.ok,
+                !want.ok(),
                 "helm template {flags:?} succeeded where we said {e}:\n{}",
                 want.stdout
             );
@@ -242,7 +210,7 @@ fn check_release(helm: &Helm, chart: &Chart, flags: &[&str]) {
     ];
     args.extend(flags);
     let out = helm.run(&args);
-    assert!(out.ok, "helm install --dry-run: {}", out.stderr);
+    assert!(out.ok(), "helm install --dry-run: {}", out.stderr);
     let release: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let opts = TemplateOptions {
         hide_secret: flags.contains(&"--hide-secret"),
@@ -460,7 +428,7 @@ fn show_only_picks_documents_as_helm_does() {
     );
     check(&helm, &chart, &["--show-only", "crds/a.yaml"]);
     let missing = check(&helm, &chart, &["--show-only", "templates/missing.yaml"]);
-    assert!(!missing.ok);
+    assert!(!missing.ok());
     check(&helm, &chart, &["--show-only", "templates/["]);
     check(&helm, &chart, &["--show-only", "templates"]);
     check(&helm, &chart, &["--show-only", "templates/*"]);
@@ -638,7 +606,7 @@ fn invalid_documents_fail_as_in_helm() {
             ],
         );
         let out = check(&helm, &chart, &[]);
-        assert!(!out.ok, "case {i} {case:?} should fail");
+        assert!(!out.ok(), "case {i} {case:?} should fail");
     }
 }
 
@@ -657,7 +625,7 @@ fn syntax_errors_name_the_file() {
     ] {
         let chart = Chart::new("syntax", &[], &[("templates/t.yaml", case)]);
         let want = chart.template(&helm, &[]);
-        assert!(!want.ok);
+        assert!(!want.ok());
         let got = print_template(&chart.rendered(), &[], &[], &TemplateOptions::default())
             .expect_err("a syntax error");
         let ManifestError::Invalid(inner) = &got else {
@@ -683,16 +651,11 @@ fn syntax_errors_name_the_file() {
 /// The Go module cache's folders of Helm and of the Kubernetes modules its `go.mod` pins,
 /// whose test data hold real manifests.
 fn corpus_dirs() -> Vec<PathBuf> {
-    let go = |args: &[&str]| -> String {
-        let out = Command::new("go")
-            .args(args)
-            .output()
-            .or_else(|_| Command::new("/usr/local/go/bin/go").args(args).output())
-            .expect("go env: Go is needed");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let cache = PathBuf::from(go(&["env", "GOMODCACHE"]));
-    let helm = cache.join("helm.sh/helm/v4@v4.3.2");
+    let cache = PathBuf::from(slipway_testkit::go_output(
+        Path::new("."),
+        &["env", "GOMODCACHE"],
+    ));
+    let helm = slipway_testkit::helm_module();
     let go_mod = std::fs::read_to_string(helm.join("go.mod")).expect("helm's go.mod");
     let mut dirs = vec![helm];
     for line in go_mod.lines() {
@@ -719,7 +682,7 @@ fn corpus_dirs() -> Vec<PathBuf> {
 fn corpus() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for dir in corpus_dirs() {
-        for (rel, _) in walk_names(&dir) {
+        for rel in walk_names(&dir) {
             if !(rel.ends_with(".yaml") || rel.ends_with(".yml")) {
                 continue;
             }
@@ -749,29 +712,6 @@ fn corpus() -> Vec<(String, String)> {
     out
 }
 
-/// The files under `dir`, recursively, without reading them.
-fn walk_names(dir: &Path) -> Vec<(String, ())> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for name in names {
-        let path = dir.join(&name);
-        if path.is_dir() {
-            for (rel, ()) in walk_names(&path) {
-                out.push((format!("{name}/{rel}"), ()));
-            }
-        } else {
-            out.push((name, ()));
-        }
-    }
-    out
-}
-
 /// Real manifests (Kubernetes' API test data, Helm's and kustomize's test files) in one
 /// chart: the output must be helm's. A file helm refuses must be refused by us with the
 /// same error (syntax errors: the same file, both saying the YAML could not be read); it is
@@ -792,7 +732,7 @@ fn real_manifests_print_as_helm_prints_them() {
         let got = print_template(&chart.rendered(), &[], &[], &TemplateOptions::default());
         match got {
             Ok(text) => {
-                assert!(want.ok, "helm failed: {}", want.stderr);
+                assert!(want.ok(), "helm failed: {}", want.stderr);
                 let ours: Vec<&str> = text.split("\n---\n").collect();
                 let theirs: Vec<&str> = want.stdout.split("\n---\n").collect();
                 for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -805,7 +745,7 @@ fn real_manifests_print_as_helm_prints_them() {
                 break;
             }
             Err(e) => {
-                assert!(!want.ok, "we said {e}, helm printed");
+                assert!(!want.ok(), "we said {e}, helm printed");
                 let ManifestError::Invalid(inner) = &e else {
                     panic!("{e:?}")
                 };

@@ -1,13 +1,10 @@
 //! sprig's functions against Go's: each template below runs in slipway's engine with
 //! sprig's functions, and in Go's `text/template` with sprig v3.3.0 (the template
-//! oracle), on the same data; the outputs, or the errors, must agree.
-//!
-//! For an error, the part Go's message ends with is compared: what follows
-//! `error calling NAME: `, or for an argument Go refused before the call, what follows
-//! the `at <...>: ` position.
+//! oracle), on the same data; the outputs, or the whole error texts (position, node and
+//! message), must be equal.
 
 use serde_json::{Value as Json, json};
-use slipway_template::{Funcs, Template, Value};
+use slipway_template::{Arity, Funcs, Template, Type, Value};
 
 /// The data every template runs on (`.s`, `.n`...). Numbers without a point are Go
 /// `int`s, others `float64`s.
@@ -379,47 +376,10 @@ fn render(text: &str, data: &Json) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The part of a Go template error the comparison needs: the function's own message,
-/// or the message about an argument.
-fn core_message(go: &str) -> &str {
-    if let Some(i) = go.find("error calling ") {
-        let rest = &go[i + "error calling ".len()..];
-        return rest.find(": ").map_or(rest, |j| &rest[j + 2..]);
-    }
-    go.rfind(">: ").map_or(go, |i| &go[i + 3..])
-}
-
+/// Renders each template here and in Go, and requires the same output or the same whole
+/// error text (position, node and message).
 fn compare(cases: &[(String, Json)]) {
-    let questions: Vec<Json> = cases
-        .iter()
-        .map(|(t, data)| json!({"template": t, "data": data, "funcs": "sprig"}))
-        .collect();
-    let answers = slipway_testkit::ask_template_oracle(&questions);
-    let mut failures = Vec::new();
-    for ((text, data), answer) in cases.iter().zip(&answers) {
-        let ours = render(text, data);
-        match (answer.get("text").and_then(Json::as_str), &ours) {
-            (Some(go), Ok(ours)) if go == ours => {}
-            (Some(go), _) => failures.push(format!("{text}\n   go: {go:?}\n  ours: {ours:?}")),
-            (None, Err(ours)) => {
-                let go = answer["error"].as_str().unwrap_or_default();
-                if !ours.ends_with(core_message(go)) {
-                    failures.push(format!("{text}\n   go: error {go}\n  ours: error {ours}"));
-                }
-            }
-            (None, Ok(ours)) => failures.push(format!(
-                "{text}\n   go: error {}\n  ours: {ours:?}",
-                answer["error"]
-            )),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} templates differ from Go:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    compare_where(cases, |_, _| true);
 }
 
 #[test]
@@ -556,4 +516,285 @@ fn refused_functions_say_what_they_are() {
         assert!(err.contains(what), "{text}: {err}");
     }
     assert!(render("{{ env \"HOME\" }}", &Json::Null).is_err());
+}
+
+/// Calls with arguments of the wrong type: data floats and ints, strings, constants of
+/// the wrong kind, the `nil` constant, a missing key, a null value, dicts and lists. Go
+/// converts and checks each argument against the function's parameter type before the
+/// call; the whole error (position, node and text) must be Go's.
+const WRONG_TYPES: &[&str] = &[
+    // int parameters
+    r#"{{ trunc .f .s }}"#,
+    r#"{{ trunc .s .s }}"#,
+    r#"{{ trunc "3" .s }}"#,
+    r#"{{ trunc 4.0 .s }}"#,
+    r#"{{ trunc 4.5 .s }}"#,
+    r#"{{ trunc nil .s }}"#,
+    r#"{{ trunc .missing .s }}"#,
+    r#"{{ trunc .nil .s }}"#,
+    r#"{{ trunc true .s }}"#,
+    r#"{{ trunc .fi .s }}"#,
+    r#"{{ trunc (len .s) .s }}"#,
+    r#"{{ trunc 0x10 .s }}"#,
+    r#"{{ trunc 'a' .s }}"#,
+    r#"{{ trunc 1e2 .s }}"#,
+    r#"{{ abbrev .f .s }}"#,
+    r#"{{ abbrevboth 1 .f .s }}"#,
+    r#"{{ substr 0 .f .s }}"#,
+    r#"{{ substr 0 2 .n }}"#,
+    r#"{{ repeat .s "x" }}"#,
+    r#"{{ wrap .nil .s }}"#,
+    r#"{{ wrapWith 3 .n .s }}"#,
+    r#"{{ indent "2" .s }}"#,
+    r#"{{ nindent .missing .s }}"#,
+    r#"{{ plural "a" "b" .f }}"#,
+    r#"{{ plural "a" "b" nil }}"#,
+    r#"{{ splitn "," .f .s }}"#,
+    r#"{{ until .s }}"#,
+    r#"{{ until 2.0 }}|{{ until (int .f) }}"#,
+    r#"{{ untilStep 0 10 .f }}"#,
+    r#"{{ seq 1 .f }}"#,
+    r#"{{ seq 1 "2" }}"#,
+    r#"{{ seq 1.0 3 }}"#,
+    r#"{{ round 1.5 .f }}"#,
+    r#"{{ round 1.5 1 .n }}"#,
+    r#"{{ round 1.5 1 "0.5" }}"#,
+    r#"{{ round 1.5 1 1 }}|{{ round 2.25 1 .f }}"#,
+    r#"{{ round 1.5 1 0.5 .n }}"#,
+    r#"{{ chunk .f .l }}"#,
+    r#"{{ chunk "2" .l }}"#,
+    r#"{{ regexFindAll "a" "aaa" .f }}"#,
+    r#"{{ regexSplit "a" "aaa" "1" }}"#,
+    r#"{{ mustRegexSplit "a" "aaa" nil }}"#,
+    // string parameters
+    r#"{{ upper .n }}"#,
+    r#"{{ upper 2 }}"#,
+    r#"{{ upper nil }}"#,
+    r#"{{ upper .missing }}"#,
+    r#"{{ upper .nil }}"#,
+    r#"{{ upper .m.e }}"#,
+    r#"{{ upper .l }}"#,
+    r#"{{ upper .m }}"#,
+    r#"{{ upper true }}"#,
+    r#"{{ upper (semver "1.2.3") }}"#,
+    r#"{{ .n | upper }}"#,
+    r#"{{ .missing | upper }}"#,
+    r#"{{ .nil | upper }}"#,
+    r#"{{ (.nil) | upper }}"#,
+    r#"{{ upper (.nil) }}"#,
+    r#"{{ $x := .nil }}{{ upper $x }}"#,
+    r#"{{ range .l }}{{ upper . }}{{ end }}"#,
+    r#"{{ with .m }}{{ upper .e }}{{ end }}"#,
+    r#"{{ trim .f }}"#,
+    r#"{{ title .b }}"#,
+    r#"{{ contains "a" .n }}"#,
+    r#"{{ hasPrefix 1 "a" }}"#,
+    r#"{{ replace "a" "b" .n }}"#,
+    r#"{{ trimAll 1 "a" }}"#,
+    r#"{{ sha256sum .n }}"#,
+    r#"{{ b64enc .l }}"#,
+    r#"{{ b32dec .nil }}"#,
+    r#"{{ atoi .n }}"#,
+    r#"{{ atoi 5 }}"#,
+    r#"{{ fromJson .n }}"#,
+    r#"{{ mustFromJson .missing }}"#,
+    r#"{{ join .n .l }}"#,
+    r#"{{ join nil .l }}"#,
+    r#"{{ join "," nil }}"#,
+    r#"{{ split 1 "a" }}"#,
+    r#"{{ splitList "," .f }}"#,
+    r#"{{ typeIs .n .n }}"#,
+    r#"{{ typeIsLike nil .n }}"#,
+    r#"{{ kindIs .missing .n }}"#,
+    r#"{{ fail .n }}"#,
+    r#"{{ fail nil }}"#,
+    r#"{{ base .n }}"#,
+    r#"{{ osDir .nil }}"#,
+    r#"{{ semver .f }}"#,
+    r#"{{ semverCompare ">1" .n }}"#,
+    r#"{{ regexMatch .n "x" }}"#,
+    r#"{{ regexReplaceAll "a" "b" 3 }}"#,
+    r#"{{ regexQuoteMeta .b }}"#,
+    r#"{{ urlParse .missing }}"#,
+    r#"{{ snakecase .n }}"#,
+    r#"{{ nospace 1.5 }}"#,
+    r#"{{ initials .l }}"#,
+    // bool and float64 parameters
+    r#"{{ ternary "a" "b" .n }}"#,
+    r#"{{ ternary "a" "b" 1 }}"#,
+    r#"{{ ternary "a" "b" "true" }}"#,
+    r#"{{ ternary "a" "b" nil }}"#,
+    r#"{{ ternary "a" "b" .missing }}"#,
+    r#"{{ ternary "a" "b" .nil }}"#,
+    r#"{{ .s | ternary "a" "b" }}"#,
+    // map parameters
+    r#"{{ get .s "a" }}"#,
+    r#"{{ get .l "a" }}"#,
+    r#"{{ get .nil "a" }}"#,
+    r#"{{ get .missing "a" }}|{{ get nil "a" }}"#,
+    r#"{{ get 1 "a" }}"#,
+    r#"{{ get "x" "a" }}"#,
+    r#"{{ get .m .n }}"#,
+    r#"{{ get .m nil }}"#,
+    r#"{{ get (split "," "a,b") "_0" }}"#,
+    r#"{{ get (semver "1.2.3") "a" }}"#,
+    r#"{{ set .s "a" 1 }}"#,
+    r#"{{ set .m 1 1 }}"#,
+    r#"{{ set nil "a" 1 }}"#,
+    r#"{{ unset .n "a" }}"#,
+    r#"{{ hasKey .f "a" }}"#,
+    r#"{{ hasKey .m .f }}"#,
+    r#"{{ pluck .n .m }}"#,
+    r#"{{ pluck "a" .m .s }}"#,
+    r#"{{ pluck "a" .m nil .missing }}"#,
+    r#"{{ pluck "a" .m .nil }}"#,
+    r#"{{ keys .m .l }}"#,
+    r#"{{ keys nil .missing | len }}"#,
+    r#"{{ keys .m.e }}"#,
+    r#"{{ pick .m "a" 1 }}"#,
+    r#"{{ pick .m "a" .nil }}"#,
+    r#"{{ omit .l "a" }}"#,
+    r#"{{ omit .m .n }}"#,
+    r#"{{ merge .m .n }}"#,
+    r#"{{ merge .s .m }}"#,
+    r#"{{ merge (dict) .nil }}"#,
+    r#"{{ mergeOverwrite (dict) nil (dict "a" 1) }}"#,
+    r#"{{ mustMerge 1 (dict) }}"#,
+    r#"{{ values .l }}"#,
+    r#"{{ values nil }}"#,
+    r#"{{ urlJoin .s }}"#,
+    r#"{{ urlJoin .nil }}"#,
+    r#"{{ .s | get .m }}"#,
+    r#"{{ .n | get .m }}"#,
+    r#"{{ .s | urlJoin }}"#,
+    // the arguments after a wrong one are not evaluated
+    r#"{{ trunc .f (fail "not reached") }}"#,
+    r#"{{ substr (fail "first") .f .s }}"#,
+];
+
+/// Whether a result is Go's refusal of an argument before the call (not a function's
+/// own error, which Go prefixes with `error calling NAME: `).
+fn refused_argument(r: &Result<String, String>) -> bool {
+    r.as_ref().is_err_and(|e| !e.contains("error calling "))
+}
+
+/// As [`compare`], for the cases where `matters(go, ours)`.
+fn compare_where(
+    cases: &[(String, Json)],
+    matters: impl Fn(&Result<String, String>, &Result<String, String>) -> bool,
+) {
+    let questions: Vec<Json> = cases
+        .iter()
+        .map(|(t, data)| json!({"template": t, "data": data, "funcs": "sprig"}))
+        .collect();
+    let answers = slipway_testkit::ask_template_oracle(&questions);
+    let mut failures = Vec::new();
+    for ((text, data), answer) in cases.iter().zip(&answers) {
+        let ours = render(text, data);
+        let go = match (answer.get("text").and_then(Json::as_str), &answer["error"]) {
+            (Some(out), _) => Ok(out.to_owned()),
+            (None, Json::String(e)) => Err(e.clone()),
+            (None, other) => panic!("the oracle answered {other} for {text}"),
+        };
+        if matters(&go, &ours) && go != ours {
+            failures.push(format!("{text}\n   go: {go:?}\n  ours: {ours:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} templates differ from Go:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn arguments_of_the_wrong_type_fail_as_in_go() {
+    let data: Json = serde_json::from_str(DATA).unwrap();
+    let cases: Vec<(String, Json)> = WRONG_TYPES
+        .iter()
+        .map(|t| (t.to_string(), data.clone()))
+        .collect();
+    compare(&cases);
+}
+
+/// A constant each declared parameter type takes.
+fn fitting(ty: Type) -> &'static str {
+    match ty {
+        Type::String => r#""a""#,
+        Type::Int | Type::Int64 => "2",
+        Type::Float64 => "0.5",
+        Type::Bool => "true",
+        Type::Map => r#"(dict "a" "b")"#,
+        Type::List | Type::Strings => "(list)",
+        Type::Any => r#""a""#,
+    }
+}
+
+/// Every parameter of every sprig function, probed with values that only some Go types
+/// take: a null value, a missing key, the `nil` constant, numbers and text from the data,
+/// constants of each kind, a dict and a list. The arguments before the probed one fit
+/// the types declared here; were a declared type not Go's, Go would fail there (or here)
+/// with another message. So the declared types are checked against Go's signatures.
+#[test]
+fn every_parameter_is_typed_as_go_types_it() {
+    const PROBES: &[&str] = &[
+        ".nil",
+        ".missing",
+        "nil",
+        ".f",
+        ".n",
+        ".s",
+        ".m",
+        ".l",
+        "3",
+        "4.0",
+        "2.5",
+        r#""x""#,
+        "true",
+        r#"(split "," "a")"#,
+    ];
+    let mut funcs = Funcs::builtins();
+    slipway_chart::sprig::register(&mut funcs);
+    let data: Json = serde_json::from_str(DATA).unwrap();
+    let mut cases = Vec::new();
+    for name in slipway_chart::sprig::names() {
+        let f = funcs.get(name).expect("registered");
+        if f.unsupported.is_some() {
+            continue;
+        }
+        // One variadic argument too, for a variadic function.
+        let count = match f.arity {
+            Arity::Exact(n) => n,
+            Arity::AtLeast(n) => n + 1,
+        };
+        let param = |i: usize| {
+            f.params
+                .0
+                .get(i)
+                .copied()
+                .or(f.params.1)
+                .unwrap_or(Type::Any)
+        };
+        for probed in 0..count {
+            for probe in PROBES {
+                let args: Vec<&str> = (0..count)
+                    .map(|i| {
+                        if i == probed {
+                            *probe
+                        } else {
+                            fitting(param(i))
+                        }
+                    })
+                    .collect();
+                cases.push((format!("{{{{ {name} {} }}}}", args.join(" ")), data.clone()));
+            }
+        }
+    }
+    assert!(cases.len() > 2000, "made {} cases", cases.len());
+    // What a function then does with arguments Go let through is for the tests above.
+    compare_where(&cases, |go, ours| {
+        refused_argument(go) || refused_argument(ours)
+    });
 }

@@ -9,13 +9,14 @@
 //! with `slipway_chart::yaml::load_values`, as Helm's loader reads them.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 
 use serde_json::{Value as Json, json};
 use slipway_chart::deps::{self, DepsError};
 use slipway_chart::model::{Chart, Dependency, Maintainer, Metadata};
 use slipway_chart::values::{self, ReleaseOptions, SetKind};
 use slipway_template::Value;
-use slipway_testkit::ask_template_oracle;
+use slipway_testkit::{Helm, ask_template_oracle};
 
 // ---------------------------------------------------------------------------------------
 // Charts from files.
@@ -1048,24 +1049,15 @@ fn kind(k: &str) -> SetKind {
 
 /// Runs `helm template rel DIR ARGS...` and returns its `Error: ` line.
 fn helm_template_error(dir: &std::path::Path, args: &[&str]) -> String {
-    let helm = slipway_testkit::go_tool("helm").join("helm");
-    let out = std::process::Command::new(helm)
-        .arg("template")
-        .arg("rel")
-        .arg(dir.join("chart"))
-        .args(args)
-        .env("HOME", dir)
-        .env("HELM_CONFIG_HOME", dir.join("config"))
-        .env("HELM_CACHE_HOME", dir.join("cache"))
-        .env("HELM_DATA_HOME", dir.join("data"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "helm template succeeded");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    stderr
+    let chart = dir.join("chart");
+    let mut full = vec![OsStr::new("template"), OsStr::new("rel"), chart.as_os_str()];
+    full.extend(args.iter().map(OsStr::new));
+    let out = Helm::new().run(&full);
+    assert!(!out.ok(), "helm template succeeded");
+    out.stderr
         .lines()
         .find_map(|l| l.strip_prefix("Error: "))
-        .unwrap_or_else(|| panic!("no error line in {stderr}"))
+        .unwrap_or_else(|| panic!("no error line in {}", out.stderr))
         .to_string()
 }
 

@@ -157,7 +157,11 @@ fn main() {
             std::process::exit(code);
         }
     };
-    on_interrupt_remove_temp_files();
+    // `chart` commands write no files, so an interrupt leaves nothing to remove: they skip
+    // the handler thread and what starting it costs.
+    if !matches!(cli.command, Command::Chart(_)) {
+        on_interrupt_remove_temp_files();
+    }
     let output = cli.global.output;
     let code = match run(&cli) {
         Ok(code) => code,
@@ -276,7 +280,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             &mut out,
         )?,
         Command::Node(cmd) => commands::node::run(cmd, cli.global.output, &mut out)?,
-        Command::Chart(cmd) => commands::chart::run(cmd, cli.global.output, &mut out)?,
+        Command::Chart(cmd) => {
+            commands::chart::run_with(&settings, cmd, cli.global.output, &mut out)?
+        }
         Command::Pki(cmd) => commands::pki::run(&cli.global, cmd, cli.global.output, &mut out)?,
         Command::Registry(RegistryCommand::Probe(args)) => {
             commands::probe::run(&settings()?, args, cli.global.output, &mut out)?

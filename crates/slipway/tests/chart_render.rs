@@ -23,9 +23,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+use slipway_testkit::{Helm, HelmRun};
 
 /// Charts of helm's test data that slipway may refuse as unsupported, each with the
 /// reason (paths relative to the helm module's root).
@@ -63,13 +63,6 @@ const BROKEN: &[(&str, &[&str])] = &[
     ("wrong-arg-count", &["templates/cm.yaml:6", "trunc"]),
 ];
 
-/// What one process did.
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// The folder of the chart fixtures (`crates/chart/tests`).
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,53 +71,15 @@ fn fixtures() -> PathBuf {
         .expect("crates/chart/tests")
 }
 
-/// The helm binary with a home of its own: no configuration, cache or cluster of the
-/// machine's is read.
-struct Helm {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Helm {
-    fn new() -> Helm {
-        let bin = slipway_testkit::go_tool("helm").join("helm");
-        assert!(bin.is_file(), "{} is missing", bin.display());
-        Helm {
-            bin,
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[String]) -> Outcome {
-        let home = self.home.path();
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("HELM_CONFIG_HOME", home.join("config"))
-            .env("HELM_CACHE_HOME", home.join("cache"))
-            .env("HELM_DATA_HOME", home.join("data"))
-            .env("KUBECONFIG", home.join("no-kubeconfig"))
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", self.bin.display()));
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// `helm template [NAME] CHART ARGS`, `args` in slipway's spelling: `--release NAME`
-    /// becomes helm's positional name.
-    fn template(&self, chart: &Path, args: &[String]) -> Outcome {
-        let (release, rest) = split_release(args);
-        let mut full = vec!["template".to_string()];
-        full.extend(release);
-        full.push(chart.display().to_string());
-        full.extend(rest);
-        self.run(&full)
-    }
+/// `helm template [NAME] CHART ARGS`, `args` in slipway's spelling: `--release NAME`
+/// becomes helm's positional name.
+fn helm_template(helm: &Helm, chart: &Path, args: &[String]) -> HelmRun {
+    let (release, rest) = split_release(args);
+    let mut full = vec!["template".to_string()];
+    full.extend(release);
+    full.push(chart.display().to_string());
+    full.extend(rest);
+    helm.run(&full)
 }
 
 /// Takes `--release NAME` (or `--release=NAME`) out of `args`.
@@ -145,20 +100,11 @@ fn split_release(args: &[String]) -> (Option<String>, Vec<String>) {
 }
 
 /// `slipway chart render CHART ARGS`.
-fn slipway_render(certs_d: &Path, chart: &Path, args: &[String]) -> Outcome {
-    let mut full = vec![
-        "chart".to_string(),
-        "render".to_string(),
-        chart.display().to_string(),
-    ];
-    full.extend(args.iter().cloned());
-    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    let run = common::slipway(certs_d, &refs, &[]);
-    Outcome {
-        code: run.code,
-        stdout: run.stdout,
-        stderr: run.stderr,
-    }
+fn slipway_render(certs_d: &Path, chart: &Path, args: &[String]) -> common::Run {
+    let chart = chart.display().to_string();
+    let mut full = vec!["chart", "render", chart.as_str()];
+    full.extend(args.iter().map(String::as_str));
+    common::slipway(certs_d, &full, &[])
 }
 
 /// One document of a rendered stream.
@@ -451,7 +397,7 @@ fn cases(name: &str, default_sources: &[String]) -> Vec<Case> {
 }
 
 /// The sources of a successful render.
-fn sources_of(out: &Outcome) -> Vec<String> {
+fn sources_of(out: &HelmRun) -> Vec<String> {
     documents(&out.stdout)
         .into_iter()
         .map(|d| d.source)
@@ -468,7 +414,7 @@ fn helm_renders_the_corpus_as_the_corpus_expects() {
     let mut problems = Vec::new();
     let mut runs = 0;
     for (name, chart) in &corpus.charts {
-        let default = helm.template(chart, &[]);
+        let default = helm_template(&helm, chart, &[]);
         assert_eq!(
             default.code, 0,
             "helm template {name} failed:\n{}",
@@ -478,7 +424,7 @@ fn helm_renders_the_corpus_as_the_corpus_expects() {
         assert!(!sources.is_empty(), "{name} renders nothing");
         for case in cases(name, &sources) {
             runs += 1;
-            let out = helm.template(chart, &case.args);
+            let out = helm_template(&helm, chart, &case.args);
             if case.helm_fails != (out.code != 0) {
                 problems.push(format!(
                     "{name} [{}]: helm exited {} (want {}):\n{}",
@@ -520,7 +466,7 @@ fn slipway_renders_the_corpus_as_helm_does() {
     let mut failures = Vec::new();
     let mut runs = 0;
     for (name, chart) in &corpus.charts {
-        let default = helm.template(chart, &[]);
+        let default = helm_template(&helm, chart, &[]);
         assert_eq!(
             default.code, 0,
             "helm template {name} failed:\n{}",
@@ -528,7 +474,7 @@ fn slipway_renders_the_corpus_as_helm_does() {
         );
         for case in cases(name, &sources_of(&default)) {
             runs += 1;
-            let h = helm.template(chart, &case.args);
+            let h = helm_template(&helm, chart, &case.args);
             let s = slipway_render(certs_d.path(), chart, &case.args);
             let what = format!("{name} [{}]", case.label);
             match (h.code, s.code) {
@@ -583,7 +529,7 @@ fn broken_charts_fail_as_in_helm() {
     let mut failures = Vec::new();
     for (name, needles) in BROKEN {
         let chart = dir.join(name);
-        let h = helm.template(&chart, &[]);
+        let h = helm_template(&helm, &chart, &[]);
         assert_ne!(h.code, 0, "helm renders the broken chart {name}");
         for n in *needles {
             assert!(
@@ -619,49 +565,13 @@ fn broken_charts_fail_as_in_helm() {
     );
 }
 
-/// Runs `go` (from PATH, else /usr/local/go/bin) in `dir` and returns its stdout.
-fn go(dir: &Path, args: &[&str]) -> String {
-    let run = |bin: &str| Command::new(bin).args(args).current_dir(dir).output();
-    let out = run("go")
-        .or_else(|_| run("/usr/local/go/bin/go"))
-        .expect("go: Go is needed");
-    assert!(
-        out.status.success(),
-        "go {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The folder of helm's module source in the Go module cache, at the version
-/// `scripts/go-tools` builds.
-fn helm_module() -> PathBuf {
-    let script = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/go-tools"),
-    )
-    .expect("read scripts/go-tools");
-    let version = script
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION="))
-        .expect("HELM_VERSION in scripts/go-tools")
-        .trim();
-    // Outside any module, so that no go.mod around the checkout is consulted.
-    let tmp = tempfile::tempdir().unwrap();
-    let module = format!("helm.sh/helm/v4@{version}");
-    let json = go(tmp.path(), &["mod", "download", "-json", &module]);
-    let v: Value = serde_json::from_str(&json).expect("go mod download -json");
-    let dir = PathBuf::from(v["Dir"].as_str().expect("Dir"));
-    assert!(dir.is_dir(), "{} is missing", dir.display());
-    dir
-}
-
 /// helm's own test charts: slipway agrees with helm, or refuses with exit 2 naming what
 /// it does not support (and then only charts on [`ALLOWED_UNSUPPORTED`]).
 #[test]
 fn helm_test_charts_agree_or_are_refused() {
     let helm = Helm::new();
     let certs_d = tempfile::tempdir().unwrap();
-    let module = helm_module();
+    let module = slipway_testkit::helm_module();
     let mut charts = Vec::new();
     for folder in UPSTREAM_FOLDERS {
         let mut found: Vec<PathBuf> = std::fs::read_dir(module.join(folder))
@@ -688,7 +598,7 @@ fn helm_test_charts_agree_or_are_refused() {
         for opts in option_sets {
             let args: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
             let what = format!("{rel} {opts:?}");
-            let h = helm.template(chart, &args);
+            let h = helm_template(&helm, chart, &args);
             let s = slipway_render(certs_d.path(), chart, &args);
             match (h.code, s.code) {
                 (0, 0) => match compare_streams(&h.stdout, &s.stdout) {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use crate::funcs::{Arity, Call, CallHost, Funcs, Function, Type};
 use crate::parse::{Arg, Branch, Command, List, Node, Number, Pipe, Tree};
 use crate::template::{Error, MissingKey, Template};
-use crate::value::Value;
+use crate::value::{Elem, Value};
 
 /// Go's limit on nested template calls.
 const MAX_DEPTH: usize = 100_000;
@@ -22,7 +22,9 @@ pub(crate) fn is_builtin(name: &str) -> bool {
 }
 
 thread_local! {
-    static BUILTINS: Funcs = Funcs::builtins();
+    /// Made once per thread and kept for the life of the process, so a call can borrow a
+    /// builtin instead of copying it.
+    static BUILTINS: &'static Funcs = Box::leak(Box::new(Funcs::builtins()));
 }
 
 /// A value on its way through a pipeline. `None` is Go's invalid value (a missing key);
@@ -97,7 +99,7 @@ struct State<'t, 'a> {
     template: &'t Template,
     tree: &'a Tree,
     at: Option<At<'a>>,
-    vars: Vec<(String, Val)>,
+    vars: Vec<(&'a str, Val)>,
     depth: usize,
     out: String,
 }
@@ -118,7 +120,7 @@ fn run(t: &Template, tree: &Rc<Tree>, data: Value, depth: usize) -> Result<Strin
         template: t,
         tree,
         at: None,
-        vars: vec![("$".into(), Some(data.clone()))],
+        vars: vec![("$", Some(data.clone()))],
         depth,
         out: String::new(),
     };
@@ -173,6 +175,8 @@ impl<'t, 'a> State<'t, 'a> {
                     self.at(At::Node(node));
                     match v {
                         None => self.out.push_str("<no value>"),
+                        // What `%v` prints of a string is the string.
+                        Some(Value::String(s)) => self.out.push_str(&s),
                         Some(v) => self.out.push_str(&crate::fmt::display(&v)),
                     }
                 }
@@ -324,7 +328,7 @@ impl<'t, 'a> State<'t, 'a> {
             template: self.template,
             tree: &tree,
             at: None,
-            vars: vec![("$".into(), v.clone())],
+            vars: vec![("$", v.clone())],
             depth: self.depth + 1,
             out: std::mem::take(&mut self.out),
         };
@@ -338,7 +342,7 @@ impl<'t, 'a> State<'t, 'a> {
 
     fn set_var(&mut self, name: &str, v: Val) -> R<()> {
         for (n, slot) in self.vars.iter_mut().rev() {
-            if n == name {
+            if *n == name {
                 *slot = v;
                 return Ok(());
             }
@@ -353,7 +357,7 @@ impl<'t, 'a> State<'t, 'a> {
 
     fn var_value(&self, name: &str) -> R<Val> {
         for (n, v) in self.vars.iter().rev() {
-            if n == name {
+            if *n == name {
                 return Ok(v.clone());
             }
         }
@@ -376,7 +380,7 @@ impl<'t, 'a> State<'t, 'a> {
             if pipe.is_assign {
                 self.set_var(name, value.clone())?;
             } else {
-                self.vars.push((name.clone(), value.clone()));
+                self.vars.push((name, value.clone()));
             }
         }
         Ok(value)
@@ -518,14 +522,19 @@ impl<'t, 'a> State<'t, 'a> {
             }
             return Ok(Recv::new(None));
         };
-        let type_name = if receiver.iface {
-            "interface {}".to_owned()
-        } else {
-            value.type_name()
+        // Only errors name the type.
+        let type_name = || {
+            if receiver.iface {
+                "interface {}".to_owned()
+            } else {
+                value.type_name()
+            }
         };
         let has_args = args.len() > 1 || fin.is_some();
         match value {
-            Value::Nil => Err(self.errorf(format!("nil pointer evaluating {type_name}.{name}"))),
+            Value::Nil => {
+                Err(self.errorf(format!("nil pointer evaluating {}.{name}", type_name())))
+            }
             Value::Object(o) => {
                 let o = o.clone();
                 if o.is_method(name) {
@@ -542,10 +551,10 @@ impl<'t, 'a> State<'t, 'a> {
                             self.at = node;
                             Err(self.errorf(format!("error calling {name}: {e}")))
                         }
-                        None => {
-                            Err(self
-                                .errorf(format!("can't evaluate field {name} in type {type_name}")))
-                        }
+                        None => Err(self.errorf(format!(
+                            "can't evaluate field {name} in type {}",
+                            type_name()
+                        ))),
                     };
                 }
                 match o.get(name, &[]) {
@@ -554,9 +563,10 @@ impl<'t, 'a> State<'t, 'a> {
                     ))),
                     Some(Ok(v)) => Ok(Recv::new(Some(v))),
                     Some(Err(e)) => Err(self.errorf(e)),
-                    None => {
-                        Err(self.errorf(format!("can't evaluate field {name} in type {type_name}")))
-                    }
+                    None => Err(self.errorf(format!(
+                        "can't evaluate field {name} in type {}",
+                        type_name()
+                    ))),
                 }
             }
             Value::Map(m) => {
@@ -579,15 +589,19 @@ impl<'t, 'a> State<'t, 'a> {
                 };
                 Ok(Recv { v, iface: true })
             }
-            _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
+            _ => Err(self.errorf(format!(
+                "can't evaluate field {name} in type {}",
+                type_name()
+            ))),
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<Function> {
-        if let Some(f) = self.template.funcs.get(name) {
-            return Some(f.clone());
+    fn lookup(&self, name: &str) -> Option<&'t Function> {
+        let template: &'t Template = self.template;
+        if let Some(f) = template.funcs.get(name) {
+            return Some(f);
         }
-        BUILTINS.with(|b| b.get(name).cloned())
+        BUILTINS.with(|b| *b).get(name)
     }
 
     fn eval_function(
@@ -652,7 +666,8 @@ impl<'t, 'a> State<'t, 'a> {
             self.at(At::Arg(ident));
             return Err(self.unsupported(what));
         }
-        self.at(At::Arg(ident));
+        // As in Go, the node marked last stays the last argument evaluated (an error about
+        // this call's result names it).
         let mut host = Host {
             state: self,
             unsupported: None,
@@ -701,16 +716,19 @@ impl<'t, 'a> State<'t, 'a> {
                 _ => Err(format!("invalid value; expected {}", ty.go_name())),
             };
         };
-        let ok = matches!(
-            (ty, &v),
-            (Type::Any, _)
-                | (Type::String, Value::String(_))
-                | (Type::Int | Type::Int64, Value::Int(_))
-                | (Type::Float64, Value::Float(_))
-                | (Type::Bool, Value::Bool(_))
-                | (Type::List | Type::Strings, Value::List(_))
-                | (Type::Map, Value::Map(_))
-        );
+        let ok = match (ty, &v) {
+            // `map[string]string` (sprig's `split`) is not a `map[string]interface {}`.
+            (Type::Map, Value::Map(m)) => m.elem == Elem::Any,
+            _ => matches!(
+                (ty, &v),
+                (Type::Any, _)
+                    | (Type::String, Value::String(_))
+                    | (Type::Int | Type::Int64, Value::Int(_))
+                    | (Type::Float64, Value::Float(_))
+                    | (Type::Bool, Value::Bool(_))
+                    | (Type::List | Type::Strings, Value::List(_))
+            ),
+        };
         if ok {
             return Ok(v);
         }

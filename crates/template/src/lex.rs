@@ -2,6 +2,8 @@
 //! `{{- ` and ` -}}` trim markers, `/* */` comments, and inside an action the words Go's
 //! lexer knows. Errors are worded as Go's lexer words them.
 
+use std::borrow::Cow;
+
 /// What a token is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -62,16 +64,17 @@ impl Kind {
     }
 }
 
-/// One token: its kind, byte offset, text and the line it starts on.
+/// One token: its kind, byte offset, text (borrowed from the input, or an error's message)
+/// and the line it starts on.
 #[derive(Clone, Debug)]
-pub(crate) struct Token {
+pub(crate) struct Token<'a> {
     pub kind: Kind,
     pub pos: usize,
-    pub val: String,
+    pub val: Cow<'a, str>,
     pub line: usize,
 }
 
-impl std::fmt::Display for Token {
+impl std::fmt::Display for Token<'_> {
     /// As Go prints an item in "unexpected X" errors.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
@@ -133,7 +136,7 @@ pub(crate) struct Lexer<'a> {
     /// `break`/`continue` are keywords unless a function of that name exists.
     pub break_ok: bool,
     pub continue_ok: bool,
-    out: Vec<Token>,
+    out: Vec<Token<'a>>,
     done: bool,
     /// (position, line) of the last token pushed.
     counted: (usize, usize),
@@ -160,7 +163,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Every token up to and including EOF or the first error.
-    pub fn tokens(mut self) -> Vec<Token> {
+    pub fn tokens(mut self) -> Vec<Token<'a>> {
         while !self.done {
             if self.inside {
                 self.inside_action();
@@ -198,13 +201,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, kind: Kind) {
-        let val = self.input[self.start..self.pos].to_owned();
+        let val = Cow::Borrowed(&self.input[self.start..self.pos]);
         self.push(kind, self.start, val, self.start_line);
         self.start = self.pos;
         self.start_line = self.line;
     }
 
-    fn push(&mut self, kind: Kind, pos: usize, val: String, _line: usize) {
+    fn push(&mut self, kind: Kind, pos: usize, val: Cow<'a, str>, _line: usize) {
         if matches!(kind, Kind::Eof | Kind::Error) {
             self.done = true;
         }
@@ -232,7 +235,7 @@ impl<'a> Lexer<'a> {
 
     fn error(&mut self, msg: String) {
         let (pos, line) = (self.start, self.start_line);
-        self.push(Kind::Error, pos, msg, line);
+        self.push(Kind::Error, pos, Cow::Owned(msg), line);
     }
 
     fn has_left_trim(s: &str) -> bool {
@@ -265,13 +268,13 @@ impl<'a> Lexer<'a> {
                     trim = text.len() - text.trim_end_matches(SPACE).len();
                 }
                 self.pos -= trim;
-                let text = self.input[self.start..self.pos].to_owned();
+                let text = &self.input[self.start..self.pos];
                 let (start, line) = (self.start, self.start_line);
                 self.line += text.matches('\n').count();
                 self.pos += trim;
                 self.ignore();
                 if !text.is_empty() {
-                    self.push(Kind::Text, start, text, line);
+                    self.push(Kind::Text, start, Cow::Borrowed(text), line);
                 }
             }
             self.left_delim();
@@ -280,14 +283,14 @@ impl<'a> Lexer<'a> {
         self.pos = self.input.len();
         if self.pos > self.start {
             self.line += self.input[self.start..].matches('\n').count();
-            let text = self.input[self.start..].to_owned();
+            let text = &self.input[self.start..];
             let (start, line) = (self.start, self.start_line);
-            self.push(Kind::Text, start, text, line);
+            self.push(Kind::Text, start, Cow::Borrowed(text), line);
             self.start = self.pos;
             self.start_line = self.line;
         }
         let (pos, line) = (self.pos, self.line);
-        self.push(Kind::Eof, pos, String::new(), line);
+        self.push(Kind::Eof, pos, Cow::Borrowed(""), line);
     }
 
     fn left_delim(&mut self) {

@@ -1,6 +1,7 @@
 //! Tokens into trees, with Go's parser rules and error wording
 //! (`template: NAME:LINE: MESSAGE`).
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
@@ -280,13 +281,13 @@ impl fmt::Display for End {
 /// A failure inside the parser: the message already carries `template: NAME:LINE:`.
 type PResult<T> = Result<T, String>;
 
-struct Parser<'a> {
-    tokens: Vec<Token>,
+struct Parser<'a, 's> {
+    tokens: Vec<Token<'s>>,
     i: usize,
     parse_name: Rc<str>,
     text: Rc<str>,
     template: &'a Template,
-    vars: Vec<String>,
+    vars: Vec<Cow<'s, str>>,
     range_depth: usize,
     action_line: usize,
     stack_depth: usize,
@@ -311,7 +312,7 @@ pub(crate) fn parse_into(t: &mut Template, name: &str, text: &str) -> Result<(),
         parse_name: parse_name.clone(),
         text: text.clone(),
         template: t,
-        vars: vec!["$".into()],
+        vars: vec![Cow::Borrowed("$")],
         range_depth: 0,
         action_line: 0,
         stack_depth: 0,
@@ -355,10 +356,10 @@ pub(crate) fn parse_into(t: &mut Template, name: &str, text: &str) -> Result<(),
 fn add_tree(t: &mut Template, tree: Tree) -> PResult<()> {
     // Go's associate: a definition replaces the one before it, except that an empty
     // body never replaces an existing template.
-    if t.trees.contains_key(&tree.name) && is_empty(&tree.root) {
+    if t.trees.get(&tree.name).is_some() && is_empty(&tree.root) {
         return Ok(());
     }
-    t.trees.insert(tree.name.clone(), Rc::new(tree));
+    Rc::make_mut(&mut t.trees).insert(tree.name.clone(), Rc::new(tree));
     Ok(())
 }
 
@@ -370,19 +371,19 @@ fn is_empty(list: &List) -> bool {
     })
 }
 
-impl Parser<'_> {
+impl<'s> Parser<'_, 's> {
     fn errorf(&self, msg: impl fmt::Display) -> String {
         format!("template: {}:{}: {}", self.parse_name, self.line, msg)
     }
 
     /// Stops on a complex number constant, which slipway refuses by name.
-    fn refuse(&mut self, t: &Token) -> String {
+    fn refuse(&mut self, t: &Token<'s>) -> String {
         let what = format!("the complex number constant {}", t.val);
         self.unsupported = Some((what.clone(), t.pos));
         what
     }
 
-    fn next(&mut self) -> Token {
+    fn next(&mut self) -> Token<'s> {
         let t = self.tokens[self.i.min(self.tokens.len() - 1)].clone();
         if self.i < self.tokens.len() {
             self.i += 1;
@@ -395,11 +396,11 @@ impl Parser<'_> {
         self.i -= 1;
     }
 
-    fn peek(&self) -> &Token {
+    fn peek(&self) -> &Token<'s> {
         &self.tokens[self.i.min(self.tokens.len() - 1)]
     }
 
-    fn next_non_space(&mut self) -> Token {
+    fn next_non_space(&mut self) -> Token<'s> {
         loop {
             let t = self.next();
             if t.kind != Kind::Space {
@@ -408,13 +409,13 @@ impl Parser<'_> {
         }
     }
 
-    fn peek_non_space(&mut self) -> Token {
+    fn peek_non_space(&mut self) -> Token<'s> {
         let t = self.next_non_space();
         self.backup();
         t
     }
 
-    fn unexpected<T>(&mut self, token: &Token, context: &str) -> PResult<T> {
+    fn unexpected<T>(&mut self, token: &Token<'s>, context: &str) -> PResult<T> {
         self.line = token.line;
         if token.kind == Kind::Error {
             let mut extra = String::new();
@@ -432,7 +433,7 @@ impl Parser<'_> {
         Err(self.errorf(format!("unexpected {token} in {context}")))
     }
 
-    fn expect(&mut self, kind: Kind, context: &str) -> PResult<Token> {
+    fn expect(&mut self, kind: Kind, context: &str) -> PResult<Token<'s>> {
         let t = self.next_non_space();
         if t.kind != kind {
             return self.unexpected(&t, context);
@@ -469,7 +470,7 @@ impl Parser<'_> {
         }
         let name = unquote(&t.val).map_err(|e| self.errorf(e))?;
         self.expect(Kind::RightDelim, context)?;
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         if !matches!(end, End::End) {
@@ -515,7 +516,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Item> {
         let t = self.next_non_space();
         match t.kind {
-            Kind::Text => Ok(Item::Node(Node::Text(t.val))),
+            Kind::Text => Ok(Item::Node(Node::Text(t.val.into_owned()))),
             Kind::LeftDelim => {
                 self.action_line = t.line;
                 let r = self.action();
@@ -618,7 +619,7 @@ impl Parser<'_> {
         })
     }
 
-    fn template_name(&mut self, t: &Token, context: &str) -> PResult<String> {
+    fn template_name(&mut self, t: &Token<'s>, context: &str) -> PResult<String> {
         match t.kind {
             Kind::String | Kind::RawString => unquote(&t.val).map_err(|e| self.errorf(e)),
             _ => self.unexpected(t, context),
@@ -630,7 +631,7 @@ impl Parser<'_> {
         let t = self.next_non_space();
         let name = self.template_name(&t, context)?;
         let pipe = self.pipeline(context, Kind::RightDelim)?;
-        let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved_vars = std::mem::replace(&mut self.vars, vec![Cow::Borrowed("$")]);
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         if !matches!(end, End::End) {
@@ -681,12 +682,12 @@ impl Parser<'_> {
                 Kind::Assign | Kind::Declare => {
                     pipe.is_assign = next.kind == Kind::Assign;
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(v.val.to_string());
                     self.vars.push(v.val);
                 }
                 Kind::Char if next.val == "," => {
                     self.next_non_space();
-                    pipe.decl.push(v.val.clone());
+                    pipe.decl.push(v.val.to_string());
                     self.vars.push(v.val);
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().kind {
@@ -831,7 +832,10 @@ impl Parser<'_> {
                         crate::fmt::quote(&t.val)
                     )));
                 }
-                Arg::Identifier { pos, name: t.val }
+                Arg::Identifier {
+                    pos,
+                    name: t.val.into_owned(),
+                }
             }
             Kind::Dot => Arg::Dot { pos },
             Kind::Nil => Arg::Nil { pos },
@@ -876,7 +880,7 @@ impl Parser<'_> {
                 let text = unquote(&t.val).map_err(|e| self.errorf(e))?;
                 Arg::String {
                     pos,
-                    quoted: t.val,
+                    quoted: t.val.into_owned(),
                     text,
                 }
             }

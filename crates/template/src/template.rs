@@ -40,12 +40,62 @@ pub enum Error {
 }
 
 /// A set of templates sharing one function table; each `define` adds a name.
-#[derive(Clone)]
+///
+/// A clone is a new set that starts with the same templates (Go's `Clone`); it shares
+/// them with the original instead of copying them, so cloning a large set is cheap.
 pub struct Template {
     pub(crate) funcs: Rc<Funcs>,
-    pub(crate) trees: HashMap<String, Rc<crate::parse::Tree>>,
+    pub(crate) trees: Rc<Trees>,
     pub(crate) missing_key: MissingKey,
-    pub(crate) delims: (String, String),
+    pub(crate) delims: (Rc<str>, Rc<str>),
+}
+
+impl Clone for Template {
+    fn clone(&self) -> Template {
+        Template {
+            funcs: self.funcs.clone(),
+            trees: Trees::layer(&self.trees),
+            missing_key: self.missing_key,
+            delims: self.delims.clone(),
+        }
+    }
+}
+
+/// The templates of a set by name: its own, then those of the set it was cloned from.
+#[derive(Clone, Default)]
+pub(crate) struct Trees {
+    own: HashMap<String, Rc<crate::parse::Tree>>,
+    base: Option<Rc<Trees>>,
+}
+
+impl Trees {
+    /// A set that sees everything in `trees` and adds its own on top.
+    fn layer(trees: &Rc<Trees>) -> Rc<Trees> {
+        if trees.own.is_empty() && trees.base.is_some() {
+            // Nothing of its own yet: share it as it is.
+            return trees.clone();
+        }
+        Rc::new(Trees {
+            own: HashMap::new(),
+            base: Some(trees.clone()),
+        })
+    }
+
+    /// The template called `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Rc<crate::parse::Tree>> {
+        let mut trees = self;
+        loop {
+            if let Some(t) = trees.own.get(name) {
+                return Some(t);
+            }
+            trees = trees.base.as_deref()?;
+        }
+    }
+
+    /// Adds (or replaces) a template.
+    pub(crate) fn insert(&mut self, name: String, tree: Rc<crate::parse::Tree>) {
+        self.own.insert(name, tree);
+    }
 }
 
 impl Template {
@@ -53,7 +103,7 @@ impl Template {
     pub fn new(funcs: Funcs) -> Template {
         Template {
             funcs: Rc::new(funcs),
-            trees: HashMap::new(),
+            trees: Rc::default(),
             missing_key: MissingKey::Default,
             delims: ("{{".into(), "}}".into()),
         }
@@ -80,7 +130,7 @@ impl Template {
 
     /// Whether the set holds a template called `name`.
     pub fn has(&self, name: &str) -> bool {
-        self.trees.contains_key(name)
+        self.trees.get(name).is_some()
     }
 
     /// Runs the template `name` on `data`.

@@ -206,15 +206,19 @@ impl Value {
     pub fn deep_copy(&self) -> Value {
         match self {
             Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
-            Value::Map(m) => Value::Map(Rc::new(MapData {
-                cell: RefCell::new(
-                    m.borrow()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.deep_copy()))
-                        .collect(),
-                ),
-                elem: m.elem,
-            })),
+            Value::Map(m) => {
+                // Copy the tree as it is (no re-sorting), then the collections in it.
+                let mut entries = m.borrow().clone();
+                for v in entries.values_mut() {
+                    if matches!(v, Value::List(_) | Value::Map(_)) {
+                        *v = v.deep_copy();
+                    }
+                }
+                Value::Map(Rc::new(MapData {
+                    cell: RefCell::new(entries),
+                    elem: m.elem,
+                }))
+            }
             other => other.clone(),
         }
     }

@@ -5,6 +5,8 @@
 //! `strconv.Quote` ([`fmt::quote`]) and `strconv.FormatFloat(f, 'g', -1, 64)`
 //! ([`fmt::format_float`]).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -288,39 +290,9 @@ fn typed(args: &[Value]) -> Vec<Json> {
     args.iter().map(Value::to_typed_json).collect()
 }
 
-const RUNNER: &str = "fmt-runner";
-
-/// Runs every case on a thread of its own whose panics (the code under test's) are caught
-/// per case and reported, not printed by the panic hook.
-fn quietly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    static QUIET: std::sync::Once = std::sync::Once::new();
-    QUIET.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() != Some(RUNNER) {
-                default(info);
-            }
-        }));
-    });
-    std::thread::Builder::new()
-        .name(RUNNER.into())
-        .spawn(f)
-        .expect("spawn the runner")
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
 fn run(f: impl FnOnce() -> String) -> String {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(s) => s,
-        Err(p) => format!(
-            "<panic: {}>",
-            p.downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        ),
-    }
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|p| format!("<panic: {}>", common::panic_text(p)))
 }
 
 /// One case: a label for reports, and the question (plain JSON, so it can cross to the
@@ -400,7 +372,7 @@ fn ours(q: &Json) -> String {
 }
 
 fn compare(cases: Vec<Case>, answers: Vec<Json>, what: &str) {
-    let results = quietly(move || {
+    let results = common::on_big_stack(move || {
         cases
             .into_iter()
             .zip(answers)
@@ -484,7 +456,7 @@ fn format_float_agrees_with_strconv() {
         .map(|f| json!({"strvals": format!("x={f}"), "kind": "json"}))
         .collect();
     let answers = slipway_testkit::ask_template_oracle(&questions);
-    let results = quietly(move || {
+    let results = common::on_big_stack(move || {
         answers
             .iter()
             .map(|a| {

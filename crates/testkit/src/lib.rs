@@ -15,10 +15,12 @@
 //! It also writes small OCI image layouts ([`oci_layout`]) and runs the real `skopeo`
 //! ([`Skopeo`]) to push them, and can restart a registry on the same port with the same
 //! storage and a new certificate ([`Registry::restart`]).
+//! For the chart tests it runs the real `helm` with a home of its own ([`Helm`]).
 
 mod cluster;
 mod containerd;
 mod dockerd;
+mod helm;
 mod http;
 mod image;
 mod kube;
@@ -32,6 +34,7 @@ pub use cluster::{
 };
 pub use containerd::Containerd;
 pub use dockerd::Dockerd;
+pub use helm::{Helm, HelmRun, helm_module};
 pub use http::{HttpRequest, read_request};
 pub use image::{
     ImageLayout, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, oci_layout,
@@ -39,7 +42,8 @@ pub use image::{
 };
 pub use kube::{FakeKube, KubeHook, KubeRequest, KubeStore, fixtures};
 pub use oracle::{
-    ask_oracle, ask_template_oracle, go_source, go_string, go_table_rows, go_tool, oracle_upstream,
+    ask_oracle, ask_template_oracle, go_output, go_source, go_string, go_table_rows, go_tool,
+    oracle_upstream,
 };
 pub use osroot::debian_root;
 pub use skopeo::{Skopeo, SkopeoError, cert_dir};

@@ -104,18 +104,27 @@ pub fn oracle_upstream(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// Runs `go ARGS` (from `PATH`, else `/usr/local/go/bin`) in `dir` and returns its standard
+/// output, trimmed.
+///
+/// # Panics
+/// When Go is missing or the command fails.
+pub fn go_output(dir: &Path, args: &[&str]) -> String {
+    let run = |bin: &str| Command::new(bin).args(args).current_dir(dir).output();
+    let out = run("go")
+        .or_else(|_| run("/usr/local/go/bin/go"))
+        .expect("go: Go is needed");
+    assert!(
+        out.status.success(),
+        "go {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Reads a file of the Go toolchain's own sources, such as `time/time_test.go`.
 pub fn go_source(rel: &str) -> String {
-    let out = Command::new("go")
-        .args(["env", "GOROOT"])
-        .output()
-        .or_else(|_| {
-            Command::new("/usr/local/go/bin/go")
-                .args(["env", "GOROOT"])
-                .output()
-        })
-        .expect("go env GOROOT: Go is needed");
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    let path = PathBuf::from(go_output(Path::new("."), &["env", "GOROOT"]))
         .join("src")
         .join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))

@@ -1,12 +1,14 @@
-//! Arguments as Go hands them to sprig's functions: the checks `text/template` makes
-//! before calling a function whose parameter has a concrete type (`int`, `string`,
-//! `bool`, `float64`, `map[string]interface {}`), and the conversions sprig makes
-//! itself for `interface {}` parameters (`github.com/spf13/cast`'s rules).
+//! Arguments as Go hands them to sprig's functions: those of parameters with a concrete
+//! Go type (`int`, `string`, `bool`, `float64`, `map[string]interface {}`), which the
+//! engine has converted and checked before the call (the types are declared in
+//! [`PARAMS`](super::PARAMS)), and the conversions sprig makes itself for `interface {}`
+//! parameters (`github.com/spf13/cast`'s rules).
 
 use slipway_template::{Map, Value};
 
 /// The text `text/template` reports when an argument does not fit a parameter of Go
 /// type `expected`: a missing value is "invalid", any other value is "of the wrong type".
+/// For the methods of values (a version's `SetPrerelease`), which check their own.
 pub(super) fn wrong_type(expected: &str, got: &Value) -> String {
     if got.is_nil() {
         format!("invalid value; expected {expected}")
@@ -19,46 +21,52 @@ pub(super) fn wrong_type(expected: &str, got: &Value) -> String {
 }
 
 /// A `string` parameter.
-pub(super) fn string(v: &Value) -> Result<&str, String> {
-    match v {
-        Value::String(s) => Ok(s),
-        other => Err(wrong_type("string", other)),
-    }
+pub(super) fn string(v: &Value) -> &str {
+    debug_assert!(
+        matches!(v, Value::String(_)),
+        "a string parameter got {v:?}"
+    );
+    v.as_str().unwrap_or_default()
 }
 
 /// An `int` parameter.
-pub(super) fn int(v: &Value) -> Result<i64, String> {
+pub(super) fn int(v: &Value) -> i64 {
+    debug_assert!(matches!(v, Value::Int(_)), "an int parameter got {v:?}");
     match v {
-        Value::Int(i) => Ok(*i),
-        other => Err(wrong_type("int", other)),
+        Value::Int(i) => *i,
+        _ => 0,
     }
 }
 
 /// A `bool` parameter.
-pub(super) fn boolean(v: &Value) -> Result<bool, String> {
+pub(super) fn boolean(v: &Value) -> bool {
+    debug_assert!(matches!(v, Value::Bool(_)), "a bool parameter got {v:?}");
+    matches!(v, Value::Bool(true))
+}
+
+/// A `float64` parameter (an integer constant such as the `1` of `round 1.5 1 1` arrives
+/// converted).
+pub(super) fn float(v: &Value) -> f64 {
+    debug_assert!(
+        matches!(v, Value::Float(_)),
+        "a float64 parameter got {v:?}"
+    );
     match v {
-        Value::Bool(b) => Ok(*b),
-        other => Err(wrong_type("bool", other)),
+        Value::Float(f) => *f,
+        _ => 0.0,
     }
 }
 
-/// A `float64` parameter. An integer is taken too: Go takes an integer constant (as in
-/// `round 1.5 1 1`), and a function cannot tell a constant from an integer that came from
-/// the data (which Go would refuse).
-pub(super) fn float(v: &Value) -> Result<f64, String> {
+/// A `map[string]interface {}` parameter: `None` for Go's nil map (a missing value, or
+/// the `nil` constant).
+pub(super) fn map(v: &Value) -> Option<Map> {
+    debug_assert!(
+        matches!(v, Value::Map(_) | Value::Nil),
+        "a map parameter got {v:?}"
+    );
     match v {
-        Value::Float(f) => Ok(*f),
-        Value::Int(i) => Ok(*i as f64),
-        other => Err(wrong_type("float64", other)),
-    }
-}
-
-/// A `map[string]interface {}` parameter: nil is accepted, as Go's nil map.
-pub(super) fn map(v: &Value) -> Result<Option<Map>, String> {
-    match v {
-        Value::Map(m) => Ok(Some(m.clone())),
-        Value::Nil => Ok(None),
-        other => Err(wrong_type("map[string]interface {}", other)),
+        Value::Map(m) => Some(m.clone()),
+        _ => None,
     }
 }
 

@@ -35,16 +35,16 @@ fn map_or_empty(m: Option<Map>) -> Value {
 
 /// `get d k`: the value, or "" when the key is missing.
 pub(super) fn get(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let key = args::string(&a[1])?;
+    let d = args::map(&a[0]);
+    let key = args::string(&a[1]);
     Ok(d.and_then(|d| d.borrow().get(key).cloned())
         .unwrap_or_else(|| Value::str("")))
 }
 
 /// `set d k v`: sets the key in `d` itself, and returns `d`.
 pub(super) fn set(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let key = args::string(&a[1])?;
+    let d = args::map(&a[0]);
+    let key = args::string(&a[1]);
     let Some(d) = d else {
         return Err("assignment to entry in nil map".into());
     };
@@ -54,8 +54,8 @@ pub(super) fn set(a: &[Value]) -> FuncResult {
 
 /// `unset d k`: removes the key from `d` itself, and returns `d`.
 pub(super) fn unset(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let key = args::string(&a[1])?;
+    let d = args::map(&a[0]);
+    let key = args::string(&a[1]);
     if let Some(d) = &d {
         d.borrow_mut().remove(key);
     }
@@ -64,22 +64,21 @@ pub(super) fn unset(a: &[Value]) -> FuncResult {
 
 /// `hasKey d k`.
 pub(super) fn has_key(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let key = args::string(&a[1])?;
+    let d = args::map(&a[0]);
+    let key = args::string(&a[1]);
     Ok(Value::Bool(d.is_some_and(|d| d.borrow().contains_key(key))))
 }
 
-fn maps(a: &[Value]) -> Result<Vec<Option<Map>>, String> {
-    a.iter().map(args::map).collect()
+/// The dicts among `map[string]interface {}` arguments (nil maps left out).
+fn maps(a: &[Value]) -> impl Iterator<Item = Map> + '_ {
+    a.iter().filter_map(args::map)
 }
 
 /// `pluck k d...`: the values of `k` in the dicts that have it.
 pub(super) fn pluck(a: &[Value]) -> FuncResult {
-    let key = args::string(&a[0])?;
-    let ds = maps(&a[1..])?;
+    let key = args::string(&a[0]);
     Ok(Value::list(
-        ds.into_iter()
-            .flatten()
+        maps(&a[1..])
             .filter_map(|d| d.borrow().get(key).cloned())
             .collect(),
     ))
@@ -87,10 +86,8 @@ pub(super) fn pluck(a: &[Value]) -> FuncResult {
 
 /// `keys d...`: every key of every dict.
 pub(super) fn keys(a: &[Value]) -> FuncResult {
-    let ds = maps(a)?;
     Ok(Value::list(
-        ds.into_iter()
-            .flatten()
+        maps(a)
             .flat_map(|d| d.borrow().keys().map(Value::str).collect::<Vec<_>>())
             .collect(),
     ))
@@ -98,7 +95,7 @@ pub(super) fn keys(a: &[Value]) -> FuncResult {
 
 /// `values d`.
 pub(super) fn values(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
+    let d = args::map(&a[0]);
     Ok(Value::list(
         d.map(|d| d.borrow().values().cloned().collect())
             .unwrap_or_default(),
@@ -107,11 +104,8 @@ pub(super) fn values(a: &[Value]) -> FuncResult {
 
 /// `pick d k...`: a new dict with only those keys.
 pub(super) fn pick(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let wanted = a[1..]
-        .iter()
-        .map(args::string)
-        .collect::<Result<Vec<_>, _>>()?;
+    let d = args::map(&a[0]);
+    let wanted: Vec<&str> = a[1..].iter().map(args::string).collect();
     let out = Value::empty_map();
     if let (Some(d), Value::Map(o)) = (d, &out) {
         let d = d.borrow();
@@ -127,11 +121,8 @@ pub(super) fn pick(a: &[Value]) -> FuncResult {
 
 /// `omit d k...`: a new dict without those keys.
 pub(super) fn omit(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
-    let unwanted = a[1..]
-        .iter()
-        .map(args::string)
-        .collect::<Result<Vec<_>, _>>()?;
+    let d = args::map(&a[0]);
+    let unwanted: Vec<&str> = a[1..].iter().map(args::string).collect();
     let out = Value::empty_map();
     if let (Some(d), Value::Map(o)) = (d, &out) {
         let d = d.borrow();
@@ -211,10 +202,8 @@ fn merge_maps(dst: &Map, src: &Map, overwrite: bool) {
 }
 
 fn merge_all(a: &[Value], overwrite: bool) -> FuncResult {
-    let dst = args::map(&a[0])?;
-    let srcs = maps(&a[1..])?;
-    let mut dst = dst;
-    for src in srcs.into_iter().flatten() {
+    let mut dst = args::map(&a[0]);
+    for src in maps(&a[1..]) {
         let d = dst.get_or_insert_with(|| match Value::empty_map() {
             Value::Map(m) => m,
             _ => unreachable!("empty_map is a map"),

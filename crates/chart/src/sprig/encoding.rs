@@ -198,12 +198,12 @@ fn b32decode(text: &[u8]) -> Result<Vec<u8>, usize> {
 
 /// `b64enc s`.
 pub(super) fn b64enc(a: &[Value]) -> FuncResult {
-    Ok(Value::from(b64encode(args::string(&a[0])?.as_bytes())))
+    Ok(Value::from(b64encode(args::string(&a[0]).as_bytes())))
 }
 
 /// `b64dec s`: the decoded text, or Go's error text.
 pub(super) fn b64dec(a: &[Value]) -> FuncResult {
-    match b64decode(args::string(&a[0])?.as_bytes()) {
+    match b64decode(args::string(&a[0]).as_bytes()) {
         Ok(bytes) => Ok(bytes_value(&bytes)),
         Err(at) => Ok(Value::from(format!(
             "illegal base64 data at input byte {at}"
@@ -213,12 +213,12 @@ pub(super) fn b64dec(a: &[Value]) -> FuncResult {
 
 /// `b32enc s`.
 pub(super) fn b32enc(a: &[Value]) -> FuncResult {
-    Ok(Value::from(b32encode(args::string(&a[0])?.as_bytes())))
+    Ok(Value::from(b32encode(args::string(&a[0]).as_bytes())))
 }
 
 /// `b32dec s`: the decoded text, or Go's error text.
 pub(super) fn b32dec(a: &[Value]) -> FuncResult {
-    match b32decode(args::string(&a[0])?.as_bytes()) {
+    match b32decode(args::string(&a[0]).as_bytes()) {
         Ok(bytes) => Ok(bytes_value(&bytes)),
         Err(at) => Ok(Value::from(format!(
             "illegal base32 data at input byte {at}"
@@ -227,7 +227,7 @@ pub(super) fn b32dec(a: &[Value]) -> FuncResult {
 }
 
 fn hex_digest(algorithm: &'static digest::Algorithm, a: &[Value]) -> FuncResult {
-    let d = digest::digest(algorithm, args::string(&a[0])?.as_bytes());
+    let d = digest::digest(algorithm, args::string(&a[0]).as_bytes());
     Ok(Value::from(
         d.as_ref()
             .iter()
@@ -255,7 +255,7 @@ pub(super) fn sha512sum(a: &[Value]) -> FuncResult {
 pub(super) fn adler32sum(a: &[Value]) -> FuncResult {
     const MOD: u32 = 65521;
     let (mut s1, mut s2) = (1u32, 0u32);
-    for &b in args::string(&a[0])?.as_bytes() {
+    for &b in args::string(&a[0]).as_bytes() {
         s1 = (s1 + u32::from(b)) % MOD;
         s2 = (s2 + s1) % MOD;
     }

@@ -694,12 +694,12 @@ fn decode(text: &str) -> (Value, Option<String>) {
 
 /// `fromJson s`: nil when `s` is not JSON.
 pub(super) fn from_json(a: &[Value]) -> FuncResult {
-    Ok(decode(args::string(&a[0])?).0)
+    Ok(decode(args::string(&a[0])).0)
 }
 
 /// `mustFromJson s`.
 pub(super) fn must_from_json(a: &[Value]) -> FuncResult {
-    match decode(args::string(&a[0])?) {
+    match decode(args::string(&a[0])) {
         (_, Some(e)) => Err(e),
         (v, None) => Ok(v),
     }

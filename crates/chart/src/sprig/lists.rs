@@ -152,7 +152,7 @@ const MAKESLICE: &str = "runtime error: makeslice: len out of range";
 /// sprig computes the counts in floating point; so does this, with the same results for
 /// sizes of zero or less.
 pub(super) fn chunk(a: &[Value]) -> FuncResult {
-    let size = args::int(&a[0])?;
+    let size = args::int(&a[0]);
     let l = items(&a[1], |k| format!("Cannot chunk type {k}"))?;
     let len = l.len() as i64;
     let chunks = f64_to_i64(((len - 1) as f64 / size as f64).floor() + 1.0);

@@ -199,14 +199,8 @@ pub(super) fn go_pow10(n: i64) -> f64 {
 /// `round x places [half]`: rounds at `places` decimals, up when the dropped part is at
 /// least `half` (0.5 by default).
 pub(super) fn round(a: &[Value]) -> FuncResult {
-    let places = args::int(&a[1])?;
-    let half = match a.get(2) {
-        Some(v) => args::float(v)?,
-        None => 0.5,
-    };
-    for v in a.iter().skip(3) {
-        args::float(v)?;
-    }
+    let places = args::int(&a[1]);
+    let half = a.get(2).map_or(0.5, args::float);
     let val = to_float64(&a[0]);
     let pow = go_pow10(places);
     let digit = pow * val;
@@ -272,23 +266,23 @@ fn int_list(items: Vec<i64>) -> Value {
 
 /// `until n`: 0 to `n` (excluded), counting down for a negative `n`.
 pub(super) fn until(a: &[Value]) -> FuncResult {
-    let count = args::int(&a[0])?;
+    let count = args::int(&a[0]);
     let step = if count < 0 { -1 } else { 1 };
     Ok(int_list(until_step(0, count, step)))
 }
 
 /// `untilStep start stop step`.
 pub(super) fn until_step_fn(a: &[Value]) -> FuncResult {
-    let start = args::int(&a[0])?;
-    let stop = args::int(&a[1])?;
-    let step = args::int(&a[2])?;
+    let start = args::int(&a[0]);
+    let stop = args::int(&a[1]);
+    let step = args::int(&a[2]);
     Ok(int_list(until_step(start, stop, step)))
 }
 
 /// `seq`: like the shell's: `seq last`, `seq first last`, `seq first step last`, as one
 /// space-separated string.
 pub(super) fn seq(a: &[Value]) -> FuncResult {
-    let p = a.iter().map(args::int).collect::<Result<Vec<_>, _>>()?;
+    let p: Vec<i64> = a.iter().map(args::int).collect();
     let numbers = match p[..] {
         [end] => {
             let inc = if end < 1 { -1 } else { 1 };

@@ -72,27 +72,27 @@ fn ext_path(p: &str) -> String {
 
 /// `base p` (and `osBase`).
 pub(super) fn base(a: &[Value]) -> FuncResult {
-    Ok(Value::from(base_path(args::string(&a[0])?)))
+    Ok(Value::from(base_path(args::string(&a[0]))))
 }
 
 /// `dir p` (and `osDir`).
 pub(super) fn dir(a: &[Value]) -> FuncResult {
-    Ok(Value::from(dir_path(args::string(&a[0])?)))
+    Ok(Value::from(dir_path(args::string(&a[0]))))
 }
 
 /// `clean p` (and `osClean`).
 pub(super) fn clean(a: &[Value]) -> FuncResult {
-    Ok(Value::from(clean_path(args::string(&a[0])?)))
+    Ok(Value::from(clean_path(args::string(&a[0]))))
 }
 
 /// `ext p` (and `osExt`).
 pub(super) fn ext(a: &[Value]) -> FuncResult {
-    Ok(Value::from(ext_path(args::string(&a[0])?)))
+    Ok(Value::from(ext_path(args::string(&a[0]))))
 }
 
 /// `isAbs p` (and `osIsAbs`).
 pub(super) fn is_abs(a: &[Value]) -> FuncResult {
-    Ok(Value::Bool(args::string(&a[0])?.starts_with('/')))
+    Ok(Value::Bool(args::string(&a[0]).starts_with('/')))
 }
 
 #[cfg(test)]

@@ -792,8 +792,8 @@ fn string_list(items: Vec<String>) -> Value {
 
 /// `regexMatch re s`: false for an invalid pattern.
 pub(super) fn regex_match(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
     Ok(Value::Bool(
         compile(pattern).is_ok_and(|re| re.re.is_match(s)),
     ))
@@ -801,8 +801,8 @@ pub(super) fn regex_match(a: &[Value]) -> FuncResult {
 
 /// `mustRegexMatch re s`.
 pub(super) fn must_regex_match(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
     Ok(Value::Bool(compile(pattern)?.re.is_match(s)))
 }
 
@@ -817,17 +817,17 @@ fn find_all(re: &GoRegex, s: &str, n: i64) -> Value {
 
 /// `regexFindAll re s n`.
 pub(super) fn regex_find_all(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
-    let n = args::int(&a[2])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
+    let n = args::int(&a[2]);
     Ok(find_all(&*must_compile(pattern)?, s, n))
 }
 
 /// `mustRegexFindAll re s n`.
 pub(super) fn must_regex_find_all(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
-    let n = args::int(&a[2])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
+    let n = args::int(&a[2]);
     Ok(find_all(&*compile(pattern)?, s, n))
 }
 
@@ -837,22 +837,22 @@ fn find(re: &GoRegex, s: &str) -> Value {
 
 /// `regexFind re s`.
 pub(super) fn regex_find(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
     Ok(find(&*must_compile(pattern)?, s))
 }
 
 /// `mustRegexFind re s`.
 pub(super) fn must_regex_find(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
     Ok(find(&*compile(pattern)?, s))
 }
 
 fn replace(a: &[Value], must: bool, literal: bool) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
-    let repl = args::string(&a[2])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
+    let repl = args::string(&a[2]);
     let re = if must {
         compile(pattern)?
     } else {
@@ -883,23 +883,23 @@ pub(super) fn must_regex_replace_all_literal(a: &[Value]) -> FuncResult {
 
 /// `regexSplit re s n`.
 pub(super) fn regex_split(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
-    let n = args::int(&a[2])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
+    let n = args::int(&a[2]);
     Ok(string_list(must_compile(pattern)?.split(s, n)))
 }
 
 /// `mustRegexSplit re s n`.
 pub(super) fn must_regex_split(a: &[Value]) -> FuncResult {
-    let pattern = args::string(&a[0])?;
-    let s = args::string(&a[1])?;
-    let n = args::int(&a[2])?;
+    let pattern = args::string(&a[0]);
+    let s = args::string(&a[1]);
+    let n = args::int(&a[2]);
     Ok(string_list(compile(pattern)?.split(s, n)))
 }
 
 /// `regexQuoteMeta s`: Go's `QuoteMeta`, a backslash before each of `\.+*?()|[]{}^$`.
 pub(super) fn regex_quote_meta(a: &[Value]) -> FuncResult {
-    let s = args::string(&a[0])?;
+    let s = args::string(&a[0]);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\.+*?()|[]{}^$".contains(c) {

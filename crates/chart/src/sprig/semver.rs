@@ -457,8 +457,8 @@ impl Constraints {
 
 /// `semverCompare range version`.
 pub(super) fn semver_compare(a: &[Value]) -> FuncResult {
-    let constraint = args::string(&a[0])?;
-    let version = args::string(&a[1])?;
+    let constraint = args::string(&a[0]);
+    let version = args::string(&a[1]);
     let c = Constraints::parse(constraint)?;
     let v = Version::parse(version)?;
     Ok(Value::Bool(c.check(&v)))
@@ -467,7 +467,7 @@ pub(super) fn semver_compare(a: &[Value]) -> FuncResult {
 /// `semver version`: the parsed version, with the library's methods (`.Major`,
 /// `.Prerelease`, `.LessThan`, `.IncMinor`...).
 pub(super) fn semver(a: &[Value]) -> FuncResult {
-    let v = Version::parse(args::string(&a[0])?)?;
+    let v = Version::parse(args::string(&a[0]))?;
     Ok(Value::Object(Rc::new(VersionObject {
         version: v,
         pointer: true,
@@ -484,6 +484,14 @@ struct VersionObject {
 
 fn version_value(version: Version, pointer: bool) -> Value {
     Value::Object(Rc::new(VersionObject { version, pointer }))
+}
+
+/// A `string` argument of a method (the engine checks only functions' arguments).
+fn string_arg(v: &Value) -> Result<&str, String> {
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(args::wrong_type("string", other)),
+    }
 }
 
 /// The version an argument holds, for `LessThan` and friends.
@@ -558,7 +566,7 @@ impl Object for VersionObject {
             "IncPatch" => v.bumped(0).map(|n| version_value(n, false)),
             "IncMinor" => v.bumped(1).map(|n| version_value(n, false)),
             "IncMajor" => v.bumped(2).map(|n| version_value(n, false)),
-            "SetPrerelease" | "SetMetadata" => args::string(&args[0]).and_then(|s| {
+            "SetPrerelease" | "SetMetadata" => string_arg(&args[0]).and_then(|s| {
                 let mut next = v.clone();
                 if name == "SetPrerelease" {
                     if !s.is_empty() {

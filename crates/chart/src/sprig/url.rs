@@ -490,7 +490,7 @@ impl Url {
 /// `urlParse s`: a dict of `scheme`, `host`, `hostname`, `path`, `query`, `opaque`,
 /// `fragment` and `userinfo`.
 pub(super) fn url_parse(a: &[Value]) -> FuncResult {
-    let s = args::string(&a[0])?;
+    let s = args::string(&a[0]);
     let url = parse(s).map_err(|e| format!("unable to parse url: {e}"))?;
     let out = Value::empty_map();
     if let Value::Map(m) = &out {
@@ -512,7 +512,7 @@ pub(super) fn url_parse(a: &[Value]) -> FuncResult {
 
 /// `urlJoin d`: the URL a dict like `urlParse`'s describes.
 pub(super) fn url_join(a: &[Value]) -> FuncResult {
-    let d = args::map(&a[0])?;
+    let d = args::map(&a[0]);
     let field = |key: &str| -> Result<Vec<u8>, String> {
         let v = d.as_ref().and_then(|d| d.borrow().get(key).cloned());
         match v {

@@ -7,15 +7,25 @@ use serde_json::{Value, json};
 use slipway_chart::helm::{Request, template};
 
 use crate::cli::{ChartCommand, ChartRenderArgs, Output};
+use crate::settings::Settings;
 
-/// Runs a `chart` subcommand.
+pub(crate) mod oci;
+
+/// Runs a `chart` subcommand; `settings` resolves the registry trust settings, and is
+/// called only when a chart dependency is pulled from a registry.
 ///
 /// # Errors
-/// [`slipway_chart::helm::Error`] (bad input unless a file cannot be read), or a write
-/// failure.
-pub fn run(cmd: &ChartCommand, output: Output, out: &mut dyn Write) -> Result<crate::ExitCode> {
+/// [`slipway_chart::helm::Error`] (bad input unless a file cannot be read), a dependency
+/// that cannot be pulled (bad input when its version or repository is wrong, the
+/// registry's error otherwise), or a write failure.
+pub fn run_with(
+    settings: &dyn Fn() -> Result<Settings>,
+    cmd: &ChartCommand,
+    output: Output,
+    out: &mut dyn Write,
+) -> Result<crate::ExitCode> {
     match cmd {
-        ChartCommand::Render(a) => render(a, output, out)?,
+        ChartCommand::Render(a) => render(settings, a, output, out)?,
     }
     Ok(crate::ExitCode::Ok)
 }
@@ -38,11 +48,19 @@ fn request(a: &ChartRenderArgs) -> Request {
         no_hooks: a.no_hooks,
         skip_tests: a.skip_tests,
         is_upgrade: a.is_upgrade,
+        extra_subcharts: Vec::new(),
     }
 }
 
-fn render(a: &ChartRenderArgs, output: Output, out: &mut dyn Write) -> Result<()> {
-    let rendered = template(&request(a))?;
+fn render(
+    settings: &dyn Fn() -> Result<Settings>,
+    a: &ChartRenderArgs,
+    output: Output,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut req = request(a);
+    req.extra_subcharts = oci::missing_subcharts(&req.chart, settings)?;
+    let rendered = template(&req)?;
     match output {
         Output::Human => out.write_all(rendered.text.as_bytes())?,
         Output::Json => {
