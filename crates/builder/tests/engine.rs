@@ -11,7 +11,7 @@ use slipway_builder::{
     Access, Backend, BuildError, BuildOptions, Event, LayerFormat, Observer, StageStatus, build,
     host_platform,
 };
-use slipway_oci::Reference;
+use slipway_oci::{Platform, Reference};
 use slipway_proc::{Finished, Recorder, Shared};
 use slipway_registry::Registry;
 use slipway_testkit::{LeafKind, Registry as TestRegistry, TestPki};
@@ -76,6 +76,7 @@ impl Observer for Events {
                 StageStatus::Built => "built",
                 StageStatus::Pushing => "pushing",
                 StageStatus::Pushed => "pushed",
+                StageStatus::Copied => "copied",
             };
             let line = match backend {
                 Some(b) => format!("{stage} {status} {b}"),
@@ -108,10 +109,12 @@ fn project(dir: &Path, dockerfile: &str) -> PathBuf {
 fn options(store: &Path, repo: Option<Reference>, processes: Shared) -> BuildOptions {
     BuildOptions {
         repo,
+        secondary_repos: vec![],
+        cache_repos: vec![],
         store: store.to_path_buf(),
         backend: Backend::Auto,
         format: LayerFormat::default(),
-        platform: host_platform(),
+        platforms: vec![],
         images: vec![],
         threads: 2,
         processes,
@@ -243,4 +246,138 @@ impl Access for NoRegistry {
     fn buildah_host(&self, r: &Reference) -> Result<HostAccess, BuildError> {
         panic!("no registry should be opened, but {r} was")
     }
+}
+
+/// A platform this machine is not, and whether it can run its programs anyway (a QEMU
+/// binfmt_misc handler).
+fn foreign_platform() -> (Platform, bool) {
+    let host = host_platform();
+    let text = if host.architecture == "s390x" {
+        "linux/ppc64le"
+    } else {
+        "linux/s390x"
+    };
+    let p = Platform::parse(text).unwrap();
+    let runs = slipway_builder::engine::check_emulator(
+        &p,
+        &host,
+        Path::new(slipway_builder::engine::BINFMT_MISC),
+    )
+    .is_ok();
+    (p, runs)
+}
+
+#[test]
+fn run_for_a_platform_this_machine_cannot_run_is_refused_before_anything_is_built() {
+    let (foreign, emulated) = foreign_platform();
+    let tmp = tempfile::tempdir().unwrap();
+    let werf = project(
+        &tmp.path().join("p"),
+        "FROM scratch AS files\nCOPY a.txt /a.txt\nFROM files AS tools\nRUN echo hi > /hi\n",
+    );
+    // A second image, planned only once `app` is built (it imports its name): its RUN is
+    // found before `app` is built all the same.
+    std::fs::write(
+        tmp.path().join("p/Dockerfile.child"),
+        "ARG BASE\nFROM ${BASE}\nRUN echo child > /child\n",
+    )
+    .unwrap();
+    let cfg = slipway_werf::load(&werf).unwrap();
+    let rec = Arc::new(Recorder::new(|_| {
+        Ok(Finished::exited(125, "Error: recorded, not run\n"))
+    }));
+    let opts = BuildOptions {
+        platforms: vec![host_platform(), foreign.clone()],
+        ..options(&tmp.path().join("store"), None, Shared(rec.clone()))
+    };
+    let events = Events::default();
+    let err = build(&cfg, &opts, &NoRegistry, &events).unwrap_err();
+    let text = err.to_string();
+    if emulated {
+        // This machine runs the platform's programs: nothing is refused for it.
+        assert!(!text.contains("this machine"), "{text}");
+        return;
+    }
+    let p = foreign.to_string();
+    assert!(err.is_bad_input(), "{text}");
+    for needle in [
+        "image `app`",
+        "stage tools",
+        &p,
+        "line 4",
+        "RUN",
+        "binfmt_misc",
+    ] {
+        assert!(text.contains(needle), "{needle:?} is not in: {text}");
+    }
+    assert_eq!(rec.calls().len(), 0, "buildah was not run");
+    assert_eq!(events.take(), Vec::<String>::new(), "nothing was built");
+
+    // The image planned after its dependency is refused before the dependency is built.
+    std::fs::write(
+        &werf,
+        "project: engine\nconfigVersion: 1\n---\nimage: base\ndockerfile: Dockerfile\ntarget: files\n---\nimage: child\ndockerfile: Dockerfile.child\ndependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n",
+    )
+    .unwrap();
+    let cfg = slipway_werf::load(&werf).unwrap();
+    let err = build(&cfg, &opts, &NoRegistry, &events).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_bad_input(), "{text}");
+    for needle in ["image `child`", "stage 0", &p, "line 3"] {
+        assert!(text.contains(needle), "{needle:?} is not in: {text}");
+    }
+    assert_eq!(events.take(), Vec::<String>::new(), "`base` was not built");
+    assert_eq!(rec.calls().len(), 0, "buildah was not run");
+
+    // Without RUN, the foreign platform builds natively, and the image is an index of both.
+    let report = build(
+        &cfg,
+        &BuildOptions {
+            images: vec!["base".into()],
+            ..opts.clone()
+        },
+        &NoRegistry,
+        &events,
+    )
+    .unwrap();
+    let base = &report.images["base"];
+    assert_eq!(base.target_platform, "", "an index has no one platform");
+    let by: Vec<&String> = report.images_by_platform["base"].keys().collect();
+    let mut want = [
+        slipway_builder::engine::normalize_platform(&host_platform()).to_string(),
+        foreign.to_string(),
+    ];
+    want.sort();
+    assert_eq!(by, want.iter().collect::<Vec<_>>());
+    // The platforms' stages differ (the platform is in every digest).
+    let digests: Vec<&String> = report.images_by_platform["base"]
+        .values()
+        .map(|r| &r.docker_tag)
+        .collect();
+    assert_ne!(digests[0], digests[1]);
+    assert_eq!(rec.calls().len(), 0, "buildah was not run");
+}
+
+#[test]
+fn a_dependency_must_be_built_for_the_platforms_of_the_images_that_import_from_it() {
+    let (foreign, _) = foreign_platform();
+    let tmp = tempfile::tempdir().unwrap();
+    let werf = project(&tmp.path().join("p"), "FROM scratch\nCOPY a.txt /a.txt\n");
+    std::fs::write(
+        &werf,
+        format!(
+            "project: engine\nconfigVersion: 1\n---\nimage: base\ndockerfile: Dockerfile\n---\nimage: child\ndockerfile: Dockerfile\nplatform: [{foreign}]\ndependencies:\n- image: base\n  imports:\n  - type: ImageName\n    targetBuildArg: BASE\n"
+        ),
+    )
+    .unwrap();
+    let cfg = slipway_werf::load(&werf).unwrap();
+    let opts = options(&tmp.path().join("store"), None, Shared::default());
+    let events = Events::default();
+    let err = build(&cfg, &opts, &NoRegistry, &events).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_bad_input(), "{text}");
+    for needle in ["image `child`", &foreign.to_string(), "dependency `base`"] {
+        assert!(text.contains(needle), "{needle:?} is not in: {text}");
+    }
+    assert_eq!(events.take(), Vec::<String>::new(), "nothing was built");
 }

@@ -46,6 +46,25 @@ pub struct Manifests {
     pub images: BTreeMap<String, String>,
     /// The objects, in the order they were rendered.
     pub objects: Vec<Value>,
+    /// The chart's hooks (`helm.sh/hook`), in Helm's order; not part of the release's
+    /// objects, so never pruned.
+    pub hooks: Vec<Hook>,
+}
+
+/// A chart hook: an object applied at a point of the converge, as Helm runs hooks.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    /// The template it came from.
+    pub source: String,
+    /// When it runs (`pre-install`, `post-install`, `pre-upgrade`, `post-upgrade`, ...).
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight`: lower runs first.
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy` (`before-hook-creation`, `hook-succeeded`,
+    /// `hook-failed`).
+    pub delete_policies: Vec<String>,
+    /// The object.
+    pub object: Value,
 }
 
 /// What converge tells its caller while it works.
@@ -68,6 +87,8 @@ pub struct Converged {
     pub images: BTreeMap<String, String>,
     /// The trust DaemonSet's report, when it was applied.
     pub trust: Option<TrustApplyReport>,
+    /// The hooks run, in order.
+    pub hooks: Vec<AppliedRef>,
     /// The objects applied, in apply order.
     pub applied: Vec<AppliedRef>,
     /// What pruning deleted and kept.
@@ -159,13 +180,36 @@ pub fn converge<B: std::error::Error + 'static>(
         trust = Some(report);
     }
 
+    if rt.block_on(slipway_kube::ensure_namespace(&client, &namespace))? {
+        on_event(Event::Line(format!("created Namespace {namespace}")));
+    }
+    // As Helm: a release never converged before is installed (pre-install and
+    // post-install hooks); one with an inventory is upgraded (pre-upgrade, post-upgrade).
+    let first = rt
+        .block_on(slipway_kube::prune::read_inventory(
+            &client,
+            &namespace,
+            &plan.release,
+        ))?
+        .is_empty();
+    let (pre, post) = if first {
+        ("pre-install", "post-install")
+    } else {
+        ("pre-upgrade", "post-upgrade")
+    };
+    let mut hooks_run = rt.block_on(run_hooks(
+        &client,
+        &manifests.hooks,
+        pre,
+        &namespace,
+        &plan.track,
+        on_event,
+    ))?;
+
     on_event(Event::Step(format!(
         "apply {} objects to namespace {namespace}",
         manifests.objects.len()
     )));
-    if rt.block_on(slipway_kube::ensure_namespace(&client, &namespace))? {
-        on_event(Event::Line(format!("created Namespace {namespace}")));
-    }
     let applied = rt.block_on(slipway_kube::apply(&client, &manifests.objects, &namespace))?;
     for r in &applied {
         on_event(Event::Line(format!("applied {r}")));
@@ -200,12 +244,86 @@ pub fn converge<B: std::error::Error + 'static>(
             on_event(Event::Progress(p))
         }))
         .map_err(|e| stopped("rollout", e))?;
+    hooks_run.extend(rt.block_on(run_hooks(
+        &client,
+        &manifests.hooks,
+        post,
+        &namespace,
+        &plan.track,
+        on_event,
+    ))?);
     Ok(Converged {
         namespace,
         images: manifests.images,
         trust,
+        hooks: hooks_run,
         applied,
         pruned,
         rollout,
     })
+}
+
+/// Runs the hooks for `event` as Helm does: by weight (Helm's order within a weight),
+/// one at a time; each replaces an earlier object of its name when its delete policy says
+/// `before-hook-creation` (the default), is applied, and is followed until ready (a Job
+/// until it completes); `hook-succeeded` deletes it afterwards, `hook-failed` when it
+/// fails, and a failed hook stops the converge.
+async fn run_hooks<B: std::error::Error + 'static>(
+    client: &slipway_kube::Client,
+    hooks: &[Hook],
+    event: &str,
+    namespace: &str,
+    track: &TrackOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<AppliedRef>, Error<B>> {
+    let mut chosen: Vec<&Hook> = hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == event))
+        .collect();
+    if chosen.is_empty() {
+        return Ok(vec![]);
+    }
+    chosen.sort_by_key(|h| h.weight);
+    on_event(Event::Step(format!("{event} hooks ({})", chosen.len())));
+    let mut done = Vec::new();
+    for h in chosen {
+        let policy = |p: &str| h.delete_policies.iter().any(|d| d == p);
+        let target = slipway_kube::resolve_ref(client, &h.object, namespace).await?;
+        if policy("before-hook-creation") && slipway_kube::delete_and_wait(client, &target).await? {
+            on_event(Event::Line(format!(
+                "deleted {target}: replaced by this {event} hook"
+            )));
+        }
+        let applied =
+            slipway_kube::apply(client, std::slice::from_ref(&h.object), namespace).await?;
+        on_event(Event::Line(format!(
+            "applied {target} ({event} hook, weight {}, from {})",
+            h.weight, h.source
+        )));
+        let result =
+            slipway_kube::track(client, &applied, track, |p| on_event(Event::Progress(p))).await;
+        match result {
+            Ok(_) => {
+                if policy("hook-succeeded") {
+                    slipway_kube::delete_and_wait(client, &target).await?;
+                    on_event(Event::Line(format!("deleted {target}: hook-succeeded")));
+                }
+                done.push(target);
+            }
+            Err(e) => {
+                if policy("hook-failed") {
+                    slipway_kube::delete_and_wait(client, &target).await?;
+                }
+                return Err(stopped(
+                    if event.starts_with("pre") {
+                        "pre hook"
+                    } else {
+                        "post hook"
+                    },
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(done)
 }

@@ -323,3 +323,78 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> Result<bool, Error
         Err(e) => Err(Error::api("create", subject, e)),
     }
 }
+
+/// Deletes the object `applied` names (foreground: its dependents, such as a Job's pods,
+/// go first) and waits until it is gone, for at most 60 seconds. Returns whether it
+/// existed. What Helm does with a hook's `before-hook-creation`, `hook-succeeded` and
+/// `hook-failed` delete policies.
+///
+/// # Errors
+/// [`Error::Api`] when the server refuses the delete or the read.
+pub async fn delete_and_wait(client: &Client, applied: &AppliedRef) -> Result<bool, Error> {
+    let resource = kube::api::ApiResource {
+        group: applied
+            .api_version
+            .split_once('/')
+            .map_or(String::new(), |(g, _)| g.to_string()),
+        version: applied
+            .api_version
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        api_version: applied.api_version.clone(),
+        kind: applied.kind.clone(),
+        plural: applied.plural.clone(),
+    };
+    let api: Api<DynamicObject> = match &applied.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    match api
+        .delete(&applied.name, &kube::api::DeleteParams::foreground())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
+        Err(e) => return Err(Error::api("delete", applied.to_string(), e)),
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        match api.get_opt(&applied.name).await {
+            Ok(None) => return Ok(true),
+            Ok(Some(_)) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            Err(e) => return Err(Error::api("read", applied.to_string(), e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Names the object `obj` would be applied as (kind found by API discovery, namespace
+/// defaulted to `default_namespace` for namespaced kinds), without writing anything.
+///
+/// # Errors
+/// As [`apply`] before its first write.
+pub async fn resolve_ref(
+    client: &Client,
+    obj: &Value,
+    default_namespace: &str,
+) -> Result<AppliedRef, Error> {
+    let served = discover(client, std::slice::from_ref(obj)).await?;
+    let r = resolve(obj, &served, &[], 0)?;
+    let namespace = r.namespaced.then(|| {
+        obj["metadata"]["namespace"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default_namespace)
+            .to_string()
+    });
+    Ok(AppliedRef {
+        api_version: r.resource.api_version.clone(),
+        kind: r.resource.kind.clone(),
+        namespace,
+        name: obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        generation: None,
+        plural: r.resource.plural.clone(),
+    })
+}

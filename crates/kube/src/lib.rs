@@ -33,7 +33,9 @@ mod track;
 mod trust;
 mod watch;
 
-pub use apply::{AppliedRef, FIELD_MANAGER, apply, apply_rank, ensure_namespace};
+pub use apply::{
+    AppliedRef, FIELD_MANAGER, apply, apply_rank, delete_and_wait, ensure_namespace, resolve_ref,
+};
 pub use client::{Error, connect, connect_with};
 pub use diagnose::{
     PULL_REASONS, PullDiagnosis, ca_file_name, cluster_trust_command, diagnose, registry_of,

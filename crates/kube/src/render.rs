@@ -1,16 +1,13 @@
-//! What `slipway render` does to manifests: pin werf image references to digests.
+//! What `slipway render` does with rendered manifests: read them into objects.
 //!
-//! The input is a list of manifest files ([`Source`]) and a map from werf image name to a
-//! digest-pinned reference (`HOST/PATH@sha256:...`, made by [`pinned_reference`]). Two
-//! forms of image reference are replaced:
-//! - werf's template actions `{{ .Values.werf.image.NAME }}` (also `{{.Values...}}`,
-//!   `{{ $.Values.werf.image.NAME }}` and `{{ index .Values.werf.image "NAME" }}`),
-//!   anywhere in the text, before the YAML is parsed;
-//! - a bare werf image name as the `image:` of a container, init container or ephemeral
-//!   container (`image: app`), after the YAML is parsed.
+//! The input is a list of manifest files ([`Source`]), already rendered by the chart
+//! engine (`slipway-chart`, which puts werf's `.Values.werf.image.NAME` in place), and a
+//! map from werf image name to a digest-pinned reference (`HOST/PATH@sha256:...`, made by
+//! [`pinned_reference`]). A bare werf image name as the `image:` of a container, init
+//! container or ephemeral container (`image: app`) is pinned too. Before rendering,
+//! [`check_image_names`] refuses templates that name an image werf.yaml does not build.
 //!
-//! Any other `{{ ... }}` action is refused with [`RenderError::Templating`]: slipway is not
-//! Helm. Every document is parsed into a [`serde_json::Value`] (YAML 1.1 scalars, as
+//! Every document is parsed into a [`serde_json::Value`] (YAML 1.1 scalars, as
 //! Kubernetes reads them: `0644` is octal), checked to be an object with `apiVersion` and
 //! `kind`, and a `kind: List` is expanded into its items. Comments are not kept.
 //!
@@ -20,7 +17,7 @@
 //! ```
 //! use std::collections::BTreeMap;
 //! use slipway_kube::render::{Source, render};
-//! let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: \"{{ .Values.werf.image.app }}\"\n";
+//! let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: app\n";
 //! let sources = [Source { name: "pod.yaml".into(), path: "pod.yaml".into(), text: text.into() }];
 //! let images = BTreeMap::from([("app".to_string(), "r.test/app@sha256:ab".to_string())]);
 //! let objects = render(&sources, &images)?;
@@ -70,33 +67,6 @@ pub enum RenderError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
-    },
-    /// A template action other than a werf image reference.
-    #[error(
-        "{}:{line}: Helm templating is not supported (`{action}`); render the chart with \
-         helm template first, or write plain YAML; only {{{{ .Values.werf.image.NAME }}}} is \
-         substituted",
-        .path.display()
-    )]
-    Templating {
-        /// The file.
-        path: PathBuf,
-        /// The line of the action, from 1.
-        line: usize,
-        /// The action as written (shortened when long).
-        action: String,
-    },
-    /// `{{` without a closing `}}`.
-    #[error(
-        "{}:{line}: `{{{{` is never closed by `}}}}`; only {{{{ .Values.werf.image.NAME }}}} \
-         is substituted",
-        .path.display()
-    )]
-    Unclosed {
-        /// The file.
-        path: PathBuf,
-        /// The line of the `{{`, from 1.
-        line: usize,
     },
     /// `.Values.werf.image.NAME` names no known image.
     #[error(
@@ -269,65 +239,96 @@ fn collect(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), RenderE
     Ok(())
 }
 
-/// Renders `sources` with `images` (werf image name to pinned reference): substitutes the
-/// image references, parses every document, drops empty ones, and expands `kind: List`.
+/// Reads the objects of rendered manifests: parses every document, drops empty ones,
+/// expands `kind: List`, and pins `image: NAME` of containers to `images` (werf image name
+/// to pinned reference) when NAME is a werf image.
 ///
 /// # Errors
-/// [`RenderError::Templating`], [`RenderError::Unclosed`] and [`RenderError::UnknownImage`]
-/// (checked on the raw text first), then [`RenderError::Yaml`] and
-/// [`RenderError::NotAnObject`]. The first problem in file order is reported.
+/// [`RenderError::Yaml`] and [`RenderError::NotAnObject`]. The first problem in file order
+/// is reported.
 pub fn render(
     sources: &[Source],
     images: &BTreeMap<String, String>,
 ) -> Result<Vec<Rendered>, RenderError> {
     let mut out = vec![];
     for src in sources {
-        let text = substitute(src, images)?;
-        for (i, doc) in parse(src, &text)?.into_iter().enumerate() {
-            let document = i + 1;
-            let not = |message: String| RenderError::NotAnObject {
-                path: src.path.clone(),
-                document,
-                message,
+        out.extend(objects(src, images)?);
+    }
+    Ok(out)
+}
+
+/// The objects of one rendered manifest file, as [`render`] reads them.
+///
+/// # Errors
+/// As [`render`].
+pub fn objects(
+    src: &Source,
+    images: &BTreeMap<String, String>,
+) -> Result<Vec<Rendered>, RenderError> {
+    let mut out = vec![];
+    for (i, doc) in parse(src, &src.text)?.into_iter().enumerate() {
+        let document = i + 1;
+        let not = |message: String| RenderError::NotAnObject {
+            path: src.path.clone(),
+            document,
+            message,
+        };
+        check_object(&doc).map_err(not)?;
+        let items = if is_list(&doc) {
+            let Some(Value::Array(items)) = doc.get("items") else {
+                return Err(not("a `kind: List` needs an `items` list".into()));
             };
-            check_object(&doc).map_err(not)?;
-            let items = if is_list(&doc) {
-                let Some(Value::Array(items)) = doc.get("items") else {
-                    return Err(not("a `kind: List` needs an `items` list".into()));
-                };
-                for item in items {
-                    check_object(item).map_err(|m| not(format!("in `items`: {m}")))?;
-                }
-                items.clone()
-            } else {
-                vec![doc]
-            };
-            for mut object in items {
-                pin_bare_images(&mut object, images);
-                out.push(Rendered {
-                    source: src.name.clone(),
-                    object,
-                });
+            for item in items {
+                check_object(item).map_err(|m| not(format!("in `items`: {m}")))?;
             }
+            items.clone()
+        } else {
+            vec![doc]
+        };
+        for mut object in items {
+            pin_bare_images(&mut object, images);
+            out.push(Rendered {
+                source: src.name.clone(),
+                object,
+            });
         }
     }
     Ok(out)
 }
 
-/// Checks `sources` as [`render`] would with images named `names`, without knowing their
-/// references yet: so that bad manifests are found before anything is built.
-///
-/// Returns how many objects the sources hold.
+/// Checks the templates in `sources` for werf image references
+/// (`.Values.werf.image.NAME`, `index .Values.werf.image "NAME"`) to names that are not
+/// among `names`: such a reference would render empty, so it is refused before anything
+/// is built.
 ///
 /// # Errors
-/// As [`render`].
-pub fn check(sources: &[Source], names: &[String]) -> Result<usize, RenderError> {
-    let placeholder = format!("example.invalid/werf-image@sha256:{}", "0".repeat(64));
-    let images = names
-        .iter()
-        .map(|n| (n.clone(), placeholder.clone()))
-        .collect();
-    Ok(render(sources, &images)?.len())
+/// [`RenderError::UnknownImage`] for the first unknown name, with its file and line.
+pub fn check_image_names(sources: &[Source], names: &[String]) -> Result<(), RenderError> {
+    for src in sources {
+        let text = &src.text;
+        let mut pos = 0;
+        while let Some(i) = text[pos..].find("{{") {
+            let start = pos + i;
+            let Some(j) = text[start + 2..].find("}}") else {
+                break;
+            };
+            let end = start + 2 + j + 2;
+            let inner = &text[start + 2..end - 2];
+            for name in image_names(inner) {
+                if !names.iter().any(|n| n == name) {
+                    return Err(RenderError::UnknownImage {
+                        path: src.path.clone(),
+                        line: text[..start].matches('\n').count() + 1,
+                        name: name.to_string(),
+                        action: shorten(&text[start..end]),
+                        known: names.to_vec(),
+                    });
+                }
+            }
+            pos = end;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the objects as one YAML stream: each document starts with `---` and a
@@ -362,77 +363,39 @@ pub fn to_yaml(objects: &[Rendered]) -> Result<String, RenderError> {
 // ---------------------------------------------------------------------------------------
 // Template actions.
 
-/// Returns the text with every `{{ ... }}` action replaced by its image reference.
-fn substitute(src: &Source, images: &BTreeMap<String, String>) -> Result<String, RenderError> {
-    let text = &src.text;
-    let mut out = String::with_capacity(text.len());
+/// The werf image names an action's text refers to: `.Values.werf.image.NAME` (also
+/// through `$`) and `index .Values.werf.image "NAME"` with a literal name.
+fn image_names(inner: &str) -> Vec<&str> {
+    const KEY: &str = ".Values.werf.image";
+    let mut names = vec![];
     let mut pos = 0;
-    while let Some(i) = text[pos..].find("{{") {
-        let start = pos + i;
-        let line = text[..start].matches('\n').count() + 1;
-        let Some(j) = text[start + 2..].find("}}") else {
-            return Err(RenderError::Unclosed {
-                path: src.path.clone(),
-                line,
-            });
-        };
-        let end = start + 2 + j + 2;
-        let action = &text[start..end];
-        let Some(name) = image_name(&text[start + 2..end - 2]) else {
-            return Err(RenderError::Templating {
-                path: src.path.clone(),
-                line,
-                action: shorten(action),
-            });
-        };
-        let Some(reference) = images.get(name) else {
-            return Err(RenderError::UnknownImage {
-                path: src.path.clone(),
-                line,
-                name: name.to_string(),
-                action: shorten(action),
-                known: images.keys().cloned().collect(),
-            });
-        };
-        out.push_str(&text[pos..start]);
-        out.push_str(reference);
-        pos = end;
+    while let Some(i) = inner[pos..].find(KEY) {
+        let after = pos + i + KEY.len();
+        let rest = &inner[after..];
+        if let Some(field) = rest.strip_prefix('.') {
+            let end = field
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(field.len());
+            if end > 0 {
+                names.push(&field[..end]);
+            }
+        } else {
+            let before = inner[..pos + i].trim_end();
+            let before = before.strip_suffix('$').unwrap_or(before).trim_end();
+            let literal = rest.trim_start();
+            if before.ends_with("index")
+                && let Some(q) = literal.chars().next().filter(|c| *c == '"' || *c == '`')
+                && let Some(close) = literal[1..].find(q)
+            {
+                let name = &literal[1..1 + close];
+                if !name.is_empty() && !name.contains('\\') {
+                    names.push(name);
+                }
+            }
+        }
+        pos = after;
     }
-    out.push_str(&text[pos..]);
-    Ok(out)
-}
-
-/// Returns the image name when the inside of an action is a werf image reference.
-fn image_name(inner: &str) -> Option<&str> {
-    // `{{-` and `-}}` trim whitespace around the action: Helm templating.
-    if inner.starts_with('-') || inner.ends_with('-') {
-        return None;
-    }
-    fn values(s: &str) -> Option<&str> {
-        s.strip_prefix('$')
-            .unwrap_or(s)
-            .strip_prefix(".Values.werf.image")
-    }
-    let t = inner.trim();
-    if let Some(rest) = values(t) {
-        let name = rest.strip_prefix('.')?;
-        let ident = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        return ident.then_some(name);
-    }
-    let mut words = t.split_whitespace();
-    if words.next() != Some("index") || values(words.next()?) != Some("") {
-        return None;
-    }
-    let literal = words.next()?;
-    if words.next().is_some() {
-        return None;
-    }
-    let name = literal
-        .strip_prefix('"')
-        .and_then(|l| l.strip_suffix('"'))
-        .or_else(|| literal.strip_prefix('`').and_then(|l| l.strip_suffix('`')))?;
-    let plain = !name.is_empty() && !name.contains(['"', '`', '\\']);
-    plain.then_some(name)
+    names
 }
 
 fn shorten(action: &str) -> String {
@@ -577,33 +540,6 @@ mod tests {
     }
 
     #[test]
-    fn werf_image_actions_in_every_spelling_are_pinned() {
-        for line in [
-            "image: {{ .Values.werf.image.app }}",
-            "image: {{.Values.werf.image.app}}",
-            "image: {{   $.Values.werf.image.app   }}",
-            "image: \"{{ .Values.werf.image.app }}\"",
-            "image: '{{ .Values.werf.image.app }}'",
-            "image: {{ index .Values.werf.image \"app\" }}",
-            "image: {{ index $.Values.werf.image `app` }}",
-            "image: app",
-        ] {
-            let objects = one(&pod(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
-            assert_eq!(image_of(&objects), REF, "{line}");
-        }
-        let objects = one(&pod("image: {{ index .Values.werf.image \"web-ui\" }}")).unwrap();
-        assert_eq!(image_of(&objects), "r.test/ui@sha256:22");
-    }
-
-    #[test]
-    fn actions_are_substituted_outside_image_fields_too() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  \
-                    both: \"{{ .Values.werf.image.app }} and {{ .Values.werf.image.app }}\"\n";
-        let objects = one(text).unwrap();
-        assert_eq!(objects[0]["data"]["both"], format!("{REF} and {REF}"));
-    }
-
-    #[test]
     fn bare_names_are_pinned_only_in_container_image_fields() {
         let text = r#"
 apiVersion: batch/v1
@@ -645,81 +581,30 @@ spec:
     }
 
     #[test]
-    fn other_template_actions_are_refused_with_file_and_line() {
-        for (action, line) in [
-            ("{{ .Values.replicas }}", "replicas: {{ .Values.replicas }}"),
-            (
-                "{{- .Values.werf.image.app }}",
-                "image: {{- .Values.werf.image.app }}",
-            ),
-            (
-                "{{ .Values.werf.image.app -}}",
-                "image: {{ .Values.werf.image.app -}}",
-            ),
-            (
-                "{{ .Values.werf.image.app | quote }}",
-                "image: {{ .Values.werf.image.app | quote }}",
-            ),
-            ("{{ include \"x\" . }}", "image: {{ include \"x\" . }}"),
-            ("{{ .Release.Name }}", "image: {{ .Release.Name }}"),
-            ("{{ if .Values.x }}", "image: {{ if .Values.x }}"),
-            (
-                "{{ .Values.werf.image }}",
-                "image: {{ .Values.werf.image }}",
-            ),
-            (
-                "{{ index .Values.werf.image \"app\" \"x\" }}",
-                "image: {{ index .Values.werf.image \"app\" \"x\" }}",
-            ),
+    fn unknown_images_name_file_line_and_known_images() {
+        let known = ["app".to_string(), "web-ui".to_string()];
+        for line in [
+            "image: {{ .Values.werf.image.nosuch }}",
+            "image: {{- $.Values.werf.image.nosuch | quote }}",
+            "image: {{ index .Values.werf.image \"nosuch\" }}",
+            "image: {{ index $.Values.werf.image `nosuch` }}",
         ] {
-            let text = format!("# a comment\n{}", pod(line));
-            let err = one(&text).unwrap_err();
+            let err = check_image_names(&[src("t.yaml", &pod(line))], &known).unwrap_err();
             let msg = err.to_string();
             assert!(
-                matches!(err, RenderError::Templating { line: 9, .. }),
-                "{msg}"
+                msg.starts_with("/p/.helm/templates/t.yaml:8: unknown image `nosuch`"),
+                "{line}: {msg}"
             );
-            assert!(
-                msg.starts_with("/p/.helm/templates/t.yaml:9: Helm templating is not supported"),
-                "{msg}"
-            );
-            assert!(msg.contains(&format!("(`{action}`)")), "{msg}");
-            assert!(msg.contains("helm template"), "{msg}");
-            assert!(msg.contains("{{ .Values.werf.image.NAME }}"), "{msg}");
-            assert!(err.is_bad_input());
+            assert!(msg.ends_with("the images are: app, web-ui"), "{msg}");
         }
-    }
-
-    #[test]
-    fn templating_is_found_before_yaml_errors_and_in_comments() {
-        // Invalid YAML after the action: the action is reported, not the syntax.
-        let err = one("a: [1\n# {{ .Values.x }}\n").unwrap_err();
-        assert!(
-            matches!(err, RenderError::Templating { line: 2, .. }),
-            "{err}"
-        );
-        let err = one("a: {{ .Values.werf.image.app\n").unwrap_err();
-        assert!(
-            matches!(err, RenderError::Unclosed { line: 1, .. }),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn unknown_images_name_file_line_and_known_images() {
-        let err = one(&pod("image: {{ .Values.werf.image.nosuch }}")).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.starts_with("/p/.helm/templates/t.yaml:8: unknown image `nosuch`"),
-            "{msg}"
-        );
-        assert!(msg.ends_with("the images are: app, web-ui"), "{msg}");
-        let err = check(
-            &[src("t.yaml", &pod("image: {{ .Values.werf.image.x }}"))],
-            &["app".to_string()],
-        )
-        .unwrap_err();
-        assert!(err.to_string().ends_with("the images are: app"), "{err}");
+        for line in [
+            "image: {{ .Values.werf.image.app }}",
+            "image: {{ index .Values.werf.image \"web-ui\" }}",
+            "image: {{ .Values.werf.image | toJson }}",
+        ] {
+            check_image_names(&[src("t.yaml", &pod(line))], &known)
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
         // A bare name that is no werf image is left alone: it is an ordinary image.
         assert_eq!(image_of(&one(&pod("image: nosuch")).unwrap()), "nosuch");
     }
@@ -794,10 +679,7 @@ spec:
     fn yaml_output_has_a_source_comment_per_document() {
         let rendered = render(
             &[
-                src(
-                    "deploy.yaml",
-                    &pod("image: \"{{ .Values.werf.image.app }}\""),
-                ),
+                src("deploy.yaml", &pod("image: app")),
                 src(
                     "svc.yaml",
                     "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n",

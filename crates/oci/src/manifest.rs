@@ -56,9 +56,7 @@ impl Platform {
             return Err(err("it contains whitespace"));
         }
         if s.contains(',') {
-            return Err(err(
-                "it is a list of platforms; a multi-platform build is not supported yet, so give one platform",
-            ));
+            return Err(err("it is a list of platforms; give one platform here"));
         }
         if let Some(c) = s
             .chars()
@@ -507,11 +505,11 @@ mod tests {
             let text = Platform::parse(bad).unwrap_err().to_string();
             assert!(text.contains(&format!("`{bad}`")), "{text}");
         }
-        // A list is a multi-platform build, and is named as one.
+        // A list is named as one.
         let text = Platform::parse("linux/amd64,linux/arm64")
             .unwrap_err()
             .to_string();
-        assert!(text.contains("multi-platform"), "{text}");
+        assert!(text.contains("a list of platforms"), "{text}");
     }
 
     #[test]

@@ -79,23 +79,12 @@ impl Rig {
         env: &[(&str, &str)],
     ) -> Run {
         let report = self.path(&format!("report-{}.json", self.next()));
-        let store = self.path(store);
-        let mut args = vec![
-            "--output",
-            "json",
-            "build",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--report-path",
-            report.to_str().unwrap(),
-        ];
+        let mut args = vec!["--report-path", report.to_str().unwrap()];
         if let Some(r) = repo {
             args.extend(["--repo", r]);
         }
         args.extend_from_slice(extra);
-        let mut run = self.slipway_env(&args, env);
+        let mut run = self.build_json(dir, store, &args, env);
         if run.code == 0 {
             let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
                 panic!(
@@ -126,33 +115,6 @@ impl Rig {
             run.stderr, run.stdout
         );
         run.json
-    }
-
-    /// Returns the image config blob of `image`, as skopeo reads it (`skopeo inspect --raw
-    /// --config`; without `--raw` skopeo drops the fields OCI does not define, such as
-    /// Docker's `Healthcheck`).
-    fn config(&self, image: &str) -> Value {
-        let out = self
-            .skopeo
-            .run(&[
-                "inspect",
-                "--raw",
-                "--config",
-                "--tls-verify=true",
-                "--no-creds",
-                "--cert-dir",
-                self.skopeo_certs.to_str().unwrap(),
-                &format!("docker://{image}"),
-            ])
-            .unwrap_or_else(|e| panic!("{e}"));
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo config ({e}): {out}"))
-    }
-
-    /// Asserts that skopeo finds `image` in the registry, and returns its manifest digest.
-    fn digest_of(&self, image: &str) -> String {
-        self.skopeo
-            .manifest_digest(&format!("docker://{image}"))
-            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Copies `image` from the registry with skopeo into an OCI layout and unpacks it.
@@ -1924,18 +1886,7 @@ fn runtime_config(rig: &Rig, image: &str) -> Value {
 
 /// The manifest skopeo reads at `image`, as it is in the registry.
 fn raw_manifest(rig: &Rig, image: &str) -> Value {
-    let out = rig
-        .skopeo
-        .run(&[
-            "inspect",
-            "--raw",
-            "--tls-verify=true",
-            "--no-creds",
-            "--cert-dir",
-            rig.skopeo_certs.to_str().unwrap(),
-            &format!("docker://{image}"),
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = rig.inspect_raw(image, &[]);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo manifest ({e}): {out}"))
 }
 

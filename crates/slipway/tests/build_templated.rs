@@ -6,7 +6,6 @@
 mod common;
 
 use common::TlsRig;
-use serde_json::Value;
 
 const PARTIALS: &str = r#"{{- define "image" }}
 image: {{ .name }}
@@ -34,24 +33,6 @@ ARG NAME\nARG BASE_NOTE\nARG VERSION\n\
 COPY ${NAME}.txt /name.txt\n\
 LABEL app.name=${NAME} app.base=${BASE_NOTE} app.version=${VERSION}\n";
 
-/// The raw image config of `image` in the registry, as skopeo reads it.
-fn config(rig: &TlsRig, image: &str) -> Value {
-    let out = rig
-        .skopeo
-        .run(&[
-            "inspect",
-            "--raw",
-            "--config",
-            "--tls-verify=true",
-            "--no-creds",
-            "--cert-dir",
-            rig.skopeo_certs.to_str().unwrap(),
-            &format!("docker://{image}"),
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo config ({e}): {out}"))
-}
-
 #[test]
 fn a_templated_werf_yaml_builds_every_image_it_renders() {
     let rig = TlsRig::new();
@@ -65,24 +46,21 @@ fn a_templated_werf_yaml_builds_every_image_it_renders() {
         ("worker.txt", "worker\n"),
         ("cron.txt", "cron\n"),
     ] {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
+        common::write(&dir.join(rel), text);
     }
     let repo = rig.repo("templated");
     let store = rig.path("store");
+    let build = [
+        "build",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--repo",
+        &repo,
+    ];
     let run = rig.slipway_env(
-        &[
-            "--output",
-            "json",
-            "build",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--repo",
-            &repo,
-        ],
+        &[&["--output", "json"][..], &build].concat(),
         &[("BUILD_SUFFIX", "ci7")],
     );
     assert_eq!(
@@ -101,14 +79,11 @@ fn a_templated_werf_yaml_builds_every_image_it_renders() {
         let img = &images[name];
         let reference = img["DockerImageName"].as_str().unwrap();
         assert!(reference.starts_with(&repo), "{reference}");
-        let labels = &config(&rig, reference)["config"]["Labels"];
+        let labels = &rig.config(reference)["config"]["Labels"];
         assert_eq!(labels["app.name"], name, "{labels}");
         assert_eq!(labels["app.base"], "scratch", "{labels}");
         assert_eq!(labels["app.version"], "1.4.0-ci7", "{labels}");
-        let digest = rig
-            .skopeo
-            .manifest_digest(&format!("docker://{reference}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let digest = rig.digest_of(reference);
         assert_eq!(Some(digest.as_str()), img["DockerImageDigest"].as_str());
         digests.push(digest);
     }
@@ -126,15 +101,7 @@ fn a_templated_werf_yaml_builds_every_image_it_renders() {
     )
     .unwrap();
     let before = rig.storage();
-    let failed = rig.slipway(&[
-        "build",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--repo",
-        &repo,
-    ]);
+    let failed = rig.slipway(&build);
     assert_eq!(failed.code, 2, "stderr:\n{}", failed.stderr);
     common::assert_stderr_has(
         &failed,

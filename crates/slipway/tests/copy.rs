@@ -563,25 +563,7 @@ fn multi_arch(dir: &Path) -> (ImageLayout, ImageLayout, String) {
     for (hex, bytes) in blobs(&arm.dir) {
         std::fs::write(amd.dir.join("blobs/sha256").join(hex), bytes).unwrap();
     }
-    let size = |d: &str| {
-        std::fs::metadata(amd.dir.join("blobs/sha256").join(&d[7..]))
-            .unwrap()
-            .len()
-    };
-    let index = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}}]}}"#,
-        amd.manifest_digest,
-        size(&amd.manifest_digest),
-        arm.manifest_digest,
-        size(&arm.manifest_digest)
-    );
-    let digest = sha256_digest(index.as_bytes());
-    std::fs::write(amd.dir.join("blobs/sha256").join(&digest[7..]), &index).unwrap();
-    let entry = format!(
-        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"multi"}}}}]}}"#,
-        index.len()
-    );
-    std::fs::write(amd.dir.join("index.json"), entry).unwrap();
+    let digest = common::tag_two_platform_index(&amd.dir, &amd, &arm);
     (amd, arm, digest)
 }
 

@@ -1,7 +1,8 @@
 //! The deploy stage on a real single-node Kubernetes cluster (etcd, kube-apiserver,
 //! kube-controller-manager, kube-scheduler and a kubelet on containerd 1.6, all on
 //! 127.0.0.1; see `slipway_testkit::Cluster`): the x509 pull failure as the kubelet reports
-//! it, the trust DaemonSet fixing it on the node, converge end to end, doctor, a CA rotation
+//! it, the trust DaemonSet fixing it on the node, converge end to end (a templated
+//! project's chart hooks included), doctor, a CA rotation
 //! under load, a node that joins with the startup taint, and rollout readiness checked
 //! against the real `kubectl rollout status`.
 //!
@@ -1075,4 +1076,372 @@ echo "deployed $WERF_APP_DOCKER_IMAGE_NAME"
         run.json["digest"].as_str().unwrap().to_string()
     };
     assert_eq!(digest(&format!("{host}/shop:app-0a1b2c3d")), digest(&image));
+}
+
+/// The werf.yaml partial of [`hooks_project`]: one image of the shared Dockerfile.
+const HOOKS_IMAGE_TMPL: &str = r#"{{- define "image" }}
+image: {{ .name }}
+dockerfile: Dockerfile
+args:
+  NAME: {{ .name }}
+{{- end }}
+"#;
+
+/// [`hooks_project`]'s werf.yaml: two images declared by `range` over the partial.
+const HOOKS_WERF_YAML: &str = r#"project: hooks
+configVersion: 1
+{{- range $name := list "app" "worker" }}
+---
+{{- include "image" (dict "name" $name) }}
+{{- end }}
+"#;
+
+/// The chart's partials: the selector, and a hook Job of the worker image that sleeps.
+const HOOKS_HELPERS: &str = r#"{{- define "hooks.selector" -}}
+app: hooks
+release: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hooks.job" -}}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .name }}
+  annotations:
+    helm.sh/hook: {{ .hook }}
+    helm.sh/hook-weight: {{ .weight | quote }}
+    {{- with .policy }}
+    helm.sh/hook-delete-policy: {{ . }}
+    {{- end }}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: job
+          image: {{ .image | quote }}
+          command: ["/bin/busybox", "sleep", "{{ .seconds }}"]
+{{- end }}
+"#;
+
+const HOOKS_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    {{- toYaml .Values.labels | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels:
+      {{- include "hooks.selector" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "hooks.selector" . | nindent 8 }}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: web
+          image: {{ .Values.werf.image.app | quote }}
+          readinessProbe:
+            exec:
+              command: ["/bin/busybox", "test", "-f", "/tmp/ready"]
+            periodSeconds: 1
+"#;
+
+const HOOKS_CONFIGMAP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  env: {{ .Values.werf.env | quote }}
+  release: {{ .Release.Name | quote }}
+  namespace: {{ .Values.werf.namespace | quote }}
+"#;
+
+/// The hooks, out of weight order in the file: pre-install `pre-late` (weight 10),
+/// `pre-early` (-10) and `pre-cleanup` (0, deleted when it succeeds), post-install `post`,
+/// and pre-upgrade `upgrade`.
+const HOOKS_HOOKS: &str = r#"{{- $image := .Values.werf.image.worker }}
+{{- include "hooks.job" (dict "name" "pre-late" "hook" "pre-install" "weight" 10 "image" $image "seconds" .Values.jobSeconds) }}
+---
+{{ include "hooks.job" (dict "name" "pre-early" "hook" "pre-install" "weight" -10 "image" $image "seconds" .Values.jobSeconds) }}
+---
+{{ include "hooks.job" (dict "name" "pre-cleanup" "hook" "pre-install" "weight" 0 "policy" "hook-succeeded" "image" $image "seconds" 1) }}
+---
+{{ include "hooks.job" (dict "name" "post" "hook" "post-install" "weight" 0 "image" $image "seconds" 1) }}
+---
+{{ include "hooks.job" (dict "name" "upgrade" "hook" "pre-upgrade" "weight" 0 "image" $image "seconds" 1) }}
+"#;
+
+/// A werf project whose werf.yaml is a template (a `.werf` partial, `range` over two
+/// images) and whose `.helm/` chart has no Chart.yaml: values, a partial, a Deployment of
+/// the `app` image whose pods get ready 3 seconds after they start, a ConfigMap, and the
+/// hook Jobs of [`HOOKS_HOOKS`] running the `worker` image.
+fn hooks_project(dir: &Path) -> PathBuf {
+    let p = dir.join("hooks");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::copy("/bin/busybox", p.join("busybox"))
+        .expect("busybox (Debian package busybox-static)");
+    for (rel, text) in [
+        ("werf.yaml", HOOKS_WERF_YAML),
+        (".werf/images.tmpl", HOOKS_IMAGE_TMPL),
+        (
+            "Dockerfile",
+            "FROM scratch\nARG NAME\nCOPY busybox /bin/busybox\nCOPY run.sh /run.sh\nLABEL app.name=${NAME}\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"/run.sh\"]\n",
+        ),
+        (
+            "run.sh",
+            "/bin/busybox sleep 3\n/bin/busybox mkdir -p /tmp && echo ready > /tmp/ready\nexec /bin/busybox sleep 3600\n",
+        ),
+        (
+            ".helm/values.yaml",
+            "replicas: 1\nlabels:\n  app: hooks\njobSeconds: 2\n",
+        ),
+        (".helm/templates/_helpers.tpl", HOOKS_HELPERS),
+        (".helm/templates/deployment.yaml", HOOKS_DEPLOYMENT),
+        (".helm/templates/configmap.yaml", HOOKS_CONFIGMAP),
+        (".helm/templates/hooks.yaml", HOOKS_HOOKS),
+    ] {
+        let f = p.join(rel);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, text).unwrap();
+    }
+    p
+}
+
+/// An RFC 3339 time the API server wrote (`2024-05-01T10:00:00Z`): such times order as
+/// strings.
+fn api_time(v: &Value) -> String {
+    let t = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+        .to_string();
+    assert!(t.len() == 20 && t.ends_with('Z'), "{t}");
+    t
+}
+
+/// A templated werf project converged with its chart's hooks: pre-install Jobs run in
+/// weight order before the release's objects exist, a `hook-succeeded` Job is gone once it
+/// completed, the post-install Job runs once the Deployment is ready; the chart sees
+/// `--env`, `--set`, `--values` and the pinned images. Converged again, the release is
+/// upgraded: only the pre-upgrade hook runs.
+#[test]
+fn converge_runs_a_templated_charts_hooks_in_order_around_the_rollout() {
+    let c = cluster();
+    let _logs = c.logs_on_failure();
+    let r = PrivateRegistry::start();
+    let host = r.host();
+    let ns = "t-hooks";
+    let project = hooks_project(r.tmp.path());
+    let labels = r.path("labels.yaml");
+    std::fs::write(&labels, "labels:\n  tier: web\n").unwrap();
+    let repo = format!("{host}/hooks");
+    let ca = r.ca_flag();
+    let api = c.api_server();
+    let converge = || {
+        on_node(
+            c,
+            &r,
+            &[
+                &ca,
+                "--output",
+                "json",
+                "converge",
+                "--dir",
+                s(&project),
+                "--repo",
+                &repo,
+                "--namespace",
+                ns,
+                "--env",
+                "staging",
+                "--set",
+                "replicas=2",
+                "--values",
+                s(&labels),
+                "--agent-image",
+                c.agent_image().unwrap(),
+                "--trust-namespace",
+                "t-hooks-trust",
+                "--runtime",
+                "containerd",
+                "--agent-api-server",
+                &api,
+                "--timeout",
+                "3m",
+            ],
+        )
+    };
+    let job = |name: &str| c.get_json(&["job", "-n", ns, name]);
+    let absent = |what: &str| !c.kubectl(&["get", "-n", ns, what]).status.success();
+
+    let first = converge();
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let err = &first.stderr;
+    assert_eq!(first.json["release"], "hooks-staging", "{}", first.stdout);
+
+    // Both images of the range were built and pushed, each pinned by digest.
+    let image = |name: &str| {
+        let i = first.json["images"][name].as_str().unwrap_or_default();
+        assert!(
+            i.starts_with(&format!("{repo}@sha256:")),
+            "{}",
+            first.stdout
+        );
+        i.to_string()
+    };
+    let (app, worker) = (image("app"), image("worker"));
+    assert_ne!(app, worker, "the images differ by their label");
+
+    // The chart's values: --set, --values over values.yaml, werf's image, env, release.
+    let d = c.get_json(&["deployment", "-n", ns, "web"]);
+    assert_eq!(d["spec"]["replicas"], 2, "{d:#}");
+    assert_eq!(d["status"]["readyReplicas"], 2, "{d:#}");
+    assert_eq!(d["metadata"]["labels"]["tier"], "web", "{d:#}");
+    assert_eq!(d["metadata"]["labels"]["app"], "hooks", "{d:#}");
+    assert_eq!(
+        d["spec"]["selector"]["matchLabels"],
+        json!({"app": "hooks", "release": "hooks-staging"})
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"], app,
+        "{d:#}"
+    );
+    let settings = c.get_json(&["configmap", "-n", ns, "settings"]);
+    assert_eq!(
+        settings["data"],
+        json!({"env": "staging", "release": "hooks-staging", "namespace": ns}),
+        "{settings:#}"
+    );
+
+    // The pre-install hooks ran one at a time in weight order (-10, 0, 10), each Job
+    // completed before the next was created, and all before the Deployment was created.
+    let (early, late) = (job("pre-early"), job("pre-late"));
+    for j in [&early, &late] {
+        assert_eq!(j["status"]["succeeded"], 1, "{j:#}");
+        assert_eq!(
+            j["spec"]["template"]["spec"]["containers"][0]["image"], worker,
+            "{j:#}"
+        );
+    }
+    let created = |o: &Value| api_time(&o["metadata"]["creationTimestamp"]);
+    let completed = |o: &Value| api_time(&o["status"]["completionTime"]);
+    assert!(completed(&early) <= created(&late), "{early:#}\n{late:#}");
+    assert!(created(&early) < created(&late), "{early:#}\n{late:#}");
+    assert!(completed(&late) <= created(&d), "{late:#}\n{d:#}");
+    assert!(created(&late) < created(&d), "{late:#}\n{d:#}");
+    // `hook-succeeded`: the Job completed (its controller said so) and was deleted then.
+    assert!(absent("job/pre-cleanup"), "hook-succeeded kept the Job");
+    let cleanup_events = |reason: &str| -> Vec<Value> {
+        c.get_json(&[
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            &format!("involvedObject.kind=Job,involvedObject.name=pre-cleanup,reason={reason}"),
+        ])["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let done = cleanup_events("Completed");
+    assert_eq!(done.len(), 1, "{done:#?}");
+    let done_at = api_time(&done[0]["lastTimestamp"]);
+    assert!(
+        created(&early) <= done_at && done_at <= created(&late),
+        "{done:#?}"
+    );
+
+    // The post-install Job was created once every pod of the Deployment was ready.
+    let post = job("post");
+    assert_eq!(post["status"]["succeeded"], 1, "{post:#}");
+    let pods = c.get_json(&["pods", "-n", ns, "-l", "app=hooks"]);
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 2);
+    for p in pods {
+        let ready = p["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap_or_else(|| panic!("{p:#}"));
+        assert_eq!(ready["status"], "True", "{p:#}");
+        assert!(
+            api_time(&ready["lastTransitionTime"]) <= created(&post),
+            "{p:#}\n{post:#}"
+        );
+    }
+    assert!(created(&d) < created(&post), "{d:#}\n{post:#}");
+    // A first converge is an install: the pre-upgrade hook did not run.
+    assert!(absent("job/upgrade"), "pre-upgrade ran on install");
+
+    // What converge said, in its order.
+    let at = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("stderr lacks {needle:?}:\n{err}"))
+    };
+    let order = [
+        at("== pre-install hooks (3)"),
+        at(&format!(
+            "applied Job {ns}/pre-early (pre-install hook, weight -10, from hooks/templates/hooks.yaml)"
+        )),
+        at(&format!(
+            "applied Job {ns}/pre-cleanup (pre-install hook, weight 0"
+        )),
+        at(&format!("deleted Job {ns}/pre-cleanup: hook-succeeded")),
+        at(&format!(
+            "applied Job {ns}/pre-late (pre-install hook, weight 10"
+        )),
+        at("== apply "),
+        at(&format!("applied Deployment {ns}/web")),
+        at("== track the rollout"),
+        at("== post-install hooks (1)"),
+        at(&format!(
+            "applied Job {ns}/post (post-install hook, weight 0"
+        )),
+    ];
+    assert!(order.is_sorted(), "{order:?}\n{err}");
+    assert!(!err.contains("pre-upgrade"), "{err}");
+    // Hooks are not the release's objects.
+    let applied = first.json["applied"].to_string();
+    assert!(!applied.contains("Job"), "{applied}");
+
+    // Again: an upgrade. The pre-upgrade hook runs; the install hooks do not.
+    let uid = |o: &Value| o["metadata"]["uid"].as_str().unwrap().to_string();
+    let before: Vec<String> = [&early, &late, &post].into_iter().map(uid).collect();
+    let second = converge();
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    let err = &second.stderr;
+    assert!(err.contains("== pre-upgrade hooks (1)"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "applied Job {ns}/upgrade (pre-upgrade hook, weight 0"
+        )),
+        "{err}"
+    );
+    for not in ["pre-install", "post-install", "post-upgrade hooks"] {
+        assert!(!err.contains(not), "{not}: {err}");
+    }
+    let upgrade = job("upgrade");
+    assert_eq!(upgrade["status"]["succeeded"], 1, "{upgrade:#}");
+    assert!(created(&post) < created(&upgrade), "{post:#}\n{upgrade:#}");
+    let after: Vec<String> = ["pre-early", "pre-late", "post"]
+        .into_iter()
+        .map(|n| uid(&job(n)))
+        .collect();
+    assert_eq!(after, before, "an install hook ran again");
+    assert!(absent("job/pre-cleanup"));
+    assert_eq!(
+        cleanup_events("Completed").len(),
+        1,
+        "pre-cleanup ran again"
+    );
+    assert_eq!(
+        c.get_json(&["deployment", "-n", ns, "web"])["metadata"]["uid"],
+        d["metadata"]["uid"]
+    );
 }

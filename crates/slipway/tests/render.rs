@@ -118,8 +118,8 @@ fn example_app_renders_the_digests_build_pushed() {
 
     assert!(
         run.stdout
-            .starts_with("---\n# Source: .helm/templates/deployment.yaml\n"),
-        "every document starts with --- and its source:\n{}",
+            .starts_with("---\n# Source: hello/templates/deployment.yaml\n"),
+        "every document starts with --- and its source, named as helm template names it:\n{}",
         run.stdout
     );
     assert_eq!(
@@ -133,7 +133,11 @@ fn example_app_renders_the_digests_build_pushed() {
         .iter()
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["ConfigMap", "Deployment", "Service"], "file order");
+    assert_eq!(
+        kinds,
+        ["ConfigMap", "Service", "Deployment"],
+        "Helm's install order"
+    );
     assert!(
         run.stdout.contains(&format!("\n        image: {pinned}\n")),
         "the image reference stays on its line:\n{}",
@@ -225,7 +229,7 @@ fn example_app_renders_the_digests_build_pushed() {
     assert_eq!(spec.containers[0].image.as_deref(), Some("busybox:1"));
     assert!(
         run.stdout
-            .contains(&format!("# Source: {}/jobs/pod.yml\n", custom.display())),
+            .contains("# Source: hello/templates/jobs/pod.yml\n"),
         "{}",
         run.stdout
     );
@@ -267,22 +271,36 @@ fn bad_manifests_and_missing_repo_exit_2_before_building() {
         rig.assert_nothing_pushed(&before, what);
     };
 
-    // Helm templating, with the file and line.
+    // A template that fails as Helm's would, with the chart path, line and column.
     let extra = templates.join("extra.yaml");
     std::fs::write(
         &extra,
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: {{ .Values.replicas }}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: {{ .Values.replicas.count }}\n",
     )
     .unwrap();
     let path = extra.display().to_string();
     expect_2(
         &render(&["--repo", &repo]),
-        "helm templating",
-        &[&format!(
-            "{path}:6: Helm templating is not supported (`{{{{ .Values.replicas }}}}`); \
-                 render the chart with helm template first, or write plain YAML; only \
-                 {{{{ .Values.werf.image.NAME }}}} is substituted"
-        )],
+        "template error",
+        &[
+            "hello/templates/extra.yaml:6:22",
+            "nil pointer evaluating interface {}.count",
+        ],
+    );
+    // A construct slipway does not do is refused by name, with its place.
+    std::fs::write(
+        &extra,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  p: {{ randAlphaNum 8 }}\n",
+    )
+    .unwrap();
+    expect_2(
+        &render(&["--repo", &repo]),
+        "unsupported function",
+        &[
+            "randAlphaNum",
+            "not supported by slipway",
+            "hello/templates/extra.yaml:6",
+        ],
     );
 
     // An image werf.yaml does not define.
@@ -383,7 +401,9 @@ fn werfs_render_flags_are_taken() {
 
 /// werf's `final: false`: the intermediate image is built for the image that depends on it,
 /// but is not among the images the manifests name (werf's `.Values.werf.image`); naming it
-/// exits 2 before anything is built, saying why.
+/// exits 2 before anything is built, saying why. The same project has werf's `staged: true`
+/// (built as usual, and announced) and `deploy.helmChartConfig.appVersion` (the chart's
+/// `.Chart.AppVersion`, over its Chart.yaml's).
 #[test]
 fn intermediate_images_are_left_out_of_the_manifests() {
     let rig = Rig::new();
@@ -393,13 +413,16 @@ fn intermediate_images_are_left_out_of_the_manifests() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     };
-    write(
-        "werf.yaml",
-        "project: fin\nconfigVersion: 1\n---\nimage: builder\nfinal: false\n\
-         dockerfile: builder.Dockerfile\ncontext: .\n---\nimage: app\ndockerfile: Dockerfile\n\
-         context: .\ndependencies:\n- from: builder\n  imports:\n  - type: ImageName\n    \
-         targetBuildArg: B\n",
-    );
+    let werf_yaml = |staged: &str| {
+        format!(
+            "project: fin\nconfigVersion: 1\ndeploy:\n  helmChartConfig:\n    appVersion: 1.10\n\
+             ---\nimage: builder\nfinal: false\nstaged: {staged}\n\
+             dockerfile: builder.Dockerfile\ncontext: .\n---\nimage: app\ndockerfile: Dockerfile\n\
+             context: .\ndependencies:\n- from: builder\n  imports:\n  - type: ImageName\n    \
+             targetBuildArg: B\n"
+        )
+    };
+    write("werf.yaml", &werf_yaml("true"));
     write("builder.Dockerfile", "FROM scratch\nCOPY a.txt /a\n");
     write(
         "Dockerfile",
@@ -410,6 +433,15 @@ fn intermediate_images_are_left_out_of_the_manifests() {
         ".helm/templates/pod.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    \
          image: \"{{ .Values.werf.image.app }}\"\n",
+    );
+    write(
+        ".helm/Chart.yaml",
+        "apiVersion: v2\nname: fin\nversion: 1.0.0\nappVersion: \"0.1\"\n",
+    );
+    write(
+        ".helm/templates/version.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: v\ndata:\n  \
+         app: {{ .Chart.AppVersion | quote }}\n",
     );
     let repo = rig.repo("fin");
     let d = dir.to_str().unwrap();
@@ -424,6 +456,17 @@ fn intermediate_images_are_left_out_of_the_manifests() {
          image: \"{{ .Values.werf.image.builder }}\"\n",
     );
     let before = rig.storage();
+    // `staged` is true or false; anything else exits 2 naming its place.
+    write("werf.yaml", &werf_yaml("\"yes\""));
+    let run = rig.slipway(&["render", "--dir", d, "--store", s, "--repo", &repo]);
+    assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("werf.yaml:9: document 2, `staged`: expected true or false, found a string"),
+        "{}",
+        run.stderr
+    );
+    write("werf.yaml", &werf_yaml("true"));
     let run = rig.slipway(&["render", "--dir", d, "--store", s, "--repo", &repo]);
     assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
     for says in [
@@ -456,9 +499,27 @@ fn intermediate_images_are_left_out_of_the_manifests() {
     let app = &built["Images"]["app"];
     let pinned = format!("{repo}@{}", app["DockerImageDigest"].as_str().unwrap());
     assert_eq!(json["images"], serde_json::json!({ "app": pinned }));
+    let manifests = json["manifests"].as_array().unwrap();
     assert_eq!(
-        json["manifests"][0]["spec"]["containers"][0]["image"],
+        object(manifests, "Pod")["spec"]["containers"][0]["image"],
         pinned.as_str()
+    );
+    // werf.yaml's appVersion, as written (not the number 1.1), over Chart.yaml's.
+    assert_eq!(object(manifests, "ConfigMap")["data"]["app"], "1.10");
+    // `staged: true` is built as any image, and said to be cached per stage.
+    assert!(
+        run.stderr.contains(
+            "werf.yaml:9: `staged: true` (image `builder`): slipway caches per Dockerfile \
+             stage, not per instruction"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("`staged: true`").count(),
+        1,
+        "announced once: {}",
+        run.stderr
     );
     // Built and reported all the same, as werf reports it.
     let builder = &built["Images"]["builder"];

@@ -17,7 +17,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Run, TlsRig};
+use common::{Run, TlsRig, write};
 use serde_json::Value;
 use slipway_testkit::{FakeKube, fixtures};
 
@@ -29,11 +29,6 @@ const TWO_IMAGES: &str = "project: flags\nconfigVersion: 1\n---\nimage: app\n\
 
 /// The second image of [`TWO_IMAGES`].
 const API: &str = "dev/api-frontend.v2";
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -79,34 +74,11 @@ fn refused(run: &Run, what: &str, needles: &[&str]) {
     }
 }
 
-/// Runs `slipway --output json build --dir DIR --store STORE EXTRA...` with `env`.
-fn build(rig: &TlsRig, dir: &Path, store: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let store = rig.path(store);
-    let mut args = vec![
-        "--output",
-        "json",
-        "build",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    rig.slipway_env(&args, env)
-}
-
 /// The report's `KEY` of image `name`.
 fn field<'a>(report: &'a Value, name: &str, key: &str) -> &'a str {
     report["Images"][name][key]
         .as_str()
         .unwrap_or_else(|| panic!("no Images.{name}.{key} in {report:#}"))
-}
-
-/// The manifest digest skopeo finds at `image`.
-fn digest_at(rig: &TlsRig, image: &str) -> String {
-    rig.skopeo
-        .manifest_digest(&format!("docker://{image}"))
-        .unwrap_or_else(|e| panic!("skopeo inspect {image}: {e}"))
 }
 
 /// The tags skopeo lists in `repo`.
@@ -124,8 +96,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
     let dir = project(&rig, "p", TWO_IMAGES);
     let repo = rig.repo("flags");
     let env_file = rig.path("report.env");
-    let run = build(
-        &rig,
+    let run = rig.build_json(
         &dir,
         "store",
         &[
@@ -159,7 +130,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
             "{report:#}"
         );
         assert_eq!(
-            digest_at(&rig, value),
+            rig.digest_of(value),
             field(report, name, "DockerImageDigest")
         );
     }
@@ -175,8 +146,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
 
     // werf's variables give the same file.
     let from_env = rig.path("from-env.env");
-    let run = build(
-        &rig,
+    let run = rig.build_json(
         &dir,
         "store",
         &["--repo", &repo],
@@ -198,7 +168,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
             path.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let run = build(&rig, &dir, "store", &args, &[]);
+        let run = rig.build_json(&dir, "store", &args, &[]);
         ok(&run, "build --report-format json");
         let file: Value = serde_json::from_str(&read(&path)).unwrap();
         assert_eq!(file, run.json);
@@ -212,8 +182,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
          context: .\n---\nimage: a.b\ndockerfile: api.Dockerfile\ncontext: .\n",
     );
     let before = rig.storage();
-    let run = build(
-        &rig,
+    let run = rig.build_json(
         &clash,
         "refused-store",
         &[
@@ -236,7 +205,7 @@ fn report_format_envfile_writes_werfs_variables_for_a_real_build() {
     rig.assert_nothing_pushed(&before, "clashing variables");
 
     // A format werf does not have.
-    let run = build(&rig, &dir, "store", &["--report-format", "yaml"], &[]);
+    let run = rig.build_json(&dir, "store", &["--report-format", "yaml"], &[]);
     refused(&run, "--report-format yaml", &["yaml", "envfile"]);
 }
 
@@ -254,7 +223,7 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
         "%image_slug%.%image_content_based_tag%",
     ];
     let tag_env = [("WERF_ADD_CUSTOM_TAG_1", "env-%image_slug%")];
-    let run = build(&rig, &dir, "store", &tag_args, &tag_env);
+    let run = rig.build_json(&dir, "store", &tag_args, &tag_env);
     ok(&run, "build --add-custom-tag");
     let report = run.json.clone();
     let hash = format!("{:x}", slipway_werf::deploy::murmur3_32(API.as_bytes()));
@@ -274,7 +243,7 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
     };
     for (tag, image) in expected(&report) {
         assert_eq!(
-            digest_at(&rig, &format!("{repo}:{tag}")),
+            rig.digest_of(&format!("{repo}:{tag}")),
             field(&report, image, "DockerImageDigest"),
             "{repo}:{tag} must be {image}'s final manifest"
         );
@@ -297,7 +266,7 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
 
     // Again: every tag is in place already, so nothing is pushed.
     let before = rig.storage();
-    let run = build(&rig, &dir, "store", &tag_args, &tag_env);
+    let run = rig.build_json(&dir, "store", &tag_args, &tag_env);
     ok(&run, "build --add-custom-tag again");
     assert!(
         run.stderr
@@ -309,13 +278,13 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
 
     // A changed file rebuilds `app`, and its tags move to the new manifest.
     write(&dir.join("app.txt"), "app 2\n");
-    let run = build(&rig, &dir, "store", &tag_args, &tag_env);
+    let run = rig.build_json(&dir, "store", &tag_args, &tag_env);
     ok(&run, "build --add-custom-tag after a change");
     let new_app = field(&run.json, "app", "DockerImageDigest");
     assert_ne!(new_app, field(&report, "app", "DockerImageDigest"));
-    assert_eq!(digest_at(&rig, &format!("{repo}:app-latest")), new_app);
+    assert_eq!(rig.digest_of(&format!("{repo}:app-latest")), new_app);
     assert_eq!(
-        digest_at(&rig, &format!("{repo}:env-dev-api-frontend-v2")),
+        rig.digest_of(&format!("{repo}:env-dev-api-frontend-v2")),
         field(&report, API, "DockerImageDigest"),
         "the unchanged image keeps its tags"
     );
@@ -343,7 +312,7 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
         };
         let mut args = vec!["--repo", repo.as_str()];
         args.extend_from_slice(extra);
-        let run = build(&rig, &dir, "refused-store", &args, &env);
+        let run = rig.build_json(&dir, "refused-store", &args, &env);
         refused(&run, "one tag for two images", &says);
     }
     // Malformed tags, and a tag without --repo.
@@ -371,22 +340,21 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
             "--add-custom-tag needs --repo",
         ),
     ] {
-        let run = build(&rig, &dir, "refused-store", &extra, &[]);
+        let run = rig.build_json(&dir, "refused-store", &extra, &[]);
         refused(&run, says, &[says]);
     }
     assert!(!rig.path("refused-store").exists(), "a build started");
     rig.assert_nothing_pushed(&before, "refused custom tags");
 
     // One image named on the command line may take a plain tag.
-    let run = build(
-        &rig,
+    let run = rig.build_json(
         &dir,
         "store",
         &["--repo", &repo, "app", "--add-custom-tag", "latest"],
         &[],
     );
     ok(&run, "build app --add-custom-tag latest");
-    assert_eq!(digest_at(&rig, &format!("{repo}:latest")), new_app);
+    assert_eq!(rig.digest_of(&format!("{repo}:latest")), new_app);
 }
 
 #[test]
@@ -426,11 +394,7 @@ fn use_custom_tag_renders_the_tag_and_pushes_it() {
         "{}",
         run.stderr
     );
-    assert_eq!(
-        digest_at(&rig, &tagged),
-        digest,
-        "the tag is the image built"
-    );
+    assert_eq!(rig.digest_of(&tagged), digest, "the tag is the image built");
 
     // WERF_USE_CUSTOM_TAG, with the content-based tag, in --output json's image map.
     let run = rig.slipway_env(
@@ -452,7 +416,7 @@ fn use_custom_tag_renders_the_tag_and_pushes_it() {
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         tagged.as_str()
     );
-    assert_eq!(digest_at(&rig, &tagged), digest);
+    assert_eq!(rig.digest_of(&tagged), digest);
 
     // Without it, the digest as before.
     let run = rig.slipway(&["render", "--dir", d, "--store", s, "--repo", &repo]);
@@ -631,7 +595,6 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
     };
     const ALL: &[&str] = &["build", "render", "converge"];
     const DEPLOY: &[&str] = &["render", "converge"];
-    const HELM: &str = "Helm values need chart rendering, which slipway does not do yet";
     // (flags, environment, commands, what stderr says)
     type Case<'a> = (
         &'a [&'a str],
@@ -652,47 +615,27 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
             ALL,
             &["WERF_DEV", "leave --dev out"],
         ),
+        // The other repositories are taken, and checked before anything happens.
         (
-            &["--final-repo", "r.test/final"],
+            &["--final-repo", "r.test/final:v1"],
             &[],
             ALL,
+            &["--final-repo r.test/final:v1", "without a tag or digest"],
+        ),
+        (
+            &[],
+            &[("WERF_SECONDARY_REPO_OLD", "r.test/old:v1")],
+            ALL,
             &[
-                "--final-repo",
-                "keeps stages and final images together in --repo",
+                "WERF_SECONDARY_REPO_OLD r.test/old:v1",
+                "without a tag or digest",
             ],
         ),
         (
-            &[],
-            &[("WERF_FINAL_REPO", "r.test/final")],
-            ALL,
-            &["WERF_FINAL_REPO"],
-        ),
-        (
-            &["--secondary-repo", "r.test/old"],
+            &["--cache-repo", "r.test/cache:v1"],
             &[],
             ALL,
-            &[
-                "--secondary-repo is not supported",
-                "reads stages from --repo only",
-            ],
-        ),
-        (
-            &[],
-            &[("WERF_SECONDARY_REPO_OLD", "r.test/old")],
-            ALL,
-            &["WERF_SECONDARY_REPO_OLD is not supported"],
-        ),
-        (
-            &["--cache-repo", "r.test/cache"],
-            &[],
-            ALL,
-            &["--cache-repo is not supported", "--repo is slipway's cache"],
-        ),
-        (
-            &[],
-            &[("WERF_CACHE_REPO_1", "r.test/cache")],
-            ALL,
-            &["WERF_CACHE_REPO_1 is not supported"],
+            &["--cache-repo r.test/cache:v1", "without a tag or digest"],
         ),
         (
             &["--secret-values", ".helm/secret-values.yaml"],
@@ -709,49 +652,6 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
             DEPLOY,
             &["WERF_SECRET_VALUES_PROD is not supported"],
         ),
-        (
-            &["--values", "v.yaml"],
-            &[],
-            DEPLOY,
-            &["--values: ", HELM, "--manifests"],
-        ),
-        (
-            &[],
-            &[("WERF_VALUES_1", "v.yaml")],
-            DEPLOY,
-            &["WERF_VALUES_1: ", HELM],
-        ),
-        (&["--set", "a=b"], &[], DEPLOY, &["--set: ", HELM]),
-        (
-            &[],
-            &[("WERF_SET_1", "a=b")],
-            DEPLOY,
-            &["WERF_SET_1: ", HELM],
-        ),
-        (
-            &["--set-string", "a=1"],
-            &[],
-            DEPLOY,
-            &["--set-string: ", HELM],
-        ),
-        (
-            &[],
-            &[("WERF_SET_STRING_1", "a=1")],
-            DEPLOY,
-            &["WERF_SET_STRING_1: ", HELM],
-        ),
-        (
-            &["--set-file", "a=f.txt"],
-            &[],
-            DEPLOY,
-            &["--set-file: ", HELM],
-        ),
-        (
-            &[],
-            &[("WERF_SET_FILE_1", "a=f.txt")],
-            DEPLOY,
-            &["WERF_SET_FILE_1: ", HELM],
-        ),
     ];
     for (flags, env, commands, says) in cases {
         for cmd in *commands {
@@ -767,15 +667,11 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
         }
     }
     // Several at once: each is named, on a line of its own.
-    let r = run(
-        "converge",
-        &["--dev", "--cache-repo", "x", "--values", "v.yaml"],
-        &[],
-    );
+    let r = run("converge", &["--dev", "--secret-values", "s.yaml"], &[]);
     refused(
         &r,
         "several",
-        &["\n--cache-repo is not supported", "\n--values: "],
+        &["--dev (WERF_DEV)", "\n--secret-values is not supported"],
     );
     assert!(!store.exists(), "a build started");
     assert!(fake.requests().is_empty(), "the cluster was asked");
@@ -798,6 +694,9 @@ fn werf_flags_slipway_cannot_honour_are_refused_before_anything_happens() {
         ],
     );
     ok(&r, "render WERF_DEV=0");
+    // Helm values are the chart's now: werf's flags and variables for them are taken.
+    let r = run("render", &["--set", "a=b"], &[("WERF_SET_STRING_1", "c=1")]);
+    ok(&r, "render --set, WERF_SET_STRING_1");
 }
 
 /// A werf flag slipway has no use for is an unknown flag (exit 2), and the message points

@@ -18,6 +18,10 @@ pub struct Deploy {
     pub namespace: Option<String>,
     /// `namespaceSlug`: whether the rendered namespace is slugged (default `true`).
     pub namespace_slug: Option<bool>,
+    /// `helmChartConfig.appVersion` (or the older `appVersion`): the chart's appVersion
+    /// (`.Chart.AppVersion`) for render and converge, over the chart's own; `None` when
+    /// unset or empty.
+    pub app_version: Option<String>,
 }
 
 /// Why a release or namespace cannot be had.

@@ -179,18 +179,6 @@ pub(crate) const STAPEL_KEYS: &[&str] = &[
     "asLayers",
 ];
 
-/// Dockerfile-image keys of werf that slipway does not implement, and what to do instead.
-pub(crate) fn unsupported_hint(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "staged" => {
-            "remove it; slipway already caches every Dockerfile stage by its content digest"
-        }
-        "platform" => "remove it and pass `--platform` to `slipway build`",
-        _ => return None,
-    })
-}
-
 pub(crate) const IMAGE_KEYS: &str = "image, dockerfile, context, contextAddFiles (or contextAddFile), \
-     target, args, addHost, network, cacheVersion, dependencies, secrets, ssh, final, imageSpec";
-pub(crate) const META_KEYS: &str =
-    "project, configVersion, build (cacheVersion, imageSpec), deploy, cleanup, gitWorktree";
+     target, args, addHost, network, cacheVersion, platform, dependencies, secrets, ssh, final, imageSpec, staged";
+pub(crate) const META_KEYS: &str = "project, configVersion, build (cacheVersion, platform, imageSpec, staged), deploy, cleanup, gitWorktree";

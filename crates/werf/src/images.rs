@@ -30,10 +30,14 @@ pub(crate) struct Meta {
     pub(crate) deploy: crate::deploy::Deploy,
     /// `build.cacheVersion`, when set and not empty.
     pub(crate) cache_version: Option<String>,
+    /// `build.platform`: the platforms of every image that lists none of its own.
+    pub(crate) platforms: Vec<String>,
     /// Settings read but not used, to be announced.
     pub(crate) notes: Vec<String>,
     /// `build.imageSpec`, for the final images.
     pub(crate) image_spec: Option<crate::image_spec::RawImageSpec>,
+    /// `build.staged`, with its line: the default of every image that sets no `staged:`.
+    pub(crate) staged: Option<(bool, u64)>,
 }
 
 pub(crate) struct RawImage {
@@ -47,6 +51,8 @@ pub(crate) struct RawImage {
     pub(crate) deps: Vec<RawDep>,
     /// `cacheVersion:`, when set and not empty.
     pub(crate) cache_version: Option<String>,
+    /// `platform:`, each checked; empty when not set.
+    pub(crate) platforms: Vec<String>,
     pub(crate) add_hosts: Vec<String>,
     pub(crate) network: Option<String>,
     /// `contextAddFiles:` or `contextAddFile:`: each path with its line, and the key used.
@@ -60,6 +66,8 @@ pub(crate) struct RawImage {
     pub(crate) is_final: bool,
     /// `imageSpec:`, as read.
     pub(crate) image_spec: Option<crate::image_spec::RawImageSpec>,
+    /// `staged:`, with its line; `None` when not set (or null).
+    pub(crate) staged: Option<(bool, u64)>,
 }
 
 pub(crate) struct RawDep {
@@ -186,23 +194,6 @@ impl Cx<'_> {
         )
     }
 
-    pub(crate) fn unsupported(
-        &self,
-        doc: &Doc<'_>,
-        key: &Spanned<String>,
-        hint: &str,
-    ) -> ConfigError {
-        self.at(
-            doc,
-            &key.referenced,
-            &key.value,
-            format!(
-                "werf key `{}` is not supported by slipway (yet); {hint}",
-                key.value
-            ),
-        )
-    }
-
     pub(crate) fn meta(
         &self,
         doc: &Doc<'_>,
@@ -213,7 +204,9 @@ impl Cx<'_> {
         let mut version = false;
         let mut deploy = crate::deploy::Deploy::default();
         let mut cache_version = None;
+        let mut platforms = Vec::new();
         let mut image_spec = None;
+        let mut staged = None;
         let mut notes = Vec::new();
         for (k, v) in entries {
             match k.value.as_str() {
@@ -256,17 +249,24 @@ impl Cx<'_> {
                                 cache_version = self.cache_version(doc, &key, sv)?;
                                 continue;
                             }
+                            if sk.value == "platform" {
+                                platforms = self.platforms(doc, &key, sv)?;
+                                continue;
+                            }
                             if sk.value == "imageSpec" {
                                 image_spec = self.image_spec(doc, &key, sv, true)?;
                                 continue;
                             }
-                            let hint = unsupported_hint(&sk.value).unwrap_or("remove it");
+                            if sk.value == "staged" {
+                                staged = self.staged(doc, &key, sk, sv)?;
+                                continue;
+                            }
                             return Err(self.at(
                                 doc,
                                 &sk.referenced,
                                 &key,
                                 format!(
-                                    "werf key `{key}` is not supported by slipway (yet); {hint}"
+                                    "werf key `{key}` is not supported by slipway (yet); remove it"
                                 ),
                             ));
                         }
@@ -309,9 +309,27 @@ impl Cx<'_> {
             project,
             deploy,
             cache_version,
+            platforms,
             notes,
             image_spec,
+            staged,
         })
+    }
+
+    /// Reads a `staged` (the image's or `build.staged`): true or false, with the line of
+    /// its key; null is not set.
+    fn staged(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        k: &Spanned<String>,
+        v: &Spanned<Node>,
+    ) -> Result<Option<(bool, u64)>, ConfigError> {
+        match v.value {
+            Node::Bool(b) => Ok(Some((b, doc.line(&k.referenced)))),
+            Node::Null => Ok(None),
+            _ => Err(self.expected(doc, key, v, "true or false")),
+        }
     }
 
     /// Reads a `cacheVersion` (the image's or `build.cacheVersion`): a string, with numbers
@@ -327,6 +345,63 @@ impl Cx<'_> {
         }
         let s = self.scalar_text(doc, key, v)?;
         Ok((!s.is_empty()).then_some(s))
+    }
+
+    /// Reads a `platform` list (the image's or `build.platform`): platforms as
+    /// `os/arch[/variant]` (`linux/amd64`, `linux/arm/v7`), each once. Null or `[]` is no
+    /// list; a single string is refused, as werf refuses it (its type is a list).
+    fn platforms(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let items = match &v.value {
+            Node::Null => return Ok(vec![]),
+            Node::Seq(items) => items,
+            Node::Str(s) => {
+                return Err(self.at(
+                    doc,
+                    &v.referenced,
+                    key,
+                    format!("expected a list of platforms, found a string; write `[{s}]`"),
+                ));
+            }
+            _ => {
+                return Err(self.expected(
+                    doc,
+                    key,
+                    v,
+                    "a list of platforms (e.g. [linux/amd64, linux/arm64])",
+                ));
+            }
+        };
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            let text = self.string(doc, &item_key, item, false)?;
+            if let Err(why) = check_platform(&text) {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &item_key,
+                    format!(
+                        "`{text}` is not a platform: {why}; write os/arch[/variant], e.g. \
+                         linux/amd64 or linux/arm/v7"
+                    ),
+                ));
+            }
+            if out.contains(&text) {
+                return Err(self.at(
+                    doc,
+                    &item.referenced,
+                    &item_key,
+                    format!("`{text}` is listed twice; list each platform once"),
+                ));
+            }
+            out.push(text);
+        }
+        Ok(out)
     }
 
     /// Reads a value werf takes as a string or a list of strings (`addHost`,
@@ -394,6 +469,8 @@ impl Cx<'_> {
         v: &Spanned<Node>,
     ) -> Result<crate::deploy::Deploy, ConfigError> {
         let mut d = crate::deploy::Deploy::default();
+        // Each appVersion given, with its key and line: at most one is allowed.
+        let mut app_version: Vec<(Option<String>, String, &Spanned<String>)> = vec![];
         let entries = match &v.value {
             Node::Map(m) => m,
             Node::Null => return Ok(d),
@@ -412,12 +489,29 @@ impl Cx<'_> {
                 "helmReleaseSlug" => d.helm_release_slug = Some(boolean(val)?),
                 "namespaceSlug" => d.namespace_slug = Some(boolean(val)?),
                 "appVersion" => {
-                    return Err(self.at(
-                        doc,
-                        &k.referenced,
-                        &key,
-                        "sets the chart's appVersion, and slipway does not render Helm charts yet; remove it".into(),
-                    ));
+                    app_version.push((self.app_version(doc, &key, val)?, key.clone(), k));
+                }
+                "helmChartConfig" => {
+                    let sub = match &val.value {
+                        Node::Map(m) => m.as_slice(),
+                        Node::Null => &[],
+                        _ => return Err(self.expected(doc, &key, val, "a mapping")),
+                    };
+                    for (sk, sv) in sub {
+                        let key = format!("{key}.{}", sk.value);
+                        if sk.value != "appVersion" {
+                            return Err(self.at(
+                                doc,
+                                &sk.referenced,
+                                &key,
+                                format!(
+                                    "unknown key `{}`; deploy.helmChartConfig may have: appVersion",
+                                    sk.value
+                                ),
+                            ));
+                        }
+                        app_version.push((self.app_version(doc, &key, sv)?, key, sk));
+                    }
                 }
                 other => {
                     return Err(self.at(
@@ -425,13 +519,42 @@ impl Cx<'_> {
                         &k.referenced,
                         &key,
                         format!(
-                            "unknown key `{other}`; deploy may have: helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug"
+                            "unknown key `{other}`; deploy may have: helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug, helmChartConfig (appVersion)"
                         ),
                     ));
                 }
             }
         }
+        // The older spelling and the current one set the same thing: one of them, once.
+        if let [(_, first_key, first), (_, key, second), ..] = app_version.as_slice() {
+            return Err(self.at(
+                doc,
+                &second.referenced,
+                key,
+                format!(
+                    "the chart's appVersion is already set by `{first_key}` at line {}; keep \
+                     one of them",
+                    doc.line(&first.referenced)
+                ),
+            ));
+        }
+        d.app_version = app_version.pop().and_then(|(v, _, _)| v);
         Ok(d)
+    }
+
+    /// Reads the chart's appVersion (`deploy.helmChartConfig.appVersion`, or the older
+    /// `deploy.appVersion`): a string, with other scalars kept as written (`1.10` stays
+    /// `1.10`); null or empty sets nothing, and the chart's own appVersion stays.
+    fn app_version(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Option<String>, ConfigError> {
+        match &v.value {
+            Node::Null => Ok(None),
+            _ => Ok(Some(self.scalar_text(doc, key, v)?).filter(|s| !s.is_empty())),
+        }
     }
 
     pub(crate) fn image(
@@ -457,6 +580,7 @@ impl Cx<'_> {
             args: BTreeMap::new(),
             deps: vec![],
             cache_version: None,
+            platforms: vec![],
             add_hosts: vec![],
             network: None,
             context_add_files: vec![],
@@ -465,6 +589,7 @@ impl Cx<'_> {
             ssh: None,
             is_final: true,
             image_spec: None,
+            staged: None,
         };
         let mut named = false;
         let mut add_key: Option<&Spanned<String>> = None;
@@ -521,6 +646,7 @@ impl Cx<'_> {
                 },
                 "dependencies" => raw.deps = self.dependencies(doc, v)?,
                 "cacheVersion" => raw.cache_version = self.cache_version(doc, key, v)?,
+                "platform" => raw.platforms = self.platforms(doc, key, v)?,
                 "addHost" => raw.add_hosts = self.add_hosts(doc, v)?,
                 "network" => {
                     if !matches!(v.value, Node::Null) {
@@ -537,6 +663,7 @@ impl Cx<'_> {
                     }
                 }
                 "imageSpec" => raw.image_spec = self.image_spec(doc, key, v, false)?,
+                "staged" => raw.staged = self.staged(doc, key, k, v)?,
                 "ssh" => raw.ssh = self.ssh(doc, v)?,
                 "contextAddFile" | "contextAddFiles" => {
                     // werf takes either key, never both.
@@ -561,9 +688,6 @@ impl Cx<'_> {
                     raw.context_add_files = self.strings(doc, key, v)?;
                 }
                 _ => {
-                    if let Some(hint) = unsupported_hint(key) {
-                        return Err(self.unsupported(doc, k, hint));
-                    }
                     return Err(self.at(
                         doc,
                         &k.referenced,
@@ -1198,11 +1322,14 @@ impl Cx<'_> {
                         })
                         .collect(),
                     cache_version: raw.cache_version.clone(),
+                    platforms: raw.platforms.clone(),
                     add_hosts: raw.add_hosts.clone(),
                     network: raw.network.clone(),
                     context_add_files: context_add_files.clone(),
                     is_final: raw.is_final,
                     image_spec: None,
+                    // Set from build.staged by the caller when the image has none.
+                    staged: raw.staged.is_some_and(|(b, _)| b),
                     secrets: raw
                         .secrets
                         .iter()
@@ -1366,4 +1493,25 @@ pub(crate) fn join_clean(base: &Path, rel: &Path) -> PathBuf {
     } else {
         base.join(rel)
     }
+}
+
+/// Checks the form of a platform: `os/arch[/variant]`, each part made of letters, digits,
+/// `.`, `_` and `-`.
+pub(crate) fn check_platform(text: &str) -> Result<(), String> {
+    let parts: Vec<&str> = text.split('/').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return Err("it has neither two nor three `/`-separated parts".into());
+    }
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err("it has an empty part".into());
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "`{c}` is not part of a platform (letters, digits, `.`, `_` and `-`)"
+        ));
+    }
+    Ok(())
 }

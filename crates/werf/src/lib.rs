@@ -48,9 +48,12 @@ pub struct WerfConfig {
     /// The meta document's `build.cacheVersion`: the cache version of every image that
     /// sets none of its own (already applied to [`ImageSpec::cache_version`]).
     pub cache_version: Option<String>,
+    /// The meta document's `build.platform`: the platforms of every image that lists none
+    /// of its own (already applied to [`ImageSpec::platforms`]); empty when not set.
+    pub platforms: Vec<String>,
     /// Settings the file has that slipway reads but does not use (`cleanup`,
-    /// `gitWorktree`), each naming its file and line: to be announced, never ignored
-    /// silently.
+    /// `gitWorktree`) or follows differently (`staged`), each naming its file and line: to
+    /// be announced, never ignored silently.
     pub notes: Vec<String>,
 }
 
@@ -73,6 +76,11 @@ pub struct ImageSpec {
     /// `cacheVersion:` when it sets a non-empty one, else the meta document's
     /// `build.cacheVersion` (werf's rule); `None` when neither does.
     pub cache_version: Option<String>,
+    /// The platforms to build the image for, each `os/arch[/variant]` as written, in file
+    /// order: the image's own non-empty `platform:` list, else the meta document's
+    /// `build.platform` (werf's rule); empty when neither sets one (the builder's default
+    /// then applies). More than one makes a multi-platform image.
+    pub platforms: Vec<String>,
     /// Extra `/etc/hosts` entries for `RUN` steps (`addHost:`), each `host:ip`, in order.
     pub add_hosts: Vec<String>,
     /// The network mode for `RUN` steps (`network:`), as written.
@@ -93,6 +101,11 @@ pub struct ImageSpec {
     pub secrets: Vec<Secret>,
     /// The SSH agent `RUN --mount=type=ssh` reaches (`ssh:`); `None` when not set.
     pub ssh: Option<SshAgent>,
+    /// werf's `staged:` (the image's own, else the meta document's `build.staged`): asks
+    /// for a cache entry per Dockerfile instruction. slipway builds the same image and
+    /// caches it per Dockerfile stage; a staged config is announced in
+    /// [`WerfConfig::notes`].
+    pub staged: bool,
 }
 
 /// One build secret (`secrets:` item). Its value is read only when a stage that mounts it
@@ -394,13 +407,25 @@ fn parse_rendered(text: &str, path: &Path, shown: &Path) -> Result<WerfConfig, C
         if image.cache_version.is_none() {
             image.cache_version.clone_from(&meta.cache_version);
         }
+        // werf: the image's own platform list, else build.platform.
+        if image.platforms.is_empty() {
+            image.platforms.clone_from(&meta.platforms);
+        }
     }
     // werf: the image's own imageSpec, with build.imageSpec merged in for final images.
     let named = raws
         .iter()
         .flat_map(|r| r.names.iter().map(move |n| (r, n)));
+    // werf: the image's own `staged`, else build.staged.
+    let mut staged: Vec<(u64, &str)> = vec![];
     for (image, (raw, name)) in images.iter_mut().zip(named) {
         debug_assert_eq!(&image.name, name);
+        if let Some((on, line)) = raw.staged.or(meta.staged) {
+            image.staged = on;
+            if on {
+                staged.push((line, name));
+            }
+        }
         image.image_spec = cx.resolve_image_spec(
             raw.image_spec.as_ref(),
             meta.image_spec.as_ref(),
@@ -409,6 +434,22 @@ fn parse_rendered(text: &str, path: &Path, shown: &Path) -> Result<WerfConfig, C
             name,
         )?;
     }
+    let mut notes = meta.notes;
+    if let Some(&(line, _)) = staged.iter().min() {
+        let names: Vec<String> = staged.iter().map(|(_, n)| format!("`{n}`")).collect();
+        let (them, built) = if names.len() == 1 {
+            ("image", "the image built is")
+        } else {
+            ("images", "the images built are")
+        };
+        notes.push(format!(
+            "{}:{line}: `staged: true` ({them} {}): slipway caches per Dockerfile stage, not per \
+             instruction, so a changed instruction rebuilds its whole stage; {built} the same \
+             either way",
+            shown.display(),
+            names.join(", ")
+        ));
+    }
     Ok(WerfConfig {
         path: abs,
         dir,
@@ -416,7 +457,8 @@ fn parse_rendered(text: &str, path: &Path, shown: &Path) -> Result<WerfConfig, C
         images,
         deploy: meta.deploy,
         cache_version: meta.cache_version,
-        notes: meta.notes,
+        platforms: meta.platforms,
+        notes,
     })
 }
 

@@ -177,11 +177,11 @@ fn meta_document_is_required_and_checked() {
         &["`image`", "meta document", "after a `---`"],
     );
     has(
-        &f.err(&format!("{META}build:\n  platform: [linux/arm64]\n")),
+        &f.err(&format!("{META}build:\n  staged: \"yes\"\n")),
         &[
-            "`build.platform`",
-            "not supported by slipway (yet)",
-            "--platform",
+            "`build.staged`",
+            ":4:",
+            "expected true or false, found a string",
         ],
     );
     // The deploy section is read; cleanup and gitWorktree are read and announced, never
@@ -199,6 +199,7 @@ fn meta_document_is_required_and_checked() {
             helm_release_slug: Some(false),
             namespace: Some("ns".into()),
             namespace_slug: None,
+            app_version: None,
         }
     );
     assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
@@ -221,8 +222,29 @@ fn meta_document_is_required_and_checked() {
             &["`deploy.releaseName`", "unknown key", "helmRelease"],
         ),
         (
-            "deploy:\n  appVersion: 1.0\n",
-            &["`deploy.appVersion`", "appVersion"],
+            "deploy:\n  appVersion: 1.0\n  helmChartConfig:\n    appVersion: 2.0\n",
+            &[
+                "`deploy.helmChartConfig.appVersion`",
+                ":6:",
+                "already set by `deploy.appVersion` at line 4",
+            ],
+        ),
+        (
+            "deploy:\n  helmChartConfig:\n    version: 2.0\n",
+            &[
+                "`deploy.helmChartConfig.version`",
+                ":5:",
+                "unknown key",
+                "appVersion",
+            ],
+        ),
+        (
+            "deploy:\n  helmChartConfig: [x]\n",
+            &["`deploy.helmChartConfig`", "a mapping"],
+        ),
+        (
+            "deploy:\n  helmChartConfig:\n    appVersion: [x]\n",
+            &["`deploy.helmChartConfig.appVersion`", "expected a string"],
         ),
         ("deploy: [x]\n", &["`deploy`", "a mapping"]),
         ("cleanup: 3\n", &["`cleanup`", "a mapping"]),
@@ -263,23 +285,85 @@ fn stapel_images_are_refused() {
 }
 
 #[test]
-fn unsupported_dockerfile_keys_say_what_to_do() {
+fn the_chart_app_version_is_read_in_either_spelling() {
     let f = Fixture::new();
-    for (key, value, hint) in [
-        ("staged", "true", "caches"),
-        ("platform", "[linux/amd64]", "--platform"),
+    let app_version = |deploy: &str| {
+        f.parse(&format!("{META}{deploy}"))
+            .unwrap()
+            .deploy
+            .app_version
+    };
+    assert_eq!(
+        app_version("deploy:\n  helmChartConfig:\n    appVersion: v1.2.3\n").as_deref(),
+        Some("v1.2.3")
+    );
+    // Numbers are kept as written, as werf reads them into a string.
+    assert_eq!(
+        app_version("deploy:\n  appVersion: 1.10\n").as_deref(),
+        Some("1.10")
+    );
+    // Null or empty leaves the chart's own appVersion.
+    assert_eq!(app_version("deploy:\n  appVersion: ''\n"), None);
+    assert_eq!(app_version("deploy:\n  helmChartConfig: {}\n"), None);
+    assert_eq!(
+        app_version("deploy:\n  helmChartConfig:\n    appVersion: ~\n"),
+        None
+    );
+}
+
+#[test]
+fn staged_builds_as_usual_and_is_announced() {
+    let f = Fixture::new();
+    // The image's own `staged` wins over build.staged, as in werf.
+    let c = f
+        .parse(&format!(
+            "{META}build:\n  staged: true\n---\nimage: a\n---\nimage: [b, c]\nstaged: false\n---\nimage: d\n"
+        ))
+        .unwrap();
+    let staged: Vec<(&str, bool)> = c
+        .images
+        .iter()
+        .map(|i| (i.name.as_str(), i.staged))
+        .collect();
+    assert_eq!(
+        staged,
+        [("a", true), ("b", false), ("c", false), ("d", true)]
+    );
+    assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+    has(
+        &c.notes[0],
+        &[
+            "werf.yaml:4:",
+            "`staged: true` (images `a`, `d`)",
+            "per Dockerfile stage, not per instruction",
+            "the images built are the same",
+        ],
+    );
+    // An image's own `staged: true`, without build.staged.
+    let c = f
+        .parse(&format!(
+            "{META}---\nimage: a\n---\nimage: b\nstaged: true\n"
+        ))
+        .unwrap();
+    assert_eq!((c.images[0].staged, c.images[1].staged), (false, true));
+    assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+    has(
+        &c.notes[0],
+        &["werf.yaml:7:", "(image `b`)", "the image built is"],
+    );
+    // Not staged, or staged: false everywhere: nothing to say.
+    for text in [
+        format!("{META}---\nimage: a\n"),
+        format!("{META}build:\n  staged: false\n---\nimage: a\nstaged: ~\n"),
     ] {
-        let e = f.err(&format!("{META}---\nimage: app\n{key}: {value}\n"));
-        has(
-            &e,
-            &[
-                &format!("werf key `{key}` is not supported by slipway (yet)"),
-                hint,
-                "document 2",
-                ":5:",
-            ],
-        );
+        let c = f.parse(&text).unwrap();
+        assert!(!c.images[0].staged && c.notes.is_empty(), "{:?}", c.notes);
     }
+    // Anything but a boolean exits with its place.
+    has(
+        &f.err(&format!("{META}---\nimage: app\nstaged: \"yes\"\n")),
+        &["`staged`", "document 2", ":5:", "expected true or false"],
+    );
 }
 
 #[test]
@@ -581,11 +665,7 @@ fn cache_version_of_the_image_wins_over_the_meta_documents() {
     assert_eq!(c.images[0].cache_version, None);
     assert_eq!(c.images[1].cache_version.as_deref(), Some("x"));
     // The other build keys stay refused, each naming itself; a bad value is reported.
-    for (key, hint) in [
-        ("platform: [linux/arm64]", "`build.platform`"),
-        ("staged: true", "`build.staged`"),
-        ("sbom: {}", "`build.sbom`"),
-    ] {
+    for (key, hint) in [("sbom: {}", "`build.sbom`"), ("other: 1", "`build.other`")] {
         has(
             &f.err(&meta(&format!("build:\n  cacheVersion: v\n  {key}\n"))),
             &[hint, "not supported by slipway (yet)", ":5:"],
@@ -847,4 +927,74 @@ fn ssh_is_one_agent_socket_or_ssh_auth_sock() {
         let e = f.err(&format!("{META}---\nimage: app\nssh: {v}\n"));
         has(&e, needles);
     }
+}
+
+#[test]
+fn platform_lists_of_the_image_win_over_build_platform() {
+    let f = Fixture::new();
+    // werf: the image's own non-empty list, else build.platform, else none (the builder's
+    // default).
+    let c = f
+        .parse(&format!(
+            "{META}build:\n  platform: [linux/amd64, linux/arm64]\n---\nimage: own\nplatform: [linux/arm/v7]\n---\nimage: inherits\n---\nimage: empty\nplatform: []\n"
+        ))
+        .unwrap();
+    assert_eq!(c.platforms, ["linux/amd64", "linux/arm64"]);
+    let lists: Vec<(&str, Vec<&str>)> = c
+        .images
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.platforms.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lists,
+        [
+            ("own", vec!["linux/arm/v7"]),
+            ("inherits", vec!["linux/amd64", "linux/arm64"]),
+            ("empty", vec!["linux/amd64", "linux/arm64"]),
+        ]
+    );
+    let c = f
+        .parse(&format!(
+            "{META}---\nimage: a\n---\nimage: b\nplatform: [linux/s390x]\n"
+        ))
+        .unwrap();
+    assert!(c.platforms.is_empty());
+    assert!(c.images[0].platforms.is_empty());
+    assert_eq!(c.images[1].platforms, ["linux/s390x"]);
+    // Bad values are reported with their key and line.
+    for (value, needles) in [
+        (
+            "linux/amd64",
+            &["`platform`", "found a string", "[linux/amd64]", ":5:"][..],
+        ),
+        ("{os: linux}", &["`platform`", "a list of platforms"][..]),
+        (
+            "[linux]",
+            &["`platform[0]`", "not a platform", "os/arch"][..],
+        ),
+        ("[linux//v7]", &["`platform[0]`", "empty part"][..]),
+        (
+            "[\"linux/amd 64\"]",
+            &["`platform[0]`", "not part of a platform"][..],
+        ),
+        ("[1]", &["`platform[0]`", "expected a string"][..]),
+        (
+            "[linux/amd64, linux/arm64, linux/amd64]",
+            &["`platform[2]`", "listed twice"][..],
+        ),
+    ] {
+        has(
+            &f.err(&format!("{META}---\nimage: a\nplatform: {value}\n")),
+            needles,
+        );
+    }
+    has(
+        &f.err(&format!("{META}build:\n  platform: linux/arm64\n")),
+        &["`build.platform`", "found a string", ":4:"],
+    );
 }

@@ -181,7 +181,7 @@ impl Run<'_> {
         )
         .map_err(io_err(&dockerfile))?;
         let job_dir = work.path().join("job");
-        let platform = stage::platform_text(&self.opts.platform);
+        let platform = stage::platform_text(&self.platform);
         // werf's `secrets` and `ssh` go only to a stage whose RUN mounts them.
         let secrets = if stage.mounts_secrets && !spec.secrets.is_empty() {
             if session.secrets.get().is_none() {

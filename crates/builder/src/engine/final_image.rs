@@ -48,8 +48,12 @@ impl Run<'_> {
         status: StageStatus,
         secs: Option<f64>,
     ) {
+        let platform = self
+            .several
+            .then(|| crate::stage::platform_text(&self.platform));
         self.observer.event(&Event::Stage {
             image,
+            platform: platform.as_deref(),
             stage: LABEL,
             digest,
             status,
@@ -185,7 +189,7 @@ impl Run<'_> {
 
     /// Reads a small blob (a manifest when `desc` is `None`, else the blob it describes)
     /// from the store, or from `--repo`.
-    fn blob(
+    pub(crate) fn blob(
         &mut self,
         stage: &Digest,
         digest: &Digest,

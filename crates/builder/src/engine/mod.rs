@@ -29,9 +29,12 @@ use slipway_werf::{ImageSpec, ImportKind, WerfConfig};
 mod backend_buildah;
 mod final_image;
 mod native;
+mod platforms;
 mod resolve;
 mod secrets;
 mod store;
+
+pub use platforms::{BINFMT_MISC, check_emulator, normalize as normalize_platform};
 
 /// Opens registries for the engine with the caller's trust policy and credentials.
 pub trait Access {
@@ -73,14 +76,26 @@ pub enum Backend {
 pub struct BuildOptions {
     /// The repository stages go to (`HOST/PATH`); `None` keeps them in the store only.
     pub repo: Option<Reference>,
+    /// Read-only repositories of stages (werf's `--secondary-repo`), used only with `repo`:
+    /// a stage missing from `repo` and found in one of them is copied into `repo` instead of
+    /// being built. Nothing is ever written to them.
+    pub secondary_repos: Vec<Reference>,
+    /// Cache repositories (werf's `--cache-repo`), used only with `repo`: a stage missing
+    /// from `repo` and found in one of them is copied into `repo` instead of being built; a
+    /// stage pushed to `repo` is pushed to each of them too, and a stage pulled to build on
+    /// is pulled from the first that has it (and pushed to those before it that lack it).
+    pub cache_repos: Vec<Reference>,
     /// The local OCI layout store.
     pub store: PathBuf,
     /// The backend.
     pub backend: Backend,
     /// How layers are written.
     pub format: LayerFormat,
-    /// The platform built for (and picked from multi-platform base images).
-    pub platform: Platform,
+    /// The platforms every image is built for (`--platform`), over werf.yaml's: when
+    /// empty, each image's own `platform` list, else werf.yaml's `build.platform`, else
+    /// this machine's platform. An image built for more than one platform is published as an
+    /// image index; each platform's base images are picked from multi-platform bases.
+    pub platforms: Vec<Platform>,
     /// The images to build (with their dependencies); empty builds all.
     pub images: Vec<String>,
     /// Compression threads.
@@ -103,6 +118,8 @@ pub enum StageStatus {
     Pushing,
     /// Found in the local store and pushed to `--repo` without a rebuild.
     Pushed,
+    /// Found in a cache or secondary repository and copied to `--repo` without a rebuild.
+    Copied,
 }
 
 /// What the engine tells its observer.
@@ -112,6 +129,8 @@ pub enum Event<'a> {
     Image {
         /// The werf image name.
         name: &'a str,
+        /// The platform, for an image built for more than one (`None` otherwise).
+        platform: Option<&'a str>,
         /// How many stages it needs.
         stages: usize,
         /// The backend chosen.
@@ -121,6 +140,9 @@ pub enum Event<'a> {
     Stage {
         /// The werf image name.
         image: &'a str,
+        /// The platform, for an image built for more than one (`None` otherwise, and for the
+        /// index that publishes the platforms).
+        platform: Option<&'a str>,
         /// The stage's name or index.
         stage: &'a str,
         /// The stage digest.
@@ -157,13 +179,17 @@ pub struct StageReport {
     pub name: Option<String>,
     /// Its digest (hex): its tag.
     pub digest: String,
-    /// `cached`, `built` or `pushed`.
+    /// `cached`, `built`, `pushed` or `copied`.
     pub status: StageStatus,
     /// Seconds spent on it.
     pub seconds: f64,
     /// For a stage built in this run, the backend that built it: `native` or `buildah`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<&'static str>,
+    /// The platform it was built for, in the report of an image built for more than one
+    /// (whose stages are every platform's, one platform after the other).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// Reports one image, with werf's report keys.
@@ -179,12 +205,16 @@ pub struct ImageReport {
     pub docker_tag: String,
     /// `DockerRepo:DockerTag`.
     pub docker_image_name: String,
-    /// The manifest digest.
+    /// The manifest digest: for an image built for more than one platform, the digest of
+    /// its image index.
     pub docker_image_digest: String,
     /// The image ID: the digest of the image's config, `sha256:...` (what werf's
     /// `ImageID` import passes).
     #[serde(rename = "DockerImageID")]
     pub docker_image_id: String,
+    /// werf's `TargetPlatform`: the platform built for (`linux/amd64`); empty for an image
+    /// built for more than one platform, whose tag and digest are its image index's.
+    pub target_platform: String,
     /// Whether any stage (or the `imageSpec` edit) was built in this run.
     pub rebuilt: bool,
     /// werf's `Final`: false for an image with `final: false`, which is built for the
@@ -203,6 +233,10 @@ pub struct ImageReport {
 pub struct BuildReport {
     /// The images.
     pub images: BTreeMap<String, ImageReport>,
+    /// werf's `ImagesByPlatform`: image name to platform to the image built for it, for
+    /// every image (filled by the engine; werf writes it only when
+    /// `WERF_ENABLE_REPORT_BY_PLATFORM=1`, and the command line does the same).
+    pub images_by_platform: BTreeMap<String, BTreeMap<String, ImageReport>>,
 }
 
 /// Builds the images of a `werf.yaml`.
@@ -217,10 +251,21 @@ pub fn build(
     observer: &dyn Observer,
 ) -> Result<BuildReport, BuildError> {
     let selected = select_images(cfg, &opts.images)?;
+    let host = platforms::normalize(&host_platform());
+    // Every image's platforms, and its dependencies' (an image built for a platform imports
+    // from its dependencies' images for that platform).
+    let mut targets: HashMap<String, Vec<Platform>> = HashMap::new();
     for spec in &selected {
         check_context_add_files(cfg, spec)?;
         final_image::check(cfg, spec)?;
         secrets::check(cfg, spec)?;
+        targets.insert(
+            spec.name.clone(),
+            platforms::image_platforms(spec, opts, &host)?,
+        );
+    }
+    for spec in &selected {
+        check_dependency_platforms(spec, &targets)?;
     }
     // Options that cannot work are bad input, found before anything is read or built.
     slipway_layer::LayerOptions {
@@ -257,6 +302,9 @@ pub fn build(
     let contexts: Vec<PathBuf> = selected.iter().map(|s| s.context.clone()).collect();
     let hashes = HashCache::load(&store_path, &contexts);
     let mut run = Run {
+        platform: host.clone(),
+        host,
+        several: false,
         hashes: &hashes,
         opts,
         access,
@@ -272,27 +320,50 @@ pub fn build(
     // Images whose args import a dependency's name can only be planned once it is built;
     // they are planned (and checked) when their turn comes.
     let mut report = BuildReport::default();
-    let mut planned: HashMap<String, Prepared> = HashMap::new();
+    let mut planned: HashMap<(String, String), Prepared> = HashMap::new();
     for spec in &selected {
         if !spec.dependencies.is_empty() {
-            // At least its Dockerfile must parse before anything is pushed.
-            read_dockerfile(spec)?;
+            // At least its Dockerfile must parse before anything is pushed, and a RUN it
+            // needs for a platform this machine cannot run is refused now.
+            let (_, df) = read_dockerfile(spec)?;
+            run.refuse_foreign_runs(spec, &df, &targets[&spec.name])?;
         }
     }
     for spec in &selected {
         if spec.dependencies.is_empty() {
-            planned.insert(spec.name.clone(), run.prepare(spec, &spec.args)?);
+            let list = &targets[&spec.name];
+            for p in list {
+                run.select_platform(p, list.len() > 1);
+                let key = (spec.name.clone(), stage::platform_text(p));
+                planned.insert(key, run.prepare(spec, &spec.args)?);
+            }
         }
     }
     for spec in &selected {
-        let prepared = match planned.remove(&spec.name) {
-            Some(p) => p,
-            None => {
-                let args = import_args(spec, &report)?;
-                run.prepare(spec, &args)?
-            }
+        let list = &targets[&spec.name];
+        let mut per: Vec<(Platform, ImageReport)> = Vec::with_capacity(list.len());
+        for p in list {
+            run.select_platform(p, list.len() > 1);
+            let text = stage::platform_text(p);
+            let prepared = match planned.remove(&(spec.name.clone(), text.clone())) {
+                Some(p) => p,
+                None => {
+                    let args = import_args(spec, &report, &text)?;
+                    run.prepare(spec, &args)?
+                }
+            };
+            let image = run.image(spec, prepared)?;
+            report
+                .images_by_platform
+                .entry(spec.name.clone())
+                .or_default()
+                .insert(text, image.clone());
+            per.push((p.clone(), image));
+        }
+        let image = match per.len() {
+            1 => per.pop().expect("one platform").1,
+            _ => run.publish_index(spec, &per)?,
         };
-        let image = run.image(spec, prepared)?;
         report.images.insert(spec.name.clone(), image);
     }
     drop(run);
@@ -370,19 +441,58 @@ pub(crate) fn check_context_add_files(
     Ok(())
 }
 
-/// Returns an image's build args: its own plus what it imports from built dependencies.
+/// Refuses an image built for a platform one of its dependencies is not built for: it
+/// imports from the dependency's image for the same platform.
+pub(crate) fn check_dependency_platforms(
+    spec: &ImageSpec,
+    targets: &HashMap<String, Vec<Platform>>,
+) -> Result<(), BuildError> {
+    let texts = |list: &[Platform]| {
+        list.iter()
+            .map(stage::platform_text)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for dep in &spec.dependencies {
+        let (Some(mine), Some(theirs)) = (targets.get(&spec.name), targets.get(&dep.image)) else {
+            continue;
+        };
+        if let Some(p) = mine.iter().find(|p| !theirs.contains(p)) {
+            return Err(BuildError::Usage(format!(
+                "image `{}` is built for {}, and its dependency `{}` is not (it is built for \
+                 {}); an image imports from its dependencies' images for the same platform, \
+                 so give `{}` that platform too (werf.yaml `platform`, or `--platform` for \
+                 every image)",
+                spec.name,
+                stage::platform_text(p),
+                dep.image,
+                texts(theirs),
+                dep.image
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Returns an image's build args for `platform`: its own plus what it imports from its
+/// dependencies' images built for that platform.
 pub(crate) fn import_args(
     spec: &ImageSpec,
     report: &BuildReport,
+    platform: &str,
 ) -> Result<BTreeMap<String, String>, BuildError> {
     let mut args = spec.args.clone();
     for dep in &spec.dependencies {
-        let built = report.images.get(&dep.image).ok_or_else(|| {
-            BuildError::Usage(format!(
-                "image `{}` depends on `{}`, which was not built first",
-                spec.name, dep.image
-            ))
-        })?;
+        let built = report
+            .images_by_platform
+            .get(&dep.image)
+            .and_then(|by| by.get(platform))
+            .ok_or_else(|| {
+                BuildError::Usage(format!(
+                    "image `{}` depends on `{}`, which was not built first for {platform}",
+                    spec.name, dep.image
+                ))
+            })?;
         for imp in &dep.imports {
             let value = match imp.kind {
                 ImportKind::ImageName => built.docker_image_name.clone(),
@@ -460,6 +570,13 @@ pub(crate) fn run_network(network: &str) -> Result<Option<&str>, ()> {
 }
 
 pub(crate) struct Run<'a> {
+    /// The platform being planned and built.
+    pub(crate) platform: Platform,
+    /// This machine's platform.
+    pub(crate) host: Platform,
+    /// Whether the image being built is built for more than one platform (its progress
+    /// lines then name the platform).
+    pub(crate) several: bool,
     pub(crate) opts: &'a BuildOptions,
     pub(crate) access: &'a dyn Access,
     pub(crate) observer: &'a dyn Observer,
@@ -467,7 +584,8 @@ pub(crate) struct Run<'a> {
     pub(crate) store: Arc<Layout>,
     pub(crate) store_path: PathBuf,
     pub(crate) registries: HashMap<String, Arc<Registry>>,
-    pub(crate) resolved: HashMap<String, ResolvedImage>,
+    /// Base images resolved so far, by platform and reference.
+    pub(crate) resolved: HashMap<(String, String), ResolvedImage>,
     pub(crate) hashes: &'a HashCache,
     /// The last layer stack whose account files were read, and what it holds.
     pub(crate) accounts: Option<(Vec<Digest>, Vec<Stacked>)>,
@@ -514,19 +632,27 @@ impl Run<'_> {
         let (text, df) = read_dockerfile(spec)?;
         let ignore = DockerIgnore::for_dockerfile(&spec.context, path)?;
         let opts = self.opts;
+        let (platform, host) = (self.platform.clone(), self.host.clone());
         let input = PlanInput {
             dockerfile_path: path,
             context: &spec.context,
             ignore: &ignore,
             target: spec.target.as_deref(),
             args,
-            platform: &opts.platform,
+            platform: &platform,
+            build_platform: &host,
             format: &opts.format,
             hashes: self.hashes,
             cache_version: spec.cache_version.as_deref(),
             add_hosts: &spec.add_hosts,
         };
         let plan = stage::plan(&df, &input, self)?;
+        if let Some((stage, line)) = first_run(&plan)
+            && let Err(why) =
+                platforms::check_emulator(&platform, &host, Path::new(platforms::BINFMT_MISC))
+        {
+            return Err(platforms::foreign_run(spec, &stage, line, &platform, &why));
+        }
         if let Some(network) = spec.network.as_deref()
             && run_network(network).is_err()
             && let Some((stage, line)) = first_run(&plan)
@@ -595,8 +721,10 @@ impl Run<'_> {
         };
         let mixed =
             backend == Backend::Buildah && plan.stages.iter().any(|s| !self.buildah_builds(s));
+        let platform = self.several.then(|| stage::platform_text(&self.platform));
         self.observer.event(&Event::Image {
             name: &spec.name,
+            platform: platform.as_deref(),
             stages: plan.stages.len(),
             backend: if mixed {
                 "buildah for the stages with RUN, native for the others"
@@ -624,11 +752,13 @@ impl Run<'_> {
                 stages,
             ));
         }
-        // The fast path: the target exists, so nothing below it is needed.
-        let found = self.find(&target.digest)?;
-        if let Some(loc) = found
+        // The fast path: the target is in --repo (or in the store without one), so nothing
+        // below it is needed. A target just copied from a cache or secondary repository is
+        // not: --repo gets every stage of the image, each copied from there or built.
+        let found = self.find_stage(&target.digest)?;
+        if let Some((loc, _)) = found
             .clone()
-            .filter(|l| !l.local || self.opts.repo.is_none())
+            .filter(|(l, copied)| !copied && (!l.local || self.opts.repo.is_none()))
         {
             for s in &plan.stages {
                 self.stage_event(&spec.name, s, StageStatus::Cached, None, None);
@@ -651,14 +781,18 @@ impl Run<'_> {
             let at = if s.index == target.index {
                 found.clone()
             } else {
-                self.find(&s.digest)?
+                self.find_stage(&s.digest)?
             };
             let status = match at {
-                Some(loc) if !loc.local || self.opts.repo.is_none() => {
+                Some((loc, copied)) if !loc.local || self.opts.repo.is_none() => {
                     located.insert(s.index, loc);
-                    StageStatus::Cached
+                    if copied {
+                        StageStatus::Copied
+                    } else {
+                        StageStatus::Cached
+                    }
                 }
-                Some(loc) => {
+                Some((loc, _)) => {
                     // Built before without --repo: push it, no rebuild.
                     self.stage_event(&spec.name, s, StageStatus::Pushing, None, None);
                     self.push(&s.digest)?;
@@ -718,8 +852,10 @@ impl Run<'_> {
         seconds: Option<f64>,
         backend: Option<&str>,
     ) {
+        let platform = self.several.then(|| stage::platform_text(&self.platform));
         self.observer.event(&Event::Stage {
             image,
+            platform: platform.as_deref(),
             stage: &s.label(),
             digest: &s.digest,
             status,
@@ -751,6 +887,7 @@ impl Run<'_> {
             docker_tag: tag,
             docker_image_digest: manifest.to_string(),
             docker_image_id: id.to_string(),
+            target_platform: stage::platform_text(&self.platform),
             rebuilt,
             is_final: spec.is_final,
             backend: backend.into(),
@@ -809,6 +946,7 @@ pub(crate) fn stage_report(
         status,
         seconds,
         backend,
+        platform: None,
     }
 }
 

@@ -305,7 +305,7 @@ impl Run<'_> {
             }
             history.push(Value::Object(h));
         }
-        let p = &self.opts.platform;
+        let p = &self.platform;
         if !top.contains_key("architecture") {
             top.insert("architecture".into(), json!(p.architecture));
         }

@@ -62,6 +62,7 @@ impl Run<'_> {
         let config: Value = serde_json::from_slice(&config_bytes).map_err(|e| {
             BuildError::Usage(format!("{reference}: its image config is not JSON: {e}"))
         })?;
+        self.check_platform_of(reference, &config)?;
         Ok(ResolvedImage {
             reference: reference.to_string(),
             manifest_digest: digest,
@@ -70,31 +71,60 @@ impl Run<'_> {
         })
     }
 
+    /// Refuses an image whose config names another platform than the one built for: an
+    /// image of another architecture is never built on, or copied from, silently. A config
+    /// naming no platform, or no variant, is taken as it is.
+    fn check_platform_of(&self, reference: &str, config: &Value) -> Result<(), BuildError> {
+        let field = |k: &str| config.get(k).and_then(Value::as_str);
+        let (Some(os), Some(arch)) = (field("os"), field("architecture")) else {
+            return Ok(());
+        };
+        let have = super::platforms::normalize(&slipway_oci::Platform {
+            architecture: arch.into(),
+            os: os.into(),
+            variant: field("variant").map(str::to_string),
+            os_version: None,
+            os_features: None,
+        });
+        let want = &self.platform;
+        let same = have.os == want.os
+            && have.architecture == want.architecture
+            && (field("variant").is_none()
+                || want.variant.is_none()
+                || have.variant == want.variant);
+        if same {
+            return Ok(());
+        }
+        let (have, want) = (stage::platform_text(&have), stage::platform_text(want));
+        Err(BuildError::Usage(format!(
+            "{reference}: the image is for {have} (its config says so), and this build is for \
+             {want}; use an image (or an index) that has {want}, or build for {have}"
+        )))
+    }
+
     pub(crate) fn pick(
         &self,
         index: &slipway_oci::ImageIndex,
         reference: &str,
     ) -> Result<Descriptor, BuildError> {
-        index
-            .find_platform(&self.opts.platform)
-            .cloned()
-            .ok_or_else(|| {
-                BuildError::Usage(format!(
-                    "{reference} has no image for {}; it has: {}",
-                    stage::platform_text(&self.opts.platform),
-                    index.platforms().join(", ")
-                ))
-            })
+        index.find_platform(&self.platform).cloned().ok_or_else(|| {
+            BuildError::Usage(format!(
+                "{reference} has no image for {}; it has: {}",
+                stage::platform_text(&self.platform),
+                index.platforms().join(", ")
+            ))
+        })
     }
 }
 
 impl Resolve for Run<'_> {
     fn resolve(&mut self, reference: &str) -> Result<ResolvedImage, BuildError> {
-        if let Some(r) = self.resolved.get(reference) {
+        let key = (stage::platform_text(&self.platform), reference.to_string());
+        if let Some(r) = self.resolved.get(&key) {
             return Ok(r.clone());
         }
         let r = self.resolve_uncached(reference)?;
-        self.resolved.insert(reference.to_string(), r.clone());
+        self.resolved.insert(key, r.clone());
         Ok(r)
     }
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use slipway_oci::{Descriptor, Digest, ImageManifest, Layout, Location, Manifest, media};
+use slipway_oci::{
+    Descriptor, Digest, ImageManifest, Layout, Location, Manifest, Reference, media,
+};
 use slipway_registry::{CopyOptions, Sink, Source, copy};
 
 use crate::BuildError;
@@ -16,35 +18,96 @@ use slipway_layer::{self as layer};
 use super::{Located, Run, base_tag, io_err, is_not_found, registry_err};
 
 impl Run<'_> {
-    /// Finds a stage: in `--repo` when there is one, else (or then) in the store.
+    /// Finds a stage: in `--repo` when there is one, else (or then) in the store. A stage
+    /// missing from `--repo` but found in a cache or secondary repository is copied into
+    /// `--repo` first ([`Run::find_stage`]).
     pub(crate) fn find(&mut self, digest: &Digest) -> Result<Option<Located>, BuildError> {
+        Ok(self.find_stage(digest)?.map(|(loc, _)| loc))
+    }
+
+    /// Finds a stage as [`Run::find`] does, and says whether it was copied into `--repo`
+    /// from a cache or secondary repository on the way. With `--repo`, it is looked up
+    /// there, then in each cache repository, then in each secondary one (in the order
+    /// given), then in the store.
+    pub(crate) fn find_stage(
+        &mut self,
+        digest: &Digest,
+    ) -> Result<Option<(Located, bool)>, BuildError> {
         if let Some(repo) = self.opts.repo.clone() {
-            let reg = self.registry(&repo)?;
-            let r = repo.with_tag(digest.hex());
-            match self
-                .rt
-                .block_on(reg.get_manifest(&r.repository, digest.hex()))
-            {
-                Ok((bytes, content_type, d)) => {
-                    return Ok(Some(Located {
-                        manifest: d,
-                        local: false,
-                        config: config_of(&bytes, content_type.as_deref()),
-                    }));
+            if let Some(loc) = self.find_in(&repo, digest)? {
+                return Ok(Some((loc, false)));
+            }
+            let others: Vec<Reference> = self
+                .opts
+                .cache_repos
+                .iter()
+                .chain(&self.opts.secondary_repos)
+                .cloned()
+                .collect();
+            for other in others {
+                if let Some(loc) = self.find_in(&other, digest)? {
+                    // --repo must hold every stage of the images it names: copy it there,
+                    // reading the other repository only.
+                    self.copy_between(&other, &repo, digest)?;
+                    return Ok(Some((loc, true)));
                 }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(registry_err(&r)(e)),
             }
         }
         match self.store.resolve(Some(digest.hex())) {
-            Ok(d) => Ok(Some(Located {
-                manifest: d.digest,
-                local: true,
-                config: None,
-            })),
+            Ok(d) => Ok(Some((
+                Located {
+                    manifest: d.digest,
+                    local: true,
+                    config: None,
+                },
+                false,
+            ))),
             Err(slipway_oci::Error::TagNotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Looks a stage up in one repository by its tag.
+    fn find_in(
+        &mut self,
+        repo: &Reference,
+        digest: &Digest,
+    ) -> Result<Option<Located>, BuildError> {
+        let reg = self.registry(repo)?;
+        let r = repo.with_tag(digest.hex());
+        match self
+            .rt
+            .block_on(reg.get_manifest(&r.repository, digest.hex()))
+        {
+            Ok((bytes, content_type, d)) => Ok(Some(Located {
+                manifest: d,
+                local: false,
+                config: config_of(&bytes, content_type.as_deref()),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(registry_err(&r)(e)),
+        }
+    }
+
+    /// Copies a stage from one repository to another under the same tag, manifest byte for
+    /// byte (blobs the destination has are not sent again).
+    fn copy_between(
+        &mut self,
+        from: &Reference,
+        to: &Reference,
+        digest: &Digest,
+    ) -> Result<(), BuildError> {
+        let (src_reg, dst_reg) = (self.registry(from)?, self.registry(to)?);
+        let (src, dst) = (from.with_tag(digest.hex()), to.with_tag(digest.hex()));
+        self.rt
+            .block_on(copy(
+                &Source::Registry(src_reg, src),
+                &Sink::Registry(dst_reg, dst.clone()),
+                &CopyOptions::default(),
+                self.access.progress(),
+            ))
+            .map_err(registry_err(&dst))?;
+        Ok(())
     }
 
     /// Pushes a stage from the store to `--repo`.
@@ -54,6 +117,26 @@ impl Run<'_> {
         };
         let reg = self.registry(&repo)?;
         let dst = repo.with_tag(digest.hex());
+        let src = Source::Layout(self.store.clone(), Some(digest.hex().to_string()));
+        self.rt
+            .block_on(copy(
+                &src,
+                &Sink::Registry(reg, dst.clone()),
+                &CopyOptions::default(),
+                self.access.progress(),
+            ))
+            .map_err(registry_err(&dst))?;
+        // A stage pushed to --repo goes to every cache repository too.
+        for cache in self.opts.cache_repos.clone() {
+            self.push_to_cache(&cache, digest)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes a stage from the store to a cache repository.
+    fn push_to_cache(&mut self, cache: &Reference, digest: &Digest) -> Result<(), BuildError> {
+        let reg = self.registry(cache)?;
+        let dst = cache.with_tag(digest.hex());
         let src = Source::Layout(self.store.clone(), Some(digest.hex().to_string()));
         self.rt
             .block_on(copy(
@@ -88,8 +171,19 @@ impl Run<'_> {
                 .repo
                 .clone()
                 .expect("remote stages come from --repo");
-            let reg = self.registry(&repo)?;
-            let src = repo.with_tag(digest.hex());
+            // Pulled from the first cache repository that has it, else from --repo; the
+            // caches that lack it get it afterwards.
+            let mut from = repo;
+            let mut lacking = vec![];
+            for cache in self.opts.cache_repos.clone() {
+                if self.find_in(&cache, &digest)?.is_some() {
+                    from = cache;
+                    break;
+                }
+                lacking.push(cache);
+            }
+            let reg = self.registry(&from)?;
+            let src = from.with_tag(digest.hex());
             self.rt
                 .block_on(copy(
                     &Source::Registry(reg, src.clone()),
@@ -98,6 +192,9 @@ impl Run<'_> {
                     self.access.progress(),
                 ))
                 .map_err(registry_err(&src))?;
+            for cache in lacking {
+                self.push_to_cache(&cache, &digest)?;
+            }
         }
         located.insert(
             index,
@@ -167,7 +264,7 @@ impl Run<'_> {
                 &src,
                 &Sink::Layout(self.store.clone(), tag),
                 &CopyOptions {
-                    platform: Some(self.opts.platform.clone()),
+                    platform: Some(self.platform.clone()),
                     jobs: 4,
                 },
                 self.access.progress(),

@@ -232,8 +232,10 @@ pub struct PlanInput<'a> {
     pub target: Option<&'a str>,
     /// The build args (werf.yaml `args:` plus dependency imports).
     pub args: &'a BTreeMap<String, String>,
-    /// The platform built for.
+    /// The platform built for (`TARGETPLATFORM`).
     pub platform: &'a Platform,
+    /// The platform of the machine building it (`BUILDPLATFORM`).
+    pub build_platform: &'a Platform,
     /// The layer format, part of every digest.
     pub format: &'a LayerFormat,
     /// Digests of context files remembered from earlier builds.
@@ -261,6 +263,51 @@ pub fn plan(
         line,
         message,
     };
+    let (globals, bases, needed) = graph(df, input, &fail)?;
+    let mut planned: Vec<StagePlan> = vec![];
+    for stage in df.stages.iter().filter(|s| needed[s.index]) {
+        let base = match &bases[stage.index] {
+            BaseRef::Scratch => Base::Scratch,
+            BaseRef::Stage(i) => Base::Stage(*i),
+            BaseRef::Image(r) => Base::Image(resolver.resolve(r)?),
+        };
+        let p = StagePlanner {
+            df,
+            input,
+            globals: &globals,
+            planned: &planned,
+            fail: &fail,
+        }
+        .plan(stage, base, resolver)?;
+        planned.push(p);
+    }
+    Ok(ImagePlan { stages: planned })
+}
+
+/// Lists the stages an image needs, by index in Dockerfile order: its target and every
+/// stage it builds on or copies from. Nothing is resolved or read from the context.
+///
+/// # Errors
+/// [`BuildError::Plan`] for an unknown target, a `FROM` that expands to nothing, or bad
+/// global args.
+pub fn needed_stages(df: &Dockerfile, input: &PlanInput<'_>) -> Result<Vec<usize>, BuildError> {
+    let fail = |line: usize, message: String| BuildError::Plan {
+        path: input.dockerfile_path.to_path_buf(),
+        line,
+        message,
+    };
+    let (_, _, needed) = graph(df, input, &fail)?;
+    Ok((0..needed.len()).filter(|&i| needed[i]).collect())
+}
+
+/// The global args, what each stage starts from, and which stages the target needs.
+type Graph = (BTreeMap<String, Option<String>>, Vec<BaseRef>, Vec<bool>);
+
+fn graph(
+    df: &Dockerfile,
+    input: &PlanInput<'_>,
+    fail: &dyn Fn(usize, String) -> BuildError,
+) -> Result<Graph, BuildError> {
     if df.stages.is_empty() {
         return Err(fail(1, "the Dockerfile has no FROM".into()));
     }
@@ -341,24 +388,7 @@ pub fn plan(
         }
     }
 
-    let mut planned: Vec<StagePlan> = vec![];
-    for stage in df.stages.iter().filter(|s| needed[s.index]) {
-        let base = match &bases[stage.index] {
-            BaseRef::Scratch => Base::Scratch,
-            BaseRef::Stage(i) => Base::Stage(*i),
-            BaseRef::Image(r) => Base::Image(resolver.resolve(r)?),
-        };
-        let p = StagePlanner {
-            df,
-            input,
-            globals: &globals,
-            planned: &planned,
-            fail: &fail,
-        }
-        .plan(stage, base, resolver)?;
-        planned.push(p);
-    }
-    Ok(ImagePlan { stages: planned })
+    Ok((globals, bases, needed))
 }
 
 pub(crate) enum BaseRef {
@@ -436,22 +466,22 @@ pub(crate) fn from_ref(
 }
 
 /// The values of the args declared before the first `FROM`, plus BuildKit's predefined
-/// platform args.
+/// platform args: `TARGET*` name the platform built for, `BUILD*` the machine building.
 pub(crate) fn global_args(
     df: &Dockerfile,
     input: &PlanInput<'_>,
 ) -> Result<BTreeMap<String, Option<String>>, BuildError> {
-    let p = input.platform;
-    let platform = platform_text(p);
+    let (p, b) = (input.platform, input.build_platform);
     let mut values: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (k, v) in [
-        ("TARGETPLATFORM", platform.clone()),
+        ("TARGETPLATFORM", platform_text(p)),
         ("TARGETOS", p.os.clone()),
         ("TARGETARCH", p.architecture.clone()),
         ("TARGETVARIANT", p.variant.clone().unwrap_or_default()),
-        ("BUILDPLATFORM", platform),
-        ("BUILDOS", p.os.clone()),
-        ("BUILDARCH", p.architecture.clone()),
+        ("BUILDPLATFORM", platform_text(b)),
+        ("BUILDOS", b.os.clone()),
+        ("BUILDARCH", b.architecture.clone()),
+        ("BUILDVARIANT", b.variant.clone().unwrap_or_default()),
     ] {
         values.insert(k.into(), Some(v));
     }

@@ -73,6 +73,7 @@ fn plan_werf(
             target: None,
             args: &args,
             platform: &platform,
+            build_platform: &platform,
             format: &LayerFormat::default(),
             hashes: &HashCache::default(),
             cache_version,

@@ -233,9 +233,10 @@ Examples:
   slipway build --repo registry.internal:5000/app --add-custom-tag '%image%-latest' \\
       --report-path images.env --report-format envfile     # then: . images.env
 
-Supported werf.yaml keys: project, configVersion (1), build.cacheVersion, build.imageSpec
-(author, clearHistory, config.labels/removeLabels/keepEssentialWerfLabels; final images
-only), deploy (helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug; used by render and
+Supported werf.yaml keys: project, configVersion (1), build.cacheVersion, build.platform,
+build.imageSpec (author, clearHistory, config.labels/removeLabels/keepEssentialWerfLabels;
+final images only), deploy (helmChartDir, helmRelease, helmReleaseSlug, namespace, namespaceSlug,
+helmChartConfig.appVersion or appVersion: the chart's .Chart.AppVersion; used by render and
 converge), and per image document: image, dockerfile, context, contextAddFiles (or
 contextAddFile; checked to exist in the context), target, args, addHost (buildah
 --add-host for RUN), network (host or default; RUN runs on the build machine's network),
@@ -248,8 +249,11 @@ custom tags and not in render's images) and imageSpec (author, clearHistory, con
 removeLabels, env, removeEnv, volumes, removeVolumes, expose, user, cmd, entrypoint,
 workingDir, stopSignal, healthcheck, clear*; a new config on the last stage's layers,
 tagged by a digest of the stage and the edit). cleanup and gitWorktree are read and
-announced as unused. Stapel keys, targetEnv and the other build.* and image keys (staged,
-platform) are refused with a message saying what to write instead.
+announced as unused. platform (and build.platform, the default for every image; --platform
+overrides both): the platforms to build for, an image index when more than one. staged (and
+build.staged, the default for every image) builds the same image and is announced: the cache
+is kept per Dockerfile stage, not per instruction. Stapel keys, targetEnv and the other
+build.* keys are refused with a message saying what to write instead.
 
 werf.yaml is first rendered as werf renders it: Go templates with sprig's functions and
 werf's (env NAME [DEFAULT], include, tpl, required, fromYaml, .Files.Get/Glob/Exists/IsDir,
@@ -420,10 +424,37 @@ pub struct BuildArgs {
     /// $WERF_ADD_CUSTOM_TAG_* (e.g. WERF_ADD_CUSTOM_TAG_1=%image%-latest). Needs --repo.
     #[arg(long = "add-custom-tag", value_name = "TAG")]
     pub add_custom_tag: Vec<String>,
-    /// The platform to build for and pick from multi-platform bases [default: this machine's].
-    /// One platform: a list (werf's multi-platform build) is refused.
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]", env = "WERF_PLATFORM")]
-    pub platform: Option<String>,
+    /// The platforms to build every image for, over werf.yaml's `platform` and
+    /// `build.platform` [default: those, else this machine's]. A comma-separated list (or
+    /// the flag repeated) builds each image for each platform and publishes an image index;
+    /// bases are picked for each platform. RUN is built only for platforms this machine runs
+    /// (natively, or with a QEMU binfmt_misc emulator); other images need no emulator.
+    #[arg(
+        long,
+        value_name = "OS/ARCH[/VARIANT]",
+        env = "WERF_PLATFORM",
+        value_delimiter = ','
+    )]
+    pub platform: Vec<String>,
+    /// Also publish each final image (its last stage, with every platform) to REPO under
+    /// the same tag after the build; the report, .Values.werf.image and .Values.werf.repo
+    /// then name REPO, and custom tags go there. Stages stay in --repo only; intermediate
+    /// images (`final: false`) are not published. Needs --repo. An empty value is none.
+    #[arg(long = "final-repo", value_name = "REPO", env = "WERF_FINAL_REPO")]
+    pub final_repo: Option<String>,
+    /// A read-only repository of stages (another installation's --repo): a stage missing
+    /// from --repo and found here is copied into --repo instead of being built; nothing is
+    /// written here. Repeatable, looked at in order; also $WERF_SECONDARY_REPO_* (in name
+    /// order, before the flags). Needs --repo.
+    #[arg(long = "secondary-repo", value_name = "REPO")]
+    pub secondary_repo: Vec<String>,
+    /// A cache repository of stages: a stage missing from --repo and found here is copied
+    /// into --repo instead of being built; every stage pushed to --repo is pushed here too,
+    /// and a stage pulled to build on comes from here when it is here. Safe to delete at
+    /// any time. Repeatable, looked at in order, before the secondary repositories; also
+    /// $WERF_CACHE_REPO_* (in name order, before the flags). Needs --repo.
+    #[arg(long = "cache-repo", value_name = "REPO")]
+    pub cache_repo: Vec<String>,
     /// werf's build flags that slipway refuses.
     #[command(flatten)]
     pub refused: RefusedBuildArgs,
@@ -458,21 +489,6 @@ pub struct RefusedBuildArgs {
         help_heading = REFUSED
     )]
     pub dev: Option<bool>,
-    /// A second repository for final images. slipway keeps stages and final images in --repo.
-    #[arg(
-        long = "final-repo",
-        value_name = "REPO",
-        env = "WERF_FINAL_REPO",
-        help_heading = REFUSED
-    )]
-    pub final_repo: Option<String>,
-    /// Read-only repositories of stages ($WERF_SECONDARY_REPO_* too). slipway reads stages
-    /// from --repo only.
-    #[arg(long = "secondary-repo", value_name = "REPO", help_heading = REFUSED)]
-    pub secondary_repo: Vec<String>,
-    /// Cache repositories ($WERF_CACHE_REPO_* too). --repo is slipway's cache.
-    #[arg(long = "cache-repo", value_name = "REPO", help_heading = REFUSED)]
-    pub cache_repo: Vec<String>,
 }
 
 /// Holds werf's deploy flags that `render` and `converge` share.
@@ -487,19 +503,17 @@ pub struct DeployArgs {
         env = "WERF_USE_CUSTOM_TAG"
     )]
     pub use_custom_tag: Option<String>,
-    /// Helm values files ($WERF_VALUES_* too). Helm values need chart rendering, which
-    /// slipway does not do yet.
-    #[arg(long = "values", value_name = "FILE", help_heading = REFUSED)]
+    /// A values file for the chart, over .helm/values.yaml; later files win. Repeatable.
+    #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<String>,
-    /// Helm values ($WERF_SET_* too). Helm values need chart rendering, which slipway does
-    /// not do yet.
-    #[arg(long = "set", value_name = "KEY=VALUE", help_heading = REFUSED)]
+    /// Set a chart value: a.b=1,c[0]=x (Helm's --set rules). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Helm string values ($WERF_SET_STRING_* too). Helm values need chart rendering.
-    #[arg(long = "set-string", value_name = "KEY=VALUE", help_heading = REFUSED)]
+    /// Set a chart value as a string. Repeatable.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
     pub set_string: Vec<String>,
-    /// Helm values from files ($WERF_SET_FILE_* too). Helm values need chart rendering.
-    #[arg(long = "set-file", value_name = "KEY=PATH", help_heading = REFUSED)]
+    /// Set a chart value from a file's text. Repeatable.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
     pub set_file: Vec<String>,
     /// werf's encrypted values files ($WERF_SECRET_VALUES_* too). werf's encryption is not
     /// implemented in slipway.
@@ -733,16 +747,27 @@ pub enum ChartCommand {
     /// `helm template`. A function or construct slipway does not do (sprig's random and
     /// key-generating functions, Go's complex numbers) exits 2 naming it and the file and
     /// line where it is used; the output is never silently different from Helm's.
+    ///
+    /// A dependency the chart lists but does not have under charts/ is pulled when its
+    /// repository is oci://HOST[:PORT]/PATH: through the same per-registry trust and
+    /// credentials as `copy` (--registry-ca, --certs-d, --registries-config, pinned
+    /// certificates, docker/podman logins), at the version Chart.lock locks, else the
+    /// version given, else the highest version tag the range accepts (`+` travels as `_`
+    /// in tags). It is kept in memory: nothing is written, to the chart or anywhere else;
+    /// each pull is announced on stderr. A missing dependency from anywhere else
+    /// (https://, file://, no repository) is an error, as in `helm template`.
     #[command(after_help = "\
 Examples:
   slipway chart render ./charts/web
   slipway chart render ./charts/web --release web --namespace prod -f prod.yaml --set replicas=3
   slipway chart render web-1.2.0.tgz --kube-version 1.30.0 --api-versions monitoring.coreos.com/v1
   slipway chart render ./charts/web --show-only templates/deployment.yaml
+  slipway chart render ./charts/web --registry-ca registry.internal:5000=ca.crt   # oci:// dependencies
 
 Exit codes: 0 rendered; 2 bad input (a chart, values file or --set that Helm would refuse,
-a template error, a schema violation, something slipway does not support); 3 a failure
-while writing.")]
+a template error, a schema violation, something slipway does not support, a dependency
+version the registry does not have, an out-of-date Chart.lock); 3 a failure while pulling
+a dependency (an untrusted certificate, the network, a digest mismatch) or writing.")]
     Render(ChartRenderArgs),
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use slipway_builder::buildah::HostAccess;
-use slipway_builder::engine::host_platform;
 use slipway_builder::{
     Access, Backend, BuildError, BuildOptions, BuildReport, Compression, Event, LayerFormat,
     Observer, StageStatus,
@@ -64,15 +63,18 @@ impl Observer for Lines {
         let _ = match event {
             Event::Image {
                 name,
+                platform,
                 stages,
                 backend,
             } => writeln!(
                 err,
-                "image {name}: {stages} stage{} ({backend})",
+                "image {name}{}: {stages} stage{} ({backend})",
+                platform.map(|p| format!(" ({p})")).unwrap_or_default(),
                 if *stages == 1 { "" } else { "s" }
             ),
             Event::Stage {
                 image,
+                platform,
                 stage,
                 digest,
                 status,
@@ -85,11 +87,12 @@ impl Observer for Lines {
                     StageStatus::Built => "built",
                     StageStatus::Pushing => "pushing",
                     StageStatus::Pushed => "pushed",
+                    StageStatus::Copied => "copied",
                 };
                 let word = if self.color {
                     match status {
                         StageStatus::Cached => format!("\x1b[2m{word}\x1b[0m"),
-                        StageStatus::Built | StageStatus::Pushed => {
+                        StageStatus::Built | StageStatus::Pushed | StageStatus::Copied => {
                             format!("\x1b[32m{word}\x1b[0m")
                         }
                         _ => format!("\x1b[33m{word}\x1b[0m"),
@@ -99,9 +102,10 @@ impl Observer for Lines {
                 };
                 let by = backend.map(|b| format!(" ({b})")).unwrap_or_default();
                 let time = seconds.map(|s| format!(" in {s:.2}s")).unwrap_or_default();
+                let on = platform.map(|p| format!(" ({p})")).unwrap_or_default();
                 writeln!(
                     err,
-                    "  {image}/{stage} {} {word}{time}{by}",
+                    "  {image}/{stage}{on} {} {word}{time}{by}",
                     &digest.hex()[..12]
                 )
             }
@@ -121,7 +125,13 @@ fn default_store() -> Result<PathBuf> {
 }
 
 pub(crate) fn parse_repo(repo: &str) -> Result<Reference> {
-    let r = Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
+    parse_repo_flag("--repo", repo)
+}
+
+/// Reads the repository a flag names (`--repo`, `--final-repo`, ...): `HOST[:PORT]/PATH`,
+/// without a tag or digest.
+fn parse_repo_flag(flag: &str, repo: &str) -> Result<Reference> {
+    let r = Reference::parse(repo).with_context(|| format!("{flag} {repo}"))?;
     let bare = repo.trim_start_matches("docker://");
     if r.digest.is_some()
         || bare
@@ -129,12 +139,145 @@ pub(crate) fn parse_repo(repo: &str) -> Result<Reference> {
             .next()
             .is_some_and(|last| last.contains(':'))
     {
-        bail!(
-            "--repo {repo}: give a repository without a tag or digest (HOST[:PORT]/PATH); \
+        bail!(crate::BadInput(format!(
+            "{flag} {repo}: give a repository without a tag or digest (HOST[:PORT]/PATH); \
              slipway tags every stage with its digest"
-        );
+        )));
     }
     Ok(r)
+}
+
+/// The repositories a build uses besides `--repo`.
+#[derive(Debug, Default)]
+pub struct OtherRepos {
+    /// `--final-repo` (`WERF_FINAL_REPO`): where final images are published too.
+    pub final_repo: Option<Reference>,
+    /// `--secondary-repo` (`WERF_SECONDARY_REPO_*` first): read-only stage repositories.
+    pub secondary: Vec<Reference>,
+    /// `--cache-repo` (`WERF_CACHE_REPO_*` first): cache stage repositories.
+    pub cache: Vec<Reference>,
+}
+
+/// Reads `--final-repo`, `--secondary-repo` and `--cache-repo` (and their werf variables),
+/// each of which needs `repo` (`--repo`).
+///
+/// # Errors
+/// [`crate::BadInput`]: one given without `--repo`, or a repository that does not parse.
+pub fn other_repos(a: &BuildArgs, repo: Option<&Reference>) -> Result<OtherRepos> {
+    let mut given: Vec<(String, String)> = vec![];
+    let final_repo = a
+        .final_repo
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
+    if let Some(f) = final_repo {
+        given.push(("--final-repo".into(), f.to_string()));
+    }
+    let mut list = |prefix: &str, flag: &str, values: &[String]| {
+        let mut out = env_by_prefix(prefix, &[]);
+        out.extend(values.iter().map(|v| (flag.to_string(), v.clone())));
+        given.extend(out.iter().cloned());
+        out
+    };
+    let secondary = list(
+        "WERF_SECONDARY_REPO_",
+        "--secondary-repo",
+        &a.secondary_repo,
+    );
+    let cache = list("WERF_CACHE_REPO_", "--cache-repo", &a.cache_repo);
+    if repo.is_none()
+        && let Some((flag, _)) = given.first()
+    {
+        bail!(crate::BadInput(format!(
+            "{flag} needs --repo (or WERF_REPO): stages are built and stored in --repo, and \
+             the other repositories are used beside it"
+        )));
+    }
+    let parse = |list: Vec<(String, String)>| -> Result<Vec<Reference>> {
+        list.iter()
+            .map(|(flag, value)| {
+                parse_repo_flag(flag, value.trim())
+                    .map_err(|e| anyhow::Error::new(crate::BadInput(format!("{e:#}"))))
+            })
+            .collect()
+    };
+    Ok(OtherRepos {
+        final_repo: final_repo
+            .map(|f| parse_repo_flag("--final-repo", f))
+            .transpose()
+            .map_err(|e| crate::BadInput(format!("{e:#}")))?,
+        secondary: parse(secondary)?,
+        cache: parse(cache)?,
+    })
+}
+
+/// Publishes each final image of the report from `repo` to `final_repo` under its tag
+/// (its manifest byte for byte, so its digest stays; with every platform of an index), and
+/// makes the report name it there. A tag that already names the manifest is left alone.
+/// Intermediate images (`final: false`) stay in `repo` only, as do the single-platform
+/// entries of an image built for several platforms (`ImagesByPlatform`), which are stages.
+///
+/// # Errors
+/// Registry failures, naming the image.
+fn publish_final(
+    settings: &Settings,
+    repo: &Reference,
+    final_repo: &Reference,
+    report: &mut BuildReport,
+    progress: Arc<dyn Progress>,
+) -> Result<()> {
+    use slipway_registry::{CopyOptions, Sink, Source};
+    let from = super::transfer::registry(settings, repo)?;
+    let to = super::transfer::registry(settings, final_repo)?;
+    let name = final_repo.name();
+    let mut moved: BTreeMap<String, String> = BTreeMap::new();
+    super::runtime()?.block_on(async {
+        for (image, img) in report.images.iter_mut().filter(|(_, i)| i.is_final) {
+            let digest = slipway_oci::Digest::parse(&img.docker_image_digest)
+                .with_context(|| format!("image {image}: {}", img.docker_image_digest))?;
+            let dst = final_repo.with_tag(&img.docker_tag);
+            let now = to
+                .manifest_digest(&final_repo.repository, &img.docker_tag)
+                .await
+                .with_context(|| format!("reading {dst}"))?;
+            if now.as_ref() == Some(&digest) {
+                eprintln!("  {image} {dst} published already");
+            } else {
+                let src = repo.with_digest(digest.clone());
+                let done = slipway_registry::copy(
+                    &Source::Registry(from.clone(), src.clone()),
+                    &Sink::Registry(to.clone(), dst.clone()),
+                    &CopyOptions::default(),
+                    progress.clone(),
+                )
+                .await
+                .with_context(|| format!("publishing {src} to {dst}"))?;
+                if done.digest != digest {
+                    bail!(
+                        "publishing {src} to {dst}: {dst} names {} instead",
+                        done.digest
+                    );
+                }
+                eprintln!("  {image} {dst} published");
+            }
+            moved.insert(image.clone(), img.docker_image_digest.clone());
+            img.docker_repo = name.clone();
+            img.docker_image_name = format!("{name}:{}", img.docker_tag);
+        }
+        anyhow::Ok(())
+    })?;
+    for (image, by) in report.images_by_platform.iter_mut() {
+        let Some(digest) = moved.get(image) else {
+            continue;
+        };
+        for img in by.values_mut() {
+            if &img.docker_image_digest == digest {
+                img.docker_repo = name.clone();
+                img.docker_image_name = format!("{name}:{}", img.docker_tag);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lists the environment variables whose names start with `prefix` and that hold a value,
@@ -179,38 +322,6 @@ pub fn refuse_werf_flags(a: &BuildArgs, deploy: Option<&DeployArgs>) -> Result<(
                 .to_string(),
         );
     }
-    if r.final_repo.as_deref().is_some_and(|f| !f.is_empty()) {
-        refused.push(
-            "--final-repo (WERF_FINAL_REPO) is not supported: slipway keeps stages and final \
-             images together in --repo, where the build report names each image as REPO:TAG; \
-             leave --final-repo out, and pull the images from --repo (or copy them elsewhere \
-             with slipway copy)"
-                .to_string(),
-        );
-    }
-    let secondary = given(
-        "--secondary-repo",
-        &r.secondary_repo,
-        "WERF_SECONDARY_REPO_",
-        &[],
-    );
-    if !secondary.is_empty() {
-        refused.push(format!(
-            "{} is not supported: slipway reads stages from --repo only, where stages and final \
-             images both live; leave it out (a stage missing from --repo is built and pushed \
-             there)",
-            secondary.join(", ")
-        ));
-    }
-    let cache = given("--cache-repo", &r.cache_repo, "WERF_CACHE_REPO_", &[]);
-    if !cache.is_empty() {
-        refused.push(format!(
-            "{} is not supported: --repo is slipway's cache (a stage found there under its \
-             digest is neither rebuilt nor pushed), and stages and final images both live \
-             there; leave it out",
-            cache.join(", ")
-        ));
-    }
     if let Some(d) = deploy {
         let secret = given(
             "--secret-values",
@@ -224,34 +335,6 @@ pub fn refuse_werf_flags(a: &BuildArgs, deploy: Option<&DeployArgs>) -> Result<(
                  slipway, so they cannot be decrypted; render the chart with werf (or decrypt the \
                  values and run helm template) and pass the output folder with --manifests",
                 secret.join(", ")
-            ));
-        }
-        let mut values = given("--values", &d.values, "WERF_VALUES_", &[]);
-        values.extend(given(
-            "--set",
-            &d.set,
-            "WERF_SET_",
-            // werf reads these prefixes as other flags; the last one is a switch, not a value.
-            &[
-                "WERF_SET_STRING_",
-                "WERF_SET_FILE_",
-                "WERF_SET_DOCKER_CONFIG_JSON_VALUE",
-            ],
-        ));
-        values.extend(given(
-            "--set-string",
-            &d.set_string,
-            "WERF_SET_STRING_",
-            &[],
-        ));
-        values.extend(given("--set-file", &d.set_file, "WERF_SET_FILE_", &[]));
-        if !values.is_empty() {
-            refused.push(format!(
-                "{}: Helm values need chart rendering, which slipway does not do yet (it \
-                 substitutes only {{{{ .Values.werf.image.NAME }}}} in plain manifests); render \
-                 the chart with helm template and these values, and pass the output folder with \
-                 --manifests",
-                values.join(", ")
             ));
         }
     }
@@ -309,8 +392,21 @@ fn check_envfile_variables(config: &WerfConfig) -> Result<()> {
 /// # Errors
 /// [`BuildError::Config`] when it cannot be read or is wrong.
 pub fn load_config(a: &BuildArgs) -> Result<WerfConfig> {
+    load_config_for(a, None)
+}
+
+/// Reads werf.yaml as [`load_config`] does, rendering it for the environment `env`
+/// (`.Env`, werf's `--env`).
+///
+/// # Errors
+/// As [`load_config`].
+pub fn load_config_for(a: &BuildArgs, env: Option<&str>) -> Result<WerfConfig> {
     let config_path = a.config.clone().unwrap_or_else(|| a.dir.join("werf.yaml"));
-    Ok(slipway_werf::load(&config_path).map_err(BuildError::from)?)
+    let opts = slipway_werf::templating::TemplateOptions {
+        env: env.unwrap_or_default().to_string(),
+        ..Default::default()
+    };
+    Ok(slipway_werf::load_with(&config_path, &opts).map_err(BuildError::from)?)
 }
 
 /// What [`build_images`] produced.
@@ -343,6 +439,7 @@ pub fn build_images(
     for note in &config.notes {
         eprintln!("note: {note}");
     }
+    let others = other_repos(a, repo.as_ref())?;
     let tags = super::tags::CustomTags::from_flags(a, use_custom_tag, repo.as_ref(), config)?;
     match (&a.report_path, a.report_format) {
         (Some(_), ReportFormat::Envfile) => check_envfile_variables(config)?,
@@ -351,12 +448,16 @@ pub fn build_images(
         }
         _ => {}
     }
-    let platform = match &a.platform {
-        Some(p) => Platform::parse(p).with_context(|| format!("--platform {p}"))?,
-        None => host_platform(),
-    };
+    // --platform (WERF_PLATFORM): a list, over werf.yaml's platforms; none leaves them.
+    let platforms = a
+        .platform
+        .iter()
+        .map(|p| Platform::parse(p.trim()).with_context(|| format!("--platform {p}")))
+        .collect::<Result<Vec<_>>>()?;
     let opts = BuildOptions {
         repo: repo.clone(),
+        secondary_repos: others.secondary,
+        cache_repos: others.cache,
         store: match &a.store {
             Some(s) => s.clone(),
             None => default_store()?,
@@ -374,7 +475,7 @@ pub fn build_images(
             level: a.compression_level,
             keep_mtimes: a.keep_mtimes,
         },
-        platform,
+        platforms,
         images: a.images.clone(),
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         processes: slipway_proc::Shared::default(),
@@ -388,9 +489,20 @@ pub fn build_images(
         } else {
             Arc::new(slipway_registry::NoProgress)
         };
-    let access = CliAccess { settings, progress };
-    let report = slipway_builder::build(config, &opts, &access, &observer)?;
-    let custom = match &repo {
+    let access = CliAccess {
+        settings,
+        progress: progress.clone(),
+    };
+    let mut report = slipway_builder::build(config, &opts, &access, &observer)?;
+    // --final-repo: final images published there too; custom tags go there.
+    if let (Some(repo), Some(final_repo)) = (&repo, &others.final_repo) {
+        publish_final(settings, repo, final_repo, &mut report, progress)?;
+    }
+    // werf writes ImagesByPlatform only when asked to.
+    if std::env::var("WERF_ENABLE_REPORT_BY_PLATFORM").as_deref() != Ok("1") {
+        report.images_by_platform.clear();
+    }
+    let custom = match others.final_repo.as_ref().or(repo.as_ref()) {
         Some(repo) => tags.push(settings, repo, &report)?,
         None => BTreeMap::new(),
     };

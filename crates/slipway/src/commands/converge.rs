@@ -91,10 +91,14 @@ pub fn run(
     };
     let reference =
         slipway_oci::Reference::parse(repo).with_context(|| format!("--repo {repo}"))?;
-    let host = RegistryHost::parse(reference.api_host())?;
+    // The nodes pull the images from --final-repo when it is given, else from --repo.
+    let pulled = super::build::other_repos(&a.build, Some(&reference))?
+        .final_repo
+        .unwrap_or_else(|| reference.clone());
+    let host = RegistryHost::parse(pulled.api_host())?;
     // The release and namespace werf would deploy to: the options, else werf.yaml's
     // deploy templates, else PROJECT[-ENV], slugged by werf's rules.
-    let config = super::build::load_config(&a.build)?;
+    let config = super::build::load_config_for(&a.build, a.env.as_deref())?;
     // Custom tags are checked here too, so that a bad one stops converge before the cluster
     // is asked anything.
     super::tags::CustomTags::from_flags(
@@ -136,7 +140,8 @@ pub fn run(
         interval: a.poll_interval,
         timeout: a.timeout,
         agent_image: a.agent_image.clone(),
-        // The build pushes to --repo's registry through this machine's verified trust.
+        // The build pushes the images to that registry through this machine's verified
+        // trust.
         trusted_here: if verified_here {
             vec![host.to_string()]
         } else {
@@ -176,11 +181,29 @@ pub fn run(
                 manifests: a.manifests.clone(),
                 out: None,
                 deploy: a.deploy.clone(),
-                target: Default::default(),
+                // The names chosen above, so templates see the release and namespace the
+                // objects go to.
+                target: crate::cli::RenderTargetArgs {
+                    namespace: Some(namespace.clone()),
+                    release: Some(release.clone()),
+                    env: a.env.clone(),
+                    kube: Default::default(),
+                },
             },
         )
         .map(|r| slipway_deploy::Manifests {
             objects: r.values(),
+            hooks: r
+                .hooks
+                .iter()
+                .map(|h| slipway_deploy::Hook {
+                    source: h.source.clone(),
+                    events: h.events.clone(),
+                    weight: h.weight,
+                    delete_policies: h.delete_policies.clone(),
+                    object: h.object.clone(),
+                })
+                .collect(),
             images: r.images,
         })
         .map_err(BuildFailed)
@@ -210,6 +233,7 @@ pub fn run(
             "images": done.images,
             "trust": done.trust,
             "release": release,
+            "hooks": done.hooks.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "applied": done.applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "pruned": done.pruned,
             "rollout": done.rollout,
@@ -218,9 +242,13 @@ pub fn run(
             for (name, image) in &done.images {
                 writeln!(out, "image {name}: {image}")?;
             }
+            let hooks = match done.hooks.len() {
+                0 => String::new(),
+                n => format!(" ({n} hook{} run)", if n == 1 { "" } else { "s" }),
+            };
             writeln!(
                 out,
-                "{} objects applied; every workload is ready",
+                "{} objects applied{hooks}; every workload is ready",
                 done.applied.len()
             )
         },

@@ -10,6 +10,7 @@ pub mod render;
 pub mod sync;
 pub mod tags;
 pub mod transfer;
+pub mod werf_chart;
 
 use std::io::Write;
 

@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{Value, json};
 use slipway_builder::BuildReport;
-use slipway_kube::render::{RenderError, Rendered, Source};
+use slipway_kube::render::{RenderError, Rendered};
 
-use super::build::{build_images, load_config, refuse_werf_flags};
+use super::build::{build_images, load_config_for, refuse_werf_flags};
 use crate::ExitCode;
 use crate::cli::{GlobalArgs, Output, RenderArgs, RenderTargetArgs};
 use crate::settings::Settings;
@@ -23,8 +23,10 @@ pub struct RenderOutput {
     pub report: BuildReport,
     /// werf image name to `REPO@sha256:DIGEST` (with `--use-custom-tag`, `REPO:TAG`).
     pub images: BTreeMap<String, String>,
-    /// The objects, each with its source file.
+    /// The objects, each with its source file, in Helm's install order.
     pub objects: Vec<Rendered>,
+    /// The chart's hooks (`helm.sh/hook`), in Helm's order.
+    pub hooks: Vec<super::werf_chart::HookObject>,
 }
 
 impl RenderOutput {
@@ -34,86 +36,46 @@ impl RenderOutput {
     }
 }
 
-/// Reads the manifests: `--manifests DIR`, else `DIR/CHART/templates`, where CHART is
-/// werf.yaml's `deploy.helmChartDir` (`.helm` when unset).
-///
-/// # Errors
-/// [`RenderError::Folder`] naming both places when the folder is missing or empty, and
-/// [`RenderError::Read`].
-pub fn sources(a: &RenderArgs, chart_dir: Option<&str>) -> Result<Vec<Source>, RenderError> {
-    let rel = Path::new(chart_dir.unwrap_or(".helm")).join("templates");
-    let default = a.build.dir.join(&rel);
-    let setting = match chart_dir {
-        Some(d) => format!(" (werf.yaml's deploy.helmChartDir is {d})"),
-        None => String::new(),
-    };
-    match &a.manifests {
-        Some(dir) => {
-            if !dir.is_dir() {
-                return Err(RenderError::Folder {
-                    message: format!(
-                        "--manifests {}: no such folder (without --manifests, slipway reads {}{setting})",
-                        dir.display(),
-                        default.display()
-                    ),
-                });
-            }
-            slipway_kube::render::load_sources(dir, dir)
-        }
-        None => {
-            if !default.is_dir() {
-                let layout = if chart_dir.is_some() {
-                    format!("{}/", rel.display())
-                } else {
-                    ".helm/templates/ (werf's layout)".to_string()
-                };
-                return Err(RenderError::Folder {
-                    message: format!(
-                        "no manifests to render: {} does not exist{setting} and --manifests was not \
-                         given; put the Kubernetes YAML in {layout} or pass --manifests DIR",
-                        default.display()
-                    ),
-                });
-            }
-            slipway_kube::render::load_sources(&default, &rel)
-        }
-    }
-}
-
-/// Checks werf's release and namespace flags as converge would use them (a bad name exits
-/// 2, as in werf), and says that the kubeconfig flags are not read: render never contacts
-/// the cluster.
+/// The release and namespace werf would deploy to (the flags, else werf.yaml's deploy
+/// templates, else PROJECT[-ENV]; a bad name exits 2, as in werf), and a note that the
+/// kubeconfig flags are not read: render never contacts the cluster.
 ///
 /// # Errors
 /// A namespace or release that converge would refuse.
-fn check_target(config: &slipway_werf::WerfConfig, t: &RenderTargetArgs) -> Result<()> {
-    if t.namespace.is_some() || t.release.is_some() || t.env.is_some() {
-        super::converge::werf_target(
-            config,
-            t.env.as_deref(),
-            t.namespace.as_deref(),
-            t.release.as_deref(),
-        )?;
-    }
+fn target(config: &slipway_werf::WerfConfig, t: &RenderTargetArgs) -> Result<(String, String)> {
+    let chosen = super::converge::werf_target(
+        config,
+        t.env.as_deref(),
+        t.namespace.as_deref(),
+        t.release.as_deref(),
+    )?;
     if t.kube.kube_config.is_some() || t.kube.kube_context.is_some() {
         eprintln!(
             "note: render does not contact the cluster, so --kube-config and --kube-context are not read"
         );
     }
-    Ok(())
+    Ok(chosen)
 }
 
 /// Builds and renders as `slipway render` does, printing only the build's progress (on
-/// stderr). The manifests are checked, and `--repo` required, before anything is built.
-/// The refused werf flags are the caller's to check ([`refuse_werf_flags`]).
+/// stderr). The chart is loaded and rendered once with placeholder image references, and
+/// `--repo` required, before anything is built. The refused werf flags are the caller's
+/// to check ([`refuse_werf_flags`]).
 ///
 /// # Errors
-/// [`RenderError`]s (all bad input but read and write failures), the build's errors, and
-/// report write failures.
+/// [`RenderError`]s and the chart engine's errors (all bad input but read and write
+/// failures), the build's errors, and report write failures.
 pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Result<RenderOutput> {
-    let config = load_config(&a.build)?;
-    check_target(&config, &a.target)?;
-    let sources = sources(a, config.deploy.helm_chart_dir.as_deref())?;
+    let config = load_config_for(&a.build, a.target.env.as_deref())?;
+    let (namespace, release) = target(&config, &a.target)?;
+    let chart = super::werf_chart::load(
+        &a.build.dir,
+        config.deploy.helm_chart_dir.as_deref(),
+        a.manifests.as_deref(),
+        &config.project,
+        config.deploy.app_version.as_deref(),
+        settings,
+    )?;
     // As in werf, intermediate images (`final: false`) are not among the images the
     // manifests can name.
     let names: Vec<String> = config
@@ -122,10 +84,33 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
         .filter(|i| i.is_final)
         .map(|i| i.name.clone())
         .collect();
-    slipway_kube::render::check(&sources, &names).map_err(|e| intermediate(&config, e))?;
-    if global.repo.is_none() {
+    slipway_kube::render::check_image_names(&chart.templates, &names)
+        .map_err(|e| intermediate(&config, e))?;
+    let Some(repo) = global.repo.as_deref() else {
         return Err(RenderError::NoRegistry.into());
-    }
+    };
+    // With --final-repo, the images are pulled from there, and .Values.werf.repo names it.
+    let final_repo = a
+        .build
+        .final_repo
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
+    let repo = final_repo.unwrap_or(repo);
+    let who = super::werf_chart::Target {
+        release: &release,
+        namespace: &namespace,
+        env: a.target.env.as_deref(),
+        project: &config.project,
+        repo,
+    };
+    // Everything that can fail in the chart fails now, before the build.
+    let placeholder = format!("example.invalid/werf-image@sha256:{}", "0".repeat(64));
+    let stubs = names
+        .iter()
+        .map(|n| (n.clone(), placeholder.clone()))
+        .collect();
+    super::werf_chart::render(&chart, &who, &stubs, &a.deploy)?;
     let built = build_images(
         settings,
         global,
@@ -145,12 +130,12 @@ pub fn render(settings: &Settings, global: &GlobalArgs, a: &RenderArgs) -> Resul
         let reference = built.custom.get(name).cloned().unwrap_or(pinned);
         images.insert(name.clone(), reference);
     }
-    let objects =
-        slipway_kube::render::render(&sources, &images).map_err(|e| intermediate(&config, e))?;
+    let out = super::werf_chart::render(&chart, &who, &images, &a.deploy)?;
     Ok(RenderOutput {
         report,
         images,
-        objects,
+        objects: out.objects,
+        hooks: out.hooks,
     })
 }
 
@@ -195,22 +180,57 @@ pub fn run(
             )?,
         }
     }
-    let files: std::collections::BTreeSet<&str> =
-        r.objects.iter().map(|o| o.source.as_str()).collect();
+    let files: std::collections::BTreeSet<&str> = r
+        .objects
+        .iter()
+        .map(|o| o.source.as_str())
+        .chain(r.hooks.iter().map(|h| h.source.as_str()))
+        .collect();
     let bytes = match global.output {
         Output::Json => {
+            let hooks: Vec<Value> = r
+                .hooks
+                .iter()
+                .map(|h| {
+                    json!({
+                        "source": h.source,
+                        "events": h.events,
+                        "weight": h.weight,
+                        "deletePolicies": h.delete_policies,
+                        "object": h.object,
+                    })
+                })
+                .collect();
             let mut b = serde_json::to_vec_pretty(&json!({
                 "manifests": r.values(),
+                "hooks": hooks,
                 "images": r.images,
             }))?;
             b.push(b'\n');
             b
         }
-        Output::Human => slipway_kube::render::to_yaml(&r.objects)?.into_bytes(),
+        // As `helm template` prints them: the release's objects, then its hooks.
+        Output::Human => {
+            let hooks: Vec<Rendered> = r
+                .hooks
+                .iter()
+                .map(|h| Rendered {
+                    source: h.source.clone(),
+                    object: h.object.clone(),
+                })
+                .collect();
+            let mut text = slipway_kube::render::to_yaml(&r.objects)?;
+            text.push_str(&slipway_kube::render::to_yaml(&hooks)?);
+            text.into_bytes()
+        }
     };
     let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let hooks = match r.hooks.len() {
+        0 => String::new(),
+        n => format!(" and {n} hook{}", plural(n)),
+    };
     let summary = format!(
-        "rendered {} object{} from {} file{}",
+        "rendered {} object{}{hooks} from {} file{}",
         r.objects.len(),
         plural(r.objects.len()),
         files.len(),

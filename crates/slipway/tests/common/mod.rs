@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use serde_json::Value;
-use slipway_testkit::{LeafKind, Registry, Skopeo, TestPki, cert_dir};
+use slipway_testkit::{ImageLayout, LeafKind, Registry, Skopeo, TestPki, cert_dir, sha256_digest};
 
 /// The result of one slipway run.
 pub struct Run {
@@ -150,6 +150,39 @@ pub fn openssl(args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+/// Writes `text` to `path`, making the folders it needs.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Writes into the OCI layout `dir` an image index of `amd` (as linux/amd64) and `arm` (as
+/// linux/arm64/v8), and makes `index.json` name that index, and nothing else, by the tag
+/// `multi`. The layout's blob folder must already hold both images' blobs. Returns the
+/// index digest.
+pub fn tag_two_platform_index(dir: &Path, amd: &ImageLayout, arm: &ImageLayout) -> String {
+    let blobs = dir.join("blobs/sha256");
+    let size = |d: &str| std::fs::metadata(blobs.join(&d[7..])).unwrap().len();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}}]}}"#,
+        amd.manifest_digest,
+        size(&amd.manifest_digest),
+        arm.manifest_digest,
+        size(&arm.manifest_digest)
+    );
+    let digest = sha256_digest(index.as_bytes());
+    std::fs::write(blobs.join(&digest[7..]), &index).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"multi"}}}}]}}"#,
+            index.len()
+        ),
+    )
+    .unwrap();
+    digest
 }
 
 /// Lists every file under `dir` with its contents.
@@ -314,6 +347,56 @@ impl TlsRig {
         ];
         vars.extend_from_slice(env);
         slipway(&self.path("certs.d"), &all, &vars)
+    }
+
+    /// Runs `slipway --output json build --dir DIR --store STORE EXTRA...` like
+    /// [`TlsRig::slipway_env`] (STORE is a folder name in the scratch folder).
+    pub fn build_json(&self, dir: &Path, store: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        let store = self.path(store);
+        let mut args = vec![
+            "--output",
+            "json",
+            "build",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.slipway_env(&args, env)
+    }
+
+    /// `skopeo inspect --raw [FLAGS] docker://IMAGE`, trusting the test CA and sending no
+    /// credentials: the manifest (or index) bytes as the registry holds them, or with
+    /// `--config` the config blob.
+    pub fn inspect_raw(&self, image: &str, flags: &[&str]) -> String {
+        let image = format!("docker://{image}");
+        let mut args = vec![
+            "inspect",
+            "--raw",
+            "--tls-verify=true",
+            "--no-creds",
+            "--cert-dir",
+            self.skopeo_certs.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        args.push(&image);
+        self.skopeo.run(&args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Returns the image config blob of `image`, as skopeo reads it (`skopeo inspect --raw
+    /// --config`; without `--raw` skopeo drops the fields OCI does not define, such as
+    /// Docker's `Healthcheck`).
+    pub fn config(&self, image: &str) -> Value {
+        let out = self.inspect_raw(image, &["--config"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("skopeo config ({e}): {out}"))
+    }
+
+    /// Asserts that skopeo finds `image` in the registry, and returns its manifest digest.
+    pub fn digest_of(&self, image: &str) -> String {
+        self.skopeo
+            .manifest_digest(&format!("docker://{image}"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Returns the path, mtime and size of everything in the registry's storage.
