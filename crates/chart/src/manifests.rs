@@ -515,9 +515,9 @@ impl HeadReader {
                 let mut heads = HeadsRead::new();
                 for content in rx {
                     for doc in split_manifests(&content) {
-                        if !heads.contains_key(&doc) {
-                            let head = parse_head(&doc);
-                            heads.insert(doc, head);
+                        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(doc) {
+                            let head = parse_head(slot.key());
+                            slot.insert(head);
                         }
                     }
                 }

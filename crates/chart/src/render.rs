@@ -551,21 +551,33 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
     {
         let included = included.clone();
         funcs.add("include", Arity::Exact(2), move |call, a| {
-            let name = a[0].as_str().unwrap_or("").to_owned();
+            let name = a[0].as_str().unwrap_or("");
+            let leave = || {
+                if let Some(c) = included.borrow_mut().get_mut(name) {
+                    *c -= 1;
+                }
+            };
             let count = {
                 let mut m = included.borrow_mut();
-                let c = m.entry(name.clone()).or_insert(0);
-                *c += 1;
-                *c
+                match m.get_mut(name) {
+                    Some(c) => {
+                        *c += 1;
+                        *c
+                    }
+                    None => {
+                        m.insert(name.to_owned(), 1);
+                        1
+                    }
+                }
             };
             if count > 1001 {
-                included.borrow_mut().entry(name.clone()).and_modify(|c| *c -= 1);
+                leave();
                 return Err(format!(
                     "rendering template has a nested reference name: {name}: unable to execute template"
                 ));
             }
-            let r = call.include(&name, a[1].clone());
-            included.borrow_mut().entry(name).and_modify(|c| *c -= 1);
+            let r = call.include(name, a[1].clone());
+            leave();
             r.map(Value::from)
         });
         funcs.typed("include", &[Type::String, Type::Any], None);
@@ -592,10 +604,12 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
     set.missing_key(MissingKey::Zero);
     let names: Vec<&String> = templates.keys().collect();
     let order = parse_order(&names);
-    for name in &order {
-        let r = &templates[name];
-        set.parse(name, &r.text).map_err(|e| parse_error(name, e))?;
-    }
+    let texts: Vec<(&str, &str)> = order
+        .iter()
+        .map(|name| (name.as_str(), templates[name].text.as_str()))
+        .collect();
+    set.parse_all(&texts)
+        .map_err(|(i, e)| parse_error(&order[i], e))?;
     let mut rendered = BTreeMap::new();
     // The documents are read for sorting on another thread as they come.
     let heads = crate::manifests::HeadReader::start();

@@ -17,8 +17,12 @@ use crate::value::{Elem, Value};
 const MAX_DEPTH: usize = 100_000;
 
 /// The functions every template has, whatever the caller adds.
-pub(crate) fn is_builtin(name: &str) -> bool {
-    matches!(name, "and" | "or" | "call") || BUILTINS.with(|b| b.contains(name))
+pub(crate) fn builtin_names() -> impl Iterator<Item = String> {
+    let builtins = BUILTINS.with(|b| *b);
+    ["and", "or", "call"]
+        .into_iter()
+        .chain(builtins.names())
+        .map(str::to_owned)
 }
 
 thread_local! {

@@ -1170,13 +1170,24 @@ fn format_hex(out: &mut Vec<u8>, v: f64, fmt: u8, prec: i64) {
 /// Appends `s` quoted with `quote`; bytes that are not valid UTF-8 become `\xNN`.
 fn append_quoted(out: &mut Vec<u8>, s: &[u8], quote: u8, ascii_only: bool) {
     out.push(quote);
-    for chunk in s.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            append_escaped(out, c, quote, ascii_only);
+    // Printable ASCII but the quote and the backslash goes as it is; what lies between
+    // such runs (never part of a longer UTF-8 sequence) is escaped character by character.
+    let plain = |b: &u8| (0x20..=0x7e).contains(b) && *b != quote && *b != b'\\';
+    let mut rest = s;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|b| !plain(b)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        rest = &rest[run..];
+        let other = rest.iter().position(plain).unwrap_or(rest.len());
+        for chunk in rest[..other].utf8_chunks() {
+            for c in chunk.valid().chars() {
+                append_escaped(out, c, quote, ascii_only);
+            }
+            for &b in chunk.invalid() {
+                out.extend_from_slice(&[b'\\', b'x', hex_digit(b >> 4), hex_digit(b & 15)]);
+            }
         }
-        for &b in chunk.invalid() {
-            out.extend_from_slice(&[b'\\', b'x', hex_digit(b >> 4), hex_digit(b & 15)]);
-        }
+        rest = &rest[other..];
     }
     out.push(quote);
 }

@@ -96,6 +96,11 @@ fn go_quote(s: &str) -> String {
 
 const SPACE: &[char] = &[' ', '\t', '\r', '\n'];
 
+/// How many line breaks `s` holds.
+fn newlines(s: &str) -> usize {
+    s.bytes().filter(|b| *b == b'\n').count()
+}
+
 fn is_space(c: char) -> bool {
     SPACE.contains(&c)
 }
@@ -213,9 +218,9 @@ impl<'a> Lexer<'a> {
         }
         // The line a token starts on, counted from the last token's line.
         if pos >= self.counted.0 {
-            self.counted.1 += self.input[self.counted.0..pos].matches('\n').count();
+            self.counted.1 += newlines(&self.input[self.counted.0..pos]);
         } else {
-            self.counted.1 = 1 + self.input[..pos].matches('\n').count();
+            self.counted.1 = 1 + newlines(&self.input[..pos]);
         }
         self.counted.0 = pos;
         let line = self.counted.1;
@@ -228,7 +233,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn ignore(&mut self) {
-        self.line += self.input[self.start..self.pos].matches('\n').count();
+        self.line += newlines(&self.input[self.start..self.pos]);
         self.start = self.pos;
         self.start_line = self.line;
     }
@@ -270,7 +275,7 @@ impl<'a> Lexer<'a> {
                 self.pos -= trim;
                 let text = &self.input[self.start..self.pos];
                 let (start, line) = (self.start, self.start_line);
-                self.line += text.matches('\n').count();
+                self.line += newlines(text);
                 self.pos += trim;
                 self.ignore();
                 if !text.is_empty() {
@@ -282,7 +287,7 @@ impl<'a> Lexer<'a> {
         }
         self.pos = self.input.len();
         if self.pos > self.start {
-            self.line += self.input[self.start..].matches('\n').count();
+            self.line += newlines(&self.input[self.start..]);
             let text = &self.input[self.start..];
             let (start, line) = (self.start, self.start_line);
             self.push(Kind::Text, start, Cow::Borrowed(text), line);

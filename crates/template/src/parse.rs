@@ -2,8 +2,10 @@
 //! (`template: NAME:LINE: MESSAGE`).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::lex::{Kind, Lexer, Token};
 use crate::template::{Error, Template};
@@ -12,8 +14,8 @@ use crate::template::{Error, Template};
 /// (for error positions) and its body.
 pub(crate) struct Tree {
     pub name: String,
-    pub parse_name: Rc<str>,
-    pub text: Rc<str>,
+    pub parse_name: Arc<str>,
+    pub text: Arc<str>,
     pub root: List,
 }
 
@@ -281,12 +283,37 @@ impl fmt::Display for End {
 /// A failure inside the parser: the message already carries `template: NAME:LINE:`.
 type PResult<T> = Result<T, String>;
 
+/// What parsing needs to know of the set a text is parsed for (and nothing that keeps it
+/// from being shared by threads).
+pub(crate) struct Syntax<'a> {
+    left: &'a str,
+    right: &'a str,
+    /// The set's functions, builtins included.
+    functions: &'a HashSet<String>,
+}
+
+impl<'a> Syntax<'a> {
+    pub(crate) fn of(t: &'a Template) -> Syntax<'a> {
+        let functions = t.function_names.get_or_init(|| {
+            let mut names: HashSet<String> =
+                t.funcs.names().into_iter().map(str::to_owned).collect();
+            names.extend(crate::exec::builtin_names());
+            names
+        });
+        Syntax {
+            left: &t.delims.0,
+            right: &t.delims.1,
+            functions,
+        }
+    }
+}
+
 struct Parser<'a, 's> {
     tokens: Vec<Token<'s>>,
     i: usize,
-    parse_name: Rc<str>,
-    text: Rc<str>,
-    template: &'a Template,
+    parse_name: Arc<str>,
+    text: Arc<str>,
+    syntax: &'a Syntax<'a>,
     vars: Vec<Cow<'s, str>>,
     range_depth: usize,
     action_line: usize,
@@ -300,18 +327,67 @@ struct Parser<'a, 's> {
 }
 
 pub(crate) fn parse_into(t: &mut Template, name: &str, text: &str) -> Result<(), Error> {
-    let mut lexer = Lexer::new(text, &t.delims.0, &t.delims.1);
-    lexer.break_ok = !t.funcs.contains("break");
-    lexer.continue_ok = !t.funcs.contains("continue");
+    let trees = parse_trees(&Syntax::of(t), name, text)?;
+    add_trees(t, trees)
+}
+
+/// Parses several texts (name, text) into the set, as [`parse_into`] one after the other
+/// would; the texts are parsed on two threads when there is much to parse. On failure,
+/// the index of the text that failed (those before it are in the set).
+pub(crate) fn parse_all(t: &mut Template, texts: &[(&str, &str)]) -> Result<(), (usize, Error)> {
+    /// Below this much text a second thread costs more than it saves.
+    const PARALLEL_BYTES: usize = 32 * 1024;
+    let total: usize = texts.iter().map(|(_, text)| text.len()).sum();
+    let parsed: Vec<Result<Vec<Tree>, Error>> = {
+        let syntax = Syntax::of(t);
+        let parse = |part: &[(&str, &str)]| -> Vec<Result<Vec<Tree>, Error>> {
+            part.iter()
+                .map(|(name, text)| parse_trees(&syntax, name, text))
+                .collect()
+        };
+        if total < PARALLEL_BYTES {
+            parse(texts)
+        } else {
+            let mut split = 0;
+            let mut seen = 0;
+            while split < texts.len() && seen * 2 < total {
+                seen += texts[split].1.len();
+                split += 1;
+            }
+            let (first, second) = texts.split_at(split);
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| parse(second));
+                let mut parsed = parse(first);
+                match other.join() {
+                    Ok(rest) => parsed.extend(rest),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                parsed
+            })
+        }
+    };
+    for (i, trees) in parsed.into_iter().enumerate() {
+        trees
+            .and_then(|trees| add_trees(t, trees))
+            .map_err(|e| (i, e))?;
+    }
+    Ok(())
+}
+
+/// The trees a text defines (its `define`s and `block`s, then itself), not yet in a set.
+fn parse_trees(syntax: &Syntax<'_>, name: &str, text: &str) -> Result<Vec<Tree>, Error> {
+    let mut lexer = Lexer::new(text, syntax.left, syntax.right);
+    lexer.break_ok = !syntax.functions.contains("break");
+    lexer.continue_ok = !syntax.functions.contains("continue");
     let tokens = lexer.tokens();
-    let parse_name: Rc<str> = Rc::from(name);
-    let text: Rc<str> = Rc::from(text);
+    let parse_name: Arc<str> = Arc::from(name);
+    let text: Arc<str> = Arc::from(text);
     let mut p = Parser {
         tokens,
         i: 0,
         parse_name: parse_name.clone(),
         text: text.clone(),
-        template: t,
+        syntax,
         vars: vec![Cow::Borrowed("$")],
         range_depth: 0,
         action_line: 0,
@@ -345,6 +421,11 @@ pub(crate) fn parse_into(t: &mut Template, name: &str, text: &str) -> Result<(),
         text,
         root,
     });
+    Ok(trees)
+}
+
+/// Adds parsed trees to the set.
+fn add_trees(t: &mut Template, trees: Vec<Tree>) -> Result<(), Error> {
     // Go adds each definition as it completes, the main template last; a name already
     // defined with a non-empty body may only be redefined by an empty one.
     for tree in trees {
@@ -826,7 +907,7 @@ impl<'s> Parser<'_, 's> {
         let pos = t.pos;
         Ok(Some(match t.kind {
             Kind::Identifier => {
-                if !self.template.funcs.contains(&t.val) && !crate::exec::is_builtin(&t.val) {
+                if !self.syntax.functions.contains(&*t.val) {
                     return Err(self.errorf(format!(
                         "function {} not defined",
                         crate::fmt::quote(&t.val)

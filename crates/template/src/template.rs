@@ -45,6 +45,8 @@ pub enum Error {
 /// them with the original instead of copying them, so cloning a large set is cheap.
 pub struct Template {
     pub(crate) funcs: Rc<Funcs>,
+    /// The names of `funcs` and the builtins, made when first parsing (shared by clones).
+    pub(crate) function_names: Rc<std::cell::OnceCell<std::collections::HashSet<String>>>,
     pub(crate) trees: Rc<Trees>,
     pub(crate) missing_key: MissingKey,
     pub(crate) delims: (Rc<str>, Rc<str>),
@@ -54,6 +56,7 @@ impl Clone for Template {
     fn clone(&self) -> Template {
         Template {
             funcs: self.funcs.clone(),
+            function_names: self.function_names.clone(),
             trees: Trees::layer(&self.trees),
             missing_key: self.missing_key,
             delims: self.delims.clone(),
@@ -103,6 +106,7 @@ impl Template {
     pub fn new(funcs: Funcs) -> Template {
         Template {
             funcs: Rc::new(funcs),
+            function_names: Rc::default(),
             trees: Rc::default(),
             missing_key: MissingKey::Default,
             delims: ("{{".into(), "}}".into()),
@@ -126,6 +130,13 @@ impl Template {
     /// later body is empty.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         crate::parse::parse_into(self, name, text)
+    }
+
+    /// Parses each (name, text) in order, as [`Template::parse`] one after the other would
+    /// (the work is shared by two threads when there is much of it). On failure, the index
+    /// of the text that failed; the ones before it are in the set.
+    pub fn parse_all(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, Error)> {
+        crate::parse::parse_all(self, texts)
     }
 
     /// Whether the set holds a template called `name`.
