@@ -475,11 +475,15 @@ fn parse_heads(docs: &[(&String, String)]) -> Vec<Result<Head, String>> {
     }
     let (first, second) = docs.split_at(split);
     std::thread::scope(|scope| {
-        let other = scope.spawn(|| read(second));
+        let other = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, || read(second));
         let mut heads = read(first);
-        match other.join() {
-            Ok(rest) => heads.extend(rest),
-            Err(panic) => std::panic::resume_unwind(panic),
+        match other.map(|other| other.join()) {
+            Ok(Ok(rest)) => heads.extend(rest),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            // No thread: this one reads the rest too.
+            Err(_) => heads.extend(read(second)),
         }
         heads
     })
@@ -511,6 +515,7 @@ impl HeadReader {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let worker = std::thread::Builder::new()
             .name("manifest heads".into())
+            .stack_size(8 << 20)
             .spawn(move || {
                 let mut heads = HeadsRead::new();
                 for content in rx {

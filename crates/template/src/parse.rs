@@ -356,11 +356,16 @@ pub(crate) fn parse_all(t: &mut Template, texts: &[(&str, &str)]) -> Result<(), 
             }
             let (first, second) = texts.split_at(split);
             std::thread::scope(|scope| {
-                let other = scope.spawn(|| parse(second));
+                // As deep as the main thread may go (nested parentheses recurse).
+                let other = std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, || parse(second));
                 let mut parsed = parse(first);
-                match other.join() {
-                    Ok(rest) => parsed.extend(rest),
-                    Err(panic) => std::panic::resume_unwind(panic),
+                match other.map(|other| other.join()) {
+                    Ok(Ok(rest)) => parsed.extend(rest),
+                    Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                    // No thread: this one parses the rest too.
+                    Err(_) => parsed.extend(parse(second)),
                 }
                 parsed
             })
