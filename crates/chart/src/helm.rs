@@ -47,9 +47,6 @@ pub struct Request {
     pub skip_tests: bool,
     /// `--is-upgrade`.
     pub is_upgrade: bool,
-    /// Chart archives to take as if they were in the chart's `charts/` folder, by file
-    /// name (`db-1.2.0.tgz`): dependencies fetched from elsewhere. Nothing is written.
-    pub extra_subcharts: Vec<crate::model::File>,
 }
 
 /// Why `template` failed. Every variant is bad input (exit 2) except [`Error::Io`].
@@ -96,15 +93,24 @@ impl Error {
 pub struct Rendered {
     /// Exactly what `helm template` prints.
     pub text: String,
-    /// The documents printed, in order: (source path, document text).
-    pub documents: Vec<(String, String)>,
 }
 
-/// Loads the chart and the user's values: what `helm template` has before rendering.
-pub fn load(req: &Request) -> Result<(Chart, Value), Error> {
-    let user = user_values(req)?;
-    let chart = crate::load::load_with_subcharts(&req.chart, &req.extra_subcharts)?;
-    Ok((chart, user))
+impl Rendered {
+    /// The documents printed, in order: (source path, document text). Split on demand:
+    /// only `--output json` needs them.
+    pub fn documents(&self) -> Vec<(String, String)> {
+        crate::manifests::split_manifests(&self.text)
+            .into_iter()
+            .map(|doc| {
+                let source = doc
+                    .lines()
+                    .find_map(|l| l.strip_prefix("# Source: "))
+                    .unwrap_or_default()
+                    .to_owned();
+                (source, doc)
+            })
+            .collect()
+    }
 }
 
 /// The user's values: each `-f` file in order, then the `--set*` flags, merged by Helm's
@@ -188,9 +194,15 @@ pub fn render_chart(
     Ok((files, api_versions))
 }
 
-/// `helm template`.
+/// `helm template`: loads `req.chart`, then [`template_chart`].
 pub fn template(req: &Request) -> Result<Rendered, Error> {
-    let (mut chart, user) = load(req)?;
+    template_chart(req, crate::load::load(&req.chart)?)
+}
+
+/// `helm template` of a chart already loaded (with subcharts fetched from elsewhere, for
+/// instance).
+pub fn template_chart(req: &Request, mut chart: Chart) -> Result<Rendered, Error> {
+    let user = user_values(req)?;
     let (files, api_versions) = render_chart(req, &mut chart, &user)?;
     let mut crds = Vec::new();
     crd_files(&chart, &mut crds);
@@ -207,16 +219,5 @@ pub fn template(req: &Request) -> Result<Rendered, Error> {
         })?;
     let text = crate::manifests::format_template(&rendered, &options)
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    let documents = crate::manifests::split_manifests(&text)
-        .into_iter()
-        .map(|doc| {
-            let source = doc
-                .lines()
-                .find_map(|l| l.strip_prefix("# Source: "))
-                .unwrap_or_default()
-                .to_owned();
-            (source, doc)
-        })
-        .collect();
-    Ok(Rendered { text, documents })
+    Ok(Rendered { text })
 }

@@ -31,19 +31,7 @@ const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
 /// Loads the chart at `path`: a folder, or a gzipped tar archive.
 pub fn load(path: &Path) -> Result<Chart, LoadError> {
-    load_with_subcharts(path, &[])
-}
-
-/// Loads the chart at `path` as [`load`] does, with `extra` chart archives (each named by
-/// its file name, such as `db-1.2.0.tgz`) taken as if they were in the chart's `charts/`
-/// folder: subcharts fetched from elsewhere, added without writing anything.
-pub fn load_with_subcharts(path: &Path, extra: &[File]) -> Result<Chart, LoadError> {
-    let mut files = read_chart(path)?;
-    files.extend(extra.iter().map(|f| File {
-        name: format!("charts/{}", f.name),
-        data: f.data.clone(),
-    }));
-    load_files(files, &[])
+    load_files(read_chart(path)?, &[])
 }
 
 /// Reads the files of the chart at `path` (a folder, or a gzipped tar archive), by their

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde_json::{Value, json};
-use slipway_chart::helm::{Request, template};
+use slipway_chart::helm::{Request, template_chart};
 
 use crate::cli::{ChartCommand, ChartRenderArgs, Output};
 use crate::settings::Settings;
@@ -48,7 +48,6 @@ fn request(a: &ChartRenderArgs) -> Request {
         no_hooks: a.no_hooks,
         skip_tests: a.skip_tests,
         is_upgrade: a.is_upgrade,
-        extra_subcharts: Vec::new(),
     }
 }
 
@@ -58,14 +57,23 @@ fn render(
     output: Output,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut req = request(a);
-    req.extra_subcharts = oci::missing_subcharts(&req.chart, settings)?;
-    let rendered = template(&req)?;
+    let req = request(a);
+    // Read and loaded once; again only when a dependency was pulled from a registry.
+    let load = |files: Vec<slipway_chart::model::File>| {
+        slipway_chart::load::load_files(files, &[]).map_err(slipway_chart::helm::Error::from)
+    };
+    let mut files =
+        slipway_chart::load::read_chart(&req.chart).map_err(slipway_chart::helm::Error::from)?;
+    let mut chart = load(files.clone())?;
+    if oci::add_missing_subcharts(&chart, &mut files, &|d| oci::pull_all(&settings()?, d))? {
+        chart = load(files)?;
+    }
+    let rendered = template_chart(&req, chart)?;
     match output {
         Output::Human => out.write_all(rendered.text.as_bytes())?,
         Output::Json => {
             let mut docs = Vec::new();
-            for (source, text) in &rendered.documents {
+            for (source, text) in &rendered.documents() {
                 let object: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
                 docs.push(json!({
                     "source": source,

@@ -168,16 +168,12 @@ pub fn load(
     }
     // Dependencies kept in a registry (`oci://`) and missing from charts/ are pulled through
     // this machine's trust for that registry, as `slipway chart render` pulls them.
-    let wanted = super::chart::oci::to_pull(&files)?;
-    if !wanted.is_empty() {
-        for f in super::chart::oci::pull_all(settings, &wanted)? {
-            files.push(File {
-                name: format!("charts/{}", f.name),
-                data: f.data,
-            });
-        }
+    // Loaded once; again only when a dependency was pulled.
+    let mut chart = slipway_chart::load::load_files(files.clone(), &[])?;
+    let pull = |d: &[slipway_chart::model::Dependency]| super::chart::oci::pull_all(settings, d);
+    if super::chart::oci::add_missing_subcharts(&chart, &mut files, &pull)? {
+        chart = slipway_chart::load::load_files(files, &[])?;
     }
-    let mut chart = slipway_chart::load::load_files(files, &[])?;
     if let Some(v) = app_version {
         chart.metadata.app_version = v.to_string();
     }

@@ -35,31 +35,37 @@ const LEGACY_CHART_MEDIA_TYPE: &str = "application/tar+gzip";
 /// The URL scheme of registry repositories in `dependencies[].repository`.
 const SCHEME: &str = "oci://";
 
-/// Returns the archives of the dependencies the chart at `path` lists, is missing, and can
-/// fetch from a registry (see [`to_pull`]), pulled with [`pull_all`]. `settings` is called
-/// only when something is to be pulled.
+/// Adds to `files` (a chart's, as `slipway_chart::load::read_chart` reads them, and
+/// `chart`, those files loaded) the archives of the dependencies it lists, is missing, and
+/// can fetch from a registry (see [`to_pull`]), pulled with [`pull_all`] and named
+/// `charts/NAME-VERSION.tgz`. Returns whether anything was added (the chart must then be
+/// loaded again). `pull` ([`pull_all`] with the caller's settings) is called only when
+/// something is to be pulled.
 ///
 /// # Errors
-/// As [`to_pull`] and [`pull_all`].
-pub(crate) fn missing_subcharts(
-    path: &std::path::Path,
-    settings: &dyn Fn() -> Result<Settings>,
-) -> Result<Vec<File>> {
-    let Ok(files) = slipway_chart::load::read_chart(path) else {
-        // Rendering says why.
-        return Ok(Vec::new());
-    };
-    let wanted = to_pull(&files)?;
+/// As [`to_pull`] and `pull`.
+pub(crate) fn add_missing_subcharts(
+    chart: &Chart,
+    files: &mut Vec<File>,
+    pull: &dyn Fn(&[Dependency]) -> Result<Vec<File>>,
+) -> Result<bool> {
+    let wanted = to_pull(chart, files)?;
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(false);
     }
-    pull_all(&settings()?, &wanted)
+    for f in pull(&wanted)? {
+        files.push(File {
+            name: format!("charts/{}", f.name),
+            data: f.data,
+        });
+    }
+    Ok(true)
 }
 
-/// Returns the dependencies to pull for the chart made of `files` (as
+/// Returns the dependencies to pull for `chart`, loaded from `files` (as
 /// `slipway_chart::load::read_chart` reads them): those it lists, has no subchart of that
 /// name for under `charts/`, and keeps in a registry. None when nothing is missing, when
-/// the chart cannot be loaded or is not installable (rendering then says why), or when
+/// the chart is not installable (rendering then says why), or when
 /// some missing dependency is not in a registry (rendering then names every missing one,
 /// as Helm does). With a lock file (`Chart.lock`, or `requirements.lock`), its entries
 /// for the missing names are returned, at the versions it locks, once its digest shows it
@@ -68,12 +74,9 @@ pub(crate) fn missing_subcharts(
 ///
 /// # Errors
 /// A lock file that cannot be read or is out of date (bad input).
-pub(crate) fn to_pull(files: &[File]) -> Result<Vec<Dependency>> {
+pub(crate) fn to_pull(chart: &Chart, files: &[File]) -> Result<Vec<Dependency>> {
     let lock = lock::find(files);
-    let Ok(chart) = slipway_chart::load::load_files(files.to_vec(), &[]) else {
-        return Ok(Vec::new());
-    };
-    let missing = missing(&chart);
+    let missing = missing(chart);
     if missing.is_empty() || missing.iter().any(|d| !d.repository.starts_with(SCHEME)) {
         return Ok(Vec::new());
     }
