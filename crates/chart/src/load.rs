@@ -296,6 +296,9 @@ pub fn load_files(files: Vec<File>, parents: &[String]) -> Result<Chart, LoadErr
             .map_err(|e| LoadError::Invalid(format!("cannot load Chart.yaml: {e}")))?;
         have_metadata = true;
     }
+    if parents.is_empty() {
+        parse_ahead(&files, &meta_doc);
+    }
     let mut subcharts: std::collections::BTreeMap<String, Vec<File>> = Default::default();
     let mut requirements = None;
     for f in files {
@@ -386,6 +389,30 @@ pub fn load_files(files: Vec<File>, parents: &[String]) -> Result<Chart, LoadErr
         chart.dependencies.push(sub);
     }
     Ok(chart)
+}
+
+/// Starts parsing the templates of a top chart (and of the subchart folders under its
+/// `charts/`) while the rest is loaded: see [`crate::render::parse_ahead`]. Each is named
+/// as the render will name it if the chart's name and each subchart's folder name are the
+/// names in their `Chart.yaml`; a template named otherwise is parsed again when rendered.
+fn parse_ahead(files: &[File], meta_doc: &Value) {
+    let Some(Value::String(root)) = map_get(meta_doc, "name") else {
+        return;
+    };
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| {
+            f.name.starts_with("templates/")
+                || f.name
+                    .strip_prefix("charts/")
+                    .and_then(|rest| rest.split_once('/'))
+                    .is_some_and(|(_, rest)| rest.starts_with("templates/"))
+        })
+        .map(|f| (format!("{root}/{}", f.name), text(f)))
+        .collect();
+    if !texts.is_empty() {
+        crate::render::parse_ahead(texts);
+    }
 }
 
 fn api_version(doc: &Value) -> String {

@@ -499,7 +499,7 @@ pub(crate) struct HeadReader {
 }
 
 /// Heads read ahead, by document text.
-type HeadsRead = std::collections::HashMap<String, Result<Head, String>>;
+type HeadsRead = slipway_template::hash::FastMap<String, Result<Head, String>>;
 
 thread_local! {
     /// The reader [`HeadReader::hand_over`] left for this thread's next sort.
@@ -517,7 +517,7 @@ impl HeadReader {
             .name("manifest heads".into())
             .stack_size(8 << 20)
             .spawn(move || {
-                let mut heads = HeadsRead::new();
+                let mut heads = HeadsRead::default();
                 for content in rx {
                     for doc in split_manifests(&content) {
                         if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(doc) {
@@ -559,7 +559,7 @@ impl HeadReader {
         match self.worker.take().map(std::thread::JoinHandle::join) {
             Some(Ok(heads)) => heads,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => HeadsRead::new(),
+            None => HeadsRead::default(),
         }
     }
 }

@@ -4,11 +4,11 @@
 //! TOML ones) and objects (`.Files`, `.Capabilities`, `.Template`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use slipway_template::{
-    Arity, Error as TemplateError, Funcs, MissingKey, Object, Template, Type, Value,
+    Arity, Error as TemplateError, Funcs, MissingKey, Object, ParseAhead, Template, Type, Value,
 };
 
 use crate::model::{Chart, File};
@@ -546,8 +546,71 @@ pub fn helm_funcs() -> Funcs {
 pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, RenderError> {
     let mut templates = BTreeMap::new();
     all_templates(chart, top, &mut templates);
+    let mut set = template_set();
+    let names: Vec<&String> = templates.keys().collect();
+    let order = parse_order(&names);
+    let texts: Vec<(&str, &str)> = order
+        .iter()
+        .map(|name| (name.as_str(), templates[name].text.as_str()))
+        .collect();
+    match PARSE_AHEAD.with(|ahead| ahead.borrow_mut().take()) {
+        Some(ahead) => set.parse_all_ahead(&texts, ahead),
+        None => set.parse_all(&texts),
+    }
+    .map_err(|(i, e)| parse_error(&order[i], e))?;
+    let mut rendered = BTreeMap::new();
+    // The documents are read for sorting on another thread as they come.
+    let heads = crate::manifests::HeadReader::start();
+    for name in &order {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if base.starts_with('_') {
+            continue;
+        }
+        let r = &templates[name];
+        if let Value::Map(m) = &r.scope {
+            let mut t = BTreeMap::new();
+            t.insert("Name".to_owned(), Value::str(name));
+            t.insert("BasePath".to_owned(), Value::str(&r.base_path));
+            m.borrow_mut().insert("Template".to_owned(), Value::map(t));
+        }
+        let out = set.execute(name, &r.scope).map_err(exec_error)?;
+        let out = out.replace("<no value>", "");
+        heads.file(name, &out);
+        rendered.insert(name.clone(), out);
+    }
+    heads.hand_over();
+    Ok(rendered)
+}
+
+thread_local! {
+    /// The templates [`parse_ahead`] started parsing for this thread's next render.
+    static PARSE_AHEAD: RefCell<Option<ParseAhead>> = const { RefCell::new(None) };
+}
+
+/// Starts parsing a chart's templates on another thread, given as (path as the render
+/// names it, text); the next [`render`] on this thread takes the trees whose path and
+/// text it renders instead of parsing them again. The chart loader calls this as soon as
+/// it has the files, so that parsing overlaps with reading values.
+pub(crate) fn parse_ahead(texts: Vec<(String, String)>) {
+    let ahead = ParseAhead::start(
+        |texts| {
+            // Compiling the semantic-version patterns is the slowest first call a
+            // template can make; done here, it overlaps with reading values.
+            if texts.iter().any(|(_, text)| text.contains("semver")) {
+                crate::sprig::prepare_semver();
+            }
+            template_set()
+        },
+        texts,
+    );
+    PARSE_AHEAD.with(|slot| *slot.borrow_mut() = Some(ahead));
+}
+
+/// The template set every render uses: [`helm_funcs`] plus `include` and `tpl`, with
+/// `missingkey=zero`.
+fn template_set() -> Template {
     let mut funcs = helm_funcs();
-    let included: Rc<RefCell<HashMap<String, usize>>> = Rc::default();
+    let included: Rc<RefCell<slipway_template::hash::FastMap<String, usize>>> = Rc::default();
     {
         let included = included.clone();
         funcs.add("include", Arity::Exact(2), move |call, a| {
@@ -602,36 +665,7 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
 
     let mut set = Template::new(funcs);
     set.missing_key(MissingKey::Zero);
-    let names: Vec<&String> = templates.keys().collect();
-    let order = parse_order(&names);
-    let texts: Vec<(&str, &str)> = order
-        .iter()
-        .map(|name| (name.as_str(), templates[name].text.as_str()))
-        .collect();
-    set.parse_all(&texts)
-        .map_err(|(i, e)| parse_error(&order[i], e))?;
-    let mut rendered = BTreeMap::new();
-    // The documents are read for sorting on another thread as they come.
-    let heads = crate::manifests::HeadReader::start();
-    for name in &order {
-        let base = name.rsplit('/').next().unwrap_or(name);
-        if base.starts_with('_') {
-            continue;
-        }
-        let r = &templates[name];
-        if let Value::Map(m) = &r.scope {
-            let mut t = BTreeMap::new();
-            t.insert("Name".to_owned(), Value::str(name));
-            t.insert("BasePath".to_owned(), Value::str(&r.base_path));
-            m.borrow_mut().insert("Template".to_owned(), Value::map(t));
-        }
-        let out = set.execute(name, &r.scope).map_err(exec_error)?;
-        let out = out.replace("<no value>", "");
-        heads.file(name, &out);
-        rendered.insert(name.clone(), out);
-    }
-    heads.hand_over();
-    Ok(rendered)
+    set
 }
 
 fn unsupported(e: TemplateError) -> Result<RenderError, TemplateError> {

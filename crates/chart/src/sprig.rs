@@ -26,6 +26,7 @@ mod numbers;
 mod paths;
 mod regex;
 mod semver;
+pub(crate) use semver::prepare as prepare_semver;
 mod text;
 mod unicode;
 mod unicode_tables;

@@ -176,28 +176,7 @@ fn is_alpha(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
-/// Hashes the token numbers simple keys are found by: small integers, spread well enough
-/// by one multiplication, with none of the cost of the default hasher.
-#[derive(Default)]
-struct NumberHasher(u64);
-
-impl std::hash::Hasher for NumberHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type NumberMap = HashMap<usize, usize, std::hash::BuildHasherDefault<NumberHasher>>;
+type NumberMap = slipway_template::hash::FastMap<usize, usize>;
 
 /// Turns characters into tokens with YAML's rules for indentation, simple keys and
 /// scalars, as the C library Go's YAML is ported from does.
@@ -3139,44 +3118,6 @@ pub fn unmarshal(text: &str) -> Result<Value, YamlError> {
 /// cut into documents at `---` lines, each document is read as [`parse_values`] reads it,
 /// and the maps are merged, later documents winning (maps merged key by key).
 pub fn load_values(text: &str) -> Result<Value, YamlError> {
-    if text.len() < MEMO_MIN_BYTES {
-        return read_values(text);
-    }
-    let known = VALUES_READ.with(|memo| {
-        memo.borrow()
-            .iter()
-            .find(|(t, _)| t == text)
-            .map(|(_, v)| v.deep_copy())
-    });
-    if let Some(values) = known {
-        return Ok(values);
-    }
-    let values = read_values(text)?;
-    VALUES_READ.with(|memo| {
-        let mut memo = memo.borrow_mut();
-        if memo.len() == MEMO_ENTRIES {
-            memo.remove(0);
-        }
-        memo.push((text.to_owned(), values.deep_copy()));
-    });
-    Ok(values)
-}
-
-/// Values files shorter than this are read every time.
-const MEMO_MIN_BYTES: usize = 4096;
-/// How many large values files are remembered (the most recent ones).
-const MEMO_ENTRIES: usize = 8;
-
-thread_local! {
-    /// Large values files read lately, and their values: a run loads a chart more than
-    /// once (to look for dependencies to fetch, then to render it), and copying values
-    /// costs far less than reading their YAML again.
-    static VALUES_READ: std::cell::RefCell<Vec<(String, Value)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// [`load_values`], read from the text.
-fn read_values(text: &str) -> Result<Value, YamlError> {
     let mut merged: Option<Value> = None;
     for doc in split_documents(text)? {
         let current = sigs_unmarshal(&doc, Into::Map)

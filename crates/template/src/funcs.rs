@@ -1,7 +1,6 @@
 //! The function table a template calls into: Go's builtins, and whatever a caller adds
 //! (sprig, Helm's own, werf's).
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::value::Value;
@@ -121,7 +120,7 @@ impl Call<'_> {
 /// A function table.
 #[derive(Clone, Default)]
 pub struct Funcs {
-    map: HashMap<String, Function>,
+    map: crate::hash::FastMap<String, Function>,
 }
 
 impl Funcs {
@@ -191,6 +190,11 @@ impl Funcs {
     /// Whether `name` is defined.
     pub fn contains(&self, name: &str) -> bool {
         self.map.contains_key(name)
+    }
+
+    /// Every name, in no order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
     }
 
     /// Every name, sorted.

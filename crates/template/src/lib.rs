@@ -11,11 +11,13 @@ pub mod builtins;
 mod exec;
 pub mod fmt;
 mod funcs;
+pub mod hash;
 mod lex;
 mod parse;
 mod template;
 pub mod value;
 
 pub use funcs::{Arity, Body, Call, FuncResult, Funcs, Function, Type};
+pub use parse::ParseAhead;
 pub use template::{Error, MissingKey, Template};
 pub use value::{Elem, Map, MapData, Object, Value, deep_equal};

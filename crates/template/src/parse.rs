@@ -1,8 +1,8 @@
 //! Tokens into trees, with Go's parser rules and error wording
 //! (`template: NAME:LINE: MESSAGE`).
 
+use crate::hash::FastSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -289,13 +289,13 @@ pub(crate) struct Syntax<'a> {
     left: &'a str,
     right: &'a str,
     /// The set's functions, builtins included.
-    functions: &'a HashSet<String>,
+    functions: &'a FastSet<String>,
 }
 
 impl<'a> Syntax<'a> {
     pub(crate) fn of(t: &'a Template) -> Syntax<'a> {
         let functions = t.function_names.get_or_init(|| {
-            let mut names: HashSet<String> =
+            let mut names: FastSet<String> =
                 t.funcs.names().into_iter().map(str::to_owned).collect();
             names.extend(crate::exec::builtin_names());
             names
@@ -372,6 +372,221 @@ pub(crate) fn parse_all(t: &mut Template, texts: &[(&str, &str)]) -> Result<(), 
         }
     };
     for (i, trees) in parsed.into_iter().enumerate() {
+        trees
+            .and_then(|trees| add_trees(t, trees))
+            .map_err(|e| (i, e))?;
+    }
+    Ok(())
+}
+
+/// Texts parsed on another thread ahead of [`Template::parse_all_ahead`], so that parsing
+/// overlaps with whatever the caller does before it renders (reading values, for Helm).
+/// The texts are taken one at a time by whichever thread is free: once the set asks for
+/// them, the asking thread parses what the worker has not reached yet.
+pub struct ParseAhead {
+    shared: Arc<Ahead>,
+    /// Whether a worker thread was started.
+    started: bool,
+}
+
+/// The trees of one text, or why it does not parse.
+type Parsed = Result<Vec<Tree>, Error>;
+
+/// What the worker and the asking thread share.
+struct Ahead {
+    /// (name, text), in the order given.
+    texts: Vec<(String, String)>,
+    /// The index of the next text nobody has started.
+    next: std::sync::atomic::AtomicUsize,
+    /// The result of each text, once parsed, and how many there are (`usize::MAX` when
+    /// the worker gave up).
+    done: std::sync::Mutex<(Vec<Option<Parsed>>, usize)>,
+    /// Signalled each time a text is parsed.
+    parsed: std::sync::Condvar,
+    /// The syntax the texts were parsed with: delimiters and function names, set by the
+    /// worker before it parses anything (or when it cannot).
+    syntax: std::sync::OnceLock<Option<(String, String, FastSet<String>)>>,
+    /// Signalled when `syntax` is set.
+    syntax_set: (std::sync::Mutex<()>, std::sync::Condvar),
+}
+
+impl Ahead {
+    /// Parses texts until none is left unstarted.
+    fn work(&self, syntax: &Syntax<'_>) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some((name, text)) = self.texts.get(i) else {
+                return;
+            };
+            let parsed = parse_trees(syntax, name, text);
+            if let Ok(mut done) = self.done.lock() {
+                done.0[i] = Some(parsed);
+                done.1 += 1;
+            }
+            self.parsed.notify_all();
+        }
+    }
+
+    fn set_syntax(&self, syntax: Option<(String, String, FastSet<String>)>) {
+        let _ = self.syntax.set(syntax);
+        let _guard = self.syntax_set.0.lock();
+        self.syntax_set.1.notify_all();
+    }
+}
+
+impl ParseAhead {
+    /// Starts parsing `texts` (name, text) on a new thread, with the syntax of the set
+    /// `make` builds there from the texts (its delimiters and functions; `make` may also
+    /// prepare what running the texts will need). With no thread to be had, the texts are
+    /// parsed when the set asks for them.
+    pub fn start(
+        make: impl FnOnce(&[(String, String)]) -> Template + Send + 'static,
+        texts: Vec<(String, String)>,
+    ) -> ParseAhead {
+        let shared = Arc::new(Ahead {
+            done: std::sync::Mutex::new(((0..texts.len()).map(|_| None).collect(), 0)),
+            texts,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            parsed: std::sync::Condvar::new(),
+            syntax: std::sync::OnceLock::new(),
+            syntax_set: Default::default(),
+        });
+        let theirs = shared.clone();
+        let started = std::thread::Builder::new()
+            .name("template parse".into())
+            // As deep as the main thread may go (nested parentheses recurse).
+            .stack_size(8 << 20)
+            .spawn(move || {
+                // Whatever happens here, the asking thread must not wait for a syntax.
+                struct Unblock<'a>(&'a Ahead);
+                impl Drop for Unblock<'_> {
+                    fn drop(&mut self) {
+                        self.0.set_syntax(None);
+                    }
+                }
+                let unblock = Unblock(&theirs);
+                let t = make(&theirs.texts);
+                let syntax = Syntax::of(&t);
+                theirs.set_syntax(Some((
+                    t.delims.0.to_string(),
+                    t.delims.1.to_string(),
+                    syntax.functions.clone(),
+                )));
+                drop(unblock);
+                // A parse that panics must not leave the asking thread waiting for it.
+                struct Abandon<'a>(&'a Ahead);
+                impl Drop for Abandon<'_> {
+                    fn drop(&mut self) {
+                        if std::thread::panicking() {
+                            if let Ok(mut done) = self.0.done.lock() {
+                                done.1 = usize::MAX;
+                            }
+                            self.0.parsed.notify_all();
+                        }
+                    }
+                }
+                let abandon = Abandon(&theirs);
+                theirs.work(&syntax);
+                drop(abandon);
+            })
+            .is_ok();
+        ParseAhead { shared, started }
+    }
+
+    /// Finishes the parse, helping with what is left, when `t`'s syntax is the one the
+    /// worker used (its function names then become `t`'s, instead of being collected
+    /// again): the result of each text, in the order given. `None` when the syntax
+    /// differs or no worker ever started.
+    fn finish(&self, t: &Template) -> Option<Vec<Option<Parsed>>> {
+        if !self.started {
+            return None;
+        }
+        let shared = &*self.shared;
+        let theirs = {
+            let mut guard = shared.syntax_set.0.lock().ok()?;
+            loop {
+                if let Some(s) = shared.syntax.get() {
+                    break s.as_ref();
+                }
+                guard = shared.syntax_set.1.wait(guard).ok()?;
+            }
+        };
+        let same = theirs.is_some_and(|(left, right, functions)| {
+            **left == *t.delims.0 && **right == *t.delims.1 && same_functions(t, functions)
+        });
+        let Some((left, right, functions)) = theirs.filter(|_| same) else {
+            // Texts parsed with other functions may have failed or passed wrongly.
+            shared
+                .next
+                .store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        };
+        shared.work(&Syntax {
+            left,
+            right,
+            functions,
+        });
+        let mut done = shared.done.lock().ok()?;
+        while done.1 < shared.texts.len() {
+            done = shared.parsed.wait(done).ok()?;
+        }
+        if done.1 == usize::MAX {
+            return None;
+        }
+        let _ = t.function_names.set(functions.clone());
+        Some(std::mem::take(&mut done.0))
+    }
+}
+
+/// Whether `names` are exactly the functions of `t` and the builtins.
+fn same_functions(t: &Template, names: &FastSet<String>) -> bool {
+    if let Some(own) = t.function_names.get() {
+        return own == names;
+    }
+    let mut count = 0;
+    for name in t.funcs.keys() {
+        if !names.contains(name) {
+            return false;
+        }
+        count += 1;
+    }
+    for name in crate::exec::builtin_names() {
+        if !t.funcs.contains(&name) {
+            if !names.contains(&name) {
+                return false;
+            }
+            count += 1;
+        }
+    }
+    count == names.len()
+}
+
+/// [`parse_all`], taking the texts `ahead` parsed already (same name, same text, same
+/// syntax) instead of parsing them again.
+pub(crate) fn parse_all_ahead(
+    t: &mut Template,
+    texts: &[(&str, &str)],
+    ahead: ParseAhead,
+) -> Result<(), (usize, Error)> {
+    let Some(mut parsed) = ahead.finish(t) else {
+        return parse_all(t, texts);
+    };
+    let theirs = &ahead.shared.texts;
+    let index: crate::hash::FastMap<&str, usize> = theirs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), i))
+        .collect();
+    for (i, (name, text)) in texts.iter().enumerate() {
+        let ready = index
+            .get(name)
+            .filter(|&&j| theirs[j].1 == *text)
+            .and_then(|&j| parsed[j].take());
+        let trees = match ready {
+            Some(trees) => trees,
+            None => parse_trees(&Syntax::of(t), name, text),
+        };
         trees
             .and_then(|trees| add_trees(t, trees))
             .map_err(|e| (i, e))?;

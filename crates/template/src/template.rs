@@ -1,5 +1,4 @@
 //! A set of parsed templates, and running one.
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::funcs::Funcs;
@@ -46,7 +45,7 @@ pub enum Error {
 pub struct Template {
     pub(crate) funcs: Rc<Funcs>,
     /// The names of `funcs` and the builtins, made when first parsing (shared by clones).
-    pub(crate) function_names: Rc<std::cell::OnceCell<std::collections::HashSet<String>>>,
+    pub(crate) function_names: Rc<std::cell::OnceCell<crate::hash::FastSet<String>>>,
     pub(crate) trees: Rc<Trees>,
     pub(crate) missing_key: MissingKey,
     pub(crate) delims: (Rc<str>, Rc<str>),
@@ -67,7 +66,7 @@ impl Clone for Template {
 /// The templates of a set by name: its own, then those of the set it was cloned from.
 #[derive(Clone, Default)]
 pub(crate) struct Trees {
-    own: HashMap<String, Rc<crate::parse::Tree>>,
+    own: crate::hash::FastMap<String, Rc<crate::parse::Tree>>,
     base: Option<Rc<Trees>>,
 }
 
@@ -79,7 +78,7 @@ impl Trees {
             return trees.clone();
         }
         Rc::new(Trees {
-            own: HashMap::new(),
+            own: crate::hash::FastMap::default(),
             base: Some(trees.clone()),
         })
     }
@@ -137,6 +136,17 @@ impl Template {
     /// of the text that failed; the ones before it are in the set.
     pub fn parse_all(&mut self, texts: &[(&str, &str)]) -> Result<(), (usize, Error)> {
         crate::parse::parse_all(self, texts)
+    }
+
+    /// [`Template::parse_all`], taking each text `ahead` has parsed already (under the
+    /// same name, with the same text, delimiters and functions) instead of parsing it
+    /// again. The result is the same as `parse_all`'s.
+    pub fn parse_all_ahead(
+        &mut self,
+        texts: &[(&str, &str)],
+        ahead: crate::ParseAhead,
+    ) -> Result<(), (usize, Error)> {
+        crate::parse::parse_all_ahead(self, texts, ahead)
     }
 
     /// Whether the set holds a template called `name`.

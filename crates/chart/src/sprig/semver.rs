@@ -51,6 +51,19 @@ static VALID_CONSTRAINT: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Compiles the patterns now, so that the first `semver` or `semverCompare` does not.
+pub(crate) fn prepare() {
+    for re in [
+        &LOOSE_VERSION,
+        &CONSTRAINT,
+        &CONSTRAINT_RANGE,
+        &FIND_CONSTRAINT,
+        &VALID_CONSTRAINT,
+    ] {
+        LazyLock::force(re);
+    }
+}
+
 /// A parsed version.
 #[derive(Clone, Debug)]
 pub(super) struct Version {
