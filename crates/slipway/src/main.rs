@@ -137,6 +137,12 @@ fn unknown_werf_flag(e: &clap::Error) -> Option<String> {
         .then(|| flag.to_string())
 }
 
+/// mimalloc instead of the C library's allocator: rendering a chart makes many small
+/// values on two threads at once, and glibc's arenas made a fifth of that time (measured
+/// with `scripts/bench-chart`; bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Both rustls providers can end up in one dependency tree; choose aws-lc-rs explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
