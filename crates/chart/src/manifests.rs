@@ -495,7 +495,11 @@ fn parse_heads(docs: &[(&String, String)]) -> Vec<Result<Head, String>> {
 /// document's text alone, so one read ahead is the one `sort_manifests` would read.
 pub(crate) struct HeadReader {
     files: Option<std::sync::mpsc::Sender<String>>,
-    worker: Option<std::thread::JoinHandle<HeadsRead>>,
+    /// The files not read yet: the reading loop takes them one at a time, and so does
+    /// [`HeadReader::finish`] once no more come, so that both threads read the last ones.
+    unread: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
+    /// Where the reading loop's heads come back, once no file is left.
+    heads: std::sync::mpsc::Receiver<HeadsRead>,
 }
 
 /// Heads read ahead, by document text.
@@ -512,27 +516,46 @@ impl HeadReader {
     /// A reader with its thread started (or none, when no thread can be started: every
     /// head is then read when sorting).
     pub(crate) fn start() -> HeadReader {
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let worker = std::thread::Builder::new()
+        let (reader, read) = HeadReader::deferred();
+        let started = std::thread::Builder::new()
             .name("manifest heads".into())
             .stack_size(8 << 20)
-            .spawn(move || {
-                let mut heads = HeadsRead::default();
-                for content in rx {
-                    for doc in split_manifests(&content) {
-                        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(doc) {
-                            let head = parse_head(slot.key());
-                            slot.insert(head);
-                        }
-                    }
-                }
-                heads
-            })
-            .ok();
+            .spawn(read)
+            .is_ok();
         HeadReader {
-            files: worker.is_some().then_some(tx),
-            worker,
+            files: reader.files.filter(|_| started),
+            ..reader
         }
+    }
+
+    /// A reader, and its reading loop for a thread the caller already has (one that
+    /// finished other work, as starting and ending threads costs more than it saves
+    /// here). If the loop is never run, every head is read when sorting.
+    pub(crate) fn deferred() -> (HeadReader, impl FnOnce() + Send + 'static) {
+        let (files, rx) = std::sync::mpsc::channel::<String>();
+        let unread = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (done, heads) = std::sync::mpsc::channel::<HeadsRead>();
+        let theirs = unread.clone();
+        let read = move || {
+            let mut heads = HeadsRead::default();
+            loop {
+                let next = match theirs.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok(content) = next else { break };
+                read_heads(&mut heads, &content);
+            }
+            let _ = done.send(heads);
+        };
+        (
+            HeadReader {
+                files: Some(files),
+                unread,
+                heads,
+            },
+            read,
+        )
     }
 
     /// Reads the documents of a rendered file (at `path`), as [`sort_manifests`] will.
@@ -553,13 +576,31 @@ impl HeadReader {
         READ_AHEAD.with(|r| *r.borrow_mut() = Some(self));
     }
 
-    /// Every head read, once the thread has read all it was given.
+    /// Every head, once all were read: this thread reads files the reading loop has not
+    /// reached (all of them when the loop never ran), while the loop finishes its own.
     fn finish(mut self) -> HeadsRead {
         self.files = None;
-        match self.worker.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(heads)) => heads,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => HeadsRead::default(),
+        let mut mine = HeadsRead::default();
+        loop {
+            let next = match self.unread.lock() {
+                Ok(rx) => rx.try_recv(),
+                Err(_) => break,
+            };
+            let Ok(content) = next else { break };
+            read_heads(&mut mine, &content);
+        }
+        let mut heads = self.heads.recv().unwrap_or_default();
+        heads.extend(mine);
+        heads
+    }
+}
+
+/// Reads the head of each document of a rendered file into `heads` (once per text).
+fn read_heads(heads: &mut HeadsRead, content: &str) {
+    for doc in split_manifests(content) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(doc) {
+            let head = parse_head(slot.key());
+            slot.insert(head);
         }
     }
 }

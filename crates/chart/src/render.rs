@@ -11,6 +11,7 @@ use slipway_template::{
     Arity, Error as TemplateError, Funcs, MissingKey, Object, ParseAhead, Template, Type, Value,
 };
 
+use crate::manifests::HeadReader;
 use crate::model::{Chart, File};
 
 /// The Kubernetes version templates see when none is given (Helm v4.3.2's default).
@@ -553,14 +554,14 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
         .iter()
         .map(|name| (name.as_str(), templates[name].text.as_str()))
         .collect();
-    match PARSE_AHEAD.with(|ahead| ahead.borrow_mut().take()) {
-        Some(ahead) => set.parse_all_ahead(&texts, ahead),
-        None => set.parse_all(&texts),
-    }
-    .map_err(|(i, e)| parse_error(&order[i], e))?;
+    let (parsed, heads) = match PARSE_AHEAD.with(|ahead| ahead.borrow_mut().take()) {
+        // The parsing thread reads the heads of the documents once it is done parsing.
+        Some((ahead, heads)) => (set.parse_all_ahead(&texts, ahead), heads),
+        None => (set.parse_all(&texts), crate::manifests::HeadReader::start()),
+    };
+    parsed.map_err(|(i, e)| parse_error(&order[i], e))?;
     let mut rendered = BTreeMap::new();
     // The documents are read for sorting on another thread as they come.
-    let heads = crate::manifests::HeadReader::start();
     for name in &order {
         let base = name.rsplit('/').next().unwrap_or(name);
         if base.starts_with('_') {
@@ -583,15 +584,19 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
 }
 
 thread_local! {
-    /// The templates [`parse_ahead`] started parsing for this thread's next render.
-    static PARSE_AHEAD: RefCell<Option<ParseAhead>> = const { RefCell::new(None) };
+    /// The templates [`parse_ahead`] started parsing for this thread's next render, and
+    /// the reader of rendered documents' heads that the same thread becomes afterwards.
+    static PARSE_AHEAD: RefCell<Option<(ParseAhead, HeadReader)>> = const { RefCell::new(None) };
 }
 
 /// Starts parsing a chart's templates on another thread, given as (path as the render
 /// names it, text); the next [`render`] on this thread takes the trees whose path and
 /// text it renders instead of parsing them again. The chart loader calls this as soon as
-/// it has the files, so that parsing overlaps with reading values.
+/// it has the files, so that parsing overlaps with reading values. The thread then reads
+/// the heads of the rendered documents (one thread for both: starting and ending threads
+/// costs more than it saves here, on virtual machines most of all).
 pub(crate) fn parse_ahead(texts: Vec<(String, String)>) {
+    let (heads, read_heads) = HeadReader::deferred();
     let ahead = ParseAhead::start(
         |texts| {
             // Compiling the semantic-version patterns is the slowest first call a
@@ -601,9 +606,10 @@ pub(crate) fn parse_ahead(texts: Vec<(String, String)>) {
             }
             template_set()
         },
+        read_heads,
         texts,
     );
-    PARSE_AHEAD.with(|slot| *slot.borrow_mut() = Some(ahead));
+    PARSE_AHEAD.with(|slot| *slot.borrow_mut() = Some((ahead, heads)));
 }
 
 /// The template set every render uses: [`helm_funcs`] plus `include` and `tpl`, with

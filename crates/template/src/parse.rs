@@ -392,27 +392,28 @@ pub struct ParseAhead {
 /// The trees of one text, or why it does not parse.
 type Parsed = Result<Vec<Tree>, Error>;
 
+/// A text's trees, and whether the worker parsed it.
+type Done = (Parsed, bool);
+
 /// What the worker and the asking thread share.
 struct Ahead {
     /// (name, text), in the order given.
     texts: Vec<(String, String)>,
     /// The index of the next text nobody has started.
     next: std::sync::atomic::AtomicUsize,
-    /// The result of each text, once parsed, and how many there are (`usize::MAX` when
-    /// the worker gave up).
-    done: std::sync::Mutex<(Vec<Option<Parsed>>, usize)>,
+    /// The result of each text, once parsed, with whether the worker parsed it, and how
+    /// many there are (`usize::MAX` when the worker gave up).
+    done: std::sync::Mutex<(Vec<Option<Done>>, usize)>,
     /// Signalled each time a text is parsed.
     parsed: std::sync::Condvar,
-    /// The syntax the texts were parsed with: delimiters and function names, set by the
-    /// worker before it parses anything (or when it cannot).
+    /// The syntax the worker parses with: delimiters and function names, set before it
+    /// parses anything (`None` when it could not make its set).
     syntax: std::sync::OnceLock<Option<(String, String, FastSet<String>)>>,
-    /// Signalled when `syntax` is set.
-    syntax_set: (std::sync::Mutex<()>, std::sync::Condvar),
 }
 
 impl Ahead {
     /// Parses texts until none is left unstarted.
-    fn work(&self, syntax: &Syntax<'_>) {
+    fn work(&self, syntax: &Syntax<'_>, by_worker: bool) {
         use std::sync::atomic::Ordering;
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -421,27 +422,24 @@ impl Ahead {
             };
             let parsed = parse_trees(syntax, name, text);
             if let Ok(mut done) = self.done.lock() {
-                done.0[i] = Some(parsed);
+                done.0[i] = Some((parsed, by_worker));
                 done.1 += 1;
             }
             self.parsed.notify_all();
         }
-    }
-
-    fn set_syntax(&self, syntax: Option<(String, String, FastSet<String>)>) {
-        let _ = self.syntax.set(syntax);
-        let _guard = self.syntax_set.0.lock();
-        self.syntax_set.1.notify_all();
     }
 }
 
 impl ParseAhead {
     /// Starts parsing `texts` (name, text) on a new thread, with the syntax of the set
     /// `make` builds there from the texts (its delimiters and functions; `make` may also
-    /// prepare what running the texts will need). With no thread to be had, the texts are
-    /// parsed when the set asks for them.
+    /// prepare what running the texts will need). Once every text is parsed, the thread
+    /// goes on with `then`, so that other work started while the texts run needs no
+    /// thread of its own. With no thread to be had, the texts are parsed when the set asks
+    /// for them, and `then` is dropped unrun.
     pub fn start(
         make: impl FnOnce(&[(String, String)]) -> Template + Send + 'static,
+        then: impl FnOnce() + Send + 'static,
         texts: Vec<(String, String)>,
     ) -> ParseAhead {
         let shared = Arc::new(Ahead {
@@ -450,7 +448,6 @@ impl ParseAhead {
             next: std::sync::atomic::AtomicUsize::new(0),
             parsed: std::sync::Condvar::new(),
             syntax: std::sync::OnceLock::new(),
-            syntax_set: Default::default(),
         });
         let theirs = shared.clone();
         let started = std::thread::Builder::new()
@@ -458,22 +455,13 @@ impl ParseAhead {
             // As deep as the main thread may go (nested parentheses recurse).
             .stack_size(8 << 20)
             .spawn(move || {
-                // Whatever happens here, the asking thread must not wait for a syntax.
-                struct Unblock<'a>(&'a Ahead);
-                impl Drop for Unblock<'_> {
-                    fn drop(&mut self) {
-                        self.0.set_syntax(None);
-                    }
-                }
-                let unblock = Unblock(&theirs);
                 let t = make(&theirs.texts);
                 let syntax = Syntax::of(&t);
-                theirs.set_syntax(Some((
+                let _ = theirs.syntax.set(Some((
                     t.delims.0.to_string(),
                     t.delims.1.to_string(),
                     syntax.functions.clone(),
                 )));
-                drop(unblock);
                 // A parse that panics must not leave the asking thread waiting for it.
                 struct Abandon<'a>(&'a Ahead);
                 impl Drop for Abandon<'_> {
@@ -487,46 +475,45 @@ impl ParseAhead {
                     }
                 }
                 let abandon = Abandon(&theirs);
-                theirs.work(&syntax);
+                theirs.work(&syntax, true);
                 drop(abandon);
+                // Done with the set and the texts before going on.
+                drop(t);
+                drop(theirs);
+                then();
             })
             .is_ok();
         ParseAhead { shared, started }
     }
 
-    /// Finishes the parse, helping with what is left, when `t`'s syntax is the one the
-    /// worker used (its function names then become `t`'s, instead of being collected
-    /// again): the result of each text, in the order given. `None` when the syntax
-    /// differs or no worker ever started.
+    /// Finishes the parse, helping with what is left, and returns the result of each
+    /// text, in the order given. When the worker's syntax is already known and is `t`'s,
+    /// its function names become `t`'s instead of being collected again; otherwise this
+    /// thread helps with `t`'s own syntax, and what the worker parsed is kept only if its
+    /// syntax turns out to be the same. `None` when no worker ever started.
     fn finish(&self, t: &Template) -> Option<Vec<Option<Parsed>>> {
         if !self.started {
             return None;
         }
         let shared = &*self.shared;
-        let theirs = {
-            let mut guard = shared.syntax_set.0.lock().ok()?;
-            loop {
-                if let Some(s) = shared.syntax.get() {
-                    break s.as_ref();
-                }
-                guard = shared.syntax_set.1.wait(guard).ok()?;
-            }
-        };
-        let same = theirs.is_some_and(|(left, right, functions)| {
+        let same = |(left, right, functions): &(String, String, FastSet<String>)| {
             **left == *t.delims.0 && **right == *t.delims.1 && same_functions(t, functions)
-        });
-        let Some((left, right, functions)) = theirs.filter(|_| same) else {
-            // Texts parsed with other functions may have failed or passed wrongly.
-            shared
-                .next
-                .store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
-            return None;
         };
-        shared.work(&Syntax {
-            left,
-            right,
-            functions,
-        });
+        match shared.syntax.get() {
+            Some(Some(theirs)) if same(theirs) => {
+                let (left, right, functions) = theirs;
+                let _ = t.function_names.set(functions.clone());
+                shared.work(
+                    &Syntax {
+                        left,
+                        right,
+                        functions,
+                    },
+                    false,
+                );
+            }
+            _ => shared.work(&Syntax::of(t), false),
+        }
         let mut done = shared.done.lock().ok()?;
         while done.1 < shared.texts.len() {
             done = shared.parsed.wait(done).ok()?;
@@ -534,8 +521,28 @@ impl ParseAhead {
         if done.1 == usize::MAX {
             return None;
         }
-        let _ = t.function_names.set(functions.clone());
-        Some(std::mem::take(&mut done.0))
+        let mut parsed = std::mem::take(&mut done.0);
+        drop(done);
+        // Every text is parsed, so the worker has set its syntax.
+        if !shared
+            .syntax
+            .get()
+            .and_then(Option::as_ref)
+            .is_some_and(same)
+        {
+            // Texts parsed with other functions may have failed or passed wrongly.
+            for entry in &mut parsed {
+                if entry.as_ref().is_some_and(|(_, by_worker)| *by_worker) {
+                    *entry = None;
+                }
+            }
+        }
+        Some(
+            parsed
+                .into_iter()
+                .map(|entry| entry.map(|(trees, _)| trees))
+                .collect(),
+        )
     }
 }
 
