@@ -144,7 +144,7 @@ fn crd_files(chart: &Chart, out: &mut Vec<CrdFile>) {
     for f in chart.crds() {
         out.push(CrdFile {
             filename: format!("{prefix}/{}", f.name),
-            data: String::from_utf8_lossy(&f.data).into_owned(),
+            data: crate::model::text_of(&f.data),
         });
     }
     for sub in &chart.dependencies {

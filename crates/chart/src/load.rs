@@ -279,7 +279,7 @@ fn read_archive(data: &[u8]) -> Result<Vec<File>, LoadError> {
 }
 
 fn text(f: &File) -> String {
-    String::from_utf8_lossy(&f.data).into_owned()
+    crate::model::text_of(&f.data)
 }
 
 /// Builds a chart from its files (paths relative to the chart's root).

@@ -13,6 +13,15 @@ pub struct File {
     pub data: Vec<u8>,
 }
 
+/// A file's bytes as text, as Go's `string(bytes)` shows them: invalid UTF-8 becomes
+/// U+FFFD. (Valid text, the usual case, is checked by the faster strict check first.)
+pub(crate) fn text_of(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(data).into_owned(),
+    }
+}
+
 /// A maintainer entry of `Chart.yaml`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Maintainer {

@@ -414,7 +414,7 @@ fn all_templates(chart: &Chart, top: &Value, out: &mut BTreeMap<String, Renderab
         out.insert(
             format!("{prefix}/{}", t.name),
             Renderable {
-                text: String::from_utf8_lossy(&t.data).into_owned(),
+                text: crate::model::text_of(&t.data),
                 scope: next.clone(),
                 base_path: format!("{prefix}/templates"),
             },
@@ -576,7 +576,7 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
             m.borrow_mut().insert("Template".to_owned(), Value::map(t));
         }
         let out = set.execute(name, &r.scope).map_err(exec_error)?;
-        let out = out.replace("<no value>", "");
+        let out = without_no_value(out);
         heads.file(name, &out);
         rendered.insert(name.clone(), out);
     }
@@ -686,6 +686,17 @@ fn template_set() -> Template {
     let mut set = Template::new(funcs);
     set.missing_key(MissingKey::Zero);
     set
+}
+
+/// A rendered text without Go's `<no value>` marks, as Helm removes them (found with a
+/// vectorised search, since most texts have none).
+fn without_no_value(out: String) -> String {
+    const MARK: &str = "<no value>";
+    if memchr::memmem::find(out.as_bytes(), MARK.as_bytes()).is_some() {
+        out.replace(MARK, "")
+    } else {
+        out
+    }
 }
 
 fn unsupported(e: TemplateError) -> Result<RenderError, TemplateError> {
