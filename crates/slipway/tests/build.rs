@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use common::{Run, TlsRig};
+use common::{Run, TlsRig, stage_digests, stages, statuses, text};
 use serde_json::{Value, json};
 use slipway_testkit::oci_layout;
 
@@ -283,32 +283,12 @@ fn image<'a>(report: &'a Value, name: &str) -> &'a Value {
     img
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is not a string in {v:#}"))
-}
-
-fn stages(img: &Value) -> &Vec<Value> {
-    img["Stages"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no Stages list in {img:#}"))
-}
-
-fn statuses(img: &Value) -> Vec<&str> {
-    stages(img).iter().map(|s| text(s, "Status")).collect()
-}
-
 /// The backend that built each stage in this run (`-` for a stage not built).
 fn stage_backends(img: &Value) -> Vec<&str> {
     stages(img)
         .iter()
         .map(|s| s["Backend"].as_str().unwrap_or("-"))
         .collect()
-}
-
-fn stage_digests(img: &Value) -> Vec<&str> {
-    stages(img).iter().map(|s| text(s, "Digest")).collect()
 }
 
 /// The static busybox the RUN tests put in their images (Debian package busybox-static).

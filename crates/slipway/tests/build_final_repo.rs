@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use common::{Run, TlsRig, tree_state};
+use common::{Run, TlsRig, stage_digests, statuses, text, tree_state};
 use serde_json::Value;
 use slipway_testkit::{LeafKind, Registry};
 
@@ -30,11 +30,17 @@ impl std::ops::Deref for Rig {
 
 impl Rig {
     fn new() -> Rig {
-        let base = TlsRig::new();
+        let mut base = TlsRig::new();
         let other = Registry::builder()
             .tls(&base.pki.server_cert(LeafKind::CaSigned))
             .access_log()
             .start();
+        // Every run trusts the test CA for the second registry too.
+        base.globals.push(format!(
+            "--registry-ca={}={}",
+            other.host(),
+            base.pki.ca().display()
+        ));
         Rig { base, other }
     }
 
@@ -43,36 +49,13 @@ impl Rig {
         format!("{}/{name}", self.other.host())
     }
 
-    /// Runs slipway trusting the test CA for both registries.
-    fn run(&self, args: &[&str]) -> Run {
-        let ca = format!(
-            "--registry-ca={}={}",
-            self.other.host(),
-            self.pki.ca().display()
-        );
-        let mut all = vec![ca.as_str()];
-        all.extend_from_slice(args);
-        self.slipway(&all)
-    }
-
     /// Runs `slipway --output json build --dir DIR --store STORE --repo REPO EXTRA...`
     /// (STORE a folder name in the scratch folder), asserts it succeeded, and returns the
     /// run (its report on stdout).
     fn build(&self, dir: &Path, store: &str, repo: &str, extra: &[&str]) -> Run {
-        let store = self.path(store);
-        let mut args = vec![
-            "--output",
-            "json",
-            "build",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--repo",
-            repo,
-        ];
+        let mut args = vec!["--repo", repo];
         args.extend_from_slice(extra);
-        let run = self.run(&args);
+        let run = self.build_json(dir, store, &args, &[]);
         assert_eq!(
             run.code, 0,
             "slipway build {extra:?} failed\nstderr:\n{}\nstdout:\n{}",
@@ -85,23 +68,6 @@ impl Rig {
     fn other_storage(&self) -> BTreeMap<PathBuf, (SystemTime, u64)> {
         tree_state(&self.other.dir().join("data"))
     }
-
-    /// The tags skopeo lists for `repo`, sorted.
-    fn tags(&self, repo: &str) -> Vec<String> {
-        let mut tags = self
-            .skopeo
-            .list_tags(repo)
-            .unwrap_or_else(|e| panic!("{e}"));
-        tags.sort();
-        tags
-    }
-
-    /// The manifest digest skopeo reads for `image`.
-    fn digest_of(&self, image: &str) -> String {
-        self.skopeo
-            .manifest_digest(&format!("docker://{image}"))
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
 }
 
 fn app(report: &Value) -> &Value {
@@ -110,33 +76,9 @@ fn app(report: &Value) -> &Value {
     app
 }
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string {key}: {v:#}"))
-}
-
-fn statuses(img: &Value) -> Vec<&str> {
-    img["Stages"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no Stages: {img:#}"))
-        .iter()
-        .map(|s| s["Status"].as_str().unwrap())
-        .collect()
-}
-
-fn stage_digests(img: &Value) -> Vec<String> {
-    img["Stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Digest"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The sorted set of `strings`.
-fn sorted(strings: &[String]) -> Vec<String> {
-    let mut v = strings.to_vec();
+fn sorted(strings: &[impl AsRef<str>]) -> Vec<String> {
+    let mut v: Vec<String> = strings.iter().map(|s| s.as_ref().to_owned()).collect();
     v.sort();
     v.dedup();
     v
@@ -254,7 +196,7 @@ fn final_images_are_published_to_the_final_repo_and_named_there() {
          repo: {{ .Values.werf.repo | quote }}\n",
     )
     .unwrap();
-    let out = rig.run(&[
+    let out = rig.slipway(&[
         "render",
         "--dir",
         dir.to_str().unwrap(),
@@ -275,7 +217,7 @@ fn final_images_are_published_to_the_final_repo_and_named_there() {
     assert!(!out.stdout.contains(&stages_repo), "{}", out.stdout);
 
     // Without --repo there is nothing to publish from.
-    let no_repo = rig.run(&[
+    let no_repo = rig.slipway(&[
         "build",
         "--dir",
         dir.to_str().unwrap(),
@@ -387,7 +329,7 @@ fn a_cache_repo_gets_every_pushed_stage_and_feeds_a_new_repo() {
     let new_stages = stage_digests(changed);
     assert_eq!(new_stages[0], stages[0]);
     let mut want = stages.clone();
-    want.push(new_stages[1].clone());
+    want.push(new_stages[1]);
     assert_eq!(rig.tags(&cache), sorted(&want));
     assert_eq!(rig.tags(&main), sorted(&want));
     let cache_path = cache.split_once('/').unwrap().1;
@@ -405,7 +347,7 @@ fn a_cache_repo_gets_every_pushed_stage_and_feeds_a_new_repo() {
     );
 
     // Without --repo, a cache repo has nothing to serve.
-    let no_repo = rig.run(&[
+    let no_repo = rig.slipway(&[
         "build",
         "--dir",
         dir.to_str().unwrap(),

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Run, TlsRig};
+use common::{Run, TlsRig, text};
 use serde_json::Value;
 use slipway_testkit::{ImageLayout, oci_layout, sha256_digest};
 
@@ -144,12 +144,6 @@ impl Rig {
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} is not a string in {v:#}"))
 }
 
 /// The layer digests of a manifest.

@@ -81,11 +81,6 @@ fn field<'a>(report: &'a Value, name: &str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no Images.{name}.{key} in {report:#}"))
 }
 
-/// The tags skopeo lists in `repo`.
-fn tags(rig: &TlsRig, repo: &str) -> Vec<String> {
-    rig.skopeo.list_tags(repo).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -255,7 +250,8 @@ fn custom_tags_are_pushed_at_each_images_final_manifest() {
         );
     }
     // Besides the stages (tagged by digest), the repository holds exactly these tags.
-    let mut custom: Vec<String> = tags(&rig, &repo)
+    let mut custom: Vec<String> = rig
+        .tags(&repo)
         .into_iter()
         .filter(|t| !is_hex64(t))
         .collect();

@@ -280,6 +280,9 @@ pub struct TlsRig {
     pub skopeo: Skopeo,
     /// skopeo's certificate folder.
     pub skopeo_certs: PathBuf,
+    /// More flags every slipway run gets before its own (`--registry-ca` for a second
+    /// registry, say); they come before the subcommand, where global flags belong.
+    pub globals: Vec<String>,
 }
 
 impl TlsRig {
@@ -298,6 +301,7 @@ impl TlsRig {
             pki,
             tmp,
             skopeo_certs,
+            globals: Vec::new(),
         }
     }
 
@@ -338,6 +342,7 @@ impl TlsRig {
             self.pki.ca().display()
         );
         let mut all = vec![ca.as_str()];
+        all.extend(self.globals.iter().map(String::as_str));
         all.extend_from_slice(args);
         let xdg = self.path("xdg");
         let docker = self.path("docker");
@@ -397,6 +402,16 @@ impl TlsRig {
         self.skopeo
             .manifest_digest(&format!("docker://{image}"))
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The tags skopeo lists in `repo`, sorted.
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let mut tags = self
+            .skopeo
+            .list_tags(repo)
+            .unwrap_or_else(|e| panic!("{e}"));
+        tags.sort();
+        tags
     }
 
     /// Returns the path, mtime and size of everything in the registry's storage.
@@ -492,4 +507,30 @@ pub fn terminal_rows(raw: &str, cols: usize) -> Vec<String> {
         }
     }
     rows
+}
+
+// ---- reading build reports (werf's `--report-format json` shape) ---------------------------
+
+/// The string `v[key]`.
+pub fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string in {v:#}"))
+}
+
+/// An image's `Stages` in a build report.
+pub fn stages(img: &Value) -> &Vec<Value> {
+    img["Stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Stages list in {img:#}"))
+}
+
+/// Each stage's `Status` (`built`, `cached`, `copied`...).
+pub fn statuses(img: &Value) -> Vec<&str> {
+    stages(img).iter().map(|s| text(s, "Status")).collect()
+}
+
+/// Each stage's `Digest`.
+pub fn stage_digests(img: &Value) -> Vec<&str> {
+    stages(img).iter().map(|s| text(s, "Digest")).collect()
 }
