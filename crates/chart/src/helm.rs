@@ -191,7 +191,6 @@ pub fn render_chart(
         crate::schema::validate(chart, &values).map_err(|e| Error::Values(e.to_string()))?;
     }
     let files = crate::render::render(chart, &top)?;
-    crate::render::keep_until_next_render(top);
     Ok((files, api_versions))
 }
 
@@ -220,9 +219,5 @@ pub fn template_chart(req: &Request, mut chart: Chart) -> Result<Rendered, Error
         })?;
     let text = crate::manifests::format_template(&rendered, &options)
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::render::keep_until_next_render(chart);
-    crate::render::keep_until_next_render(user);
-    crate::render::keep_until_next_render(files);
-    crate::render::keep_until_next_render(rendered);
     Ok(Rendered { text })
 }

@@ -513,24 +513,20 @@ thread_local! {
 }
 
 impl HeadReader {
-    /// A reader with its thread started (or none, when no thread can be started: every
-    /// head is then read when sorting).
+    /// A reader with a thread of its own (when none can be started, [`HeadReader::finish`]
+    /// reads every file itself).
     pub(crate) fn start() -> HeadReader {
         let (reader, read) = HeadReader::deferred();
-        let started = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("manifest heads".into())
             .stack_size(8 << 20)
-            .spawn(read)
-            .is_ok();
-        HeadReader {
-            files: reader.files.filter(|_| started),
-            ..reader
-        }
+            .spawn(read);
+        reader
     }
 
     /// A reader, and its reading loop for a thread the caller already has (one that
     /// finished other work, as starting and ending threads costs more than it saves
-    /// here). If the loop is never run, every head is read when sorting.
+    /// here). If the loop is never run, [`HeadReader::finish`] reads every file itself.
     pub(crate) fn deferred() -> (HeadReader, impl FnOnce() + Send + 'static) {
         let (files, rx) = std::sync::mpsc::channel::<String>();
         let unread = std::sync::Arc::new(std::sync::Mutex::new(rx));

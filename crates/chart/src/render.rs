@@ -545,7 +545,6 @@ pub fn helm_funcs() -> Funcs {
 /// `to_render_values` built): Helm's `engine.Render`. Returns each rendered template's
 /// text by path, partials (`_*`) left out, `<no value>` removed.
 pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, RenderError> {
-    LAST_RENDER.with(|kept| kept.borrow_mut().clear());
     let mut templates = BTreeMap::new();
     all_templates(chart, top, &mut templates);
     let mut set = template_set();
@@ -581,26 +580,13 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
         rendered.insert(name.clone(), out);
     }
     heads.hand_over();
-    keep_until_next_render(set);
-    keep_until_next_render(templates);
     Ok(rendered)
 }
 
 thread_local! {
-    /// What the last render on this thread made, kept until the next one starts.
-    static LAST_RENDER: RefCell<Vec<Box<dyn std::any::Any>>> = const { RefCell::new(Vec::new()) };
-
     /// The templates [`parse_ahead`] started parsing for this thread's next render, and
     /// the reader of rendered documents' heads that the same thread becomes afterwards.
     static PARSE_AHEAD: RefCell<Option<(ParseAhead, HeadReader)>> = const { RefCell::new(None) };
-}
-
-/// Keeps what a render made (its templates, values, chart) until the next render on this
-/// thread starts, instead of freeing it as the render returns: a command that prints the
-/// result and exits never pays for freeing it, and a caller that goes on holds one
-/// render's worth at most.
-pub(crate) fn keep_until_next_render(made: impl std::any::Any) {
-    LAST_RENDER.with(|kept| kept.borrow_mut().push(Box::new(made)));
 }
 
 /// Starts parsing a chart's templates on another thread, given as (path as the render
