@@ -344,40 +344,11 @@ const CONFIG_KEYS: &str = "labels, removeLabels, keepEssentialWerfLabels, clearW
 const GLOBAL_CONFIG_KEYS: &str = "labels, removeLabels, keepEssentialWerfLabels, clearWerfLabels";
 
 impl Cx<'_> {
-    fn spec_expected(
-        &self,
-        doc: &Doc<'_>,
-        key: &str,
-        v: &Spanned<Node>,
-        what: &str,
-    ) -> ConfigError {
-        self.at(
-            doc,
-            &v.referenced,
-            key,
-            format!("expected {what}, found {}", v.value.what()),
-        )
-    }
-
     fn spec_bool(&self, doc: &Doc<'_>, key: &str, v: &Spanned<Node>) -> Result<bool, ConfigError> {
         match v.value {
             Node::Bool(b) => Ok(b),
             Node::Null => Ok(false),
-            _ => Err(self.spec_expected(doc, key, v, "true or false")),
-        }
-    }
-
-    /// A string werf reads into a Go string: numbers as written; null is "", not set.
-    fn spec_string(
-        &self,
-        doc: &Doc<'_>,
-        key: &str,
-        v: &Spanned<Node>,
-    ) -> Result<Option<String>, ConfigError> {
-        match &v.value {
-            Node::Null => Ok(None),
-            Node::Seq(_) | Node::Map(_) => Err(self.spec_expected(doc, key, v, "a string")),
-            _ => Ok(Some(self.scalar_text(doc, key, v)?).filter(|s| !s.is_empty())),
+            _ => Err(self.expected(doc, key, v, "true or false")),
         }
     }
 
@@ -396,14 +367,14 @@ impl Cx<'_> {
                     let k = format!("{key}[{i}]");
                     match &item.value {
                         Node::Seq(_) | Node::Map(_) | Node::Null => {
-                            Err(self.spec_expected(doc, &k, item, "a string"))
+                            Err(self.expected(doc, &k, item, "a string"))
                         }
                         _ => Ok((self.scalar_text(doc, &k, item)?, doc.line(&item.referenced))),
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            _ => Err(self.spec_expected(doc, key, v, "a list of strings")),
+            _ => Err(self.expected(doc, key, v, "a list of strings")),
         }
     }
 
@@ -442,14 +413,14 @@ impl Cx<'_> {
                     let value = match &val.value {
                         Node::Null => String::new(),
                         Node::Seq(_) | Node::Map(_) => {
-                            return Err(self.spec_expected(doc, &sub, val, "a string"));
+                            return Err(self.expected(doc, &sub, val, "a string"));
                         }
                         _ => self.scalar_text(doc, &sub, val)?,
                     };
                     Ok((k.value.clone(), value, doc.line(&k.referenced)))
                 })
                 .collect(),
-            _ => Err(self.spec_expected(doc, key, v, "a mapping of names to values")),
+            _ => Err(self.expected(doc, key, v, "a mapping of names to values")),
         }
     }
 
@@ -493,7 +464,7 @@ impl Cx<'_> {
         let entries = match &v.value {
             Node::Null => return Ok(None),
             Node::Map(m) => m,
-            _ => return Err(self.spec_expected(doc, key, v, "a mapping")),
+            _ => return Err(self.expected(doc, key, v, "a mapping")),
         };
         let mut h = Healthcheck::default();
         for (k, val) in entries {
@@ -549,13 +520,13 @@ impl Cx<'_> {
         let entries = match &v.value {
             Node::Null => return Ok(None),
             Node::Map(m) => m,
-            _ => return Err(self.spec_expected(doc, key, v, "a mapping")),
+            _ => return Err(self.expected(doc, key, v, "a mapping")),
         };
         let mut raw = RawImageSpec::default();
         for (k, val) in entries {
             let sub = format!("{key}.{}", k.value);
             match k.value.as_str() {
-                "author" => raw.edit.author = self.spec_string(doc, &sub, val)?,
+                "author" => raw.edit.author = self.optional_string(doc, &sub, val)?,
                 "clearHistory" => raw.edit.clear_history = self.spec_bool(doc, &sub, val)?,
                 "config" => self.spec_config(doc, &sub, val, global, &mut raw)?,
                 other => {
@@ -584,7 +555,7 @@ impl Cx<'_> {
         let entries = match &v.value {
             Node::Null => return Ok(()),
             Node::Map(m) => m,
-            _ => return Err(self.spec_expected(doc, key, v, "a mapping")),
+            _ => return Err(self.expected(doc, key, v, "a mapping")),
         };
         let e = &mut raw.edit;
         for (k, val) in entries {
@@ -630,9 +601,9 @@ impl Cx<'_> {
                 "expose" => e.expose = strings(self.spec_list(doc, &sub, val)?),
                 "cmd" => e.cmd = strings(self.spec_list(doc, &sub, val)?),
                 "entrypoint" => e.entrypoint = strings(self.spec_list(doc, &sub, val)?),
-                "user" => e.user = self.spec_string(doc, &sub, val)?,
-                "workingDir" => e.working_dir = self.spec_string(doc, &sub, val)?,
-                "stopSignal" => e.stop_signal = self.spec_string(doc, &sub, val)?,
+                "user" => e.user = self.optional_string(doc, &sub, val)?,
+                "workingDir" => e.working_dir = self.optional_string(doc, &sub, val)?,
+                "stopSignal" => e.stop_signal = self.optional_string(doc, &sub, val)?,
                 "healthcheck" => e.healthcheck = self.spec_healthcheck(doc, &sub, val)?,
                 "env" => {
                     for (n, value, line) in self.spec_map(doc, &sub, val)? {

@@ -80,7 +80,13 @@ pub(crate) struct RawDep {
 impl Cx<'_> {
     /// Reports that the value of `key` is of the wrong kind: `expected` says what it should
     /// be (`a string`, `a list`), and the message names what it is.
-    fn expected(&self, doc: &Doc<'_>, key: &str, v: &Spanned<Node>, expected: &str) -> ConfigError {
+    pub(crate) fn expected(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+        expected: &str,
+    ) -> ConfigError {
         self.at(
             doc,
             &v.referenced,
@@ -147,6 +153,20 @@ impl Cx<'_> {
             Node::Str(s) if allow_empty || !s.is_empty() => Ok(s.clone()),
             Node::Str(_) => Err(self.at(doc, &v.referenced, key, "must not be empty".into())),
             _ => Err(self.expected(doc, key, v, "a string")),
+        }
+    }
+
+    /// A scalar werf reads into a Go string (`deploy.appVersion`, `imageSpec.author`...):
+    /// numbers and booleans as written; null or empty sets nothing.
+    pub(crate) fn optional_string(
+        &self,
+        doc: &Doc<'_>,
+        key: &str,
+        v: &Spanned<Node>,
+    ) -> Result<Option<String>, ConfigError> {
+        match &v.value {
+            Node::Null => Ok(None),
+            _ => Ok(Some(self.scalar_text(doc, key, v)?).filter(|s| !s.is_empty())),
         }
     }
 
@@ -489,7 +509,7 @@ impl Cx<'_> {
                 "helmReleaseSlug" => d.helm_release_slug = Some(boolean(val)?),
                 "namespaceSlug" => d.namespace_slug = Some(boolean(val)?),
                 "appVersion" => {
-                    app_version.push((self.app_version(doc, &key, val)?, key.clone(), k));
+                    app_version.push((self.optional_string(doc, &key, val)?, key.clone(), k));
                 }
                 "helmChartConfig" => {
                     let sub = match &val.value {
@@ -510,7 +530,7 @@ impl Cx<'_> {
                                 ),
                             ));
                         }
-                        app_version.push((self.app_version(doc, &key, sv)?, key, sk));
+                        app_version.push((self.optional_string(doc, &key, sv)?, key, sk));
                     }
                 }
                 other => {
@@ -540,21 +560,6 @@ impl Cx<'_> {
         }
         d.app_version = app_version.pop().and_then(|(v, _, _)| v);
         Ok(d)
-    }
-
-    /// Reads the chart's appVersion (`deploy.helmChartConfig.appVersion`, or the older
-    /// `deploy.appVersion`): a string, with other scalars kept as written (`1.10` stays
-    /// `1.10`); null or empty sets nothing, and the chart's own appVersion stays.
-    fn app_version(
-        &self,
-        doc: &Doc<'_>,
-        key: &str,
-        v: &Spanned<Node>,
-    ) -> Result<Option<String>, ConfigError> {
-        match &v.value {
-            Node::Null => Ok(None),
-            _ => Ok(Some(self.scalar_text(doc, key, v)?).filter(|s| !s.is_empty())),
-        }
     }
 
     pub(crate) fn image(
