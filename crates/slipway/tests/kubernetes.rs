@@ -131,6 +131,46 @@ fn trust_apply_ok(c: &Cluster, r: &PrivateRegistry, trust: &str, ns: &str) -> Ru
     a
 }
 
+/// `slipway --output json converge` of `project` run on the node, trusting `r`'s CA, into
+/// namespace `ns` with the cluster's trust agent (trust namespace `NS-trust`) and a
+/// three-minute timeout, plus `extra` flags.
+fn converge_on_node(
+    c: &Cluster,
+    r: &PrivateRegistry,
+    project: &Path,
+    repo: &str,
+    ns: &str,
+    extra: &[&str],
+) -> Run {
+    let ca = r.ca_flag();
+    let api = c.api_server();
+    let trust_ns = format!("{ns}-trust");
+    let mut args = vec![
+        ca.as_str(),
+        "--output",
+        "json",
+        "converge",
+        "--dir",
+        s(project),
+        "--repo",
+        repo,
+        "--namespace",
+        ns,
+        "--agent-image",
+        c.agent_image().unwrap(),
+        "--trust-namespace",
+        &trust_ns,
+        "--runtime",
+        "containerd",
+        "--agent-api-server",
+        &api,
+        "--timeout",
+        "3m",
+    ];
+    args.extend_from_slice(extra);
+    on_node(c, r, &args)
+}
+
 /// Writes a werf project: one image (a static busybox that waits) and the manifests
 /// `extra` plus a Deployment `name` of it, whose readiness needs `/tmp/ready`.
 fn app_project(dir: &Path, name: &str, extra: &str) -> PathBuf {
@@ -413,36 +453,7 @@ spec:
     .replace("{widgets}", &crd_yaml("Widget", "widget"));
     let project = app_project(r.tmp.path(), "app", &extra);
     let repo = format!("{host}/app");
-    let ca = r.ca_flag();
-    let api = c.api_server();
-    let converge = |project: &Path| {
-        on_node(
-            c,
-            &r,
-            &[
-                &ca,
-                "--output",
-                "json",
-                "converge",
-                "--dir",
-                s(project),
-                "--repo",
-                &repo,
-                "--namespace",
-                "t-conv",
-                "--agent-image",
-                c.agent_image().unwrap(),
-                "--trust-namespace",
-                "t-conv-trust",
-                "--runtime",
-                "containerd",
-                "--agent-api-server",
-                &api,
-                "--timeout",
-                "3m",
-            ],
-        )
-    };
+    let converge = |project: &Path| converge_on_node(c, &r, project, &repo, "t-conv", &[]);
 
     // One command: build, push, trust the registry on the node, render, apply, ready.
     let first = converge(&project);
@@ -1240,39 +1251,20 @@ fn converge_runs_a_templated_charts_hooks_in_order_around_the_rollout() {
     let labels = r.path("labels.yaml");
     std::fs::write(&labels, "labels:\n  tier: web\n").unwrap();
     let repo = format!("{host}/hooks");
-    let ca = r.ca_flag();
-    let api = c.api_server();
     let converge = || {
-        on_node(
+        converge_on_node(
             c,
             &r,
+            &project,
+            &repo,
+            ns,
             &[
-                &ca,
-                "--output",
-                "json",
-                "converge",
-                "--dir",
-                s(&project),
-                "--repo",
-                &repo,
-                "--namespace",
-                ns,
                 "--env",
                 "staging",
                 "--set",
                 "replicas=2",
                 "--values",
                 s(&labels),
-                "--agent-image",
-                c.agent_image().unwrap(),
-                "--trust-namespace",
-                "t-hooks-trust",
-                "--runtime",
-                "containerd",
-                "--agent-api-server",
-                &api,
-                "--timeout",
-                "3m",
             ],
         )
     };
