@@ -91,7 +91,7 @@ fn encode(out: &mut String, value: &Value) -> Result<(), JsonError> {
 
 /// A string in double quotes with Go's escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`,
 /// `\u00XX` for the other control bytes and for `<`, `>`, `&`, and `\u2028`/`\u2029`.
-pub(crate) fn encode_string(out: &mut String, s: &str) {
+pub fn encode_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     // Runs of characters written as they are go in whole.

@@ -283,27 +283,10 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-/// A string as Go's `encoding/json` quotes it: `<`, `>`, `&`, U+2028 and U+2029 escaped
-/// too, control characters as `\b`, `\f`, `\n`, `\r`, `\t` or `\u00XX`.
+/// A string as Go's `encoding/json` quotes it (see `slipway_chart::json::encode_string`).
 fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    let mut out = String::new();
+    slipway_chart::json::encode_string(&mut out, text);
     out
 }
 
