@@ -597,16 +597,19 @@ thread_local! {
 /// costs more than it saves here, on virtual machines most of all).
 pub(crate) fn parse_ahead(texts: Vec<(String, String)>) {
     let (heads, read_heads) = HeadReader::deferred();
+    // Compiling the semantic-version patterns is the slowest first call a template can
+    // make. It is done once the texts are parsed, so that it overlaps with rendering
+    // instead of holding the render up: a render that gets to `semverCompare` first waits
+    // for it, as it would have waited for the parse.
+    let semver = texts.iter().any(|(_, text)| text.contains("semver"));
     let ahead = ParseAhead::start(
-        |texts| {
-            // Compiling the semantic-version patterns is the slowest first call a
-            // template can make; done here, it overlaps with reading values.
-            if texts.iter().any(|(_, text)| text.contains("semver")) {
+        |_| template_set(),
+        move || {
+            if semver {
                 crate::sprig::prepare_semver();
             }
-            template_set()
+            read_heads();
         },
-        read_heads,
         texts,
     );
     PARSE_AHEAD.with(|slot| *slot.borrow_mut() = Some((ahead, heads)));
