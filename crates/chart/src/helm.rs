@@ -217,7 +217,7 @@ pub fn template_chart(req: &Request, mut chart: Chart) -> Result<Rendered, Error
         .map_err(|e| {
             Error::Invalid(crate::manifests::ManifestError::Invalid(Box::new(e)).to_string())
         })?;
-    let text = crate::manifests::format_template(&rendered, &options)
+    let text = crate::manifests::format_template(rendered, &options)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(Rendered { text })
 }

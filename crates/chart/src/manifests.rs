@@ -322,21 +322,18 @@ pub fn split_manifests(text: &str) -> Vec<String> {
     let text = text.trim_start();
     let mut docs = Vec::new();
     let mut start = 0;
-    let mut line = 0;
     let bytes = text.as_bytes();
-    loop {
-        if text[line..].starts_with("---") {
-            let mut end = line + 3;
-            while end < bytes.len() && (bytes[end] == b' ' || bytes[end] == b'\t') {
-                end += 1;
-            }
-            push_doc(&mut docs, &text[start..line]);
-            start = end;
+    // The lines that start with `---`: the first line, and those after a line break
+    // followed by `---` (found with a vectorised search rather than line by line).
+    let first = text.starts_with("---").then_some(0);
+    let later = memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1);
+    for line in first.into_iter().chain(later) {
+        let mut end = line + 3;
+        while end < bytes.len() && (bytes[end] == b' ' || bytes[end] == b'\t') {
+            end += 1;
         }
-        match text[line..].find('\n') {
-            Some(i) => line += i + 1,
-            None => break,
-        }
+        push_doc(&mut docs, &text[start..line]);
+        start = end;
     }
     push_doc(&mut docs, &text[start..]);
     docs
@@ -637,7 +634,19 @@ pub fn render_resources(
     options: &TemplateOptions,
 ) -> Result<Rendered, ManifestError> {
     let (hooks, manifests) = sort_manifests(files, api_versions)?;
-    let mut manifest = String::new();
+    // Sized once: the text is as long as the documents and their headers.
+    let header = "---\n# Source: \n\n".len();
+    let size = crds
+        .iter()
+        .filter(|_| options.include_crds)
+        .map(|c| header + c.filename.len() + c.data.len())
+        .chain(
+            manifests
+                .iter()
+                .map(|m| header + m.name.len() + m.content.len()),
+        )
+        .sum();
+    let mut manifest = String::with_capacity(size);
     if options.include_crds {
         for crd in crds {
             let _ = write!(manifest, "---\n# Source: {}\n{}\n", crd.filename, crd.data);
@@ -678,7 +687,7 @@ pub fn print_template(
 ) -> Result<String, ManifestError> {
     let rendered = render_resources(files, crds, api_versions, options)
         .map_err(|e| ManifestError::Invalid(Box::new(e)))?;
-    format_template(&rendered, options)
+    format_template(rendered, options)
 }
 
 /// The printing half of [`print_template`], for a release already built with
@@ -688,14 +697,20 @@ pub fn print_template(
 /// [`ManifestError::ShowOnlyNotFound`] for the first `show_only` pattern that matches
 /// nothing.
 pub fn format_template(
-    rendered: &Rendered,
+    rendered: Rendered,
     options: &TemplateOptions,
 ) -> Result<String, ManifestError> {
-    let mut out = String::new();
-    out.push_str(rendered.manifest.trim());
+    // The manifest, trimmed where it is: it is most of the output, and is not copied.
+    let Rendered {
+        manifest: mut out,
+        hooks,
+        ..
+    } = rendered;
+    out.truncate(out.trim_end().len());
+    out.drain(..out.len() - out.trim_start().len());
     out.push('\n');
     if !options.no_hooks {
-        for hook in &rendered.hooks {
+        for hook in &hooks {
             if options.skip_tests && hook.is_test() {
                 continue;
             }
