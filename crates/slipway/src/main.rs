@@ -137,6 +137,36 @@ fn unknown_werf_flag(e: &clap::Error) -> Option<String> {
         .then(|| flag.to_string())
 }
 
+/// Parses the command line. `chart` commands are tried first with a tree of only the
+/// global flags and the `chart` subcommands: building every command's flags is a quarter
+/// of a millisecond, which is most of what starting a small render costs. Whatever that
+/// tree does not take as it is (help, `--version`, an error of any kind) is parsed again
+/// with the whole tree, so that what is printed then is what it always was.
+fn parse_cli(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    if args.get(1).is_some_and(|a| a == "chart")
+        && let Some(cli) = parse_chart_alone(&args)
+    {
+        return Ok(cli);
+    }
+    Cli::try_parse_from(args)
+}
+
+/// `args` parsed as a `chart` command with only the global flags and the `chart`
+/// subcommands defined (the same definitions the whole tree holds), or `None`.
+fn parse_chart_alone(args: &[std::ffi::OsString]) -> Option<Cli> {
+    use clap::{Args, FromArgMatches, Subcommand};
+    let chart = cli::ChartCommand::augment_subcommands(
+        clap::Command::new("chart")
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+    );
+    let mut root = cli::GlobalArgs::augment_args(clap::Command::new("slipway"))
+        .subcommand_required(true)
+        .subcommand(chart);
+    let matches = root.try_get_matches_from_mut(args).ok()?;
+    Cli::from_arg_matches(&matches).ok()
+}
+
 /// mimalloc instead of the C library's allocator: rendering a chart makes many small
 /// values on two threads at once, and glibc's arenas made a fifth of that time (measured
 /// with `scripts/bench-chart`; bench/RESULTS.md).
@@ -146,7 +176,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // Both rustls providers can end up in one dependency tree; choose aws-lc-rs explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -364,4 +394,50 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<std::ffi::OsString> {
+        line.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn chart_commands_parse_alone_as_the_whole_tree_parses_them() {
+        for line in [
+            "slipway chart render ./web",
+            "slipway chart render ./web --release web --namespace prod -f a.yaml -f b.yaml",
+            "slipway chart render ./web --set a=1 --set-string b=2 --set-json c={} --set-file d=f",
+            "slipway chart render web.tgz --kube-version 1.30.0 --api-versions x/v1 --show-only t.yaml",
+            "slipway chart render ./web --registry-ca r.internal:5000=ca.crt --output json",
+            "slipway --output json chart render ./web --include-crds --no-hooks --skip-tests",
+        ] {
+            let whole = Cli::try_parse_from(args(line)).expect(line);
+            let alone = parse_chart_alone(&args(line)).expect(line);
+            assert_eq!(format!("{alone:?}"), format!("{whole:?}"), "{line}");
+            let chosen = parse_cli(args(line)).expect(line);
+            assert_eq!(format!("{chosen:?}"), format!("{whole:?}"), "{line}");
+        }
+    }
+
+    #[test]
+    fn what_the_chart_tree_does_not_take_goes_to_the_whole_tree() {
+        for line in [
+            "slipway chart",
+            "slipway chart render",
+            "slipway chart render --help",
+            "slipway chart --help",
+            "slipway chart render ./web --version",
+            "slipway chart render ./web --no-such-flag",
+            "slipway chart template ./web",
+        ] {
+            assert!(parse_chart_alone(&args(line)).is_none(), "{line}");
+            let whole = Cli::try_parse_from(args(line)).map(|_| ()).unwrap_err();
+            let chosen = parse_cli(args(line)).map(|_| ()).unwrap_err();
+            assert_eq!(chosen.kind(), whole.kind(), "{line}");
+            assert_eq!(chosen.to_string(), whole.to_string(), "{line}");
+        }
+    }
 }
