@@ -8,7 +8,7 @@
 use std::fmt::Display;
 use std::rc::Rc;
 
-use crate::funcs::{Arity, Call, CallHost, Funcs, Function, Type};
+use crate::funcs::{Arity, Call, CallHost, Funcs, Type};
 use crate::parse::{Arg, Branch, Command, List, Node, Number, Pipe, Tree};
 use crate::template::{Error, MissingKey, Template};
 use crate::value::{Elem, Value};
@@ -600,14 +600,6 @@ impl<'t, 'a> State<'t, 'a> {
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<&'t Function> {
-        let template: &'t Template = self.template;
-        if let Some(f) = template.funcs.get(name) {
-            return Some(f);
-        }
-        BUILTINS.with(|b| *b).get(name)
-    }
-
     fn eval_function(
         &mut self,
         dot: &Recv,
@@ -618,16 +610,18 @@ impl<'t, 'a> State<'t, 'a> {
         fin: Option<Val>,
     ) -> R<Val> {
         self.at(At::Arg(ident));
-        let user = self.template.funcs.get(name).is_some();
-        if !user && matches!(name, "and" | "or") {
+        // The set's own functions first (looked up once: this runs on every call).
+        let template: &'t Template = self.template;
+        let own = template.funcs.get(name);
+        if own.is_none() && matches!(name, "and" | "or") {
             return self.and_or(dot, name, args, fin);
         }
-        if !user && name == "call" {
+        if own.is_none() && name == "call" {
             return Err(
                 self.unsupported("the call builtin (templates here hold no function values)")
             );
         }
-        let Some(f) = self.lookup(name) else {
+        let Some(f) = own.or_else(|| BUILTINS.with(|b| *b).get(name)) else {
             return Err(self.errorf(format!(
                 "{} is not a defined function",
                 crate::fmt::quote(name)
