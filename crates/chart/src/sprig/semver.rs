@@ -468,13 +468,35 @@ impl Constraints {
     }
 }
 
-/// `semverCompare range version`.
+/// `semverCompare range version`. The answer depends on the two strings alone, and charts
+/// ask the same question in many templates (`.Capabilities.KubeVersion` against a fixed
+/// range), so answers are kept for the thread's next calls, up to [`KEPT_COMPARISONS`].
 pub(super) fn semver_compare(a: &[Value]) -> FuncResult {
     let constraint = args::string(&a[0]);
     let version = args::string(&a[1]);
-    let c = Constraints::parse(constraint)?;
-    let v = Version::parse(version)?;
-    Ok(Value::Bool(c.check(&v)))
+    let key = (constraint.to_owned(), version.to_owned());
+    if let Some(answer) = COMPARED.with(|kept| kept.borrow().get(&key).cloned()) {
+        return answer.map(Value::Bool);
+    }
+    let answer =
+        Constraints::parse(constraint).and_then(|c| Version::parse(version).map(|v| c.check(&v)));
+    COMPARED.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.len() < KEPT_COMPARISONS {
+            kept.insert(key, answer.clone());
+        }
+    });
+    answer.map(Value::Bool)
+}
+
+/// How many `semverCompare` answers a thread keeps.
+const KEPT_COMPARISONS: usize = 256;
+
+thread_local! {
+    /// `semverCompare` answers (or errors) by (range, version).
+    static COMPARED: std::cell::RefCell<
+        slipway_template::hash::FastMap<(String, String), Result<bool, String>>,
+    > = std::cell::RefCell::new(Default::default());
 }
 
 /// `semver version`: the parsed version, with the library's methods (`.Major`,
