@@ -191,21 +191,26 @@ fn walk(dir: &Path, rel: &str, rules: &Rules, out: &mut Vec<File>) -> Result<(),
         let path = path.to_owned();
         move |source| LoadError::Io { path, source }
     };
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    // Each entry's type comes with the listing; only symlinks need a look at their target.
+    let mut entries: Vec<(String, std::fs::FileType)> = std::fs::read_dir(dir)
         .map_err(io(dir))?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .map(|e| e.and_then(|e| Ok((e.file_name().to_string_lossy().into_owned(), e.file_type()?))))
         .collect::<Result<_, _>>()
         .map_err(io(dir))?;
-    names.sort();
-    for name in names {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, kind) in entries {
         let path = dir.join(&name);
         let n = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let meta = std::fs::metadata(&path).map_err(io(&path))?;
-        if meta.is_dir() {
+        let kind = if kind.is_symlink() {
+            std::fs::metadata(&path).map_err(io(&path))?.file_type()
+        } else {
+            kind
+        };
+        if kind.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
             }
@@ -215,7 +220,7 @@ fn walk(dir: &Path, rel: &str, rules: &Rules, out: &mut Vec<File>) -> Result<(),
         if rules.ignore(&n, false) {
             continue;
         }
-        if !meta.is_file() {
+        if !kind.is_file() {
             return Err(LoadError::Invalid(format!(
                 "cannot load irregular file {} as it has file mode type bits set",
                 path.display()

@@ -698,3 +698,63 @@ fn comparison_sees_sources_data_and_text() {
         )
     );
 }
+
+/// A chart whose folder holds symlinks (to a template, to a folder of templates, to a
+/// values file, and one the chart's `.helmignore` leaves out) renders as helm renders it:
+/// symlinks are followed, and their targets read under the link's name.
+#[test]
+fn symlinks_in_a_chart_folder_are_followed_as_helm_follows_them() {
+    use std::os::unix::fs::symlink;
+    let helm = Helm::new();
+    let outside = tempfile::tempdir().unwrap();
+    let shared = outside.path().join("shared");
+    std::fs::create_dir_all(shared.join("more")).unwrap();
+    std::fs::write(
+        shared.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-linked\ndata:\n  color: {{ .Values.color | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        shared.join("more/svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-in-linked-folder\nspec:\n  ports:\n    - port: 80\n",
+    )
+    .unwrap();
+    std::fs::write(shared.join("values.yaml"), "color: teal\n").unwrap();
+    std::fs::write(
+        shared.join("ignored.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: must-not-appear\n",
+    )
+    .unwrap();
+    let chart = outside.path().join("linked");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: linked\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join(".helmignore"), "ignored.yaml\n").unwrap();
+    symlink(shared.join("values.yaml"), chart.join("values.yaml")).unwrap();
+    symlink(shared.join("cm.yaml"), chart.join("templates/cm.yaml")).unwrap();
+    symlink(shared.join("more"), chart.join("templates/more")).unwrap();
+    symlink(
+        shared.join("ignored.yaml"),
+        chart.join("templates/ignored.yaml"),
+    )
+    .unwrap();
+
+    let args = vec!["--release".to_string(), "rel".to_string()];
+    let h = helm_template(&helm, &chart, &args);
+    assert_eq!(h.code, 0, "helm template failed:\n{}", h.stderr);
+    let certs_d = tempfile::tempdir().unwrap();
+    let s = slipway_render(certs_d.path(), &chart, &args);
+    assert_eq!(s.code, 0, "slipway chart render failed:\n{}", s.stderr);
+    compare_streams(&h.stdout, &s.stdout).unwrap();
+    for expected in ["rel-linked", "rel-in-linked-folder", "teal"] {
+        assert!(
+            s.stdout.contains(expected),
+            "{expected} missing:\n{}",
+            s.stdout
+        );
+    }
+    assert!(!s.stdout.contains("must-not-appear"), "{}", s.stdout);
+}
