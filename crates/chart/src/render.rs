@@ -545,6 +545,16 @@ pub fn helm_funcs() -> Funcs {
 /// `to_render_values` built): Helm's `engine.Render`. Returns each rendered template's
 /// text by path, partials (`_*`) left out, `<no value>` removed.
 pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, RenderError> {
+    render_leaving(chart, top, false)
+}
+
+/// [`render`], leaving the template set and each template's values unfreed with `exiting`
+/// (see [`crate::helm::Request::exiting`]).
+pub(crate) fn render_leaving(
+    chart: &Chart,
+    top: &Value,
+    exiting: bool,
+) -> Result<BTreeMap<String, String>, RenderError> {
     let mut templates = BTreeMap::new();
     all_templates(chart, top, &mut templates);
     let mut set = template_set();
@@ -580,6 +590,10 @@ pub fn render(chart: &Chart, top: &Value) -> Result<BTreeMap<String, String>, Re
         rendered.insert(name.clone(), out);
     }
     heads.hand_over();
+    if exiting {
+        std::mem::forget(set);
+        std::mem::forget(templates);
+    }
     Ok(rendered)
 }
 

@@ -48,6 +48,8 @@ fn request(a: &ChartRenderArgs) -> Request {
         no_hooks: a.no_hooks,
         skip_tests: a.skip_tests,
         is_upgrade: a.is_upgrade,
+        // The command exits once it has printed the result.
+        exiting: true,
     }
 }
 
