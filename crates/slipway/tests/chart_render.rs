@@ -707,40 +707,40 @@ fn symlinks_in_a_chart_folder_are_followed_as_helm_follows_them() {
     use std::os::unix::fs::symlink;
     let helm = Helm::new();
     let outside = tempfile::tempdir().unwrap();
-    let shared = outside.path().join("shared");
-    std::fs::create_dir_all(shared.join("more")).unwrap();
-    std::fs::write(
-        shared.join("cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-linked\ndata:\n  color: {{ .Values.color | quote }}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        shared.join("more/svc.yaml"),
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-in-linked-folder\nspec:\n  ports:\n    - port: 80\n",
-    )
-    .unwrap();
-    std::fs::write(shared.join("values.yaml"), "color: teal\n").unwrap();
-    std::fs::write(
-        shared.join("ignored.yaml"),
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: must-not-appear\n",
-    )
-    .unwrap();
-    let chart = outside.path().join("linked");
-    std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: linked\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    std::fs::write(chart.join(".helmignore"), "ignored.yaml\n").unwrap();
-    symlink(shared.join("values.yaml"), chart.join("values.yaml")).unwrap();
-    symlink(shared.join("cm.yaml"), chart.join("templates/cm.yaml")).unwrap();
-    symlink(shared.join("more"), chart.join("templates/more")).unwrap();
-    symlink(
-        shared.join("ignored.yaml"),
-        chart.join("templates/ignored.yaml"),
-    )
-    .unwrap();
+    let at = |rel: &str| outside.path().join(rel);
+    for (rel, text) in [
+        (
+            "shared/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-linked\ndata:\n  color: {{ .Values.color | quote }}\n",
+        ),
+        (
+            "shared/more/svc.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-in-linked-folder\nspec:\n  ports:\n    - port: 80\n",
+        ),
+        ("shared/values.yaml", "color: teal\n"),
+        (
+            "shared/ignored.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: must-not-appear\n",
+        ),
+        (
+            "linked/Chart.yaml",
+            "apiVersion: v2\nname: linked\nversion: 0.1.0\n",
+        ),
+        ("linked/.helmignore", "ignored.yaml\n"),
+    ] {
+        std::fs::create_dir_all(at(rel).parent().unwrap()).unwrap();
+        std::fs::write(at(rel), text).unwrap();
+    }
+    std::fs::create_dir_all(at("linked/templates")).unwrap();
+    for (target, link) in [
+        ("shared/values.yaml", "linked/values.yaml"),
+        ("shared/cm.yaml", "linked/templates/cm.yaml"),
+        ("shared/more", "linked/templates/more"),
+        ("shared/ignored.yaml", "linked/templates/ignored.yaml"),
+    ] {
+        symlink(at(target), at(link)).unwrap();
+    }
+    let chart = at("linked");
 
     let args = vec!["--release".to_string(), "rel".to_string()];
     let h = helm_template(&helm, &chart, &args);
