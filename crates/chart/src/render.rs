@@ -617,7 +617,7 @@ pub(crate) fn parse_ahead(texts: Vec<(String, String)>) {
     // for it, as it would have waited for the parse.
     let semver = texts.iter().any(|(_, text)| text.contains("semver"));
     let ahead = ParseAhead::start(
-        |_| template_set(),
+        template_set,
         move || {
             if semver {
                 crate::sprig::prepare_semver();

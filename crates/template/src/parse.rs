@@ -432,13 +432,12 @@ impl Ahead {
 
 impl ParseAhead {
     /// Starts parsing `texts` (name, text) on a new thread, with the syntax of the set
-    /// `make` builds there from the texts (its delimiters and functions; `make` may also
-    /// prepare what running the texts will need). Once every text is parsed, the thread
-    /// goes on with `then`, so that other work started while the texts run needs no
-    /// thread of its own. With no thread to be had, the texts are parsed when the set asks
+    /// `make` builds there (its delimiters and functions). Once every text is parsed, the
+    /// thread goes on with `then`, so that other work started while the texts run (such
+    /// as preparing what running them will need) needs no thread of its own. With no thread to be had, the texts are parsed when the set asks
     /// for them, and `then` is dropped unrun.
     pub fn start(
-        make: impl FnOnce(&[(String, String)]) -> Template + Send + 'static,
+        make: impl FnOnce() -> Template + Send + 'static,
         then: impl FnOnce() + Send + 'static,
         texts: Vec<(String, String)>,
     ) -> ParseAhead {
@@ -455,7 +454,7 @@ impl ParseAhead {
             // As deep as the main thread may go (nested parentheses recurse).
             .stack_size(8 << 20)
             .spawn(move || {
-                let t = make(&theirs.texts);
+                let t = make();
                 let syntax = Syntax::of(&t);
                 let _ = theirs.syntax.set(Some((
                     t.delims.0.to_string(),

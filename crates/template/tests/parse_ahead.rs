@@ -41,10 +41,7 @@ fn the_same_templates_as_parsing_in_place() {
     in_place.parse_all(TEXTS).unwrap();
     let mut ahead = with_shout();
     ahead
-        .parse_all_ahead(
-            TEXTS,
-            ParseAhead::start(|_| with_shout(), || {}, owned(TEXTS)),
-        )
+        .parse_all_ahead(TEXTS, ParseAhead::start(with_shout, || {}, owned(TEXTS)))
         .unwrap();
     for name in ["a", "b", "c", "greet"] {
         assert_eq!(run(&ahead, name), run(&in_place, name), "{name}");
@@ -62,10 +59,7 @@ fn the_first_error_in_order_is_the_one_reported() {
     ];
     let in_place = with_shout().parse_all(texts).map(|_| ()).unwrap_err();
     let ahead = with_shout()
-        .parse_all_ahead(
-            texts,
-            ParseAhead::start(|_| with_shout(), || {}, owned(texts)),
-        )
+        .parse_all_ahead(texts, ParseAhead::start(with_shout, || {}, owned(texts)))
         .map(|_| ())
         .unwrap_err();
     assert_eq!(ahead.0, 1);
@@ -76,7 +70,7 @@ fn the_first_error_in_order_is_the_one_reported() {
 #[test]
 fn a_text_that_changed_or_was_renamed_is_parsed_again() {
     let started = ParseAhead::start(
-        |_| with_shout(),
+        with_shout,
         || {},
         owned(&[("a", "old {{ . }}"), ("b", "b")]),
     );
@@ -95,13 +89,13 @@ fn a_text_that_changed_or_was_renamed_is_parsed_again() {
 fn texts_parsed_with_other_functions_are_not_used() {
     // Ahead, `shout` is unknown and the text fails to parse; the set knows it.
     let texts: &[(&str, &str)] = &[("a", "{{ shout . }}")];
-    let started = ParseAhead::start(|_| Template::new(Funcs::builtins()), || {}, owned(texts));
+    let started = ParseAhead::start(|| Template::new(Funcs::builtins()), || {}, owned(texts));
     let mut set = with_shout();
     set.parse_all_ahead(texts, started).unwrap();
     assert_eq!(run(&set, "a"), "AHOY");
 
     // And the other way round: ahead knows `shout`, the set does not.
-    let started = ParseAhead::start(|_| with_shout(), || {}, owned(texts));
+    let started = ParseAhead::start(with_shout, || {}, owned(texts));
     let mut set = Template::new(Funcs::builtins());
     let err = set.parse_all_ahead(texts, started).unwrap_err();
     assert!(
@@ -116,7 +110,7 @@ fn texts_parsed_with_other_functions_are_not_used() {
 #[test]
 fn other_delimiters_are_not_used() {
     let texts: &[(&str, &str)] = &[("a", "[[ . ]]{{ . }}")];
-    let started = ParseAhead::start(|_| with_shout(), || {}, owned(texts));
+    let started = ParseAhead::start(with_shout, || {}, owned(texts));
     let mut set = with_shout();
     set.delims("[[", "]]");
     set.parse_all_ahead(texts, started).unwrap();
@@ -126,11 +120,7 @@ fn other_delimiters_are_not_used() {
 #[test]
 fn the_thread_goes_on_with_then_once_every_text_is_parsed() {
     let (tx, rx) = std::sync::mpsc::channel();
-    let started = ParseAhead::start(
-        |_| with_shout(),
-        move || tx.send("then").unwrap(),
-        owned(TEXTS),
-    );
+    let started = ParseAhead::start(with_shout, move || tx.send("then").unwrap(), owned(TEXTS));
     let mut set = with_shout();
     set.parse_all_ahead(TEXTS, started).unwrap();
     assert_eq!(
