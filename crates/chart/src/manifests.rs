@@ -634,11 +634,11 @@ pub fn render_resources(
     options: &TemplateOptions,
 ) -> Result<Rendered, ManifestError> {
     let (hooks, manifests) = sort_manifests(files, api_versions)?;
+    let crds: &[CrdFile] = if options.include_crds { crds } else { &[] };
     // Sized once: the text is as long as the documents and their headers.
     let header = "---\n# Source: \n\n".len();
     let size = crds
         .iter()
-        .filter(|_| options.include_crds)
         .map(|c| header + c.filename.len() + c.data.len())
         .chain(
             manifests
@@ -647,10 +647,8 @@ pub fn render_resources(
         )
         .sum();
     let mut manifest = String::with_capacity(size);
-    if options.include_crds {
-        for crd in crds {
-            let _ = write!(manifest, "---\n# Source: {}\n{}\n", crd.filename, crd.data);
-        }
+    for crd in crds {
+        let _ = write!(manifest, "---\n# Source: {}\n{}\n", crd.filename, crd.data);
     }
     for m in &manifests {
         if options.hide_secret && m.head.kind == "Secret" && m.head.api_version == "v1" {
