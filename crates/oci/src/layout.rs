@@ -309,13 +309,17 @@ impl Layout {
         target: PathBuf,
     ) -> Result<BlobWriter, Error> {
         fs::create_dir_all(dir).map_err(Error::io(dir))?;
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(Error::io(dir))?;
         // Held while this writer lives: a sweep in another process keeps it, and an
         // interrupted run removes it.
-        let guard = crate::temp::TempGuard::new(file.path());
+        let (file, guard) = crate::temp::TempGuard::create(
+            || {
+                tempfile::Builder::new()
+                    .prefix(TEMP_PREFIX)
+                    .tempfile_in(dir)
+            },
+            tempfile::NamedTempFile::path,
+        )
+        .map_err(Error::io(dir))?;
         Ok(BlobWriter {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             _guard: guard,

@@ -37,16 +37,21 @@ pub struct TempGuard {
 }
 
 impl TempGuard {
-    /// Guards `path` (a file or a folder that exists). Where the filesystem has no locks,
-    /// a sweep's age rule alone protects it.
-    pub fn new(path: &Path) -> TempGuard {
-        LIVE.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(path.to_path_buf());
-        TempGuard {
-            path: path.to_path_buf(),
-            _lock: File::open(path).ok().filter(|f| f.lock().is_ok()),
-        }
+    /// Makes a temporary file or folder with `make` and guards it (`path` says where it
+    /// is). The list of live files stays locked while it is made, so an interrupt that
+    /// comes in between waits for it to be listed, and removes it. Where the filesystem
+    /// has no locks, a sweep's age rule alone protects it.
+    pub fn create<T, E>(
+        make: impl FnOnce() -> Result<T, E>,
+        path: impl FnOnce(&T) -> &Path,
+    ) -> Result<(T, TempGuard), E> {
+        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+        let made = make()?;
+        let path = path(&made).to_path_buf();
+        live.insert(path.clone());
+        drop(live);
+        let lock = File::open(&path).ok().filter(|f| f.lock().is_ok());
+        Ok((made, TempGuard { path, _lock: lock }))
     }
 }
 
@@ -111,7 +116,8 @@ mod tests {
         };
         let orphan_dir = make_dir(".x-orphan");
         let held_dir = make_dir(".x-held");
-        let guard = TempGuard::new(&held_dir);
+        let (held_dir, guard) =
+            TempGuard::create(|| Ok::<_, ()>(held_dir), PathBuf::as_path).unwrap();
         let orphan_file = dir.path().join(".x-file");
         File::create(&orphan_file)
             .unwrap()

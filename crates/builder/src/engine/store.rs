@@ -332,12 +332,13 @@ impl Run<'_> {
     pub(crate) fn temp_dir(&self, folder: &str, prefix: &str) -> Result<StoreTemp, BuildError> {
         let parent = self.store_path.join(folder);
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(&parent)
-            .map_err(io_err(&parent))?;
+        let (dir, guard) = slipway_oci::TempGuard::create(
+            || tempfile::Builder::new().prefix(prefix).tempdir_in(&parent),
+            tempfile::TempDir::path,
+        )
+        .map_err(io_err(&parent))?;
         Ok(StoreTemp {
-            guard: Some(slipway_oci::TempGuard::new(dir.path())),
+            guard: Some(guard),
             dir,
         })
     }
